@@ -1,0 +1,88 @@
+//! Wiring: open the store, fill it with the demo city when asked and empty, load every layer
+//! into the engine. What `machizu serve` runs before it starts listening, and what tests and
+//! benchmarks use to get a ready server state.
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use crate::catalog::Catalog;
+use crate::config::Config;
+use crate::engine::{Engine, EngineError};
+use crate::store::gpkg::GpkgStore;
+use crate::store::{Store, StoreError};
+use crate::{crs, demo};
+
+/// Errors while starting up.
+#[derive(Debug, thiserror::Error)]
+pub enum AppError {
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error(transparent)]
+    Engine(#[from] EngineError),
+    #[error("while generating the demo city: {0}")]
+    Demo(#[from] crs::CrsError),
+}
+
+/// A ready server state: configuration, store and loaded engine.
+pub struct App {
+    pub config: Config,
+    pub store: Arc<dyn Store>,
+    pub engine: Arc<Engine>,
+    /// Set when the store holds the synthetic demo city (shown as attribution).
+    pub dataset_notice: Option<String>,
+}
+
+impl App {
+    /// Opens the embedded GeoPackage store under the data directory and loads it.
+    pub async fn open(config: Config) -> Result<Self, AppError> {
+        let store = GpkgStore::open_in(&config.data_dir, config.city.crs).await?;
+        Self::with_store(config, Arc::new(store)).await
+    }
+
+    /// Loads from a given store (seeding the demo city first if enabled and the store is empty).
+    pub async fn with_store(config: Config, store: Arc<dyn Store>) -> Result<Self, AppError> {
+        store.prepare(&config.catalog).await?;
+        if config.demo && is_empty(store.as_ref(), &config.catalog).await? {
+            seed_demo(store.as_ref(), &config.catalog, demo::DEFAULT_SEED).await?;
+        }
+        let engine = Arc::new(Engine::new(Arc::new(config.catalog.clone()), store.crs(), config.tile_cache_bytes)?);
+        for layer in config.catalog.layers() {
+            let t = Instant::now();
+            let features = store.load(layer).await?;
+            let n = features.len();
+            let engine = engine.clone();
+            let id = layer.id.to_string();
+            tokio::task::spawn_blocking(move || engine.load_layer(&id, features))
+                .await
+                .expect("layer loading does not panic")?;
+            tracing::info!(layer = %layer.id, features = n, ms = t.elapsed().as_millis() as u64, "layer loaded");
+        }
+        let dataset_notice = store.meta(demo::META_KEY).await?;
+        Ok(Self { config, store, engine, dataset_notice })
+    }
+}
+
+async fn is_empty(store: &dyn Store, catalog: &Catalog) -> Result<bool, StoreError> {
+    for layer in catalog.layers() {
+        if store.count(layer).await? > 0 {
+            return Ok(false);
+        }
+    }
+    Ok(true)
+}
+
+/// Generates the demo city and writes it to the store, marking the store as synthetic.
+pub async fn seed_demo(store: &dyn Store, catalog: &Catalog, seed: u64) -> Result<(), AppError> {
+    let t = Instant::now();
+    let (catalog2, crs) = (catalog.clone(), store.crs());
+    let city = tokio::task::spawn_blocking(move || demo::generate(&catalog2, crs, seed))
+        .await
+        .expect("demo generation does not panic")?;
+    for (id, features) in &city.layers {
+        let layer = catalog.get(id).expect("the demo only fills catalog layers");
+        store.insert(layer, features).await?;
+    }
+    store.set_meta(demo::META_KEY, demo::SYNTHETIC_NOTICE).await?;
+    tracing::info!(ms = t.elapsed().as_millis() as u64, "generated the synthetic demo city");
+    Ok(())
+}

@@ -1,0 +1,476 @@
+//! The layer catalog: which layers exist, their geometry, attribute schema, zoom range, titles
+//! and who may see them.
+//!
+//! The built-in catalog ([`Catalog::builtin`]) describes the layers every Japanese municipality
+//! starts with. The config file can override any field of a built-in layer or attribute and add
+//! layers ([`crate::config`]). Visibility is decided here and enforced by the engine and the
+//! HTTP layer: a [`Audience::Public`] caller never sees a staff-only layer or attribute.
+
+use serde::{Deserialize, Serialize};
+
+/// A layer's id: lowercase ASCII letters, digits and `_`, starting with a letter.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+pub struct LayerId(String);
+
+impl LayerId {
+    /// Validates an id.
+    ///
+    /// ```
+    /// use machizu::catalog::LayerId;
+    /// assert!(LayerId::new("water_mains").is_ok());
+    /// assert!(LayerId::new("Roads").is_err());
+    /// assert!(LayerId::new("roads; drop table").is_err());
+    /// ```
+    pub fn new(id: &str) -> Result<Self, CatalogError> {
+        let ok = id.len() <= 63
+            && id.starts_with(|c: char| c.is_ascii_lowercase())
+            && id.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_');
+        if ok { Ok(Self(id.to_owned())) } else { Err(CatalogError::BadLayerId(id.to_owned())) }
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl std::fmt::Display for LayerId {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// Errors in catalog definitions and lookups.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum CatalogError {
+    #[error("invalid layer id {0:?}: use lowercase letters, digits and '_', starting with a letter")]
+    BadLayerId(String),
+    #[error("unknown layer {0:?}")]
+    UnknownLayer(String),
+    #[error("layer {0:?} is listed twice")]
+    DuplicateLayer(String),
+    #[error("no layer given")]
+    NoLayers,
+    #[error("layer {layer:?}: {message}")]
+    Invalid { layer: String, message: String },
+}
+
+/// Who is asking. Staff see everything; the public sees public layers and attributes only.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Audience {
+    Public,
+    Staff,
+}
+
+/// Who may see a layer or an attribute.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Visibility {
+    Public,
+    Staff,
+}
+
+impl Visibility {
+    pub fn visible_to(self, audience: Audience) -> bool {
+        matches!((self, audience), (Visibility::Public, _) | (_, Audience::Staff))
+    }
+}
+
+/// A layer's geometry type, as declared to GeoPackage/PostGIS and MVT.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum GeometryKind {
+    Point,
+    LineString,
+    Polygon,
+    MultiPoint,
+    MultiLineString,
+    MultiPolygon,
+}
+
+impl GeometryKind {
+    /// The OGC simple-features type name (`gpkg_geometry_columns.geometry_type_name`).
+    pub fn ogc_name(self) -> &'static str {
+        match self {
+            Self::Point => "POINT",
+            Self::LineString => "LINESTRING",
+            Self::Polygon => "POLYGON",
+            Self::MultiPoint => "MULTIPOINT",
+            Self::MultiLineString => "MULTILINESTRING",
+            Self::MultiPolygon => "MULTIPOLYGON",
+        }
+    }
+
+    /// Checks that `g` fits this kind, turning a single geometry into a one-part multi
+    /// geometry (or a one-part multi geometry into a single one) where needed.
+    ///
+    /// ```
+    /// use machizu::catalog::GeometryKind;
+    /// use geo_types::{Geometry, Point};
+    /// let p = Geometry::Point(Point::new(1.0, 2.0));
+    /// assert!(matches!(GeometryKind::MultiPoint.conform(&p), Ok(Geometry::MultiPoint(_))));
+    /// assert!(GeometryKind::Polygon.conform(&p).is_err());
+    /// ```
+    pub fn conform(self, g: &geo_types::Geometry<f64>) -> Result<geo_types::Geometry<f64>, String> {
+        use geo_types::Geometry as G;
+        use geo_types::{MultiLineString, MultiPoint, MultiPolygon};
+        let out = match (self, g) {
+            (Self::Point, G::Point(_))
+            | (Self::LineString, G::LineString(_))
+            | (Self::Polygon, G::Polygon(_))
+            | (Self::MultiPoint, G::MultiPoint(_))
+            | (Self::MultiLineString, G::MultiLineString(_))
+            | (Self::MultiPolygon, G::MultiPolygon(_)) => g.clone(),
+            (Self::Point, G::MultiPoint(m)) if m.0.len() == 1 => G::Point(m.0[0]),
+            (Self::LineString, G::MultiLineString(m)) if m.0.len() == 1 => G::LineString(m.0[0].clone()),
+            (Self::Polygon, G::MultiPolygon(m)) if m.0.len() == 1 => G::Polygon(m.0[0].clone()),
+            (Self::MultiPoint, G::Point(p)) => G::MultiPoint(MultiPoint(vec![*p])),
+            (Self::MultiLineString, G::LineString(l)) => G::MultiLineString(MultiLineString(vec![l.clone()])),
+            (Self::MultiPolygon, G::Polygon(p)) => G::MultiPolygon(MultiPolygon(vec![p.clone()])),
+            _ => return Err(format!("a {} layer cannot hold this geometry", self.ogc_name())),
+        };
+        Ok(out)
+    }
+
+    /// The type name used in TileJSON `vector_layers` and the layer list.
+    pub fn family(self) -> &'static str {
+        match self {
+            Self::Point | Self::MultiPoint => "point",
+            Self::LineString | Self::MultiLineString => "line",
+            Self::Polygon | Self::MultiPolygon => "polygon",
+        }
+    }
+}
+
+/// An attribute's value type.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum AttrType {
+    Text,
+    Integer,
+    Real,
+    Boolean,
+    /// An ISO-8601 date (`YYYY-MM-DD`), stored as text.
+    Date,
+    /// An ISO-8601 date and time with offset, stored as text.
+    DateTime,
+}
+
+impl AttrType {
+    /// The SQLite/GeoPackage column type.
+    pub fn gpkg_type(self) -> &'static str {
+        match self {
+            Self::Text => "TEXT",
+            Self::Integer => "INTEGER",
+            Self::Real => "REAL",
+            Self::Boolean => "BOOLEAN",
+            Self::Date => "DATE",
+            Self::DateTime => "DATETIME",
+        }
+    }
+
+    /// The TileJSON `fields` description.
+    pub fn tilejson_type(self) -> &'static str {
+        match self {
+            Self::Integer | Self::Real => "Number",
+            Self::Boolean => "Boolean",
+            _ => "String",
+        }
+    }
+}
+
+/// A title in Japanese and English.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Title {
+    pub ja: String,
+    pub en: String,
+}
+
+impl Title {
+    pub fn new(ja: &str, en: &str) -> Self {
+        Self { ja: ja.to_owned(), en: en.to_owned() }
+    }
+}
+
+/// Column names the stores use themselves; no attribute may take them.
+pub const RESERVED_COLUMNS: &[&str] = &["fid", "geom", "version", "created_at", "updated_at"];
+
+/// One attribute of a layer's schema.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct AttributeDef {
+    pub name: String,
+    #[serde(rename = "type")]
+    pub kind: AttrType,
+    pub title: Title,
+    pub visibility: Visibility,
+}
+
+/// One layer.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct LayerDef {
+    pub id: LayerId,
+    pub title: Title,
+    pub geometry: GeometryKind,
+    pub attributes: Vec<AttributeDef>,
+    pub minzoom: u8,
+    pub maxzoom: u8,
+    pub visibility: Visibility,
+    /// Fed by live positions rather than by imports (the snowplow layer).
+    pub live: bool,
+}
+
+impl LayerDef {
+    pub fn visible_to(&self, audience: Audience) -> bool {
+        self.visibility.visible_to(audience)
+    }
+
+    /// The position of an attribute in the schema.
+    pub fn attribute_index(&self, name: &str) -> Option<usize> {
+        self.attributes.iter().position(|a| a.name == name)
+    }
+
+    /// The attributes `audience` may see, with their schema positions.
+    pub fn visible_attributes(&self, audience: Audience) -> impl Iterator<Item = (usize, &AttributeDef)> {
+        self.attributes.iter().enumerate().filter(move |(_, a)| a.visibility.visible_to(audience))
+    }
+
+    pub(crate) fn validate(&self) -> Result<(), CatalogError> {
+        let invalid = |message: String| CatalogError::Invalid { layer: self.id.to_string(), message };
+        if self.minzoom > self.maxzoom || self.maxzoom > crate::tile::MAX_ZOOM {
+            return Err(invalid(format!(
+                "zoom range {}..{} must be ascending and at most {}",
+                self.minzoom,
+                self.maxzoom,
+                crate::tile::MAX_ZOOM
+            )));
+        }
+        let mut names = std::collections::HashSet::new();
+        for a in &self.attributes {
+            if RESERVED_COLUMNS.contains(&a.name.as_str()) {
+                return Err(invalid(format!("attribute name {:?} is reserved", a.name)));
+            }
+            LayerId::new(&a.name).map_err(|_| invalid(format!("invalid attribute name {:?}", a.name)))?;
+            if !names.insert(a.name.as_str()) {
+                return Err(invalid(format!("attribute {:?} is defined twice", a.name)));
+            }
+        }
+        Ok(())
+    }
+}
+
+/// The set of layers a server serves, in drawing order (bottom first).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Catalog {
+    layers: Vec<LayerDef>,
+}
+
+impl Catalog {
+    /// Builds a catalog, checking ids, zoom ranges and attribute names.
+    pub fn new(layers: Vec<LayerDef>) -> Result<Self, CatalogError> {
+        let mut seen = std::collections::HashSet::new();
+        for l in &layers {
+            l.validate()?;
+            if !seen.insert(l.id.clone()) {
+                return Err(CatalogError::DuplicateLayer(l.id.to_string()));
+            }
+        }
+        Ok(Self { layers })
+    }
+
+    pub fn layers(&self) -> &[LayerDef] {
+        &self.layers
+    }
+
+    pub fn get(&self, id: &str) -> Option<&LayerDef> {
+        self.layers.iter().find(|l| l.id.as_str() == id)
+    }
+
+    pub fn get_mut(&mut self, id: &str) -> Option<&mut LayerDef> {
+        self.layers.iter_mut().find(|l| l.id.as_str() == id)
+    }
+
+    pub fn push(&mut self, layer: LayerDef) -> Result<(), CatalogError> {
+        layer.validate()?;
+        if self.get(layer.id.as_str()).is_some() {
+            return Err(CatalogError::DuplicateLayer(layer.id.to_string()));
+        }
+        self.layers.push(layer);
+        Ok(())
+    }
+
+    /// Resolves a comma-separated layer list (`roads,parcels`) for `audience`. A layer the
+    /// audience may not see is reported as unknown, so its existence does not leak.
+    ///
+    /// ```
+    /// use machizu::catalog::{Audience, Catalog, CatalogError};
+    /// let c = Catalog::builtin();
+    /// let ls = c.resolve("roads,parcels", Audience::Public).unwrap();
+    /// assert_eq!(ls.len(), 2);
+    /// assert!(matches!(c.resolve("roads,nope", Audience::Public), Err(CatalogError::UnknownLayer(_))));
+    /// assert!(matches!(c.resolve("roads,roads", Audience::Public), Err(CatalogError::DuplicateLayer(_))));
+    /// ```
+    pub fn resolve(&self, list: &str, audience: Audience) -> Result<Vec<&LayerDef>, CatalogError> {
+        let mut out: Vec<&LayerDef> = Vec::new();
+        for id in list.split(',') {
+            if id.is_empty() {
+                continue;
+            }
+            let layer = self
+                .get(id)
+                .filter(|l| l.visible_to(audience))
+                .ok_or_else(|| CatalogError::UnknownLayer(id.to_owned()))?;
+            if out.iter().any(|l| l.id == layer.id) {
+                return Err(CatalogError::DuplicateLayer(id.to_owned()));
+            }
+            out.push(layer);
+        }
+        if out.is_empty() {
+            return Err(CatalogError::NoLayers);
+        }
+        Ok(out)
+    }
+
+    /// The built-in layers of a Japanese municipality.
+    pub fn builtin() -> Self {
+        use AttrType::*;
+        use Visibility::{Public as P, Staff as S};
+        let a = |name: &str, kind, ja: &str, en: &str, visibility| AttributeDef {
+            name: name.to_owned(),
+            kind,
+            title: Title::new(ja, en),
+            visibility,
+        };
+        let layer = |id: &str, ja: &str, en: &str, geometry, zooms: (u8, u8), attributes| LayerDef {
+            id: LayerId(id.to_owned()),
+            title: Title::new(ja, en),
+            geometry,
+            attributes,
+            minzoom: zooms.0,
+            maxzoom: zooms.1,
+            visibility: Visibility::Public,
+            live: false,
+        };
+        let pipe = |kind_ja: &str, kind_en: &str| {
+            vec![
+                a("pipe_kind", Text, kind_ja, kind_en, P),
+                a("diameter_mm", Integer, "口径(mm)", "Diameter (mm)", P),
+                a("material", Text, "管種", "Material", P),
+                a("install_year", Integer, "布設年度", "Year laid", P),
+                a("internal_note", Text, "内部メモ", "Internal note", S),
+            ]
+        };
+        let mut snowplows = layer(
+            "snowplows",
+            "除雪車",
+            "Snowplows",
+            GeometryKind::Point,
+            (8, 18),
+            vec![
+                a("label", Text, "表示名", "Label", P),
+                a("vehicle_kind", Text, "車種", "Vehicle kind", P),
+                a("heading_deg", Real, "進行方位(度)", "Heading (deg)", P),
+                a("reported_at", DateTime, "受信時刻", "Reported at", P),
+                a("device_id", Text, "端末ID", "Device id", S),
+                a("operator", Text, "運転事業者", "Operator", S),
+            ],
+        );
+        snowplows.live = true;
+        Self {
+            layers: vec![
+                layer(
+                    "boundary",
+                    "市域",
+                    "City boundary",
+                    GeometryKind::MultiPolygon,
+                    (0, 18),
+                    vec![
+                        a("name", Text, "名称", "Name", P),
+                        a("city_code", Text, "団体コード", "Municipality code", P),
+                    ],
+                ),
+                layer(
+                    "parcels",
+                    "筆（地籍）",
+                    "Cadastral parcels",
+                    GeometryKind::Polygon,
+                    (14, 18),
+                    vec![
+                        a("chiban", Text, "地番", "Parcel number", P),
+                        a("oaza", Text, "大字", "Oaza", P),
+                        a("aza", Text, "字", "Aza", P),
+                        a("chimoku", Text, "地目", "Land category", P),
+                        a("area_m2", Real, "地積(㎡)", "Area (m²)", P),
+                        a("owner_name", Text, "所有者氏名", "Owner name", S),
+                        a("owner_address", Text, "所有者住所", "Owner address", S),
+                    ],
+                ),
+                layer("water_mains", "上水道", "Water mains", GeometryKind::LineString, (12, 18), pipe("管路種別", "Pipe kind")),
+                layer("sewer_lines", "下水道", "Sewer lines", GeometryKind::LineString, (12, 18), pipe("排水区分", "Sewer kind")),
+                layer(
+                    "roads",
+                    "道路",
+                    "Roads",
+                    GeometryKind::LineString,
+                    (8, 18),
+                    vec![
+                        a("name", Text, "路線名", "Road name", P),
+                        a("road_class", Text, "道路種別", "Road class", P),
+                        a("route_no", Text, "路線番号", "Route number", P),
+                        a("width_m", Real, "幅員(m)", "Width (m)", P),
+                        a("snow_priority", Integer, "除雪優先順位", "Snow-removal priority", P),
+                        a("internal_note", Text, "内部メモ", "Internal note", S),
+                    ],
+                ),
+                layer(
+                    "hazardous_buildings",
+                    "危険家屋",
+                    "Hazardous buildings",
+                    GeometryKind::Point,
+                    (10, 18),
+                    vec![
+                        a("status", Text, "判定", "Status", P),
+                        a("structure", Text, "構造", "Structure", P),
+                        a("survey_date", Date, "調査日", "Survey date", P),
+                        a("address", Text, "所在地", "Address", P),
+                        a("owner_name", Text, "所有者氏名", "Owner name", S),
+                        a("owner_contact", Text, "所有者連絡先", "Owner contact", S),
+                        a("notes", Text, "備考", "Notes", S),
+                    ],
+                ),
+                snowplows,
+            ],
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn builtin_is_valid_and_hides_personal_data() {
+        let c = Catalog::builtin();
+        Catalog::new(c.layers().to_vec()).unwrap();
+        let parcels = c.get("parcels").unwrap();
+        let public: Vec<_> = parcels.visible_attributes(Audience::Public).map(|(_, a)| a.name.as_str()).collect();
+        assert!(public.contains(&"chiban"));
+        assert!(!public.contains(&"owner_name"));
+        assert_eq!(parcels.visible_attributes(Audience::Staff).count(), parcels.attributes.len());
+    }
+
+    #[test]
+    fn staff_only_layer_is_unknown_to_the_public() {
+        let mut c = Catalog::builtin();
+        c.get_mut("parcels").unwrap().visibility = Visibility::Staff;
+        assert_eq!(c.resolve("parcels", Audience::Public), Err(CatalogError::UnknownLayer("parcels".into())));
+        assert!(c.resolve("parcels", Audience::Staff).is_ok());
+    }
+
+    #[test]
+    fn bad_zoom_range_is_refused() {
+        let mut l = Catalog::builtin().get("roads").unwrap().clone();
+        l.minzoom = 12;
+        l.maxzoom = 10;
+        assert!(l.validate().is_err());
+    }
+}

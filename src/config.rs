@@ -1,0 +1,307 @@
+//! Configuration: built-in defaults, then a TOML file, then command-line flags and environment
+//! variables (flags win).
+//!
+//! Every key, with its default, is documented in `docs/configuration.md`; unknown keys are an
+//! error, not ignored. The `[layers.<id>]` tables override fields of built-in layers or add new
+//! layers (a new layer must give `geometry` and both titles).
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use indexmap::IndexMap;
+use serde::{Deserialize, Serialize};
+
+use crate::catalog::{AttrType, AttributeDef, Catalog, CatalogError, GeometryKind, LayerDef, LayerId, Title, Visibility};
+use crate::crs::Epsg;
+
+/// Errors while reading configuration.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("while reading config file {path}: {source}")]
+    Read { path: String, source: std::io::Error },
+    #[error("in config file {path}: {message}")]
+    Parse { path: String, message: String },
+    #[error("in config file: {0}")]
+    Catalog(#[from] CatalogError),
+    #[error("in config file, layer {layer:?}: {message}")]
+    Layer { layer: String, message: String },
+}
+
+/// The city the server is set up for.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct City {
+    /// Default `尾花沢市`.
+    pub name_ja: String,
+    /// Default `Obanazawa City`.
+    pub name_en: String,
+    /// National municipality code (全国地方公共団体コード); default `06212`.
+    pub code: String,
+    /// CRS the stores keep geometry in; default `EPSG:6678` (JGD2011 plane rectangular zone X).
+    pub crs: Epsg,
+    /// Extent of the city as `[west, south, east, north]` in degrees; default
+    /// `[140.31, 38.44, 140.62, 38.72]`.
+    pub bounds: [f64; 4],
+    /// Map centre as `[lon, lat]`; default `[140.406, 38.600]` (the city hall area).
+    pub center: [f64; 2],
+    /// Initial map zoom; default 13.
+    pub zoom: f64,
+}
+
+impl Default for City {
+    fn default() -> Self {
+        Self {
+            name_ja: "尾花沢市".into(),
+            name_en: "Obanazawa City".into(),
+            code: "06212".into(),
+            crs: Epsg::JGD2011_ZONE_X,
+            bounds: [140.31, 38.44, 140.62, 38.72],
+            center: [140.406, 38.600],
+            zoom: 13.0,
+        }
+    }
+}
+
+/// The `[server]` table of the config file.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ServerSection {
+    /// Default `127.0.0.1:8080`.
+    pub listen: Option<SocketAddr>,
+    /// Default `./var`.
+    pub data_dir: Option<PathBuf>,
+    /// Default 256.
+    pub tile_cache_mb: Option<u64>,
+    /// Default `web`.
+    pub web_dir: Option<PathBuf>,
+    /// Default `styles`.
+    pub styles_dir: Option<PathBuf>,
+    /// Default `true`.
+    pub demo: Option<bool>,
+}
+
+/// Overrides of one attribute, or a new attribute.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AttributeOverride {
+    #[serde(rename = "type")]
+    pub kind: Option<AttrType>,
+    pub title_ja: Option<String>,
+    pub title_en: Option<String>,
+    pub visibility: Option<Visibility>,
+}
+
+/// Overrides of one layer, or a new layer.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LayerOverride {
+    pub title_ja: Option<String>,
+    pub title_en: Option<String>,
+    pub geometry: Option<GeometryKind>,
+    pub minzoom: Option<u8>,
+    pub maxzoom: Option<u8>,
+    pub visibility: Option<Visibility>,
+    pub live: Option<bool>,
+    #[serde(default)]
+    pub attributes: IndexMap<String, AttributeOverride>,
+}
+
+/// The config file as written.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FileConfig {
+    #[serde(default)]
+    pub server: ServerSection,
+    pub city: Option<City>,
+    #[serde(default)]
+    pub layers: IndexMap<String, LayerOverride>,
+}
+
+impl FileConfig {
+    pub fn read(path: &Path) -> Result<Self, ConfigError> {
+        let text = std::fs::read_to_string(path)
+            .map_err(|source| ConfigError::Read { path: path.display().to_string(), source })?;
+        toml::from_str(&text).map_err(|e| ConfigError::Parse { path: path.display().to_string(), message: e.to_string() })
+    }
+}
+
+/// The effective configuration of a running server.
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub listen: SocketAddr,
+    pub data_dir: PathBuf,
+    /// Tile cache size in bytes (0 disables the cache).
+    pub tile_cache_bytes: u64,
+    pub web_dir: PathBuf,
+    pub styles_dir: PathBuf,
+    /// Generate the demo city into an empty store.
+    pub demo: bool,
+    pub city: City,
+    pub catalog: Catalog,
+}
+
+/// Command-line and environment overrides (each `None` when not given).
+#[derive(Debug, Clone, Default)]
+pub struct Overrides {
+    pub listen: Option<SocketAddr>,
+    pub data_dir: Option<PathBuf>,
+    pub tile_cache_mb: Option<u64>,
+    pub no_demo: bool,
+}
+
+impl Config {
+    /// Defaults → file → overrides.
+    pub fn resolve(file: FileConfig, o: Overrides) -> Result<Self, ConfigError> {
+        let s = file.server;
+        let mut catalog = Catalog::builtin();
+        for (id, ov) in file.layers {
+            apply_layer(&mut catalog, &id, ov)?;
+        }
+        Ok(Self {
+            listen: o.listen.or(s.listen).unwrap_or_else(|| SocketAddr::from(([127, 0, 0, 1], 8080))),
+            data_dir: o.data_dir.or(s.data_dir).unwrap_or_else(|| PathBuf::from("./var")),
+            tile_cache_bytes: o.tile_cache_mb.or(s.tile_cache_mb).unwrap_or(256) * 1024 * 1024,
+            web_dir: s.web_dir.unwrap_or_else(|| PathBuf::from("web")),
+            styles_dir: s.styles_dir.unwrap_or_else(|| PathBuf::from("styles")),
+            demo: !o.no_demo && s.demo.unwrap_or(true),
+            city: file.city.unwrap_or_default(),
+            catalog,
+        })
+    }
+
+    /// Defaults only (what tests and the benchmark use).
+    pub fn defaults() -> Self {
+        Self::resolve(FileConfig::default(), Overrides::default()).expect("built-in defaults are valid")
+    }
+}
+
+fn apply_layer(catalog: &mut Catalog, id: &str, ov: LayerOverride) -> Result<(), ConfigError> {
+    let err = |message: &str| ConfigError::Layer { layer: id.to_owned(), message: message.to_owned() };
+    let mut layer = match catalog.get(id) {
+        Some(l) => l.clone(),
+        None => LayerDef {
+            id: LayerId::new(id)?,
+            title: Title {
+                ja: ov.title_ja.clone().ok_or_else(|| err("a new layer needs title_ja"))?,
+                en: ov.title_en.clone().ok_or_else(|| err("a new layer needs title_en"))?,
+            },
+            geometry: ov.geometry.ok_or_else(|| err("a new layer needs geometry"))?,
+            attributes: Vec::new(),
+            minzoom: 0,
+            maxzoom: crate::tile::MAX_ZOOM,
+            visibility: Visibility::Public,
+            live: false,
+        },
+    };
+    if let Some(v) = ov.title_ja {
+        layer.title.ja = v;
+    }
+    if let Some(v) = ov.title_en {
+        layer.title.en = v;
+    }
+    if let Some(v) = ov.geometry {
+        layer.geometry = v;
+    }
+    if let Some(v) = ov.minzoom {
+        layer.minzoom = v;
+    }
+    if let Some(v) = ov.maxzoom {
+        layer.maxzoom = v;
+    }
+    if let Some(v) = ov.visibility {
+        layer.visibility = v;
+    }
+    if let Some(v) = ov.live {
+        layer.live = v;
+    }
+    for (name, a) in ov.attributes {
+        match layer.attributes.iter_mut().find(|x| x.name == name) {
+            Some(def) => {
+                if let Some(k) = a.kind {
+                    def.kind = k;
+                }
+                if let Some(t) = a.title_ja {
+                    def.title.ja = t;
+                }
+                if let Some(t) = a.title_en {
+                    def.title.en = t;
+                }
+                if let Some(v) = a.visibility {
+                    def.visibility = v;
+                }
+            }
+            None => layer.attributes.push(AttributeDef {
+                title: Title {
+                    ja: a.title_ja.unwrap_or_else(|| name.clone()),
+                    en: a.title_en.unwrap_or_else(|| name.clone()),
+                },
+                name,
+                kind: a.kind.ok_or_else(|| err("a new attribute needs a type"))?,
+                visibility: a.visibility.unwrap_or(Visibility::Staff),
+            }),
+        }
+    }
+    layer.validate()?;
+    match catalog.get_mut(id) {
+        Some(slot) => *slot = layer,
+        None => catalog.push(layer)?,
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::catalog::Audience;
+
+    fn parse(s: &str) -> Result<Config, ConfigError> {
+        let f: FileConfig = toml::from_str(s).map_err(|e| ConfigError::Parse { path: "-".into(), message: e.to_string() })?;
+        Config::resolve(f, Overrides::default())
+    }
+
+    #[test]
+    fn defaults() {
+        let c = Config::defaults();
+        assert_eq!(c.listen.to_string(), "127.0.0.1:8080");
+        assert_eq!(c.data_dir, PathBuf::from("./var"));
+        assert_eq!(c.city.crs, Epsg(6678));
+        assert!(c.demo);
+    }
+
+    #[test]
+    fn a_layer_can_be_made_staff_only_and_a_layer_added() {
+        let c = parse(
+            r#"
+            [layers.parcels]
+            visibility = "staff"
+            [layers.manholes]
+            title_ja = "マンホール"
+            title_en = "Manholes"
+            geometry = "point"
+            minzoom = 15
+            [layers.manholes.attributes.depth_m]
+            type = "real"
+            visibility = "public"
+            "#,
+        )
+        .unwrap();
+        assert!(c.catalog.resolve("parcels", Audience::Public).is_err());
+        let m = c.catalog.get("manholes").unwrap();
+        assert_eq!((m.minzoom, m.attributes[0].kind), (15, AttrType::Real));
+    }
+
+    #[test]
+    fn unknown_keys_and_incomplete_layers_are_errors() {
+        assert!(matches!(parse("[server]\nlisten_port = 1"), Err(ConfigError::Parse { .. })));
+        assert!(matches!(parse("[layers.x]\ngeometry = \"point\""), Err(ConfigError::Layer { .. })));
+        assert!(parse("[layers.roads]\nminzoom = 30").is_err());
+    }
+
+    #[test]
+    fn flags_win_over_the_file() {
+        let f: FileConfig = toml::from_str("[server]\nlisten = \"0.0.0.0:9000\"\ntile_cache_mb = 8").unwrap();
+        let c = Config::resolve(f, Overrides { listen: Some("127.0.0.1:1".parse().unwrap()), ..Default::default() }).unwrap();
+        assert_eq!(c.listen.port(), 1);
+        assert_eq!(c.tile_cache_bytes, 8 * 1024 * 1024);
+    }
+}

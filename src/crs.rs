@@ -1,0 +1,226 @@
+//! Coordinate reference systems, through PROJ.
+//!
+//! machizu stores geometry in the city's CRS (by default JGD2011 plane rectangular zone X,
+//! EPSG:6678, where Obanazawa's surveys and cadastre live) and serves tiles in Web Mercator.
+//! This module names CRSs by EPSG code and converts coordinates between them. PROJ handles are
+//! not thread-safe, so a [`Transformer`] is created where it is used and not shared.
+//!
+//! Axis order is always (x = easting or longitude, y = northing or latitude): PROJ's
+//! "normalised for visualisation" order, whatever the CRS's official axis order says.
+
+use std::ffi::{CStr, CString};
+
+
+/// Errors from CRS parsing and PROJ.
+#[derive(Debug, thiserror::Error)]
+pub enum CrsError {
+    #[error("invalid CRS {0:?}: expected EPSG:<code>")]
+    BadCode(String),
+    #[error("PROJ does not know {0}")]
+    Unknown(String),
+    #[error("cannot transform from {from} to {to}: {message}")]
+    Transform { from: String, to: String, message: String },
+}
+
+/// A CRS named by its EPSG code.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize)]
+pub struct Epsg(pub u32);
+
+impl Epsg {
+    pub const WGS84: Epsg = Epsg(4326);
+    pub const WEB_MERCATOR: Epsg = Epsg(3857);
+    pub const JGD2011_ZONE_X: Epsg = Epsg(6678);
+
+    /// Parses `EPSG:6678` (case-insensitive) or a bare code.
+    ///
+    /// ```
+    /// use machizu::crs::Epsg;
+    /// assert_eq!(Epsg::parse("EPSG:6678").unwrap(), Epsg(6678));
+    /// assert_eq!(Epsg::parse("epsg:4326").unwrap(), Epsg(4326));
+    /// assert!(Epsg::parse("zone 10").is_err());
+    /// ```
+    pub fn parse(s: &str) -> Result<Self, CrsError> {
+        let t = s.trim();
+        let code = t.get(..5).filter(|p| p.eq_ignore_ascii_case("EPSG:")).map_or(t, |_| &t[5..]);
+        code.parse().map(Epsg).map_err(|_| CrsError::BadCode(s.to_owned()))
+    }
+
+    /// The CRS's name and OGC WKT 1 (GDAL flavour), as GeoPackage's `gpkg_spatial_ref_sys` wants.
+    pub fn describe(self) -> Result<(String, String), CrsError> {
+        // The `proj` crate offers no WKT export, so this one call goes to proj-sys directly.
+        let def = CString::new(self.to_string()).map_err(|_| CrsError::BadCode(self.to_string()))?;
+        // SAFETY: a private PROJ context is created and destroyed here; every pointer PROJ
+        // returns is checked for null and copied out before the objects are destroyed.
+        unsafe {
+            let ctx = proj_sys::proj_context_create();
+            let pj = proj_sys::proj_create(ctx, def.as_ptr());
+            let result = if pj.is_null() {
+                Err(CrsError::Unknown(self.to_string()))
+            } else {
+                let name = proj_sys::proj_get_name(pj);
+                let wkt = proj_sys::proj_as_wkt(ctx, pj, proj_sys::PJ_WKT_TYPE_PJ_WKT1_GDAL, std::ptr::null());
+                let out = if name.is_null() || wkt.is_null() {
+                    Err(CrsError::Unknown(self.to_string()))
+                } else {
+                    Ok((
+                        CStr::from_ptr(name).to_string_lossy().into_owned(),
+                        CStr::from_ptr(wkt).to_string_lossy().into_owned(),
+                    ))
+                };
+                proj_sys::proj_destroy(pj);
+                out
+            };
+            proj_sys::proj_context_destroy(ctx);
+            result
+        }
+    }
+}
+
+impl std::fmt::Display for Epsg {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "EPSG:{}", self.0)
+    }
+}
+
+impl<'de> serde::Deserialize<'de> for Epsg {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let s = String::deserialize(d)?;
+        Epsg::parse(&s).map_err(serde::de::Error::custom)
+    }
+}
+
+/// Converts coordinates from one CRS to another. Not `Send`: create one per thread or task.
+pub struct Transformer {
+    proj: Option<proj::Proj>,
+    from: Epsg,
+    to: Epsg,
+}
+
+impl Transformer {
+    pub fn new(from: Epsg, to: Epsg) -> Result<Self, CrsError> {
+        let proj = if from == to {
+            None
+        } else {
+            let p = proj::Proj::new_known_crs(&from.to_string(), &to.to_string(), None).map_err(|e| {
+                CrsError::Transform { from: from.to_string(), to: to.to_string(), message: e.to_string() }
+            })?;
+            Some(p)
+        };
+        Ok(Self { proj, from, to })
+    }
+
+    fn error(&self, e: impl std::fmt::Display) -> CrsError {
+        CrsError::Transform { from: self.from.to_string(), to: self.to.to_string(), message: e.to_string() }
+    }
+
+    /// Converts one coordinate pair.
+    ///
+    /// ```
+    /// use machizu::crs::{Epsg, Transformer};
+    /// // The origin of zone X is 40°N 140°50'E.
+    /// let t = Transformer::new(Epsg::JGD2011_ZONE_X, Epsg(6668)).unwrap();
+    /// let (lon, lat) = t.point(0.0, 0.0).unwrap();
+    /// assert!((lon - (140.0 + 50.0 / 60.0)).abs() < 1e-9 && (lat - 40.0).abs() < 1e-9);
+    /// ```
+    pub fn point(&self, x: f64, y: f64) -> Result<(f64, f64), CrsError> {
+        match &self.proj {
+            None => Ok((x, y)),
+            Some(p) => p.convert((x, y)).map_err(|e| self.error(e)),
+        }
+    }
+
+    /// Converts a slice of coordinate pairs in place.
+    pub fn points(&self, pts: &mut [(f64, f64)]) -> Result<(), CrsError> {
+        match &self.proj {
+            None => Ok(()),
+            Some(p) => p.convert_array(pts).map(|_| ()).map_err(|e| self.error(e)),
+        }
+    }
+
+    /// Converts every coordinate of a geometry in place.
+    pub fn geometry(&self, g: &mut geo_types::Geometry<f64>) -> Result<(), CrsError> {
+        let Some(p) = &self.proj else { return Ok(()) };
+        try_for_each_coord_run(g, &mut |run| p.convert_array(run).map(|_| ()).map_err(|e| self.error(e)))
+    }
+}
+
+/// Calls `f` on every run of coordinates of a geometry (each ring, line and point), in place.
+///
+/// (geo's `MapCoordsInPlace` cannot be used on `Geometry` with a capturing closure: its
+/// recursion through `GeometryCollection` never stops instantiating.)
+pub fn try_for_each_coord_run<E>(
+    g: &mut geo_types::Geometry<f64>,
+    f: &mut dyn FnMut(&mut [geo_types::Coord<f64>]) -> Result<(), E>,
+) -> Result<(), E> {
+    use geo_types::Geometry as G;
+    let polygon = |p: &mut geo_types::Polygon<f64>, f: &mut dyn FnMut(&mut [geo_types::Coord<f64>]) -> Result<(), E>| {
+        let mut r = Ok(());
+        p.exterior_mut(|l| r = f(&mut l.0));
+        r?;
+        let mut r = Ok(());
+        p.interiors_mut(|hs| {
+            for h in hs {
+                if r.is_ok() {
+                    r = f(&mut h.0);
+                }
+            }
+        });
+        r
+    };
+    match g {
+        G::Point(p) => f(std::slice::from_mut(&mut p.0)),
+        G::Line(l) => {
+            let mut pts = [l.start, l.end];
+            f(&mut pts)?;
+            (l.start, l.end) = (pts[0], pts[1]);
+            Ok(())
+        }
+        G::LineString(l) => f(&mut l.0),
+        G::Polygon(p) => polygon(p, f),
+        G::MultiPoint(mp) => mp.0.iter_mut().try_for_each(|p| f(std::slice::from_mut(&mut p.0))),
+        G::MultiLineString(ml) => ml.0.iter_mut().try_for_each(|l| f(&mut l.0)),
+        G::MultiPolygon(mp) => mp.0.iter_mut().try_for_each(|p| polygon(p, f)),
+        G::GeometryCollection(gc) => gc.0.iter_mut().try_for_each(|g| try_for_each_coord_run(g, f)),
+        G::Rect(r) => {
+            let mut pts = [r.min(), r.max()];
+            f(&mut pts)?;
+            *r = geo_types::Rect::new(pts[0], pts[1]);
+            Ok(())
+        }
+        G::Triangle(t) => {
+            let mut pts = [t.v1(), t.v2(), t.v3()];
+            f(&mut pts)?;
+            *t = geo_types::Triangle::new(pts[0], pts[1], pts[2]);
+            Ok(())
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn describes_zone_x() {
+        let (name, wkt) = Epsg::JGD2011_ZONE_X.describe().unwrap();
+        assert_eq!(name, "JGD2011 / Japan Plane Rectangular CS X");
+        assert!(wkt.starts_with("PROJCS[\"JGD2011 / Japan Plane Rectangular CS X\""));
+        assert!(wkt.contains("AUTHORITY[\"EPSG\",\"6678\"]"));
+    }
+
+    #[test]
+    fn unknown_code_is_an_error() {
+        assert!(matches!(Epsg(999_999).describe(), Err(CrsError::Unknown(_))));
+        assert!(Transformer::new(Epsg(999_999), Epsg::WEB_MERCATOR).is_err());
+    }
+
+    #[test]
+    fn zone_x_to_mercator_matches_the_closed_form() {
+        let to_ll = Transformer::new(Epsg::JGD2011_ZONE_X, Epsg::WGS84).unwrap();
+        let to_m = Transformer::new(Epsg::JGD2011_ZONE_X, Epsg::WEB_MERCATOR).unwrap();
+        let (lon, lat) = to_ll.point(-37_000.0, -155_000.0).unwrap();
+        let (mx, my) = to_m.point(-37_000.0, -155_000.0).unwrap();
+        let (ex, ey) = crate::tile::coord::lonlat_to_mercator(lon, lat);
+        assert!((mx - ex).abs() < 1e-3 && (my - ey).abs() < 1e-3);
+    }
+}

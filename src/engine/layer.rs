@@ -1,0 +1,109 @@
+//! A layer as the engine holds it: ids, attribute tags, and one generalised [`Level`] per zoom.
+//!
+//! Built once from the store's features: geometry is reprojected from the store CRS to Web
+//! Mercator, attribute values are interned into one layer-wide table of ready-encoded MVT
+//! values (100,000 parcels share a few thousand distinct values), and the zoom levels are
+//! generalised in parallel.
+
+use std::collections::HashMap;
+
+use geo::BoundingRect;
+use geo_types::Geometry;
+use rayon::prelude::*;
+
+use super::EngineError;
+use super::level::Level;
+use crate::catalog::LayerDef;
+use crate::crs::{Epsg, Transformer};
+use crate::feature::Feature;
+use crate::tile::coord::mercator_to_lonlat;
+use crate::tile::mvt::{GeomType, encode_value};
+
+/// A layer's features, ready for tile rendering.
+#[derive(Debug)]
+pub struct LayerData {
+    pub def: LayerDef,
+    pub geom_type: GeomType,
+    /// Feature ids, by feature index.
+    pub ids: Vec<u64>,
+    /// `tags[tag_offsets[i]..tag_offsets[i + 1]]` are feature `i`'s (attribute index, value id).
+    pub tag_offsets: Vec<u32>,
+    pub tags: Vec<(u16, u32)>,
+    /// Distinct attribute values of the layer, each encoded as an MVT `Value` body.
+    pub values: Vec<Box<[u8]>>,
+    /// `levels[z]`, `None` outside the layer's zoom range.
+    pub levels: Vec<Option<Level>>,
+    /// Bounds of all features as `[west, south, east, north]` in degrees.
+    pub bounds: Option<[f64; 4]>,
+}
+
+impl LayerData {
+    /// Builds the layer from features in `store_crs`.
+    pub fn build(def: LayerDef, features: Vec<Feature>, store_crs: Epsg) -> Result<Self, EngineError> {
+        let to_mercator = Transformer::new(store_crs, Epsg::WEB_MERCATOR)?;
+        let mut ids = Vec::with_capacity(features.len());
+        let mut geometries = Vec::with_capacity(features.len());
+        let mut tag_offsets = Vec::with_capacity(features.len() + 1);
+        let mut tags = Vec::new();
+        let mut values: Vec<Box<[u8]>> = Vec::new();
+        let mut value_ids: HashMap<Box<[u8]>, u32> = HashMap::new();
+        tag_offsets.push(0);
+        for f in features {
+            let mut g = f.geometry;
+            to_mercator.geometry(&mut g)?;
+            geometries.push(g);
+            ids.push(f.id as u64);
+            for (k, v) in f.attributes.iter().enumerate().take(def.attributes.len()) {
+                let Some(enc) = encode_value(v) else { continue };
+                let enc = enc.into_boxed_slice();
+                let id = *value_ids.entry(enc.clone()).or_insert_with(|| {
+                    values.push(enc);
+                    (values.len() - 1) as u32
+                });
+                tags.push((k as u16, id));
+            }
+            tag_offsets.push(tags.len() as u32);
+        }
+        let bounds = bounds_of(&geometries);
+        let levels = (0..=def.maxzoom)
+            .into_par_iter()
+            .map(|z| (z >= def.minzoom).then(|| Level::build(&geometries, z, z < def.maxzoom)))
+            .collect();
+        let geom_type = match def.geometry.family() {
+            "point" => GeomType::Point,
+            "line" => GeomType::LineString,
+            _ => GeomType::Polygon,
+        };
+        Ok(Self { def, geom_type, ids, tag_offsets, tags, values, levels, bounds })
+    }
+
+    pub fn len(&self) -> usize {
+        self.ids.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.ids.is_empty()
+    }
+
+    pub fn level(&self, z: u8) -> Option<&Level> {
+        self.levels.get(usize::from(z)).and_then(Option::as_ref)
+    }
+
+    pub fn tags_of(&self, feature: u32) -> &[(u16, u32)] {
+        let i = feature as usize;
+        &self.tags[self.tag_offsets[i] as usize..self.tag_offsets[i + 1] as usize]
+    }
+}
+
+fn bounds_of(geometries: &[Geometry<f64>]) -> Option<[f64; 4]> {
+    let mut acc: Option<[f64; 4]> = None;
+    for r in geometries.iter().filter_map(BoundingRect::bounding_rect) {
+        let (w, s) = mercator_to_lonlat(r.min().x, r.min().y);
+        let (e, n) = mercator_to_lonlat(r.max().x, r.max().y);
+        acc = Some(match acc {
+            None => [w, s, e, n],
+            Some(b) => [b[0].min(w), b[1].min(s), b[2].max(e), b[3].max(n)],
+        });
+    }
+    acc
+}

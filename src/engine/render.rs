@@ -1,0 +1,145 @@
+//! The tile hot path: query, clip, quantise, encode.
+//!
+//! For each requested layer at zoom `z`: take the layer's pre-generalised [`Level`], query its
+//! R-tree with the tile's buffered bounds in world extent space, subtract the tile origin,
+//! clip what crosses the buffered edge (features wholly inside skip clipping), and write the
+//! feature with the [`LayerBuilder`]. Attribute keys and values are remapped from the layer's
+//! global tables to per-tile tables through generation-stamped slots, so each distinct key and
+//! value is written once per tile without hashing. Attributes the audience may not see are
+//! never written. Scratch buffers live in a thread-local and are reused across tiles.
+
+use std::cell::RefCell;
+
+use super::layer::LayerData;
+use super::level::{Level, LevelFeature, PartKind};
+use crate::catalog::Audience;
+use crate::tile::clip::{Rect, clip_line, clip_ring};
+use crate::tile::mvt::{LayerBuilder, TileBuilder};
+use crate::tile::{EXTENT, TileCoord};
+
+/// Tile buffer in extent units (on each side), so that lines and outlines drawn across a tile
+/// edge join without gaps.
+pub const BUFFER: i32 = 64;
+
+#[derive(Default)]
+struct Scratch {
+    layer: LayerBuilder,
+    generation: u32,
+    key_slots: Vec<(u32, u32)>,
+    value_slots: Vec<(u32, u32)>,
+    pts: Vec<[i32; 2]>,
+    clipped: Vec<[i32; 2]>,
+    tmp: Vec<[i32; 2]>,
+    ends: Vec<usize>,
+}
+
+thread_local! {
+    static SCRATCH: RefCell<Scratch> = RefCell::new(Scratch::default());
+}
+
+/// Renders one tile of the given layers (one MVT layer each, in order) for `audience`.
+/// Returns the encoded tile, empty when no layer has a feature there.
+pub fn render_tile(layers: &[&LayerData], tile: TileCoord, audience: Audience) -> Vec<u8> {
+    SCRATCH.with(|s| {
+        let s = &mut *s.borrow_mut();
+        let mut out = TileBuilder::new();
+        for data in layers {
+            let Some(level) = data.level(tile.z) else { continue };
+            s.layer.reset();
+            render_layer(s, data, level, tile, audience);
+            out.add_layer(data.def.id.as_str(), EXTENT, &s.layer);
+        }
+        out.finish()
+    })
+}
+
+fn render_layer(s: &mut Scratch, data: &LayerData, level: &Level, tile: TileCoord, audience: Audience) {
+    s.generation = s.generation.wrapping_add(1);
+    if s.generation == 0 {
+        // Wrapped: old stamps could collide, so start afresh.
+        s.key_slots.iter_mut().for_each(|k| k.0 = 0);
+        s.value_slots.iter_mut().for_each(|v| v.0 = 0);
+        s.generation = 1;
+    }
+    let generation = s.generation;
+    if s.key_slots.len() < data.def.attributes.len() {
+        s.key_slots.resize(data.def.attributes.len(), (0, 0));
+    }
+    if s.value_slots.len() < data.values.len() {
+        s.value_slots.resize(data.values.len(), (0, 0));
+    }
+    let visible: Vec<bool> = data.def.attributes.iter().map(|a| a.visibility.visible_to(audience)).collect();
+
+    let (ox, oy) = tile.origin();
+    let b = i64::from(BUFFER);
+    let e = i64::from(EXTENT);
+    let rect = Rect::buffered(EXTENT as i32, BUFFER);
+    for f in level.query([ox - b, oy - b], [ox + e + b, oy + e + b]) {
+        add_geometry(s, level, f, ox, oy, rect);
+        if !s.layer.has_geometry() {
+            s.layer.clear_feature();
+            continue;
+        }
+        for &(k, v) in data.tags_of(f.feature) {
+            if !visible[usize::from(k)] {
+                continue;
+            }
+            let ks = &mut s.key_slots[usize::from(k)];
+            if ks.0 != generation {
+                *ks = (generation, s.layer.push_key(&data.def.attributes[usize::from(k)].name));
+            }
+            let key = ks.1;
+            let vs = &mut s.value_slots[v as usize];
+            if vs.0 != generation {
+                *vs = (generation, s.layer.push_value(&data.values[v as usize]));
+            }
+            let value = vs.1;
+            s.layer.tag(key, value);
+        }
+        s.layer.finish_feature(Some(data.ids[f.feature as usize]), data.geom_type);
+    }
+}
+
+fn add_geometry(s: &mut Scratch, level: &Level, f: &LevelFeature, ox: i64, oy: i64, rect: Rect) {
+    let local = |p: [i32; 2]| [(i64::from(p[0]) - ox) as i32, (i64::from(p[1]) - oy) as i32];
+    let inside = rect.contains_bbox(local(f.min), local(f.max));
+    let mut skip_holes = false;
+    for part in level.parts_of(f) {
+        if part.kind == PartKind::Interior && skip_holes {
+            continue;
+        }
+        s.pts.clear();
+        s.pts.extend(level.coords_of(part).iter().map(|&p| local(p)));
+        match part.kind {
+            PartKind::Points => {
+                s.pts.retain(|&p| rect.contains(p));
+                s.layer.points(&s.pts);
+            }
+            PartKind::Line if inside => {
+                s.layer.line(&s.pts);
+            }
+            PartKind::Line => {
+                s.clipped.clear();
+                s.ends.clear();
+                clip_line(&s.pts, rect, &mut s.clipped, &mut s.ends);
+                let mut start = 0;
+                for &end in &s.ends {
+                    s.layer.line(&s.clipped[start..end]);
+                    start = end;
+                }
+            }
+            PartKind::Exterior | PartKind::Interior => {
+                let exterior = part.kind == PartKind::Exterior;
+                let written = if inside {
+                    s.layer.ring(&s.pts, exterior)
+                } else {
+                    clip_ring(&s.pts, rect, &mut s.clipped, &mut s.tmp);
+                    !s.clipped.is_empty() && s.layer.ring(&s.clipped, exterior)
+                };
+                if exterior {
+                    skip_holes = !written;
+                }
+            }
+        }
+    }
+}

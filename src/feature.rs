@@ -1,0 +1,83 @@
+//! The feature model shared by stores, the engine and the HTTP layer.
+//!
+//! A [`Feature`] holds its geometry in the store's CRS (the city's plane rectangular system by
+//! default) and its attribute values in the order of its layer's attribute schema
+//! ([`crate::catalog::LayerDef::attributes`]). Keeping values positional avoids a map per
+//! feature: 100,000 parcels share one schema.
+
+use serde::{Deserialize, Serialize};
+
+/// A feature's stable id within its layer (the store's primary key).
+pub type FeatureId = i64;
+
+/// One attribute value.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(untagged)]
+pub enum AttrValue {
+    Null,
+    Bool(bool),
+    Int(i64),
+    Real(f64),
+    Text(String),
+}
+
+impl AttrValue {
+    pub fn text(s: impl Into<String>) -> Self {
+        Self::Text(s.into())
+    }
+
+    pub fn is_null(&self) -> bool {
+        matches!(self, Self::Null)
+    }
+}
+
+impl From<&str> for AttrValue {
+    fn from(s: &str) -> Self {
+        Self::Text(s.to_owned())
+    }
+}
+
+impl From<String> for AttrValue {
+    fn from(s: String) -> Self {
+        Self::Text(s)
+    }
+}
+
+impl From<i64> for AttrValue {
+    fn from(v: i64) -> Self {
+        Self::Int(v)
+    }
+}
+
+impl From<f64> for AttrValue {
+    fn from(v: f64) -> Self {
+        Self::Real(v)
+    }
+}
+
+impl From<bool> for AttrValue {
+    fn from(v: bool) -> Self {
+        Self::Bool(v)
+    }
+}
+
+impl<T: Into<AttrValue>> From<Option<T>> for AttrValue {
+    fn from(v: Option<T>) -> Self {
+        v.map_or(Self::Null, Into::into)
+    }
+}
+
+/// A feature as stored: id, geometry in the store CRS, attribute values by schema position.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Feature {
+    pub id: FeatureId,
+    pub geometry: geo_types::Geometry<f64>,
+    pub attributes: Vec<AttrValue>,
+}
+
+/// A feature not yet stored (the store assigns its id).
+#[derive(Debug, Clone, PartialEq)]
+pub struct NewFeature {
+    pub geometry: geo_types::Geometry<f64>,
+    pub attributes: Vec<AttrValue>,
+}

@@ -1,0 +1,68 @@
+//! The one place where errors become HTTP responses.
+//!
+//! Every client error is a 4xx with a JSON body `{"error": code, "message": text}`; internal
+//! errors are logged and answered with a generic 500 that reveals nothing.
+
+use axum::Json;
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use serde::Serialize;
+
+use crate::catalog::CatalogError;
+use crate::tile::TileCoordError;
+
+/// An error as the client sees it.
+#[derive(Debug, thiserror::Error)]
+pub enum ApiError {
+    #[error("{0}")]
+    BadRequest(String),
+    #[error("{0}")]
+    NotFound(String),
+    #[error("internal error: {0}")]
+    Internal(String),
+}
+
+#[derive(Serialize)]
+struct Body<'a> {
+    error: &'a str,
+    message: String,
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let (status, code) = match &self {
+            ApiError::BadRequest(_) => (StatusCode::BAD_REQUEST, "bad_request"),
+            ApiError::NotFound(_) => (StatusCode::NOT_FOUND, "not_found"),
+            ApiError::Internal(_) => (StatusCode::INTERNAL_SERVER_ERROR, "internal"),
+        };
+        let message = match self {
+            ApiError::Internal(detail) => {
+                tracing::error!(%detail, "internal error");
+                "the server could not complete the request".to_owned()
+            }
+            other => other.to_string(),
+        };
+        (status, Json(Body { error: code, message })).into_response()
+    }
+}
+
+impl From<CatalogError> for ApiError {
+    fn from(e: CatalogError) -> Self {
+        match e {
+            CatalogError::UnknownLayer(_) => ApiError::NotFound(e.to_string()),
+            _ => ApiError::BadRequest(e.to_string()),
+        }
+    }
+}
+
+impl From<TileCoordError> for ApiError {
+    fn from(e: TileCoordError) -> Self {
+        ApiError::BadRequest(e.to_string())
+    }
+}
+
+impl From<tokio::task::JoinError> for ApiError {
+    fn from(e: tokio::task::JoinError) -> Self {
+        ApiError::Internal(e.to_string())
+    }
+}

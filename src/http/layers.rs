@@ -1,0 +1,40 @@
+//! `GET /layers`: the catalog as the caller may see it — layers, titles in Japanese and
+//! English, geometry, zoom range, public attributes, feature counts and bounds.
+
+use axum::Json;
+use axum::extract::State;
+use serde_json::{Value, json};
+
+use super::AppState;
+use crate::catalog::{Audience, LayerDef};
+
+/// One layer's description for `audience` (shared with TileJSON's `vector_layers`).
+pub fn describe(app: &AppState, layer: &LayerDef, audience: Audience) -> Value {
+    let data = app.engine.layer(layer.id.as_str());
+    let attributes: Vec<Value> = layer
+        .visible_attributes(audience)
+        .map(|(_, a)| json!({"name": a.name, "type": a.kind, "title": a.title}))
+        .collect();
+    json!({
+        "id": layer.id,
+        "title": layer.title,
+        "geometry": layer.geometry.family(),
+        "minzoom": layer.minzoom,
+        "maxzoom": layer.maxzoom,
+        "live": layer.live,
+        "feature_count": data.as_ref().map_or(0, |d| d.len()),
+        "bounds": data.as_ref().and_then(|d| d.bounds),
+        "attributes": attributes,
+    })
+}
+
+pub async fn list(State(app): State<AppState>) -> Json<Value> {
+    let audience = Audience::Public;
+    let layers: Vec<Value> =
+        app.config.catalog.layers().iter().filter(|l| l.visible_to(audience)).map(|l| describe(&app, l, audience)).collect();
+    Json(json!({
+        "city": app.config.city,
+        "dataset_notice": app.dataset_notice,
+        "layers": layers,
+    }))
+}

@@ -1,0 +1,59 @@
+//! The HTTP API (axum): every route in [`router`], one file per resource, errors mapped in
+//! [`error`].
+//!
+//! | route | what |
+//! |---|---|
+//! | `GET /tiles/{layers}/{z}/{x}/{y}.mvt` | a vector tile of one or more layers ([`tiles`]) |
+//! | `GET /tiles/{layers}.json` | TileJSON 3.0 for those layers ([`tiles`]) |
+//! | `GET /layers` | the layer catalog ([`layers`]) |
+//! | `GET /health` | liveness and store status ([`health`]) |
+//! | `GET /`, `/web/…`, `/vendor/maplibre-gl/…`, `/styles/…` | the map page and its assets ([`web`]) |
+//!
+//! For now every route serves the public audience: staff-only layers and attributes are not
+//! reachable here until authentication exists.
+
+pub mod error;
+pub mod health;
+pub mod layers;
+pub mod tiles;
+pub mod web;
+
+use std::future::Future;
+use std::sync::Arc;
+
+use axum::Router;
+use axum::http::Method;
+use axum::routing::get;
+use tower_http::cors::{Any, CorsLayer};
+use tower_http::trace::TraceLayer;
+
+use crate::app::App;
+pub use error::ApiError;
+
+/// Shared state of every handler.
+pub type AppState = Arc<App>;
+
+/// Every route of the server.
+pub fn router(app: AppState) -> Router {
+    let public_api = Router::new()
+        .route("/tiles/{layers}/{z}/{x}/{y}", get(tiles::tile))
+        .route("/tiles/{spec}", get(tiles::tilejson))
+        .route("/layers", get(layers::list))
+        .route("/health", get(health::health))
+        .layer(CorsLayer::new().allow_origin(Any).allow_methods([Method::GET, Method::HEAD]));
+    Router::new()
+        .merge(public_api)
+        .merge(web::routes(&app.config))
+        .fallback(web::not_found)
+        .layer(TraceLayer::new_for_http())
+        .with_state(app)
+}
+
+/// Serves `app` on `listener` until `shutdown` completes, then drains open requests.
+pub async fn serve(
+    listener: tokio::net::TcpListener,
+    app: App,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    axum::serve(listener, router(Arc::new(app))).with_graceful_shutdown(shutdown).await
+}

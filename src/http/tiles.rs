@@ -1,0 +1,168 @@
+//! Vector tiles and TileJSON.
+//!
+//! `GET /tiles/{layers}/{z}/{x}/{y}.mvt`: validates the path (each part gets its own error
+//! message), resolves the layers for the caller's audience, and asks the engine for the tile
+//! off the async workers. Answers 204 for an empty tile, 304 when `If-None-Match` matches,
+//! and gzip when the client accepts it. `GET /tiles/{layers}.json` describes the same tiles.
+
+use axum::extract::{Path, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use serde_json::{Value, json};
+
+use super::{ApiError, AppState};
+use crate::catalog::Audience;
+use crate::tile::TileCoord;
+
+const MVT_TYPE: &str = "application/vnd.mapbox-vector-tile";
+
+fn parse_part(name: &str, value: &str) -> Result<u64, ApiError> {
+    value
+        .parse::<u64>()
+        .map_err(|_| ApiError::BadRequest(format!("{name} must be a non-negative whole number, got {value:?}")))
+}
+
+pub async fn tile(
+    State(app): State<AppState>,
+    Path((layers, z, x, y)): Path<(String, String, String, String)>,
+    headers: HeaderMap,
+) -> Result<Response, ApiError> {
+    let y = y.strip_suffix(".mvt").or_else(|| y.strip_suffix(".pbf")).ok_or_else(|| {
+        ApiError::BadRequest(format!("a tile path ends in {{y}}.mvt, got {y:?}"))
+    })?;
+    let (z, x, y) = (parse_part("z", &z)?, parse_part("x", &x)?, parse_part("y", y)?);
+    let audience = Audience::Public;
+    let defs = app.config.catalog.resolve(&layers, audience)?;
+    let max = defs.iter().map(|d| d.maxzoom).max().unwrap_or(0);
+    let coord = TileCoord::new_with_max(u32::try_from(z).unwrap_or(u32::MAX), x, y, max)?;
+    let live = defs.iter().any(|d| d.live);
+    let ids: Vec<String> = defs.iter().map(|d| d.id.to_string()).collect();
+
+    let engine = app.engine.clone();
+    let tile = tokio::task::spawn_blocking(move || engine.tile(&ids, coord, audience)).await?;
+
+    let gzip = accepts_gzip(&headers) && !tile.is_empty();
+    let etag = if gzip { tile.gzip_etag() } else { tile.etag.clone() };
+    let mut h = HeaderMap::new();
+    h.insert(header::VARY, HeaderValue::from_static("accept-encoding"));
+    // Live layers change every second; the rest can be reused briefly and revalidated.
+    let cache = if live { "no-cache" } else { "public, max-age=60, stale-while-revalidate=600" };
+    h.insert(header::CACHE_CONTROL, HeaderValue::from_static(cache));
+    h.insert(header::ETAG, HeaderValue::from_str(&etag).expect("hex etag is a valid header"));
+    if if_none_match(&headers, &etag) {
+        return Ok((StatusCode::NOT_MODIFIED, h).into_response());
+    }
+    if tile.is_empty() {
+        return Ok((StatusCode::NO_CONTENT, h).into_response());
+    }
+    h.insert(header::CONTENT_TYPE, HeaderValue::from_static(MVT_TYPE));
+    if gzip {
+        h.insert(header::CONTENT_ENCODING, HeaderValue::from_static("gzip"));
+        Ok((h, tile.gzip()).into_response())
+    } else {
+        Ok((h, tile.raw.clone()).into_response())
+    }
+}
+
+/// Whether `Accept-Encoding` allows gzip (present and not `q=0`).
+fn accepts_gzip(headers: &HeaderMap) -> bool {
+    headers.get_all(header::ACCEPT_ENCODING).iter().filter_map(|v| v.to_str().ok()).flat_map(|v| v.split(',')).any(|item| {
+        let mut parts = item.split(';').map(str::trim);
+        let coding = parts.next().unwrap_or("");
+        let q = parts.find_map(|p| p.strip_prefix("q=")).and_then(|q| q.parse::<f32>().ok()).unwrap_or(1.0);
+        (coding.eq_ignore_ascii_case("gzip") || coding == "*") && q > 0.0
+    })
+}
+
+/// Whether `If-None-Match` names `etag` (weak comparison, as RFC 9110 asks for GET).
+fn if_none_match(headers: &HeaderMap, etag: &str) -> bool {
+    headers.get_all(header::IF_NONE_MATCH).iter().filter_map(|v| v.to_str().ok()).flat_map(|v| v.split(',')).any(|t| {
+        let t = t.trim();
+        t == "*" || t.trim_start_matches("W/") == etag
+    })
+}
+
+pub async fn tilejson(
+    State(app): State<AppState>,
+    Path(spec): Path<String>,
+    headers: HeaderMap,
+) -> Result<Json<Value>, ApiError> {
+    let layers = spec
+        .strip_suffix(".json")
+        .ok_or_else(|| ApiError::NotFound(format!("no resource /tiles/{spec}; TileJSON is at /tiles/{{layers}}.json")))?;
+    let audience = Audience::Public;
+    let defs = app.config.catalog.resolve(layers, audience)?;
+    let ids: Vec<&str> = defs.iter().map(|d| d.id.as_str()).collect();
+    let city = &app.config.city;
+    let mut bounds: Option<[f64; 4]> = None;
+    for d in &defs {
+        if let Some(b) = app.engine.layer(d.id.as_str()).and_then(|l| l.bounds) {
+            bounds = Some(bounds.map_or(b, |a| [a[0].min(b[0]), a[1].min(b[1]), a[2].max(b[2]), a[3].max(b[3])]));
+        }
+    }
+    let vector_layers: Vec<Value> = defs
+        .iter()
+        .map(|d| {
+            let fields: serde_json::Map<String, Value> =
+                d.visible_attributes(audience).map(|(_, a)| (a.name.clone(), json!(a.kind.tilejson_type()))).collect();
+            json!({
+                "id": d.id,
+                "description": format!("{} / {}", d.title.ja, d.title.en),
+                "minzoom": d.minzoom,
+                "maxzoom": d.maxzoom,
+                "fields": fields,
+            })
+        })
+        .collect();
+    let mut attribution = format!("© {} / {}", city.name_ja, city.name_en);
+    if let Some(notice) = &app.dataset_notice {
+        attribution = format!("{attribution} — {notice}");
+    }
+    Ok(Json(json!({
+        "tilejson": "3.0.0",
+        "name": format!("machizu: {}", ids.join(",")),
+        "attribution": attribution,
+        "scheme": "xyz",
+        "tiles": [format!("{}/tiles/{}/{{z}}/{{x}}/{{y}}.mvt", base_url(&headers), ids.join(","))],
+        "minzoom": defs.iter().map(|d| d.minzoom).min(),
+        "maxzoom": defs.iter().map(|d| d.maxzoom).max(),
+        "bounds": bounds.unwrap_or(city.bounds),
+        "center": [city.center[0], city.center[1], city.zoom],
+        "vector_layers": vector_layers,
+    })))
+}
+
+/// `scheme://host` of the request, from `Host` and `X-Forwarded-Proto`.
+fn base_url(headers: &HeaderMap) -> String {
+    let host = headers.get(header::HOST).and_then(|h| h.to_str().ok()).unwrap_or("localhost");
+    let proto = headers.get("x-forwarded-proto").and_then(|h| h.to_str().ok()).unwrap_or("http");
+    format!("{proto}://{host}")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn h(name: header::HeaderName, v: &str) -> HeaderMap {
+        let mut m = HeaderMap::new();
+        m.insert(name, HeaderValue::from_str(v).unwrap());
+        m
+    }
+
+    #[test]
+    fn gzip_negotiation() {
+        assert!(accepts_gzip(&h(header::ACCEPT_ENCODING, "gzip, deflate, br")));
+        assert!(accepts_gzip(&h(header::ACCEPT_ENCODING, "br;q=1.0, gzip;q=0.8")));
+        assert!(!accepts_gzip(&h(header::ACCEPT_ENCODING, "gzip;q=0")));
+        assert!(!accepts_gzip(&h(header::ACCEPT_ENCODING, "identity")));
+        assert!(!accepts_gzip(&HeaderMap::new()));
+    }
+
+    #[test]
+    fn etag_matching() {
+        assert!(if_none_match(&h(header::IF_NONE_MATCH, "\"a\", \"b\""), "\"b\""));
+        assert!(if_none_match(&h(header::IF_NONE_MATCH, "W/\"b\""), "\"b\""));
+        assert!(!if_none_match(&h(header::IF_NONE_MATCH, "\"a\""), "\"b\""));
+    }
+}

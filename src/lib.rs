@@ -1,0 +1,17 @@
+//! machizu (町図): an integrated GIS tile and geodata server for Japanese municipalities.
+//!
+//! Read `docs/ARCHITECTURE.md` first. In one line: [`store`] keeps the layers, [`engine`]
+//! holds them in memory generalised per zoom, [`tile`] encodes vector tiles, [`http`] serves
+//! them, and [`app`] wires these together from a [`config::Config`].
+
+pub mod app;
+pub mod catalog;
+pub mod cli;
+pub mod config;
+pub mod crs;
+pub mod demo;
+pub mod engine;
+pub mod feature;
+pub mod http;
+pub mod store;
+pub mod tile;

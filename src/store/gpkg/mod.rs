@@ -1,0 +1,303 @@
+//! The embedded default store: an OGC GeoPackage 1.3 file, through sqlx's SQLite driver.
+//!
+//! One feature table per layer (`fid`, `geom` as GeoPackage binary in the city CRS, one column
+//! per attribute, `version`, `created_at`, `updated_at`), registered in `gpkg_contents` and
+//! `gpkg_geometry_columns` so that GDAL and QGIS read it as they would any GeoPackage. The core
+//! tables come from `schema/gpkg/` migrations; the per-layer DDL is generated from the catalog.
+//! There is no GeoPackage R-tree extension: its triggers call SpatiaLite/GDAL SQL functions that
+//! plain SQLite lacks, and the engine keeps its own R-trees in memory.
+//!
+//! Durability: rollback journal with `synchronous = FULL`; every `insert` is one transaction.
+
+use std::path::{Path, PathBuf};
+use std::str::FromStr;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use geo::BoundingRect;
+use geozero::wkb::GpkgWkb;
+use geozero::{CoordDimensions, ToGeo, ToWkb};
+use sqlx::sqlite::{SqliteArguments, SqliteConnectOptions, SqlitePool, SqlitePoolOptions, SqliteRow, SqliteSynchronous};
+use sqlx::{Arguments, AssertSqlSafe, Row};
+
+use super::{Store, StoreError, StoreHealth};
+use crate::catalog::{AttrType, Catalog, LayerDef};
+use crate::crs::Epsg;
+use crate::feature::{AttrValue, Feature, FeatureId, NewFeature};
+
+/// The file name of the embedded store inside the data directory.
+pub const FILE_NAME: &str = "machizu.gpkg";
+
+/// A GeoPackage-backed [`Store`].
+pub struct GpkgStore {
+    pool: SqlitePool,
+    path: PathBuf,
+    crs: Epsg,
+}
+
+impl GpkgStore {
+    /// Opens (creating if needed) `DIR/machizu.gpkg` and runs the core migrations.
+    pub async fn open_in(dir: &Path, crs: Epsg) -> Result<Self, StoreError> {
+        std::fs::create_dir_all(dir).map_err(|source| StoreError::Io { path: dir.display().to_string(), source })?;
+        Self::open(&dir.join(FILE_NAME), crs).await
+    }
+
+    /// Opens (creating if needed) a GeoPackage file and runs the core migrations.
+    pub async fn open(path: &Path, crs: Epsg) -> Result<Self, StoreError> {
+        let opts = SqliteConnectOptions::from_str(&format!("sqlite://{}", path.display()))
+            .map_err(StoreError::db("parsing the GeoPackage path"))?
+            .create_if_missing(true)
+            .synchronous(SqliteSynchronous::Full)
+            .foreign_keys(true)
+            .busy_timeout(Duration::from_secs(10));
+        let pool = SqlitePoolOptions::new()
+            .max_connections(4)
+            .connect_with(opts)
+            .await
+            .map_err(StoreError::db(format!("opening {}", path.display())))?;
+        sqlx::migrate!("schema/gpkg").run(&pool).await?;
+        Ok(Self { pool, path: path.to_owned(), crs })
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// Closes every connection (so other programs see a quiet file).
+    pub async fn close(&self) {
+        self.pool.close().await;
+    }
+
+    async fn ensure_layer(&self, layer: &LayerDef) -> Result<(), StoreError> {
+        let t = layer.id.as_str();
+        let mut cols = String::new();
+        for a in &layer.attributes {
+            cols.push_str(&format!(", \"{}\" {}", a.name, a.kind.gpkg_type()));
+        }
+        let now = "(strftime('%Y-%m-%dT%H:%M:%fZ','now'))";
+        let ddl = format!(
+            "CREATE TABLE IF NOT EXISTS \"{t}\" (fid INTEGER PRIMARY KEY AUTOINCREMENT NOT NULL, geom {geom}{cols}, \
+             version INTEGER NOT NULL DEFAULT 1, created_at DATETIME NOT NULL DEFAULT {now}, \
+             updated_at DATETIME NOT NULL DEFAULT {now})",
+            geom = layer.geometry.ogc_name(),
+        );
+        let mut tx = self.pool.begin().await.map_err(StoreError::db("starting a transaction"))?;
+        sqlx::query(catalog_sql(ddl)).execute(&mut *tx).await.map_err(StoreError::db(format!("creating table {t}")))?;
+        // Attributes added to the catalog after the table was made become new columns.
+        let existing: Vec<String> = sqlx::query_scalar(catalog_sql(format!("SELECT name FROM pragma_table_info('{t}')")))
+            .fetch_all(&mut *tx)
+            .await
+            .map_err(StoreError::db(format!("reading the columns of {t}")))?;
+        for a in layer.attributes.iter().filter(|a| !existing.contains(&a.name)) {
+            sqlx::query(catalog_sql(format!("ALTER TABLE \"{t}\" ADD COLUMN \"{}\" {}", a.name, a.kind.gpkg_type())))
+                .execute(&mut *tx)
+                .await
+                .map_err(StoreError::db(format!("adding column {} to {t}", a.name)))?;
+        }
+        let description = format!("{} / {}", layer.title.ja, layer.title.en);
+        sqlx::query(include_str!("sql/register_contents.sql"))
+            .bind(t)
+            .bind(&layer.title.ja)
+            .bind(description)
+            .bind(self.crs.0 as i64)
+            .execute(&mut *tx)
+            .await
+            .map_err(StoreError::db(format!("registering {t} in gpkg_contents")))?;
+        sqlx::query(include_str!("sql/register_geometry_column.sql"))
+            .bind(t)
+            .bind(layer.geometry.ogc_name())
+            .bind(self.crs.0 as i64)
+            .execute(&mut *tx)
+            .await
+            .map_err(StoreError::db(format!("registering {t} in gpkg_geometry_columns")))?;
+        tx.commit().await.map_err(StoreError::db(format!("committing the schema of {t}")))
+    }
+}
+
+/// Wraps SQL built from catalog names. Layer and attribute names are validated by
+/// [`crate::catalog::LayerId::new`] (lowercase letters, digits, `_`) before any SQL is built,
+/// and always double-quoted, so they cannot inject.
+fn catalog_sql(sql: String) -> AssertSqlSafe<std::sync::Arc<str>> {
+    AssertSqlSafe(sql.into())
+}
+
+fn select_sql(layer: &LayerDef) -> String {
+    let mut sql = String::from("SELECT fid, geom");
+    for a in &layer.attributes {
+        sql.push_str(&format!(", \"{}\"", a.name));
+    }
+    sql.push_str(&format!(" FROM \"{}\" ORDER BY fid", layer.id));
+    sql
+}
+
+fn insert_sql(layer: &LayerDef) -> String {
+    let names: String = layer.attributes.iter().map(|a| format!(", \"{}\"", a.name)).collect();
+    let marks = ", ?".repeat(layer.attributes.len());
+    format!("INSERT INTO \"{}\" (geom{names}) VALUES (?{marks})", layer.id)
+}
+
+fn read_value(row: &SqliteRow, i: usize, kind: AttrType) -> Result<AttrValue, sqlx::Error> {
+    Ok(match kind {
+        AttrType::Integer => row.try_get::<Option<i64>, _>(i)?.into(),
+        AttrType::Real => row.try_get::<Option<f64>, _>(i)?.into(),
+        AttrType::Boolean => row.try_get::<Option<bool>, _>(i)?.into(),
+        AttrType::Text | AttrType::Date | AttrType::DateTime => row.try_get::<Option<String>, _>(i)?.into(),
+    })
+}
+
+fn bind_value(args: &mut SqliteArguments, kind: AttrType, v: &AttrValue) -> Result<(), String> {
+    let r = match (kind, v) {
+        (_, AttrValue::Null) => args.add(None::<String>),
+        (AttrType::Integer, AttrValue::Int(i)) => args.add(*i),
+        (AttrType::Real, AttrValue::Real(f)) => args.add(*f),
+        (AttrType::Real, AttrValue::Int(i)) => args.add(*i as f64),
+        (AttrType::Boolean, AttrValue::Bool(b)) => args.add(*b),
+        (AttrType::Text | AttrType::Date | AttrType::DateTime, AttrValue::Text(s)) => args.add(s.clone()),
+        (kind, v) => return Err(format!("expected a {kind:?} value, got {v:?}")),
+    };
+    r.map_err(|e| e.to_string())
+}
+
+#[async_trait]
+impl Store for GpkgStore {
+    fn kind(&self) -> &'static str {
+        "gpkg"
+    }
+
+    fn crs(&self) -> Epsg {
+        self.crs
+    }
+
+    async fn prepare(&self, catalog: &Catalog) -> Result<(), StoreError> {
+        let (name, wkt) = self.crs.describe()?;
+        sqlx::query(include_str!("sql/register_srs.sql"))
+            .bind(&name)
+            .bind(self.crs.0 as i64)
+            .bind(wkt)
+            .bind(name.clone())
+            .execute(&self.pool)
+            .await
+            .map_err(StoreError::db("registering the CRS"))?;
+        for layer in catalog.layers() {
+            self.ensure_layer(layer).await?;
+        }
+        Ok(())
+    }
+
+    async fn count(&self, layer: &LayerDef) -> Result<u64, StoreError> {
+        let n: i64 = sqlx::query_scalar(catalog_sql(format!("SELECT count(*) FROM \"{}\"", layer.id)))
+            .fetch_one(&self.pool)
+            .await
+            .map_err(StoreError::db(format!("counting {}", layer.id)))?;
+        Ok(n as u64)
+    }
+
+    async fn load(&self, layer: &LayerDef) -> Result<Vec<Feature>, StoreError> {
+        let rows = sqlx::query(catalog_sql(select_sql(layer)))
+            .fetch_all(&self.pool)
+            .await
+            .map_err(StoreError::db(format!("reading {}", layer.id)))?;
+        let mut out = Vec::with_capacity(rows.len());
+        for row in rows {
+            let read = StoreError::db(format!("reading a row of {}", layer.id));
+            let id: i64 = row.try_get(0).map_err(read)?;
+            let Some(blob) = row.try_get::<Option<Vec<u8>>, _>(1).map_err(StoreError::db("reading a geometry"))? else {
+                tracing::warn!(layer = %layer.id, id, "feature without geometry is not served");
+                continue;
+            };
+            let geometry = GpkgWkb(blob).to_geo().map_err(|e| StoreError::Geometry {
+                layer: layer.id.to_string(),
+                id: id.to_string(),
+                message: e.to_string(),
+            })?;
+            let mut attributes = Vec::with_capacity(layer.attributes.len());
+            for (i, a) in layer.attributes.iter().enumerate() {
+                attributes.push(read_value(&row, i + 2, a.kind).map_err(StoreError::db(format!("reading {}.{}", layer.id, a.name)))?);
+            }
+            out.push(Feature { id, geometry, attributes });
+        }
+        Ok(out)
+    }
+
+    async fn insert(&self, layer: &LayerDef, features: &[NewFeature]) -> Result<Vec<FeatureId>, StoreError> {
+        let sql = catalog_sql(insert_sql(layer)).0;
+        let mut ids = Vec::with_capacity(features.len());
+        let mut extent: Option<geo_types::Rect<f64>> = None;
+        let mut tx = self.pool.begin().await.map_err(StoreError::db("starting a transaction"))?;
+        for (n, f) in features.iter().enumerate() {
+            let bad = |message: String| StoreError::Geometry { layer: layer.id.to_string(), id: format!("#{n} (new)"), message };
+            let geometry = layer.geometry.conform(&f.geometry).map_err(&bad)?;
+            let rect = geometry.bounding_rect().ok_or_else(|| bad("empty geometry".into()))?;
+            extent = Some(extent.map_or(rect, |e| {
+                geo_types::Rect::new(
+                    (e.min().x.min(rect.min().x), e.min().y.min(rect.min().y)),
+                    (e.max().x.max(rect.max().x), e.max().y.max(rect.max().y)),
+                )
+            }));
+            let envelope = vec![rect.min().x, rect.max().x, rect.min().y, rect.max().y];
+            let wkb = geometry
+                .to_gpkg_wkb(CoordDimensions::xy(), Some(self.crs.0 as i32), envelope)
+                .map_err(|e| bad(e.to_string()))?;
+            if f.attributes.len() != layer.attributes.len() {
+                return Err(StoreError::Schema {
+                    layer: layer.id.to_string(),
+                    message: format!("feature #{n} has {} attribute values, the schema {}", f.attributes.len(), layer.attributes.len()),
+                });
+            }
+            let mut args = SqliteArguments::default();
+            args.add(wkb).map_err(|e| bad(e.to_string()))?;
+            for (a, v) in layer.attributes.iter().zip(&f.attributes) {
+                bind_value(&mut args, a.kind, v).map_err(|message| StoreError::Schema {
+                    layer: layer.id.to_string(),
+                    message: format!("feature #{n}, attribute {}: {message}", a.name),
+                })?;
+            }
+            let done = sqlx::query_with(AssertSqlSafe(sql.clone()), args)
+                .execute(&mut *tx)
+                .await
+                .map_err(StoreError::db(format!("inserting into {}", layer.id)))?;
+            ids.push(done.last_insert_rowid());
+        }
+        if let Some(e) = extent {
+            sqlx::query(include_str!("sql/update_extent.sql"))
+                .bind(layer.id.as_str())
+                .bind(e.min().x)
+                .bind(e.min().y)
+                .bind(e.max().x)
+                .bind(e.max().y)
+                .execute(&mut *tx)
+                .await
+                .map_err(StoreError::db("updating the layer extent"))?;
+        }
+        tx.commit().await.map_err(StoreError::db(format!("committing features of {}", layer.id)))?;
+        Ok(ids)
+    }
+
+    async fn meta(&self, key: &str) -> Result<Option<String>, StoreError> {
+        sqlx::query_scalar(include_str!("sql/get_meta.sql"))
+            .bind(key)
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(StoreError::db("reading metadata"))
+    }
+
+    async fn set_meta(&self, key: &str, value: &str) -> Result<(), StoreError> {
+        sqlx::query(include_str!("sql/set_meta.sql"))
+            .bind(key)
+            .bind(value)
+            .execute(&self.pool)
+            .await
+            .map(|_| ())
+            .map_err(StoreError::db("writing metadata"))
+    }
+
+    async fn health(&self) -> StoreHealth {
+        let r = sqlx::query_scalar::<_, i64>("SELECT 1").fetch_one(&self.pool).await;
+        StoreHealth {
+            kind: self.kind(),
+            location: self.path.display().to_string(),
+            ok: r.is_ok(),
+            error: r.err().map(|e| e.to_string()),
+        }
+    }
+}

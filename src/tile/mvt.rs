@@ -1,0 +1,428 @@
+//! A Mapbox Vector Tile 2.1 encoder that writes protobuf bytes directly.
+//!
+//! This is the product's hot path, so it avoids an intermediate message tree: a
+//! [`LayerBuilder`] appends each feature's encoded bytes to one buffer and keeps the layer's key
+//! and value tables as ready-encoded entries; [`TileBuilder`] concatenates layers. The caller
+//! interns keys and values (the engine keeps layer-wide tables and remaps them per tile); the
+//! builder only guarantees that what it is given is encoded correctly.
+//!
+//! Geometry is given in tile space (integers, y down). [`LayerBuilder::ring`] fixes winding
+//! itself: exterior rings get a positive surveyor's-formula area in tile space (clockwise on
+//! screen), interior rings a negative one, as the specification (4.3.4.4) requires. Repeated
+//! points are dropped, and rings or lines that collapse are reported so the caller can skip
+//! the feature.
+//!
+//! What it does not do: clipping and simplification (see [`super::clip`] and the engine).
+
+/// Geometry type of an MVT feature (the `GeomType` enum of the specification).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum GeomType {
+    Point = 1,
+    LineString = 2,
+    Polygon = 3,
+}
+
+const CMD_MOVE_TO: u32 = 1;
+const CMD_LINE_TO: u32 = 2;
+const CMD_CLOSE_PATH: u32 = 7;
+
+const WIRE_VARINT: u8 = 0;
+const WIRE_FIXED64: u8 = 1;
+const WIRE_LEN: u8 = 2;
+
+#[inline]
+fn put_varint(buf: &mut Vec<u8>, mut v: u64) {
+    while v >= 0x80 {
+        buf.push((v as u8) | 0x80);
+        v >>= 7;
+    }
+    buf.push(v as u8);
+}
+
+#[inline]
+fn varint_len(mut v: u64) -> usize {
+    let mut n = 1;
+    while v >= 0x80 {
+        v >>= 7;
+        n += 1;
+    }
+    n
+}
+
+#[inline]
+fn put_key(buf: &mut Vec<u8>, field: u32, wire: u8) {
+    put_varint(buf, u64::from((field << 3) | u32::from(wire)));
+}
+
+#[inline]
+fn put_bytes_field(buf: &mut Vec<u8>, field: u32, bytes: &[u8]) {
+    put_key(buf, field, WIRE_LEN);
+    put_varint(buf, bytes.len() as u64);
+    buf.extend_from_slice(bytes);
+}
+
+#[inline]
+fn zigzag(v: i32) -> u32 {
+    ((v << 1) ^ (v >> 31)) as u32
+}
+
+#[inline]
+fn command(id: u32, count: u32) -> u32 {
+    (count << 3) | id
+}
+
+/// An attribute value, encoded once as the body of an MVT `Value` message.
+///
+/// ```
+/// use machizu::tile::mvt::encode_value;
+/// use machizu::feature::AttrValue;
+/// // field 1 (string_value), length 2, "ok"
+/// assert_eq!(encode_value(&AttrValue::Text("ok".into())), Some(vec![0x0a, 2, b'o', b'k']));
+/// assert_eq!(encode_value(&AttrValue::Null), None);
+/// ```
+pub fn encode_value(value: &crate::feature::AttrValue) -> Option<Vec<u8>> {
+    use crate::feature::AttrValue;
+    let mut buf = Vec::new();
+    match value {
+        AttrValue::Null => return None,
+        AttrValue::Text(s) => put_bytes_field(&mut buf, 1, s.as_bytes()),
+        AttrValue::Real(f) => {
+            put_key(&mut buf, 3, WIRE_FIXED64);
+            buf.extend_from_slice(&f.to_le_bytes());
+        }
+        AttrValue::Int(i) if *i >= 0 => {
+            put_key(&mut buf, 5, WIRE_VARINT);
+            put_varint(&mut buf, *i as u64);
+        }
+        AttrValue::Int(i) => {
+            put_key(&mut buf, 6, WIRE_VARINT);
+            put_varint(&mut buf, ((*i << 1) ^ (*i >> 63)) as u64);
+        }
+        AttrValue::Bool(b) => {
+            put_key(&mut buf, 7, WIRE_VARINT);
+            put_varint(&mut buf, u64::from(*b));
+        }
+    }
+    Some(buf)
+}
+
+/// Builds one MVT layer. Reuse it across tiles with [`LayerBuilder::reset`] to keep its buffers.
+#[derive(Debug, Default)]
+pub struct LayerBuilder {
+    features: Vec<u8>,
+    keys: Vec<u8>,
+    values: Vec<u8>,
+    key_count: u32,
+    value_count: u32,
+    feature_count: u32,
+    // Scratch for the feature being built.
+    geom: Vec<u32>,
+    tags: Vec<u32>,
+    cursor: (i32, i32),
+    ring_buf: Vec<[i32; 2]>,
+}
+
+impl LayerBuilder {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Empties the builder, keeping its allocations.
+    pub fn reset(&mut self) {
+        self.features.clear();
+        self.keys.clear();
+        self.values.clear();
+        self.key_count = 0;
+        self.value_count = 0;
+        self.feature_count = 0;
+        self.clear_feature();
+    }
+
+    /// Number of features added so far.
+    pub fn feature_count(&self) -> u32 {
+        self.feature_count
+    }
+
+    /// Appends a key to the layer's key table and returns its index. The caller deduplicates.
+    pub fn push_key(&mut self, key: &str) -> u32 {
+        put_bytes_field(&mut self.keys, 3, key.as_bytes());
+        self.key_count += 1;
+        self.key_count - 1
+    }
+
+    /// Appends a value (as returned by [`encode_value`]) to the value table; returns its index.
+    pub fn push_value(&mut self, encoded: &[u8]) -> u32 {
+        put_bytes_field(&mut self.values, 4, encoded);
+        self.value_count += 1;
+        self.value_count - 1
+    }
+
+    /// Discards the geometry and tags of the feature being built.
+    pub fn clear_feature(&mut self) {
+        self.geom.clear();
+        self.tags.clear();
+        self.cursor = (0, 0);
+    }
+
+    /// Adds a key/value pair (indices from `push_key`/`push_value`) to the current feature.
+    #[inline]
+    pub fn tag(&mut self, key: u32, value: u32) {
+        self.tags.push(key);
+        self.tags.push(value);
+    }
+
+    #[inline]
+    fn delta(&mut self, p: [i32; 2]) {
+        self.geom.push(zigzag(p[0] - self.cursor.0));
+        self.geom.push(zigzag(p[1] - self.cursor.1));
+        self.cursor = (p[0], p[1]);
+    }
+
+    /// Adds points (one `MoveTo` with a count) to the current feature.
+    pub fn points(&mut self, pts: &[[i32; 2]]) {
+        if pts.is_empty() {
+            return;
+        }
+        self.geom.push(command(CMD_MOVE_TO, pts.len() as u32));
+        for &p in pts {
+            self.delta(p);
+        }
+    }
+
+    /// Adds a polyline; repeated points are dropped. Returns `false` (and adds nothing) when
+    /// fewer than two distinct points remain.
+    pub fn line(&mut self, pts: &[[i32; 2]]) -> bool {
+        let Some(&first) = pts.first() else { return false };
+        let start = self.geom.len();
+        let saved = self.cursor;
+        self.geom.push(command(CMD_MOVE_TO, 1));
+        self.delta(first);
+        let count_at = self.geom.len();
+        self.geom.push(0);
+        let mut last = first;
+        let mut n = 0;
+        for &p in &pts[1..] {
+            if p != last {
+                self.delta(p);
+                last = p;
+                n += 1;
+            }
+        }
+        if n == 0 {
+            self.geom.truncate(start);
+            self.cursor = saved;
+            return false;
+        }
+        self.geom[count_at] = command(CMD_LINE_TO, n);
+        true
+    }
+
+    /// Adds a polygon ring, closing it with `ClosePath`. The ring may or may not repeat its
+    /// first point at the end. Winding is set from `exterior`. Returns `false` (and adds
+    /// nothing) when the ring has no area left in tile space.
+    pub fn ring(&mut self, pts: &[[i32; 2]], exterior: bool) -> bool {
+        let mut ring = std::mem::take(&mut self.ring_buf);
+        ring.clear();
+        for &p in pts {
+            if ring.last() != Some(&p) {
+                ring.push(p);
+            }
+        }
+        while ring.len() > 1 && ring.first() == ring.last() {
+            ring.pop();
+        }
+        let area2 = signed_area2(&ring);
+        let ok = ring.len() >= 3 && area2 != 0;
+        if ok {
+            // Exterior: positive area in tile space (y down), as the specification defines.
+            if (area2 > 0) != exterior {
+                ring.reverse();
+            }
+            self.geom.push(command(CMD_MOVE_TO, 1));
+            self.delta(ring[0]);
+            self.geom.push(command(CMD_LINE_TO, (ring.len() - 1) as u32));
+            for i in 1..ring.len() {
+                self.delta(ring[i]);
+            }
+            self.geom.push(command(CMD_CLOSE_PATH, 1));
+        }
+        self.ring_buf = ring;
+        ok
+    }
+
+    /// Whether the current feature has any geometry.
+    pub fn has_geometry(&self) -> bool {
+        !self.geom.is_empty()
+    }
+
+    /// Writes the current feature into the layer and starts a new one. A feature without
+    /// geometry is dropped (the specification requires geometry); returns whether it was written.
+    pub fn finish_feature(&mut self, id: Option<u64>, kind: GeomType) -> bool {
+        if self.geom.is_empty() {
+            self.clear_feature();
+            return false;
+        }
+        let tags_len: usize = self.tags.iter().map(|&t| varint_len(u64::from(t))).sum();
+        let geom_len: usize = self.geom.iter().map(|&g| varint_len(u64::from(g))).sum();
+        let mut body = 0;
+        if let Some(id) = id {
+            body += 1 + varint_len(id);
+        }
+        if !self.tags.is_empty() {
+            body += 1 + varint_len(tags_len as u64) + tags_len;
+        }
+        body += 2; // type
+        body += 1 + varint_len(geom_len as u64) + geom_len;
+
+        let out = &mut self.features;
+        out.reserve(body + 6);
+        put_key(out, 2, WIRE_LEN);
+        put_varint(out, body as u64);
+        if let Some(id) = id {
+            put_key(out, 1, WIRE_VARINT);
+            put_varint(out, id);
+        }
+        if !self.tags.is_empty() {
+            put_key(out, 2, WIRE_LEN);
+            put_varint(out, tags_len as u64);
+            for &t in &self.tags {
+                put_varint(out, u64::from(t));
+            }
+        }
+        put_key(out, 3, WIRE_VARINT);
+        out.push(kind as u8);
+        put_key(out, 4, WIRE_LEN);
+        put_varint(out, geom_len as u64);
+        for &g in &self.geom {
+            put_varint(out, u64::from(g));
+        }
+        self.feature_count += 1;
+        self.clear_feature();
+        true
+    }
+}
+
+/// Twice the signed area of a ring by the surveyor's formula (no closing point needed).
+pub fn signed_area2(ring: &[[i32; 2]]) -> i64 {
+    let n = ring.len();
+    if n < 3 {
+        return 0;
+    }
+    let mut sum = 0i64;
+    let mut prev = ring[n - 1];
+    for &p in ring {
+        sum += i64::from(prev[0]) * i64::from(p[1]) - i64::from(p[0]) * i64::from(prev[1]);
+        prev = p;
+    }
+    sum
+}
+
+/// Concatenates layers into a tile.
+#[derive(Debug, Default)]
+pub struct TileBuilder {
+    out: Vec<u8>,
+}
+
+impl TileBuilder {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Appends a layer (skipped when it has no features) with the given name and extent.
+    pub fn add_layer(&mut self, name: &str, extent: u32, layer: &LayerBuilder) {
+        if layer.feature_count == 0 {
+            return;
+        }
+        let body = 2 // version
+            + 1 + varint_len(name.len() as u64) + name.len()
+            + layer.features.len()
+            + layer.keys.len()
+            + layer.values.len()
+            + 1 + varint_len(u64::from(extent));
+        let out = &mut self.out;
+        out.reserve(body + 6);
+        put_key(out, 3, WIRE_LEN);
+        put_varint(out, body as u64);
+        put_key(out, 15, WIRE_VARINT);
+        out.push(2);
+        put_bytes_field(out, 1, name.as_bytes());
+        out.extend_from_slice(&layer.features);
+        out.extend_from_slice(&layer.keys);
+        out.extend_from_slice(&layer.values);
+        put_key(out, 5, WIRE_VARINT);
+        put_varint(out, u64::from(extent));
+    }
+
+    /// The encoded tile (empty when no layer had features).
+    pub fn finish(self) -> Vec<u8> {
+        self.out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn zigzag_matches_the_spec() {
+        assert_eq!(zigzag(0), 0);
+        assert_eq!(zigzag(-1), 1);
+        assert_eq!(zigzag(1), 2);
+        assert_eq!(zigzag(-2), 3);
+        assert_eq!(zigzag(2147483647), 4294967294);
+    }
+
+    #[test]
+    fn spec_example_point_and_line() {
+        // Examples from the MVT 2.1 specification, section 4.3.5.
+        let mut l = LayerBuilder::new();
+        l.points(&[[25, 17]]);
+        assert_eq!(l.geom, vec![9, 50, 34]);
+        l.clear_feature();
+        assert!(l.line(&[[2, 2], [2, 10], [10, 10]]));
+        assert_eq!(l.geom, vec![9, 4, 4, 18, 0, 16, 16, 0]);
+    }
+
+    #[test]
+    fn spec_example_polygon_winding_is_fixed() {
+        // 4.3.5.3: exterior ring 3,6 8,12 20,34 encodes as 9 6 12 18 10 12 24 44 15.
+        let mut l = LayerBuilder::new();
+        assert!(l.ring(&[[3, 6], [8, 12], [20, 34], [3, 6]], true));
+        assert_eq!(l.geom, vec![9, 6, 12, 18, 10, 12, 24, 44, 15]);
+        // The same ring given the other way round is reversed to the same winding.
+        for exterior in [true, false] {
+            l.clear_feature();
+            assert!(l.ring(&[[3, 6], [20, 34], [8, 12]], exterior));
+            assert_eq!(signed_area2(&decode_ring(&l.geom)) > 0, exterior);
+        }
+    }
+
+    /// Decodes a single-ring command stream back to points (test helper).
+    fn decode_ring(geom: &[u32]) -> Vec<[i32; 2]> {
+        let unzig = |v: u32| ((v >> 1) as i32) ^ -((v & 1) as i32);
+        let (mut x, mut y, mut pts, mut i) = (0, 0, Vec::new(), 0);
+        while i < geom.len() {
+            let (id, count) = (geom[i] & 7, geom[i] >> 3);
+            i += 1;
+            if id == CMD_CLOSE_PATH {
+                continue;
+            }
+            for _ in 0..count {
+                x += unzig(geom[i]);
+                y += unzig(geom[i + 1]);
+                pts.push([x, y]);
+                i += 2;
+            }
+        }
+        pts
+    }
+
+    #[test]
+    fn collapsed_geometry_is_refused() {
+        let mut l = LayerBuilder::new();
+        assert!(!l.line(&[[1, 1], [1, 1]]));
+        assert!(!l.ring(&[[0, 0], [5, 5], [10, 10]], true));
+        assert!(!l.finish_feature(None, GeomType::LineString));
+        assert_eq!(l.feature_count(), 0);
+    }
+}
