@@ -11,7 +11,11 @@ use crate::app::App;
 use crate::config::{Config, FileConfig, Overrides};
 
 #[derive(Debug, Parser)]
-#[command(name = "machizu", version, about = "町図 — integrated GIS tile and geodata server")]
+#[command(
+    name = "machizu",
+    version,
+    about = "町図 — integrated GIS tile and geodata server"
+)]
 pub struct Cli {
     #[command(subcommand)]
     pub command: Command,
@@ -46,7 +50,8 @@ pub fn main() -> ExitCode {
     let cli = Cli::parse();
     tracing_subscriber::fmt()
         .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "machizu=info,tower_http=warn".into()),
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| "machizu=info,tower_http=warn".into()),
         )
         .init();
     let result = match cli.command {
@@ -66,9 +71,16 @@ fn serve(args: ServeArgs) -> anyhow::Result<()> {
         Some(path) => FileConfig::read(path)?,
         None => FileConfig::default(),
     };
-    let overrides = Overrides { listen: args.listen, data_dir: args.data, tile_cache_mb: args.tile_cache_mb, no_demo: args.no_demo };
+    let overrides = Overrides {
+        listen: args.listen,
+        data_dir: args.data,
+        tile_cache_mb: args.tile_cache_mb,
+        no_demo: args.no_demo,
+    };
     let config = Config::resolve(file, overrides)?;
-    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?;
     runtime.block_on(async {
         let listener = tokio::net::TcpListener::bind(config.listen).await?;
         let app = App::open(config).await?;
@@ -85,7 +97,8 @@ async fn shutdown_signal() {
     };
     #[cfg(unix)]
     let term = async {
-        if let Ok(mut s) = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+        if let Ok(mut s) = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+        {
             s.recv().await;
         }
     };

@@ -43,7 +43,11 @@ pub struct EncodedTile {
 impl EncodedTile {
     pub fn new(raw: Vec<u8>) -> Self {
         let etag = format!("\"{:016x}\"", xxhash_rust::xxh3::xxh3_64(&raw));
-        Self { raw: Bytes::from(raw), etag, gzip: OnceLock::new() }
+        Self {
+            raw: Bytes::from(raw),
+            etag,
+            gzip: OnceLock::new(),
+        }
     }
 
     pub fn is_empty(&self) -> bool {
@@ -54,8 +58,10 @@ impl EncodedTile {
     pub fn gzip(&self) -> Bytes {
         self.gzip
             .get_or_init(|| {
-                let mut enc = GzEncoder::new(Vec::with_capacity(self.raw.len() / 2), Compression::new(4));
-                enc.write_all(&self.raw).expect("writing to a Vec cannot fail");
+                let mut enc =
+                    GzEncoder::new(Vec::with_capacity(self.raw.len() / 2), Compression::new(4));
+                enc.write_all(&self.raw)
+                    .expect("writing to a Vec cannot fail");
                 Bytes::from(enc.finish().expect("writing to a Vec cannot fail"))
             })
             .clone()
@@ -91,7 +97,11 @@ impl TileCache {
     }
 
     /// The cached tile for `key`, or the result of `render` (stored for next time).
-    pub fn get_or_render(&self, key: TileKey, render: impl FnOnce() -> Vec<u8>) -> Arc<EncodedTile> {
+    pub fn get_or_render(
+        &self,
+        key: TileKey,
+        render: impl FnOnce() -> Vec<u8>,
+    ) -> Arc<EncodedTile> {
         match &self.inner {
             Some(c) => c.get_with(key, || Arc::new(EncodedTile::new(render()))),
             None => Arc::new(EncodedTile::new(render())),

@@ -39,7 +39,11 @@ pub struct LayerData {
 
 impl LayerData {
     /// Builds the layer from features in `store_crs`.
-    pub fn build(def: LayerDef, features: Vec<Feature>, store_crs: Epsg) -> Result<Self, EngineError> {
+    pub fn build(
+        def: LayerDef,
+        features: Vec<Feature>,
+        store_crs: Epsg,
+    ) -> Result<Self, EngineError> {
         let to_mercator = Transformer::new(store_crs, Epsg::WEB_MERCATOR)?;
         let mut ids = Vec::with_capacity(features.len());
         let mut geometries = Vec::with_capacity(features.len());
@@ -74,7 +78,16 @@ impl LayerData {
             "line" => GeomType::LineString,
             _ => GeomType::Polygon,
         };
-        Ok(Self { def, geom_type, ids, tag_offsets, tags, values, levels, bounds })
+        Ok(Self {
+            def,
+            geom_type,
+            ids,
+            tag_offsets,
+            tags,
+            values,
+            levels,
+            bounds,
+        })
     }
 
     pub fn len(&self) -> usize {

@@ -12,8 +12,8 @@ use geo_types::{Coord, Geometry, LineString};
 use rstar::primitives::{GeomWithData, Rectangle};
 use rstar::{AABB, RTree};
 
-use crate::tile::coord::world_scale;
 use crate::tile::coord::MERCATOR_HALF;
+use crate::tile::coord::world_scale;
 
 /// Douglas–Peucker tolerance, in extent units (4096 per tile; MapLibre draws a tile 512 px wide,
 /// so 2 units are a quarter of a pixel).
@@ -70,7 +70,13 @@ impl Level {
     /// vertex.
     pub fn build(geometries: &[Geometry<f64>], z: u8, simplify: bool) -> Self {
         let mut b = LevelBuilder {
-            level: Level { z, features: Vec::new(), parts: Vec::new(), coords: Vec::new(), index: RTree::new() },
+            level: Level {
+                z,
+                features: Vec::new(),
+                parts: Vec::new(),
+                coords: Vec::new(),
+                index: RTree::new(),
+            },
             scale: world_scale(z),
             tolerance: if simplify { SIMPLIFY_TOLERANCE } else { 0.0 },
             scratch: Vec::new(),
@@ -120,11 +126,16 @@ struct LevelBuilder {
 
 impl LevelBuilder {
     fn world(&self, c: Coord<f64>) -> Coord<f64> {
-        Coord { x: (c.x + MERCATOR_HALF) * self.scale, y: (MERCATOR_HALF - c.y) * self.scale }
+        Coord {
+            x: (c.x + MERCATOR_HALF) * self.scale,
+            y: (MERCATOR_HALF - c.y) * self.scale,
+        }
     }
 
     fn add(&mut self, feature: u32, g: &Geometry<f64>) {
-        let Some(rect) = g.bounding_rect() else { return };
+        let Some(rect) = g.bounding_rect() else {
+            return;
+        };
         let size = (rect.width() * self.scale).max(rect.height() * self.scale);
         let is_point = matches!(g, Geometry::Point(_) | Geometry::MultiPoint(_));
         if !is_point && size < MIN_FEATURE_SIZE {
@@ -144,7 +155,13 @@ impl LevelBuilder {
             min = [min[0].min(p[0]), min[1].min(p[1])];
             max = [max[0].max(p[0]), max[1].max(p[1])];
         }
-        self.level.features.push(LevelFeature { feature, parts_start, parts_len, min, max });
+        self.level.features.push(LevelFeature {
+            feature,
+            parts_start,
+            parts_len,
+            min,
+            max,
+        });
     }
 
     fn geometry(&mut self, g: &Geometry<f64>) {
@@ -166,7 +183,9 @@ impl LevelBuilder {
         let start = self.level.coords.len();
         for c in pts {
             let w = self.world(c);
-            self.level.coords.push([w.x.round() as i32, w.y.round() as i32]);
+            self.level
+                .coords
+                .push([w.x.round() as i32, w.y.round() as i32]);
         }
         self.push_part(start, PartKind::Points, 1);
     }
@@ -221,7 +240,11 @@ impl LevelBuilder {
             self.level.coords.truncate(start);
             return;
         }
-        self.level.parts.push(Part { start: start as u32, len: len as u32, kind });
+        self.level.parts.push(Part {
+            start: start as u32,
+            len: len as u32,
+            kind,
+        });
     }
 }
 
@@ -231,7 +254,9 @@ mod tests {
     use geo_types::{line_string, polygon};
 
     fn mercator_square(x: f64, y: f64, side: f64) -> Geometry<f64> {
-        Geometry::Polygon(polygon![(x: x, y: y), (x: x + side, y: y), (x: x + side, y: y + side), (x: x, y: y + side), (x: x, y: y)])
+        Geometry::Polygon(
+            polygon![(x: x, y: y), (x: x + side, y: y), (x: x + side, y: y + side), (x: x, y: y + side), (x: x, y: y)],
+        )
     }
 
     #[test]
@@ -261,10 +286,19 @@ mod tests {
 
     #[test]
     fn query_finds_by_world_bbox() {
-        let g = vec![mercator_square(0.0, 0.0, 1000.0), mercator_square(1_000_000.0, 1_000_000.0, 1000.0)];
+        let g = vec![
+            mercator_square(0.0, 0.0, 1000.0),
+            mercator_square(1_000_000.0, 1_000_000.0, 1000.0),
+        ];
         let l = Level::build(&g, 10, true);
         let f = &l.features[0];
-        let hits: Vec<_> = l.query([i64::from(f.min[0]), i64::from(f.min[1])], [i64::from(f.max[0]), i64::from(f.max[1])]).map(|f| f.feature).collect();
+        let hits: Vec<_> = l
+            .query(
+                [i64::from(f.min[0]), i64::from(f.min[1])],
+                [i64::from(f.max[0]), i64::from(f.max[1])],
+            )
+            .map(|f| f.feature)
+            .collect();
         assert_eq!(hits, vec![0]);
     }
 }

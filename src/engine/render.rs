@@ -44,7 +44,9 @@ pub fn render_tile(layers: &[&LayerData], tile: TileCoord, audience: Audience) -
         let s = &mut *s.borrow_mut();
         let mut out = TileBuilder::new();
         for data in layers {
-            let Some(level) = data.level(tile.z) else { continue };
+            let Some(level) = data.level(tile.z) else {
+                continue;
+            };
             s.layer.reset();
             render_layer(s, data, level, tile, audience);
             out.add_layer(data.def.id.as_str(), EXTENT, &s.layer);
@@ -53,7 +55,13 @@ pub fn render_tile(layers: &[&LayerData], tile: TileCoord, audience: Audience) -
     })
 }
 
-fn render_layer(s: &mut Scratch, data: &LayerData, level: &Level, tile: TileCoord, audience: Audience) {
+fn render_layer(
+    s: &mut Scratch,
+    data: &LayerData,
+    level: &Level,
+    tile: TileCoord,
+    audience: Audience,
+) {
     s.generation = s.generation.wrapping_add(1);
     if s.generation == 0 {
         // Wrapped: old stamps could collide, so start afresh.
@@ -68,7 +76,12 @@ fn render_layer(s: &mut Scratch, data: &LayerData, level: &Level, tile: TileCoor
     if s.value_slots.len() < data.values.len() {
         s.value_slots.resize(data.values.len(), (0, 0));
     }
-    let visible: Vec<bool> = data.def.attributes.iter().map(|a| a.visibility.visible_to(audience)).collect();
+    let visible: Vec<bool> = data
+        .def
+        .attributes
+        .iter()
+        .map(|a| a.visibility.visible_to(audience))
+        .collect();
 
     let (ox, oy) = tile.origin();
     let b = i64::from(BUFFER);
@@ -86,7 +99,10 @@ fn render_layer(s: &mut Scratch, data: &LayerData, level: &Level, tile: TileCoor
             }
             let ks = &mut s.key_slots[usize::from(k)];
             if ks.0 != generation {
-                *ks = (generation, s.layer.push_key(&data.def.attributes[usize::from(k)].name));
+                *ks = (
+                    generation,
+                    s.layer.push_key(&data.def.attributes[usize::from(k)].name),
+                );
             }
             let key = ks.1;
             let vs = &mut s.value_slots[v as usize];
@@ -96,7 +112,8 @@ fn render_layer(s: &mut Scratch, data: &LayerData, level: &Level, tile: TileCoor
             let value = vs.1;
             s.layer.tag(key, value);
         }
-        s.layer.finish_feature(Some(data.ids[f.feature as usize]), data.geom_type);
+        s.layer
+            .finish_feature(Some(data.ids[f.feature as usize]), data.geom_type);
     }
 }
 
@@ -109,7 +126,8 @@ fn add_geometry(s: &mut Scratch, level: &Level, f: &LevelFeature, ox: i64, oy: i
             continue;
         }
         s.pts.clear();
-        s.pts.extend(level.coords_of(part).iter().map(|&p| local(p)));
+        s.pts
+            .extend(level.coords_of(part).iter().map(|&p| local(p)));
         match part.kind {
             PartKind::Points => {
                 s.pts.retain(|&p| rect.contains(p));

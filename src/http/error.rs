@@ -42,7 +42,14 @@ impl IntoResponse for ApiError {
             }
             other => other.to_string(),
         };
-        (status, Json(Body { error: code, message })).into_response()
+        (
+            status,
+            Json(Body {
+                error: code,
+                message,
+            }),
+        )
+            .into_response()
     }
 }
 

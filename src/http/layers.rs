@@ -30,8 +30,14 @@ pub fn describe(app: &AppState, layer: &LayerDef, audience: Audience) -> Value {
 
 pub async fn list(State(app): State<AppState>) -> Json<Value> {
     let audience = Audience::Public;
-    let layers: Vec<Value> =
-        app.config.catalog.layers().iter().filter(|l| l.visible_to(audience)).map(|l| describe(&app, l, audience)).collect();
+    let layers: Vec<Value> = app
+        .config
+        .catalog
+        .layers()
+        .iter()
+        .filter(|l| l.visible_to(audience))
+        .map(|l| describe(&app, l, audience))
+        .collect();
     Json(json!({
         "city": app.config.city,
         "dataset_notice": app.dataset_notice,

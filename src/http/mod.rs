@@ -40,7 +40,11 @@ pub fn router(app: AppState) -> Router {
         .route("/tiles/{spec}", get(tiles::tilejson))
         .route("/layers", get(layers::list))
         .route("/health", get(health::health))
-        .layer(CorsLayer::new().allow_origin(Any).allow_methods([Method::GET, Method::HEAD]));
+        .layer(
+            CorsLayer::new()
+                .allow_origin(Any)
+                .allow_methods([Method::GET, Method::HEAD]),
+        );
     Router::new()
         .merge(public_api)
         .merge(web::routes(&app.config))
@@ -55,5 +59,7 @@ pub async fn serve(
     app: App,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    axum::serve(listener, router(Arc::new(app))).with_graceful_shutdown(shutdown).await
+    axum::serve(listener, router(Arc::new(app)))
+        .with_graceful_shutdown(shutdown)
+        .await
 }

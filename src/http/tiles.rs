@@ -5,10 +5,10 @@
 //! off the async workers. Answers 204 for an empty tile, 304 when `If-None-Match` matches,
 //! and gzip when the client accepts it. `GET /tiles/{layers}.json` describes the same tiles.
 
+use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use axum::Json;
 use serde_json::{Value, json};
 
 use super::{ApiError, AppState};
@@ -18,9 +18,11 @@ use crate::tile::TileCoord;
 const MVT_TYPE: &str = "application/vnd.mapbox-vector-tile";
 
 fn parse_part(name: &str, value: &str) -> Result<u64, ApiError> {
-    value
-        .parse::<u64>()
-        .map_err(|_| ApiError::BadRequest(format!("{name} must be a non-negative whole number, got {value:?}")))
+    value.parse::<u64>().map_err(|_| {
+        ApiError::BadRequest(format!(
+            "{name} must be a non-negative whole number, got {value:?}"
+        ))
+    })
 }
 
 pub async fn tile(
@@ -28,10 +30,15 @@ pub async fn tile(
     Path((layers, z, x, y)): Path<(String, String, String, String)>,
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
-    let y = y.strip_suffix(".mvt").or_else(|| y.strip_suffix(".pbf")).ok_or_else(|| {
-        ApiError::BadRequest(format!("a tile path ends in {{y}}.mvt, got {y:?}"))
-    })?;
-    let (z, x, y) = (parse_part("z", &z)?, parse_part("x", &x)?, parse_part("y", y)?);
+    let y = y
+        .strip_suffix(".mvt")
+        .or_else(|| y.strip_suffix(".pbf"))
+        .ok_or_else(|| ApiError::BadRequest(format!("a tile path ends in {{y}}.mvt, got {y:?}")))?;
+    let (z, x, y) = (
+        parse_part("z", &z)?,
+        parse_part("x", &x)?,
+        parse_part("y", y)?,
+    );
     let audience = Audience::Public;
     let defs = app.config.catalog.resolve(&layers, audience)?;
     let max = defs.iter().map(|d| d.maxzoom).max().unwrap_or(0);
@@ -43,13 +50,24 @@ pub async fn tile(
     let tile = tokio::task::spawn_blocking(move || engine.tile(&ids, coord, audience)).await?;
 
     let gzip = accepts_gzip(&headers) && !tile.is_empty();
-    let etag = if gzip { tile.gzip_etag() } else { tile.etag.clone() };
+    let etag = if gzip {
+        tile.gzip_etag()
+    } else {
+        tile.etag.clone()
+    };
     let mut h = HeaderMap::new();
     h.insert(header::VARY, HeaderValue::from_static("accept-encoding"));
     // Live layers change every second; the rest can be reused briefly and revalidated.
-    let cache = if live { "no-cache" } else { "public, max-age=60, stale-while-revalidate=600" };
+    let cache = if live {
+        "no-cache"
+    } else {
+        "public, max-age=60, stale-while-revalidate=600"
+    };
     h.insert(header::CACHE_CONTROL, HeaderValue::from_static(cache));
-    h.insert(header::ETAG, HeaderValue::from_str(&etag).expect("hex etag is a valid header"));
+    h.insert(
+        header::ETAG,
+        HeaderValue::from_str(&etag).expect("hex etag is a valid header"),
+    );
     if if_none_match(&headers, &etag) {
         return Ok((StatusCode::NOT_MODIFIED, h).into_response());
     }
@@ -67,20 +85,33 @@ pub async fn tile(
 
 /// Whether `Accept-Encoding` allows gzip (present and not `q=0`).
 fn accepts_gzip(headers: &HeaderMap) -> bool {
-    headers.get_all(header::ACCEPT_ENCODING).iter().filter_map(|v| v.to_str().ok()).flat_map(|v| v.split(',')).any(|item| {
-        let mut parts = item.split(';').map(str::trim);
-        let coding = parts.next().unwrap_or("");
-        let q = parts.find_map(|p| p.strip_prefix("q=")).and_then(|q| q.parse::<f32>().ok()).unwrap_or(1.0);
-        (coding.eq_ignore_ascii_case("gzip") || coding == "*") && q > 0.0
-    })
+    headers
+        .get_all(header::ACCEPT_ENCODING)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .any(|item| {
+            let mut parts = item.split(';').map(str::trim);
+            let coding = parts.next().unwrap_or("");
+            let q = parts
+                .find_map(|p| p.strip_prefix("q="))
+                .and_then(|q| q.parse::<f32>().ok())
+                .unwrap_or(1.0);
+            (coding.eq_ignore_ascii_case("gzip") || coding == "*") && q > 0.0
+        })
 }
 
 /// Whether `If-None-Match` names `etag` (weak comparison, as RFC 9110 asks for GET).
 fn if_none_match(headers: &HeaderMap, etag: &str) -> bool {
-    headers.get_all(header::IF_NONE_MATCH).iter().filter_map(|v| v.to_str().ok()).flat_map(|v| v.split(',')).any(|t| {
-        let t = t.trim();
-        t == "*" || t.trim_start_matches("W/") == etag
-    })
+    headers
+        .get_all(header::IF_NONE_MATCH)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .any(|t| {
+            let t = t.trim();
+            t == "*" || t.trim_start_matches("W/") == etag
+        })
 }
 
 pub async fn tilejson(
@@ -88,9 +119,11 @@ pub async fn tilejson(
     Path(spec): Path<String>,
     headers: HeaderMap,
 ) -> Result<Json<Value>, ApiError> {
-    let layers = spec
-        .strip_suffix(".json")
-        .ok_or_else(|| ApiError::NotFound(format!("no resource /tiles/{spec}; TileJSON is at /tiles/{{layers}}.json")))?;
+    let layers = spec.strip_suffix(".json").ok_or_else(|| {
+        ApiError::NotFound(format!(
+            "no resource /tiles/{spec}; TileJSON is at /tiles/{{layers}}.json"
+        ))
+    })?;
     let audience = Audience::Public;
     let defs = app.config.catalog.resolve(layers, audience)?;
     let ids: Vec<&str> = defs.iter().map(|d| d.id.as_str()).collect();
@@ -98,14 +131,23 @@ pub async fn tilejson(
     let mut bounds: Option<[f64; 4]> = None;
     for d in &defs {
         if let Some(b) = app.engine.layer(d.id.as_str()).and_then(|l| l.bounds) {
-            bounds = Some(bounds.map_or(b, |a| [a[0].min(b[0]), a[1].min(b[1]), a[2].max(b[2]), a[3].max(b[3])]));
+            bounds = Some(bounds.map_or(b, |a| {
+                [
+                    a[0].min(b[0]),
+                    a[1].min(b[1]),
+                    a[2].max(b[2]),
+                    a[3].max(b[3]),
+                ]
+            }));
         }
     }
     let vector_layers: Vec<Value> = defs
         .iter()
         .map(|d| {
-            let fields: serde_json::Map<String, Value> =
-                d.visible_attributes(audience).map(|(_, a)| (a.name.clone(), json!(a.kind.tilejson_type()))).collect();
+            let fields: serde_json::Map<String, Value> = d
+                .visible_attributes(audience)
+                .map(|(_, a)| (a.name.clone(), json!(a.kind.tilejson_type())))
+                .collect();
             json!({
                 "id": d.id,
                 "description": format!("{} / {}", d.title.ja, d.title.en),
@@ -135,8 +177,14 @@ pub async fn tilejson(
 
 /// `scheme://host` of the request, from `Host` and `X-Forwarded-Proto`.
 fn base_url(headers: &HeaderMap) -> String {
-    let host = headers.get(header::HOST).and_then(|h| h.to_str().ok()).unwrap_or("localhost");
-    let proto = headers.get("x-forwarded-proto").and_then(|h| h.to_str().ok()).unwrap_or("http");
+    let host = headers
+        .get(header::HOST)
+        .and_then(|h| h.to_str().ok())
+        .unwrap_or("localhost");
+    let proto = headers
+        .get("x-forwarded-proto")
+        .and_then(|h| h.to_str().ok())
+        .unwrap_or("http");
     format!("{proto}://{host}")
 }
 
@@ -152,8 +200,14 @@ mod tests {
 
     #[test]
     fn gzip_negotiation() {
-        assert!(accepts_gzip(&h(header::ACCEPT_ENCODING, "gzip, deflate, br")));
-        assert!(accepts_gzip(&h(header::ACCEPT_ENCODING, "br;q=1.0, gzip;q=0.8")));
+        assert!(accepts_gzip(&h(
+            header::ACCEPT_ENCODING,
+            "gzip, deflate, br"
+        )));
+        assert!(accepts_gzip(&h(
+            header::ACCEPT_ENCODING,
+            "br;q=1.0, gzip;q=0.8"
+        )));
         assert!(!accepts_gzip(&h(header::ACCEPT_ENCODING, "gzip;q=0")));
         assert!(!accepts_gzip(&h(header::ACCEPT_ENCODING, "identity")));
         assert!(!accepts_gzip(&HeaderMap::new()));
@@ -161,7 +215,10 @@ mod tests {
 
     #[test]
     fn etag_matching() {
-        assert!(if_none_match(&h(header::IF_NONE_MATCH, "\"a\", \"b\""), "\"b\""));
+        assert!(if_none_match(
+            &h(header::IF_NONE_MATCH, "\"a\", \"b\""),
+            "\"b\""
+        ));
         assert!(if_none_match(&h(header::IF_NONE_MATCH, "W/\"b\""), "\"b\""));
         assert!(!if_none_match(&h(header::IF_NONE_MATCH, "\"a\""), "\"b\""));
     }

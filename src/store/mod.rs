@@ -22,8 +22,6 @@ pub enum StoreError {
         #[source]
         source: sqlx::Error,
     },
-    #[error("while migrating the store schema: {0}")]
-    Migrate(#[from] sqlx::migrate::MigrateError),
     #[error("while preparing the data directory {path}: {source}")]
     Io {
         path: String,
@@ -31,7 +29,11 @@ pub enum StoreError {
         source: std::io::Error,
     },
     #[error("geometry of feature {id} in layer {layer}: {message}")]
-    Geometry { layer: String, id: String, message: String },
+    Geometry {
+        layer: String,
+        id: String,
+        message: String,
+    },
     #[error("layer {layer}: {message}")]
     Schema { layer: String, message: String },
     #[error(transparent)]
@@ -74,7 +76,11 @@ pub trait Store: Send + Sync {
     async fn load(&self, layer: &LayerDef) -> Result<Vec<Feature>, StoreError>;
 
     /// Inserts features in one transaction: all land, or none. Returns their new ids.
-    async fn insert(&self, layer: &LayerDef, features: &[NewFeature]) -> Result<Vec<FeatureId>, StoreError>;
+    async fn insert(
+        &self,
+        layer: &LayerDef,
+        features: &[NewFeature],
+    ) -> Result<Vec<FeatureId>, StoreError>;
 
     /// A value from the store's own key/value metadata.
     async fn meta(&self, key: &str) -> Result<Option<String>, StoreError>;

@@ -192,7 +192,9 @@ impl LayerBuilder {
     /// Adds a polyline; repeated points are dropped. Returns `false` (and adds nothing) when
     /// fewer than two distinct points remain.
     pub fn line(&mut self, pts: &[[i32; 2]]) -> bool {
-        let Some(&first) = pts.first() else { return false };
+        let Some(&first) = pts.first() else {
+            return false;
+        };
         let start = self.geom.len();
         let saved = self.cursor;
         self.geom.push(command(CMD_MOVE_TO, 1));
@@ -240,7 +242,8 @@ impl LayerBuilder {
             }
             self.geom.push(command(CMD_MOVE_TO, 1));
             self.delta(ring[0]);
-            self.geom.push(command(CMD_LINE_TO, (ring.len() - 1) as u32));
+            self.geom
+                .push(command(CMD_LINE_TO, (ring.len() - 1) as u32));
             for i in 1..ring.len() {
                 self.delta(ring[i]);
             }

@@ -50,3 +50,5 @@ CREATE TABLE IF NOT EXISTS machizu_meta (
   key TEXT PRIMARY KEY NOT NULL,
   value TEXT NOT NULL
 );
+INSERT OR IGNORE INTO gpkg_contents (table_name, data_type, identifier, description)
+VALUES ('machizu_meta', 'attributes', 'machizu_meta', 'machizu server metadata');

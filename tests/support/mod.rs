@@ -1,0 +1,103 @@
+//! Shared test fixtures: the demo city GeoPackage (generated once per source version and
+//! copied per test), an in-process server, and an independent MVT decoder (`vector_tile`).
+#![allow(dead_code)]
+
+pub mod vector_tile;
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use axum::Router;
+use axum::body::Body;
+use axum::http::{Request, Response};
+use http_body_util::BodyExt;
+use machizu::app::App;
+use machizu::config::Config;
+use machizu::crs::Epsg;
+use machizu::store::gpkg::{FILE_NAME, GpkgStore};
+use tower::ServiceExt;
+
+/// Everything the demo GeoPackage depends on: a change to any of it makes a new fixture.
+const FIXTURE_SOURCES: &[&str] = &[
+    include_str!("../../src/demo/mod.rs"),
+    include_str!("../../src/demo/names.rs"),
+    include_str!("../../src/catalog.rs"),
+    include_str!("../../src/store/gpkg/mod.rs"),
+    include_str!("../../schema/gpkg/geopackage_core.sql"),
+];
+
+/// Path of a demo-city GeoPackage shared by every test process of this source version,
+/// generated on first use under a file lock.
+pub async fn demo_gpkg() -> PathBuf {
+    let hash = xxhash_rust::xxh3::xxh3_64(FIXTURE_SOURCES.concat().as_bytes());
+    let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!("demo-city-{hash:016x}"));
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join(FILE_NAME);
+    let lock = std::fs::File::create(dir.join("lock")).unwrap();
+    lock.lock().unwrap();
+    if !path.exists() {
+        let tmp = dir.join("building");
+        let _ = std::fs::remove_dir_all(&tmp);
+        let config = Config {
+            data_dir: tmp.clone(),
+            ..Config::defaults()
+        };
+        let app = App::open(config).await.unwrap();
+        drop(app);
+        let store = GpkgStore::open_in(&tmp, Epsg::JGD2011_ZONE_X)
+            .await
+            .unwrap();
+        store.close().await;
+        std::fs::rename(tmp.join(FILE_NAME), &path).unwrap();
+    }
+    lock.unlock().unwrap();
+    path
+}
+
+/// A test server over its own copy of the demo city.
+pub struct TestServer {
+    pub app: Arc<App>,
+    pub router: Router,
+    pub dir: tempfile::TempDir,
+}
+
+impl TestServer {
+    pub async fn demo() -> Self {
+        Self::demo_with(|_| {}).await
+    }
+
+    /// The demo city with a tweaked configuration.
+    pub async fn demo_with(tweak: impl FnOnce(&mut Config)) -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::copy(demo_gpkg().await, dir.path().join(FILE_NAME)).unwrap();
+        let mut config = Config {
+            data_dir: dir.path().to_owned(),
+            demo: false,
+            ..Config::defaults()
+        };
+        tweak(&mut config);
+        let app = Arc::new(App::open(config).await.unwrap());
+        let router = machizu::http::router(app.clone());
+        Self { app, router, dir }
+    }
+
+    pub async fn get(&self, uri: &str) -> Response<Body> {
+        self.request(Request::get(uri).body(Body::empty()).unwrap())
+            .await
+    }
+
+    pub async fn request(&self, req: Request<Body>) -> Response<Body> {
+        self.router.clone().oneshot(req).await.unwrap()
+    }
+}
+
+pub async fn body_bytes(r: Response<Body>) -> Vec<u8> {
+    r.into_body().collect().await.unwrap().to_bytes().to_vec()
+}
+
+pub async fn body_json(r: Response<Body>) -> serde_json::Value {
+    serde_json::from_slice(&body_bytes(r).await).unwrap()
+}
+
+/// The z14 tile at the city centre (38.600 N, 140.406 E).
+pub const CENTRE_Z14: (u8, u32, u32) = (14, 14582, 6284);
