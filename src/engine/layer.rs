@@ -29,8 +29,10 @@ pub struct LayerData {
     /// `tags[tag_offsets[i]..tag_offsets[i + 1]]` are feature `i`'s (attribute index, value id).
     pub tag_offsets: Vec<u32>,
     pub tags: Vec<(u16, u32)>,
-    /// Distinct attribute values of the layer, each encoded as an MVT `Value` body.
-    pub values: Vec<Box<[u8]>>,
+    /// Distinct attribute values of the layer, each encoded as an MVT `Value` body, in one
+    /// arena: value `v` is `value_bytes[value_offsets[v]..value_offsets[v + 1]]`.
+    pub value_bytes: Vec<u8>,
+    pub value_offsets: Vec<u32>,
     /// `levels[z]`, `None` outside the layer's zoom range.
     pub levels: Vec<Option<Level>>,
     /// Bounds of all features as `[west, south, east, north]` in degrees.
@@ -49,8 +51,9 @@ impl LayerData {
         let mut geometries = Vec::with_capacity(features.len());
         let mut tag_offsets = Vec::with_capacity(features.len() + 1);
         let mut tags = Vec::new();
-        let mut values: Vec<Box<[u8]>> = Vec::new();
-        let mut value_ids: HashMap<Box<[u8]>, u32> = HashMap::new();
+        let mut value_bytes = Vec::new();
+        let mut value_offsets = vec![0u32];
+        let mut value_ids: HashMap<Vec<u8>, u32> = HashMap::new();
         tag_offsets.push(0);
         for f in features {
             let mut g = f.geometry;
@@ -59,10 +62,10 @@ impl LayerData {
             ids.push(f.id as u64);
             for (k, v) in f.attributes.iter().enumerate().take(def.attributes.len()) {
                 let Some(enc) = encode_value(v) else { continue };
-                let enc = enc.into_boxed_slice();
-                let id = *value_ids.entry(enc.clone()).or_insert_with(|| {
-                    values.push(enc);
-                    (values.len() - 1) as u32
+                let id = *value_ids.entry(enc).or_insert_with_key(|enc| {
+                    value_bytes.extend_from_slice(enc);
+                    value_offsets.push(value_bytes.len() as u32);
+                    (value_offsets.len() - 2) as u32
                 });
                 tags.push((k as u16, id));
             }
@@ -84,7 +87,8 @@ impl LayerData {
             ids,
             tag_offsets,
             tags,
-            values,
+            value_bytes,
+            value_offsets,
             levels,
             bounds,
         })
@@ -100,6 +104,18 @@ impl LayerData {
 
     pub fn level(&self, z: u8) -> Option<&Level> {
         self.levels.get(usize::from(z)).and_then(Option::as_ref)
+    }
+
+    /// Number of distinct attribute values.
+    pub fn value_count(&self) -> usize {
+        self.value_offsets.len() - 1
+    }
+
+    /// The encoded MVT `Value` body of value `v`.
+    #[inline]
+    pub fn value(&self, v: u32) -> &[u8] {
+        &self.value_bytes
+            [self.value_offsets[v as usize] as usize..self.value_offsets[v as usize + 1] as usize]
     }
 
     pub fn tags_of(&self, feature: u32) -> &[(u16, u32)] {

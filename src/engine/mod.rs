@@ -109,6 +109,6 @@ impl Engine {
     pub fn render(&self, layers: &[String], tile: TileCoord, audience: Audience) -> Vec<u8> {
         let data: Vec<Arc<LayerData>> = layers.iter().filter_map(|l| self.layer(l)).collect();
         let refs: Vec<&LayerData> = data.iter().map(Arc::as_ref).collect();
-        render::render_tile(&refs, tile, audience)
+        render::render_tile(&refs, tile, audience).bytes
     }
 }

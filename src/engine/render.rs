@@ -23,10 +23,12 @@ pub const BUFFER: i32 = 64;
 
 #[derive(Default)]
 struct Scratch {
+    tile: TileBuilder,
     layer: LayerBuilder,
     generation: u32,
     key_slots: Vec<(u32, u32)>,
     value_slots: Vec<(u32, u32)>,
+    visible: Vec<bool>,
     pts: Vec<[i32; 2]>,
     clipped: Vec<[i32; 2]>,
     tmp: Vec<[i32; 2]>,
@@ -37,21 +39,33 @@ thread_local! {
     static SCRATCH: RefCell<Scratch> = RefCell::new(Scratch::default());
 }
 
+/// An encoded tile and how many features it holds.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Rendered {
+    /// The MVT bytes, empty when no layer has a feature in the tile.
+    pub bytes: Vec<u8>,
+    pub features: u32,
+}
+
 /// Renders one tile of the given layers (one MVT layer each, in order) for `audience`.
-/// Returns the encoded tile, empty when no layer has a feature there.
-pub fn render_tile(layers: &[&LayerData], tile: TileCoord, audience: Audience) -> Vec<u8> {
+pub fn render_tile(layers: &[&LayerData], tile: TileCoord, audience: Audience) -> Rendered {
     SCRATCH.with(|s| {
         let s = &mut *s.borrow_mut();
-        let mut out = TileBuilder::new();
+        s.tile.reset();
+        let mut features = 0;
         for data in layers {
             let Some(level) = data.level(tile.z) else {
                 continue;
             };
             s.layer.reset();
             render_layer(s, data, level, tile, audience);
-            out.add_layer(data.def.id.as_str(), EXTENT, &s.layer);
+            features += s.layer.feature_count();
+            s.tile.add_layer(data.def.id.as_str(), EXTENT, &s.layer);
         }
-        out.finish()
+        Rendered {
+            bytes: s.tile.bytes().to_vec(),
+            features,
+        }
     })
 }
 
@@ -73,15 +87,16 @@ fn render_layer(
     if s.key_slots.len() < data.def.attributes.len() {
         s.key_slots.resize(data.def.attributes.len(), (0, 0));
     }
-    if s.value_slots.len() < data.values.len() {
-        s.value_slots.resize(data.values.len(), (0, 0));
+    if s.value_slots.len() < data.value_count() {
+        s.value_slots.resize(data.value_count(), (0, 0));
     }
-    let visible: Vec<bool> = data
-        .def
-        .attributes
-        .iter()
-        .map(|a| a.visibility.visible_to(audience))
-        .collect();
+    s.visible.clear();
+    s.visible.extend(
+        data.def
+            .attributes
+            .iter()
+            .map(|a| a.visibility.visible_to(audience)),
+    );
 
     let (ox, oy) = tile.origin();
     let b = i64::from(BUFFER);
@@ -94,7 +109,7 @@ fn render_layer(
             continue;
         }
         for &(k, v) in data.tags_of(f.feature) {
-            if !visible[usize::from(k)] {
+            if !s.visible[usize::from(k)] {
                 continue;
             }
             let ks = &mut s.key_slots[usize::from(k)];
@@ -107,7 +122,7 @@ fn render_layer(
             let key = ks.1;
             let vs = &mut s.value_slots[v as usize];
             if vs.0 != generation {
-                *vs = (generation, s.layer.push_value(&data.values[v as usize]));
+                *vs = (generation, s.layer.push_value(data.value(v)));
             }
             let value = vs.1;
             s.layer.tag(key, value);

@@ -107,6 +107,9 @@ pub fn encode_value(value: &crate::feature::AttrValue) -> Option<Vec<u8>> {
 }
 
 /// Builds one MVT layer. Reuse it across tiles with [`LayerBuilder::reset`] to keep its buffers.
+///
+/// Geometry commands and tags are varint-encoded as they are added, so finishing a feature is
+/// a length computation and two copies.
 #[derive(Debug, Default)]
 pub struct LayerBuilder {
     features: Vec<u8>,
@@ -115,9 +118,9 @@ pub struct LayerBuilder {
     key_count: u32,
     value_count: u32,
     feature_count: u32,
-    // Scratch for the feature being built.
-    geom: Vec<u32>,
-    tags: Vec<u32>,
+    // The feature being built: encoded geometry commands and tags.
+    geom: Vec<u8>,
+    tags: Vec<u8>,
     cursor: (i32, i32),
     ring_buf: Vec<[i32; 2]>,
 }
@@ -167,15 +170,41 @@ impl LayerBuilder {
     /// Adds a key/value pair (indices from `push_key`/`push_value`) to the current feature.
     #[inline]
     pub fn tag(&mut self, key: u32, value: u32) {
-        self.tags.push(key);
-        self.tags.push(value);
+        put_varint(&mut self.tags, u64::from(key));
+        put_varint(&mut self.tags, u64::from(value));
+    }
+
+    #[inline]
+    fn command(&mut self, id: u32, count: u32) {
+        put_varint(&mut self.geom, u64::from(command(id, count)));
     }
 
     #[inline]
     fn delta(&mut self, p: [i32; 2]) {
-        self.geom.push(zigzag(p[0] - self.cursor.0));
-        self.geom.push(zigzag(p[1] - self.cursor.1));
+        put_varint(
+            &mut self.geom,
+            u64::from(zigzag(p[0].wrapping_sub(self.cursor.0))),
+        );
+        put_varint(
+            &mut self.geom,
+            u64::from(zigzag(p[1].wrapping_sub(self.cursor.1))),
+        );
         self.cursor = (p[0], p[1]);
+    }
+
+    /// `pts` without consecutive repeats: `pts` itself when it has none (the common case, as
+    /// the engine removes repeats at load), else a copy in the ring buffer.
+    fn without_repeats<'a>(pts: &'a [[i32; 2]], buf: &'a mut Vec<[i32; 2]>) -> &'a [[i32; 2]] {
+        if !pts.windows(2).any(|w| w[0] == w[1]) {
+            return pts;
+        }
+        buf.clear();
+        for &p in pts {
+            if buf.last() != Some(&p) {
+                buf.push(p);
+            }
+        }
+        buf
     }
 
     /// Adds points (one `MoveTo` with a count) to the current feature.
@@ -183,7 +212,7 @@ impl LayerBuilder {
         if pts.is_empty() {
             return;
         }
-        self.geom.push(command(CMD_MOVE_TO, pts.len() as u32));
+        self.command(CMD_MOVE_TO, pts.len() as u32);
         for &p in pts {
             self.delta(p);
         }
@@ -192,64 +221,45 @@ impl LayerBuilder {
     /// Adds a polyline; repeated points are dropped. Returns `false` (and adds nothing) when
     /// fewer than two distinct points remain.
     pub fn line(&mut self, pts: &[[i32; 2]]) -> bool {
-        let Some(&first) = pts.first() else {
-            return false;
-        };
-        let start = self.geom.len();
-        let saved = self.cursor;
-        self.geom.push(command(CMD_MOVE_TO, 1));
-        self.delta(first);
-        let count_at = self.geom.len();
-        self.geom.push(0);
-        let mut last = first;
-        let mut n = 0;
-        for &p in &pts[1..] {
-            if p != last {
+        let mut buf = std::mem::take(&mut self.ring_buf);
+        let line = Self::without_repeats(pts, &mut buf);
+        let ok = line.len() >= 2;
+        if ok {
+            self.command(CMD_MOVE_TO, 1);
+            self.delta(line[0]);
+            self.command(CMD_LINE_TO, (line.len() - 1) as u32);
+            for &p in &line[1..] {
                 self.delta(p);
-                last = p;
-                n += 1;
             }
         }
-        if n == 0 {
-            self.geom.truncate(start);
-            self.cursor = saved;
-            return false;
-        }
-        self.geom[count_at] = command(CMD_LINE_TO, n);
-        true
+        self.ring_buf = buf;
+        ok
     }
 
     /// Adds a polygon ring, closing it with `ClosePath`. The ring may or may not repeat its
     /// first point at the end. Winding is set from `exterior`. Returns `false` (and adds
     /// nothing) when the ring has no area left in tile space.
     pub fn ring(&mut self, pts: &[[i32; 2]], exterior: bool) -> bool {
-        let mut ring = std::mem::take(&mut self.ring_buf);
-        ring.clear();
-        for &p in pts {
-            if ring.last() != Some(&p) {
-                ring.push(p);
-            }
-        }
+        let mut buf = std::mem::take(&mut self.ring_buf);
+        let mut ring = Self::without_repeats(pts, &mut buf);
         while ring.len() > 1 && ring.first() == ring.last() {
-            ring.pop();
+            ring = &ring[..ring.len() - 1];
         }
-        let area2 = signed_area2(&ring);
+        let area2 = signed_area2(ring);
         let ok = ring.len() >= 3 && area2 != 0;
         if ok {
-            // Exterior: positive area in tile space (y down), as the specification defines.
-            if (area2 > 0) != exterior {
-                ring.reverse();
-            }
-            self.geom.push(command(CMD_MOVE_TO, 1));
+            self.command(CMD_MOVE_TO, 1);
             self.delta(ring[0]);
-            self.geom
-                .push(command(CMD_LINE_TO, (ring.len() - 1) as u32));
-            for i in 1..ring.len() {
-                self.delta(ring[i]);
+            self.command(CMD_LINE_TO, (ring.len() - 1) as u32);
+            // Exterior: positive area in tile space (y down), as the specification defines.
+            if (area2 > 0) == exterior {
+                ring[1..].iter().for_each(|&p| self.delta(p));
+            } else {
+                ring[1..].iter().rev().for_each(|&p| self.delta(p));
             }
-            self.geom.push(command(CMD_CLOSE_PATH, 1));
+            self.command(CMD_CLOSE_PATH, 1);
         }
-        self.ring_buf = ring;
+        self.ring_buf = buf;
         ok
     }
 
@@ -265,18 +275,13 @@ impl LayerBuilder {
             self.clear_feature();
             return false;
         }
-        let tags_len: usize = self.tags.iter().map(|&t| varint_len(u64::from(t))).sum();
-        let geom_len: usize = self.geom.iter().map(|&g| varint_len(u64::from(g))).sum();
-        let mut body = 0;
+        let mut body = 2 + 1 + varint_len(self.geom.len() as u64) + self.geom.len();
         if let Some(id) = id {
             body += 1 + varint_len(id);
         }
         if !self.tags.is_empty() {
-            body += 1 + varint_len(tags_len as u64) + tags_len;
+            body += 1 + varint_len(self.tags.len() as u64) + self.tags.len();
         }
-        body += 2; // type
-        body += 1 + varint_len(geom_len as u64) + geom_len;
-
         let out = &mut self.features;
         out.reserve(body + 6);
         put_key(out, 2, WIRE_LEN);
@@ -286,19 +291,11 @@ impl LayerBuilder {
             put_varint(out, id);
         }
         if !self.tags.is_empty() {
-            put_key(out, 2, WIRE_LEN);
-            put_varint(out, tags_len as u64);
-            for &t in &self.tags {
-                put_varint(out, u64::from(t));
-            }
+            put_bytes_field(out, 2, &self.tags);
         }
         put_key(out, 3, WIRE_VARINT);
         out.push(kind as u8);
-        put_key(out, 4, WIRE_LEN);
-        put_varint(out, geom_len as u64);
-        for &g in &self.geom {
-            put_varint(out, u64::from(g));
-        }
+        put_bytes_field(out, 4, &self.geom);
         self.feature_count += 1;
         self.clear_feature();
         true
@@ -320,7 +317,7 @@ pub fn signed_area2(ring: &[[i32; 2]]) -> i64 {
     sum
 }
 
-/// Concatenates layers into a tile.
+/// Concatenates layers into a tile. Reuse it across tiles with [`TileBuilder::reset`].
 #[derive(Debug, Default)]
 pub struct TileBuilder {
     out: Vec<u8>,
@@ -329,6 +326,11 @@ pub struct TileBuilder {
 impl TileBuilder {
     pub fn new() -> Self {
         Self::default()
+    }
+
+    /// Empties the builder, keeping its allocation.
+    pub fn reset(&mut self) {
+        self.out.clear();
     }
 
     /// Appends a layer (skipped when it has no features) with the given name and extent.
@@ -356,9 +358,9 @@ impl TileBuilder {
         put_varint(out, u64::from(extent));
     }
 
-    /// The encoded tile (empty when no layer had features).
-    pub fn finish(self) -> Vec<u8> {
-        self.out
+    /// The encoded tile so far (empty when no layer had features).
+    pub fn bytes(&self) -> &[u8] {
+        &self.out
     }
 }
 
@@ -375,15 +377,29 @@ mod tests {
         assert_eq!(zigzag(2147483647), 4294967294);
     }
 
+    /// The current feature's geometry as command integers (test helper).
+    fn commands(l: &LayerBuilder) -> Vec<u32> {
+        let (mut out, mut v, mut shift) = (Vec::new(), 0u32, 0);
+        for &b in &l.geom {
+            v |= u32::from(b & 0x7f) << shift;
+            shift += 7;
+            if b < 0x80 {
+                out.push(v);
+                (v, shift) = (0, 0);
+            }
+        }
+        out
+    }
+
     #[test]
     fn spec_example_point_and_line() {
         // Examples from the MVT 2.1 specification, section 4.3.5.
         let mut l = LayerBuilder::new();
         l.points(&[[25, 17]]);
-        assert_eq!(l.geom, vec![9, 50, 34]);
+        assert_eq!(commands(&l), vec![9, 50, 34]);
         l.clear_feature();
-        assert!(l.line(&[[2, 2], [2, 10], [10, 10]]));
-        assert_eq!(l.geom, vec![9, 4, 4, 18, 0, 16, 16, 0]);
+        assert!(l.line(&[[2, 2], [2, 10], [2, 10], [10, 10]]));
+        assert_eq!(commands(&l), vec![9, 4, 4, 18, 0, 16, 16, 0]);
     }
 
     #[test]
@@ -391,12 +407,12 @@ mod tests {
         // 4.3.5.3: exterior ring 3,6 8,12 20,34 encodes as 9 6 12 18 10 12 24 44 15.
         let mut l = LayerBuilder::new();
         assert!(l.ring(&[[3, 6], [8, 12], [20, 34], [3, 6]], true));
-        assert_eq!(l.geom, vec![9, 6, 12, 18, 10, 12, 24, 44, 15]);
+        assert_eq!(commands(&l), vec![9, 6, 12, 18, 10, 12, 24, 44, 15]);
         // The same ring given the other way round is reversed to the same winding.
         for exterior in [true, false] {
             l.clear_feature();
             assert!(l.ring(&[[3, 6], [20, 34], [8, 12]], exterior));
-            assert_eq!(signed_area2(&decode_ring(&l.geom)) > 0, exterior);
+            assert_eq!(signed_area2(&decode_ring(&commands(&l))) > 0, exterior);
         }
     }
 
