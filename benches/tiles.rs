@@ -29,11 +29,7 @@ fn demo_engine() -> Engine {
         let features = features
             .into_iter()
             .enumerate()
-            .map(|(i, f)| Feature {
-                id: i as i64 + 1,
-                geometry: f.geometry,
-                attributes: f.attributes,
-            })
+            .map(|(i, f)| Feature { id: i as i64 + 1, geometry: f.geometry, attributes: f.attributes })
             .collect();
         engine.load_layer(&id, features).unwrap();
     }
@@ -52,24 +48,14 @@ fn city_tiles(layers: &[&LayerData], z: u8) -> Vec<TileCoord> {
 
 fn main() {
     let engine = demo_engine();
-    let ids: Vec<String> = engine
-        .catalog()
-        .layers()
-        .iter()
-        .map(|l| l.id.to_string())
-        .collect();
+    let ids: Vec<String> = engine.catalog().layers().iter().map(|l| l.id.to_string()).collect();
     let data: Vec<Arc<LayerData>> = ids.iter().filter_map(|id| engine.layer(id)).collect();
     let layers: Vec<&LayerData> = data.iter().map(Arc::as_ref).collect();
 
-    let mut c = Criterion::default()
-        .configure_from_args()
-        .warm_up_time(Duration::from_secs(1));
+    let mut c = Criterion::default().configure_from_args().warm_up_time(Duration::from_secs(1));
     for z in ZOOMS {
         let tiles = city_tiles(&layers, z);
-        let features: u64 = tiles
-            .iter()
-            .map(|&t| u64::from(render_tile(&layers, t, Audience::Public).features))
-            .sum();
+        let features: u64 = tiles.iter().map(|&t| u64::from(render_tile(&layers, t, Audience::Public).features)).sum();
         let mut group = c.benchmark_group(format!("tiles_z{z}"));
         group.throughput(Throughput::Elements(features));
         group.sample_size(10);
@@ -84,9 +70,7 @@ fn main() {
     }
     c.final_summary();
 
-    println!(
-        "\n| zoom | tiles | tiles/s (1 core) | features/s | p50 ms | p99 ms | max tile KB | mean tile KB |"
-    );
+    println!("\n| zoom | tiles | tiles/s (1 core) | features/s | p50 ms | p99 ms | max tile KB | mean tile KB |");
     println!("|---|---|---|---|---|---|---|---|");
     for z in ZOOMS {
         let tiles = city_tiles(&layers, z);
@@ -107,9 +91,7 @@ fn main() {
         }
         let wall = start.elapsed().as_secs_f64();
         times.sort();
-        let pct = |p: f64| {
-            times[((times.len() as f64 * p) as usize).min(times.len() - 1)].as_secs_f64() * 1000.0
-        };
+        let pct = |p: f64| times[((times.len() as f64 * p) as usize).min(times.len() - 1)].as_secs_f64() * 1000.0;
         println!(
             "| {z} | {} | {:.0} | {:.2} M | {:.3} | {:.3} | {:.1} | {:.1} |",
             tiles.len(),

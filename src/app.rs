@@ -45,11 +45,7 @@ impl App {
         if config.demo && is_empty(store.as_ref(), &config.catalog).await? {
             seed_demo(store.as_ref(), &config.catalog, demo::DEFAULT_SEED).await?;
         }
-        let engine = Arc::new(Engine::new(
-            Arc::new(config.catalog.clone()),
-            store.crs(),
-            config.tile_cache_bytes,
-        )?);
+        let engine = Arc::new(Engine::new(Arc::new(config.catalog.clone()), store.crs(), config.tile_cache_bytes)?);
         for layer in config.catalog.layers() {
             let t = Instant::now();
             let features = store.load(layer).await?;
@@ -62,12 +58,7 @@ impl App {
             tracing::info!(layer = %layer.id, features = n, ms = t.elapsed().as_millis() as u64, "layer loaded");
         }
         let dataset_notice = store.meta(demo::META_KEY).await?;
-        Ok(Self {
-            config,
-            store,
-            engine,
-            dataset_notice,
-        })
+        Ok(Self { config, store, engine, dataset_notice })
     }
 }
 
@@ -91,12 +82,7 @@ pub async fn seed_demo(store: &dyn Store, catalog: &Catalog, seed: u64) -> Resul
         let layer = catalog.get(id).expect("the demo only fills catalog layers");
         store.insert(layer, features).await?;
     }
-    store
-        .set_meta(demo::META_KEY, demo::SYNTHETIC_NOTICE)
-        .await?;
-    tracing::info!(
-        ms = t.elapsed().as_millis() as u64,
-        "generated the synthetic demo city"
-    );
+    store.set_meta(demo::META_KEY, demo::SYNTHETIC_NOTICE).await?;
+    tracing::info!(ms = t.elapsed().as_millis() as u64, "generated the synthetic demo city");
     Ok(())
 }

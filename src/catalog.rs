@@ -24,14 +24,8 @@ impl LayerId {
     pub fn new(id: &str) -> Result<Self, CatalogError> {
         let ok = id.len() <= 63
             && id.starts_with(|c: char| c.is_ascii_lowercase())
-            && id
-                .chars()
-                .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_');
-        if ok {
-            Ok(Self(id.to_owned()))
-        } else {
-            Err(CatalogError::BadLayerId(id.to_owned()))
-        }
+            && id.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_');
+        if ok { Ok(Self(id.to_owned())) } else { Err(CatalogError::BadLayerId(id.to_owned())) }
     }
 
     pub fn as_str(&self) -> &str {
@@ -48,9 +42,7 @@ impl std::fmt::Display for LayerId {
 /// Errors in catalog definitions and lookups.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum CatalogError {
-    #[error(
-        "invalid layer id {0:?}: use lowercase letters, digits and '_', starting with a letter"
-    )]
+    #[error("invalid layer id {0:?}: use lowercase letters, digits and '_', starting with a letter")]
     BadLayerId(String),
     #[error("unknown layer {0:?}")]
     UnknownLayer(String),
@@ -80,10 +72,7 @@ pub enum Visibility {
 
 impl Visibility {
     pub fn visible_to(self, audience: Audience) -> bool {
-        matches!(
-            (self, audience),
-            (Visibility::Public, _) | (_, Audience::Staff)
-        )
+        matches!((self, audience), (Visibility::Public, _) | (_, Audience::Staff))
     }
 }
 
@@ -133,20 +122,13 @@ impl GeometryKind {
             | (Self::MultiLineString, G::MultiLineString(_))
             | (Self::MultiPolygon, G::MultiPolygon(_)) => g.clone(),
             (Self::Point, G::MultiPoint(m)) if m.0.len() == 1 => G::Point(m.0[0]),
-            (Self::LineString, G::MultiLineString(m)) if m.0.len() == 1 => {
-                G::LineString(m.0[0].clone())
-            }
+            (Self::LineString, G::MultiLineString(m)) if m.0.len() == 1 => G::LineString(m.0[0].clone()),
             (Self::Polygon, G::MultiPolygon(m)) if m.0.len() == 1 => G::Polygon(m.0[0].clone()),
             (Self::MultiPoint, G::Point(p)) => G::MultiPoint(MultiPoint(vec![*p])),
-            (Self::MultiLineString, G::LineString(l)) => {
-                G::MultiLineString(MultiLineString(vec![l.clone()]))
-            }
+            (Self::MultiLineString, G::LineString(l)) => G::MultiLineString(MultiLineString(vec![l.clone()])),
             (Self::MultiPolygon, G::Polygon(p)) => G::MultiPolygon(MultiPolygon(vec![p.clone()])),
             _ => {
-                return Err(format!(
-                    "a {} layer cannot hold this geometry",
-                    self.ogc_name()
-                ));
+                return Err(format!("a {} layer cannot hold this geometry", self.ogc_name()));
             }
         };
         Ok(out)
@@ -208,10 +190,7 @@ pub struct Title {
 
 impl Title {
     pub fn new(ja: &str, en: &str) -> Self {
-        Self {
-            ja: ja.to_owned(),
-            en: en.to_owned(),
-        }
+        Self { ja: ja.to_owned(), en: en.to_owned() }
     }
 }
 
@@ -253,21 +232,12 @@ impl LayerDef {
     }
 
     /// The attributes `audience` may see, with their schema positions.
-    pub fn visible_attributes(
-        &self,
-        audience: Audience,
-    ) -> impl Iterator<Item = (usize, &AttributeDef)> {
-        self.attributes
-            .iter()
-            .enumerate()
-            .filter(move |(_, a)| a.visibility.visible_to(audience))
+    pub fn visible_attributes(&self, audience: Audience) -> impl Iterator<Item = (usize, &AttributeDef)> {
+        self.attributes.iter().enumerate().filter(move |(_, a)| a.visibility.visible_to(audience))
     }
 
     pub(crate) fn validate(&self) -> Result<(), CatalogError> {
-        let invalid = |message: String| CatalogError::Invalid {
-            layer: self.id.to_string(),
-            message,
-        };
+        let invalid = |message: String| CatalogError::Invalid { layer: self.id.to_string(), message };
         if self.minzoom > self.maxzoom || self.maxzoom > crate::tile::MAX_ZOOM {
             return Err(invalid(format!(
                 "zoom range {}..{} must be ascending and at most {}",
@@ -281,8 +251,7 @@ impl LayerDef {
             if RESERVED_COLUMNS.contains(&a.name.as_str()) {
                 return Err(invalid(format!("attribute name {:?} is reserved", a.name)));
             }
-            LayerId::new(&a.name)
-                .map_err(|_| invalid(format!("invalid attribute name {:?}", a.name)))?;
+            LayerId::new(&a.name).map_err(|_| invalid(format!("invalid attribute name {:?}", a.name)))?;
             if !names.insert(a.name.as_str()) {
                 return Err(invalid(format!("attribute {:?} is defined twice", a.name)));
             }
@@ -373,17 +342,16 @@ impl Catalog {
             title: Title::new(ja, en),
             visibility,
         };
-        let layer =
-            |id: &str, ja: &str, en: &str, geometry, zooms: (u8, u8), attributes| LayerDef {
-                id: LayerId(id.to_owned()),
-                title: Title::new(ja, en),
-                geometry,
-                attributes,
-                minzoom: zooms.0,
-                maxzoom: zooms.1,
-                visibility: Visibility::Public,
-                live: false,
-            };
+        let layer = |id: &str, ja: &str, en: &str, geometry, zooms: (u8, u8), attributes| LayerDef {
+            id: LayerId(id.to_owned()),
+            title: Title::new(ja, en),
+            geometry,
+            attributes,
+            minzoom: zooms.0,
+            maxzoom: zooms.1,
+            visibility: Visibility::Public,
+            live: false,
+        };
         let pipe = |kind_ja: &str, kind_en: &str| {
             vec![
                 a("pipe_kind", Text, kind_ja, kind_en, P),
@@ -465,13 +433,7 @@ impl Catalog {
                         a("road_class", Text, "道路種別", "Road class", P),
                         a("route_no", Text, "路線番号", "Route number", P),
                         a("width_m", Real, "幅員(m)", "Width (m)", P),
-                        a(
-                            "snow_priority",
-                            Integer,
-                            "除雪優先順位",
-                            "Snow-removal priority",
-                            P,
-                        ),
+                        a("snow_priority", Integer, "除雪優先順位", "Snow-removal priority", P),
                         a("internal_note", Text, "内部メモ", "Internal note", S),
                     ],
                 ),
@@ -506,26 +468,17 @@ mod tests {
         let c = Catalog::builtin();
         Catalog::new(c.layers().to_vec()).unwrap();
         let parcels = c.get("parcels").unwrap();
-        let public: Vec<_> = parcels
-            .visible_attributes(Audience::Public)
-            .map(|(_, a)| a.name.as_str())
-            .collect();
+        let public: Vec<_> = parcels.visible_attributes(Audience::Public).map(|(_, a)| a.name.as_str()).collect();
         assert!(public.contains(&"chiban"));
         assert!(!public.contains(&"owner_name"));
-        assert_eq!(
-            parcels.visible_attributes(Audience::Staff).count(),
-            parcels.attributes.len()
-        );
+        assert_eq!(parcels.visible_attributes(Audience::Staff).count(), parcels.attributes.len());
     }
 
     #[test]
     fn staff_only_layer_is_unknown_to_the_public() {
         let mut c = Catalog::builtin();
         c.get_mut("parcels").unwrap().visibility = Visibility::Staff;
-        assert_eq!(
-            c.resolve("parcels", Audience::Public),
-            Err(CatalogError::UnknownLayer("parcels".into()))
-        );
+        assert_eq!(c.resolve("parcels", Audience::Public), Err(CatalogError::UnknownLayer("parcels".into())));
         assert!(c.resolve("parcels", Audience::Staff).is_ok());
     }
 

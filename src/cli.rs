@@ -11,11 +11,7 @@ use crate::app::App;
 use crate::config::{Config, FileConfig, Overrides};
 
 #[derive(Debug, Parser)]
-#[command(
-    name = "machizu",
-    version,
-    about = "町図 — integrated GIS tile and geodata server"
-)]
+#[command(name = "machizu", version, about = "町図 — integrated GIS tile and geodata server")]
 pub struct Cli {
     #[command(subcommand)]
     pub command: Command,
@@ -79,9 +75,7 @@ fn serve(args: ServeArgs) -> anyhow::Result<()> {
         no_demo: args.no_demo,
     };
     let config = Config::resolve(file, overrides)?;
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()?;
+    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
     runtime.block_on(async {
         let listener = tokio::net::TcpListener::bind(config.listen).await?;
         let app = App::open(config).await?;
@@ -98,8 +92,7 @@ async fn shutdown_signal() {
     };
     #[cfg(unix)]
     let term = async {
-        if let Ok(mut s) = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
-        {
+        if let Ok(mut s) = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
             s.recv().await;
         }
     };

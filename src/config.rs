@@ -12,8 +12,7 @@ use indexmap::IndexMap;
 use serde::{Deserialize, Serialize};
 
 use crate::catalog::{
-    AttrType, AttributeDef, Catalog, CatalogError, GeometryKind, LayerDef, LayerId, Title,
-    Visibility,
+    AttrType, AttributeDef, Catalog, CatalogError, GeometryKind, LayerDef, LayerId, Title, Visibility,
 };
 use crate::crs::Epsg;
 
@@ -21,10 +20,7 @@ use crate::crs::Epsg;
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
     #[error("while reading config file {path}: {source}")]
-    Read {
-        path: String,
-        source: std::io::Error,
-    },
+    Read { path: String, source: std::io::Error },
     #[error("in config file {path}: {message}")]
     Parse { path: String, message: String },
     #[error("in config file: {0}")]
@@ -125,14 +121,10 @@ pub struct FileConfig {
 
 impl FileConfig {
     pub fn read(path: &Path) -> Result<Self, ConfigError> {
-        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
-            path: path.display().to_string(),
-            source,
-        })?;
-        toml::from_str(&text).map_err(|e| ConfigError::Parse {
-            path: path.display().to_string(),
-            message: e.to_string(),
-        })
+        let text = std::fs::read_to_string(path)
+            .map_err(|source| ConfigError::Read { path: path.display().to_string(), source })?;
+        toml::from_str(&text)
+            .map_err(|e| ConfigError::Parse { path: path.display().to_string(), message: e.to_string() })
     }
 }
 
@@ -169,14 +161,8 @@ impl Config {
             apply_layer(&mut catalog, &id, ov)?;
         }
         Ok(Self {
-            listen: o
-                .listen
-                .or(s.listen)
-                .unwrap_or_else(|| SocketAddr::from(([127, 0, 0, 1], 8080))),
-            data_dir: o
-                .data_dir
-                .or(s.data_dir)
-                .unwrap_or_else(|| PathBuf::from("./var")),
+            listen: o.listen.or(s.listen).unwrap_or_else(|| SocketAddr::from(([127, 0, 0, 1], 8080))),
+            data_dir: o.data_dir.or(s.data_dir).unwrap_or_else(|| PathBuf::from("./var")),
             tile_cache_bytes: o.tile_cache_mb.or(s.tile_cache_mb).unwrap_or(256) * 1024 * 1024,
             web_dir: s.web_dir.unwrap_or_else(|| PathBuf::from("web")),
             styles_dir: s.styles_dir.unwrap_or_else(|| PathBuf::from("styles")),
@@ -188,33 +174,21 @@ impl Config {
 
     /// Defaults only (what tests and the benchmark use).
     pub fn defaults() -> Self {
-        Self::resolve(FileConfig::default(), Overrides::default())
-            .expect("built-in defaults are valid")
+        Self::resolve(FileConfig::default(), Overrides::default()).expect("built-in defaults are valid")
     }
 }
 
 fn apply_layer(catalog: &mut Catalog, id: &str, ov: LayerOverride) -> Result<(), ConfigError> {
-    let err = |message: &str| ConfigError::Layer {
-        layer: id.to_owned(),
-        message: message.to_owned(),
-    };
+    let err = |message: &str| ConfigError::Layer { layer: id.to_owned(), message: message.to_owned() };
     let mut layer = match catalog.get(id) {
         Some(l) => l.clone(),
         None => LayerDef {
             id: LayerId::new(id)?,
             title: Title {
-                ja: ov
-                    .title_ja
-                    .clone()
-                    .ok_or_else(|| err("a new layer needs title_ja"))?,
-                en: ov
-                    .title_en
-                    .clone()
-                    .ok_or_else(|| err("a new layer needs title_en"))?,
+                ja: ov.title_ja.clone().ok_or_else(|| err("a new layer needs title_ja"))?,
+                en: ov.title_en.clone().ok_or_else(|| err("a new layer needs title_en"))?,
             },
-            geometry: ov
-                .geometry
-                .ok_or_else(|| err("a new layer needs geometry"))?,
+            geometry: ov.geometry.ok_or_else(|| err("a new layer needs geometry"))?,
             attributes: Vec::new(),
             minzoom: 0,
             maxzoom: crate::tile::MAX_ZOOM,
@@ -284,10 +258,8 @@ mod tests {
     use crate::catalog::Audience;
 
     fn parse(s: &str) -> Result<Config, ConfigError> {
-        let f: FileConfig = toml::from_str(s).map_err(|e| ConfigError::Parse {
-            path: "-".into(),
-            message: e.to_string(),
-        })?;
+        let f: FileConfig =
+            toml::from_str(s).map_err(|e| ConfigError::Parse { path: "-".into(), message: e.to_string() })?;
         Config::resolve(f, Overrides::default())
     }
 
@@ -324,29 +296,16 @@ mod tests {
 
     #[test]
     fn unknown_keys_and_incomplete_layers_are_errors() {
-        assert!(matches!(
-            parse("[server]\nlisten_port = 1"),
-            Err(ConfigError::Parse { .. })
-        ));
-        assert!(matches!(
-            parse("[layers.x]\ngeometry = \"point\""),
-            Err(ConfigError::Layer { .. })
-        ));
+        assert!(matches!(parse("[server]\nlisten_port = 1"), Err(ConfigError::Parse { .. })));
+        assert!(matches!(parse("[layers.x]\ngeometry = \"point\""), Err(ConfigError::Layer { .. })));
         assert!(parse("[layers.roads]\nminzoom = 30").is_err());
     }
 
     #[test]
     fn flags_win_over_the_file() {
-        let f: FileConfig =
-            toml::from_str("[server]\nlisten = \"0.0.0.0:9000\"\ntile_cache_mb = 8").unwrap();
-        let c = Config::resolve(
-            f,
-            Overrides {
-                listen: Some("127.0.0.1:1".parse().unwrap()),
-                ..Default::default()
-            },
-        )
-        .unwrap();
+        let f: FileConfig = toml::from_str("[server]\nlisten = \"0.0.0.0:9000\"\ntile_cache_mb = 8").unwrap();
+        let c = Config::resolve(f, Overrides { listen: Some("127.0.0.1:1".parse().unwrap()), ..Default::default() })
+            .unwrap();
         assert_eq!(c.listen.port(), 1);
         assert_eq!(c.tile_cache_bytes, 8 * 1024 * 1024);
     }

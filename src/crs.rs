@@ -18,11 +18,7 @@ pub enum CrsError {
     #[error("PROJ does not know {0}")]
     Unknown(String),
     #[error("cannot transform from {from} to {to}: {message}")]
-    Transform {
-        from: String,
-        to: String,
-        message: String,
-    },
+    Transform { from: String, to: String, message: String },
 }
 
 /// A CRS named by its EPSG code.
@@ -44,20 +40,14 @@ impl Epsg {
     /// ```
     pub fn parse(s: &str) -> Result<Self, CrsError> {
         let t = s.trim();
-        let code = t
-            .get(..5)
-            .filter(|p| p.eq_ignore_ascii_case("EPSG:"))
-            .map_or(t, |_| &t[5..]);
-        code.parse()
-            .map(Epsg)
-            .map_err(|_| CrsError::BadCode(s.to_owned()))
+        let code = t.get(..5).filter(|p| p.eq_ignore_ascii_case("EPSG:")).map_or(t, |_| &t[5..]);
+        code.parse().map(Epsg).map_err(|_| CrsError::BadCode(s.to_owned()))
     }
 
     /// The CRS's name and OGC WKT 1 (GDAL flavour), as GeoPackage's `gpkg_spatial_ref_sys` wants.
     pub fn describe(self) -> Result<(String, String), CrsError> {
         // The `proj` crate offers no WKT export, so this one call goes to proj-sys directly.
-        let def =
-            CString::new(self.to_string()).map_err(|_| CrsError::BadCode(self.to_string()))?;
+        let def = CString::new(self.to_string()).map_err(|_| CrsError::BadCode(self.to_string()))?;
         // SAFETY: a private PROJ context is created and destroyed here; every pointer PROJ
         // returns is checked for null and copied out before the objects are destroyed.
         unsafe {
@@ -67,12 +57,7 @@ impl Epsg {
                 Err(CrsError::Unknown(self.to_string()))
             } else {
                 let name = proj_sys::proj_get_name(pj);
-                let wkt = proj_sys::proj_as_wkt(
-                    ctx,
-                    pj,
-                    proj_sys::PJ_WKT_TYPE_PJ_WKT1_GDAL,
-                    std::ptr::null(),
-                );
+                let wkt = proj_sys::proj_as_wkt(ctx, pj, proj_sys::PJ_WKT_TYPE_PJ_WKT1_GDAL, std::ptr::null());
                 let out = if name.is_null() || wkt.is_null() {
                     Err(CrsError::Unknown(self.to_string()))
                 } else {
@@ -115,24 +100,16 @@ impl Transformer {
         let proj = if from == to {
             None
         } else {
-            let p = proj::Proj::new_known_crs(&from.to_string(), &to.to_string(), None).map_err(
-                |e| CrsError::Transform {
-                    from: from.to_string(),
-                    to: to.to_string(),
-                    message: e.to_string(),
-                },
-            )?;
+            let p = proj::Proj::new_known_crs(&from.to_string(), &to.to_string(), None).map_err(|e| {
+                CrsError::Transform { from: from.to_string(), to: to.to_string(), message: e.to_string() }
+            })?;
             Some(p)
         };
         Ok(Self { proj, from, to })
     }
 
     fn error(&self, e: impl std::fmt::Display) -> CrsError {
-        CrsError::Transform {
-            from: self.from.to_string(),
-            to: self.to.to_string(),
-            message: e.to_string(),
-        }
+        CrsError::Transform { from: self.from.to_string(), to: self.to.to_string(), message: e.to_string() }
     }
 
     /// Converts one coordinate pair.
@@ -162,9 +139,7 @@ impl Transformer {
     /// Converts every coordinate of a geometry in place.
     pub fn geometry(&self, g: &mut geo_types::Geometry<f64>) -> Result<(), CrsError> {
         let Some(p) = &self.proj else { return Ok(()) };
-        try_for_each_coord_run(g, &mut |run| {
-            p.convert_array(run).map(|_| ()).map_err(|e| self.error(e))
-        })
+        try_for_each_coord_run(g, &mut |run| p.convert_array(run).map(|_| ()).map_err(|e| self.error(e)))
     }
 }
 
@@ -177,22 +152,21 @@ pub fn try_for_each_coord_run<E>(
     f: &mut dyn FnMut(&mut [geo_types::Coord<f64>]) -> Result<(), E>,
 ) -> Result<(), E> {
     use geo_types::Geometry as G;
-    let polygon =
-        |p: &mut geo_types::Polygon<f64>,
-         f: &mut dyn FnMut(&mut [geo_types::Coord<f64>]) -> Result<(), E>| {
-            let mut r = Ok(());
-            p.exterior_mut(|l| r = f(&mut l.0));
-            r?;
-            let mut r = Ok(());
-            p.interiors_mut(|hs| {
-                for h in hs {
-                    if r.is_ok() {
-                        r = f(&mut h.0);
-                    }
+    let polygon = |p: &mut geo_types::Polygon<f64>,
+                   f: &mut dyn FnMut(&mut [geo_types::Coord<f64>]) -> Result<(), E>| {
+        let mut r = Ok(());
+        p.exterior_mut(|l| r = f(&mut l.0));
+        r?;
+        let mut r = Ok(());
+        p.interiors_mut(|hs| {
+            for h in hs {
+                if r.is_ok() {
+                    r = f(&mut h.0);
                 }
-            });
-            r
-        };
+            }
+        });
+        r
+    };
     match g {
         G::Point(p) => f(std::slice::from_mut(&mut p.0)),
         G::Line(l) => {
@@ -203,16 +177,10 @@ pub fn try_for_each_coord_run<E>(
         }
         G::LineString(l) => f(&mut l.0),
         G::Polygon(p) => polygon(p, f),
-        G::MultiPoint(mp) => {
-            mp.0.iter_mut()
-                .try_for_each(|p| f(std::slice::from_mut(&mut p.0)))
-        }
+        G::MultiPoint(mp) => mp.0.iter_mut().try_for_each(|p| f(std::slice::from_mut(&mut p.0))),
         G::MultiLineString(ml) => ml.0.iter_mut().try_for_each(|l| f(&mut l.0)),
         G::MultiPolygon(mp) => mp.0.iter_mut().try_for_each(|p| polygon(p, f)),
-        G::GeometryCollection(gc) => {
-            gc.0.iter_mut()
-                .try_for_each(|g| try_for_each_coord_run(g, f))
-        }
+        G::GeometryCollection(gc) => gc.0.iter_mut().try_for_each(|g| try_for_each_coord_run(g, f)),
         G::Rect(r) => {
             let mut pts = [r.min(), r.max()];
             f(&mut pts)?;
@@ -242,10 +210,7 @@ mod tests {
 
     #[test]
     fn unknown_code_is_an_error() {
-        assert!(matches!(
-            Epsg(999_999).describe(),
-            Err(CrsError::Unknown(_))
-        ));
+        assert!(matches!(Epsg(999_999).describe(), Err(CrsError::Unknown(_))));
         assert!(Transformer::new(Epsg(999_999), Epsg::WEB_MERCATOR).is_err());
     }
 

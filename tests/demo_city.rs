@@ -8,12 +8,7 @@ use machizu::demo::{self, DemoCity};
 use machizu::feature::AttrValue;
 
 fn city() -> DemoCity {
-    demo::generate(
-        &Catalog::builtin(),
-        Epsg::JGD2011_ZONE_X,
-        demo::DEFAULT_SEED,
-    )
-    .unwrap()
+    demo::generate(&Catalog::builtin(), Epsg::JGD2011_ZONE_X, demo::DEFAULT_SEED).unwrap()
 }
 
 #[test]
@@ -27,14 +22,8 @@ fn size_extent_and_determinism() {
         count("sewer_lines"),
         count("hazardous_buildings")
     );
-    assert!(
-        (4_000..=7_000).contains(&roads),
-        "about 5,000 road segments, got {roads}"
-    );
-    assert!(
-        (80_000..=130_000).contains(&parcels),
-        "about 100,000 parcels, got {parcels}"
-    );
+    assert!((4_000..=7_000).contains(&roads), "about 5,000 road segments, got {roads}");
+    assert!((80_000..=130_000).contains(&parcels), "about 100,000 parcels, got {parcels}");
     assert!(count("water_mains") > 1_000 && count("sewer_lines") > 300);
     assert!((24..=60).contains(&count("hazardous_buildings")));
     assert_eq!(count("boundary"), 1);
@@ -46,23 +35,14 @@ fn size_extent_and_determinism() {
             let r = f.geometry.bounding_rect().unwrap();
             for (x, y) in [(r.min().x, r.min().y), (r.max().x, r.max().y)] {
                 let (lon, lat) = to_ll.point(x, y).unwrap();
-                assert!(
-                    (140.31..=140.62).contains(&lon) && (38.44..=38.72).contains(&lat),
-                    "{id} at {lon},{lat}"
-                );
+                assert!((140.31..=140.62).contains(&lon) && (38.44..=38.72).contains(&lat), "{id} at {lon},{lat}");
             }
         }
     }
 
     // Same seed, same city.
     let b = city();
-    assert_eq!(
-        a.layers,
-        b.layers
-            .iter()
-            .map(|(k, v)| (k.clone(), v.clone()))
-            .collect::<Vec<_>>()
-    );
+    assert_eq!(a.layers, b.layers.iter().map(|(k, v)| (k.clone(), v.clone())).collect::<Vec<_>>());
     let c = demo::generate(&Catalog::builtin(), Epsg::JGD2011_ZONE_X, 7).unwrap();
     assert_ne!(a.layer("roads"), c.layer("roads"));
 }
@@ -78,43 +58,27 @@ fn town_centre_is_dense_and_parcels_do_not_overlap_roads() {
     };
     let parcels = a.layer("parcels").unwrap();
     let roads = a.layer("roads").unwrap();
-    let central_parcels: Vec<_> = parcels
-        .iter()
-        .filter(|f| near(&f.geometry, 500.0))
-        .collect();
+    let central_parcels: Vec<_> = parcels.iter().filter(|f| near(&f.geometry, 500.0)).collect();
     let central_roads: Vec<_> = roads.iter().filter(|f| near(&f.geometry, 500.0)).collect();
-    assert!(
-        central_parcels.len() > 300,
-        "dense town centre: {} parcels within 500 m",
-        central_parcels.len()
-    );
+    assert!(central_parcels.len() > 300, "dense town centre: {} parcels within 500 m", central_parcels.len());
     assert!(central_roads.len() > 60);
     for p in &central_parcels {
         for r in &central_roads {
-            assert!(
-                !p.geometry.intersects(&r.geometry),
-                "a parcel overlaps a road centreline"
-            );
+            assert!(!p.geometry.intersects(&r.geometry), "a parcel overlaps a road centreline");
         }
     }
     // Every town-centre parcel lies inside the city outline.
     let outline = &a.layer("boundary").unwrap()[0].geometry;
-    assert!(
-        central_parcels
-            .iter()
-            .all(|p| outline.contains(&p.geometry))
-    );
+    assert!(central_parcels.iter().all(|p| outline.contains(&p.geometry)));
 }
 
 #[test]
 fn personal_data_is_marked_fictitious() {
     let a = city();
     let catalog = Catalog::builtin();
-    for (layer, attr) in [
-        ("parcels", "owner_name"),
-        ("hazardous_buildings", "owner_name"),
-        ("hazardous_buildings", "owner_contact"),
-    ] {
+    for (layer, attr) in
+        [("parcels", "owner_name"), ("hazardous_buildings", "owner_name"), ("hazardous_buildings", "owner_contact")]
+    {
         let i = catalog.get(layer).unwrap().attribute_index(attr).unwrap();
         for f in a.layer(layer).unwrap() {
             match &f.attributes[i] {

@@ -14,35 +14,15 @@ use support::{CENTRE_Z14, TestServer, body_bytes, body_json};
 async fn bad_requests_get_a_4xx_with_a_json_reason() {
     let s = TestServer::demo().await;
     let cases = [
-        (
-            "/tiles/roads/19/0/0.mvt",
-            400,
-            "zoom 19 is above the maximum zoom 18",
-        ),
-        (
-            "/tiles/parcels,roads/30/0/0.mvt",
-            400,
-            "above the maximum zoom",
-        ),
+        ("/tiles/roads/19/0/0.mvt", 400, "zoom 19 is above the maximum zoom 18"),
+        ("/tiles/parcels,roads/30/0/0.mvt", 400, "above the maximum zoom"),
         ("/tiles/roads/3/8/0.mvt", 400, "x=8 is outside 0..8"),
         ("/tiles/roads/3/0/8.mvt", 400, "y=8 is outside 0..8"),
-        (
-            "/tiles/roads/3/-1/0.mvt",
-            400,
-            "x must be a non-negative whole number",
-        ),
-        (
-            "/tiles/roads/abc/0/0.mvt",
-            400,
-            "z must be a non-negative whole number",
-        ),
+        ("/tiles/roads/3/-1/0.mvt", 400, "x must be a non-negative whole number"),
+        ("/tiles/roads/abc/0/0.mvt", 400, "z must be a non-negative whole number"),
         ("/tiles/roads/3/0/0.png", 400, "ends in {y}.mvt"),
         ("/tiles/roads/3/0/x.mvt", 400, "y must be"),
-        (
-            "/tiles/roads/99999999999999999999/0/0.mvt",
-            400,
-            "z must be",
-        ),
+        ("/tiles/roads/99999999999999999999/0/0.mvt", 400, "z must be"),
         ("/tiles/nope/3/0/0.mvt", 404, "unknown layer \"nope\""),
         ("/tiles/roads,nope/3/0/0.mvt", 404, "unknown layer \"nope\""),
         ("/tiles/roads,roads/3/0/0.mvt", 400, "listed twice"),
@@ -55,17 +35,10 @@ async fn bad_requests_get_a_4xx_with_a_json_reason() {
     for (uri, status, message) in cases {
         let r = s.get(uri).await;
         assert_eq!(r.status().as_u16(), status, "{uri}");
-        assert_eq!(
-            r.headers()[header::CONTENT_TYPE],
-            "application/json",
-            "{uri}"
-        );
+        assert_eq!(r.headers()[header::CONTENT_TYPE], "application/json", "{uri}");
         let body = body_json(r).await;
         let text = body["message"].as_str().unwrap();
-        assert!(
-            text.contains(message),
-            "{uri}: {text:?} should say {message:?}"
-        );
+        assert!(text.contains(message), "{uri}: {text:?} should say {message:?}");
         assert!(body["error"].is_string());
     }
 }
@@ -74,25 +47,12 @@ async fn bad_requests_get_a_4xx_with_a_json_reason() {
 async fn empty_tiles_are_204() {
     let s = TestServer::demo().await;
     // Far from the city.
-    assert_eq!(
-        s.get("/tiles/roads/14/0/0.mvt").await.status(),
-        StatusCode::NO_CONTENT
-    );
+    assert_eq!(s.get("/tiles/roads/14/0/0.mvt").await.status(), StatusCode::NO_CONTENT);
     // Below the parcels' minimum zoom (14), even over the city.
     let (_, x, y) = CENTRE_Z14;
-    assert_eq!(
-        s.get(&format!("/tiles/parcels/12/{}/{}.mvt", x >> 2, y >> 2))
-            .await
-            .status(),
-        StatusCode::NO_CONTENT
-    );
+    assert_eq!(s.get(&format!("/tiles/parcels/12/{}/{}.mvt", x >> 2, y >> 2)).await.status(), StatusCode::NO_CONTENT);
     // The live snowplow layer is empty until positions arrive.
-    assert_eq!(
-        s.get(&format!("/tiles/snowplows/14/{x}/{y}.mvt"))
-            .await
-            .status(),
-        StatusCode::NO_CONTENT
-    );
+    assert_eq!(s.get(&format!("/tiles/snowplows/14/{x}/{y}.mvt")).await.status(), StatusCode::NO_CONTENT);
     let r = s.get(&format!("/tiles/snowplows/14/{x}/{y}.mvt")).await;
     assert_eq!(r.headers()[header::CACHE_CONTROL], "no-cache");
     assert!(body_bytes(r).await.is_empty());
@@ -129,9 +89,7 @@ async fn etag_gives_304_and_gzip_is_served_when_accepted() {
     let compressed = body_bytes(gz).await;
     assert!(compressed.len() < raw.len());
     let mut unzipped = Vec::new();
-    flate2::read::GzDecoder::new(&compressed[..])
-        .read_to_end(&mut unzipped)
-        .unwrap();
+    flate2::read::GzDecoder::new(&compressed[..]).read_to_end(&mut unzipped).unwrap();
     assert_eq!(unzipped, raw);
 
     // gzip;q=0 means no gzip.
@@ -145,10 +103,7 @@ async fn etag_gives_304_and_gzip_is_served_when_accepted() {
     let gz_not_modified = s.request(req(Some("gzip"), Some(&gz_etag))).await;
     assert_eq!(gz_not_modified.status(), StatusCode::NOT_MODIFIED);
     // A stale tag gets the tile.
-    assert_eq!(
-        s.request(req(None, Some("\"0000\""))).await.status(),
-        StatusCode::OK
-    );
+    assert_eq!(s.request(req(None, Some("\"0000\""))).await.status(), StatusCode::OK);
     // The tile came from the cache the second time: same bytes, one cache entry for the key.
     assert!(s.app.engine.cache().entry_count() >= 1);
 }
@@ -165,16 +120,10 @@ async fn tilejson_describes_public_fields_only() {
         )
         .await;
     assert_eq!(r.status(), StatusCode::OK);
-    assert_eq!(
-        r.headers()[header::ACCESS_CONTROL_ALLOW_ORIGIN.as_str()],
-        "*"
-    );
+    assert_eq!(r.headers()[header::ACCESS_CONTROL_ALLOW_ORIGIN.as_str()], "*");
     let j = body_json(r).await;
     assert_eq!(j["tilejson"], "3.0.0");
-    assert_eq!(
-        j["tiles"][0],
-        "http://maps.example.jp/tiles/roads,parcels/{z}/{x}/{y}.mvt"
-    );
+    assert_eq!(j["tiles"][0], "http://maps.example.jp/tiles/roads,parcels/{z}/{x}/{y}.mvt");
     assert_eq!(j["minzoom"], 8);
     assert_eq!(j["maxzoom"], 18);
     let layers = j["vector_layers"].as_array().unwrap();
@@ -184,12 +133,7 @@ async fn tilejson_describes_public_fields_only() {
     assert!(fields.contains_key("chiban"));
     assert_eq!(fields["area_m2"], "Number");
     assert!(!fields.contains_key("owner_name"));
-    let b = j["bounds"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|v| v.as_f64().unwrap())
-        .collect::<Vec<_>>();
+    let b = j["bounds"].as_array().unwrap().iter().map(|v| v.as_f64().unwrap()).collect::<Vec<_>>();
     assert!(b[0] >= 140.31 && b[2] <= 140.62 && b[1] >= 38.44 && b[3] <= 38.72);
     assert!(j["attribution"].as_str().unwrap().contains("Synthetic"));
 }
@@ -201,32 +145,13 @@ async fn layers_and_health() {
     assert!(j["dataset_notice"].as_str().unwrap().contains("架空"));
     let layers = j["layers"].as_array().unwrap();
     let ids: Vec<&str> = layers.iter().map(|l| l["id"].as_str().unwrap()).collect();
-    assert_eq!(
-        ids,
-        [
-            "boundary",
-            "parcels",
-            "water_mains",
-            "sewer_lines",
-            "roads",
-            "hazardous_buildings",
-            "snowplows"
-        ]
-    );
+    assert_eq!(ids, ["boundary", "parcels", "water_mains", "sewer_lines", "roads", "hazardous_buildings", "snowplows"]);
     let parcels = &layers[1];
     assert_eq!(parcels["title"]["ja"], "筆（地籍）");
     assert!(parcels["feature_count"].as_u64().unwrap() > 80_000);
-    let names: Vec<&str> = parcels["attributes"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|a| a["name"].as_str().unwrap())
-        .collect();
-    assert!(
-        names.contains(&"chiban")
-            && !names.contains(&"owner_name")
-            && !names.contains(&"owner_address")
-    );
+    let names: Vec<&str> =
+        parcels["attributes"].as_array().unwrap().iter().map(|a| a["name"].as_str().unwrap()).collect();
+    assert!(names.contains(&"chiban") && !names.contains(&"owner_name") && !names.contains(&"owner_address"));
 
     let h = body_json(s.get("/health").await).await;
     assert_eq!(h["status"], "ok");
@@ -241,28 +166,9 @@ async fn a_layer_made_staff_only_in_config_is_invisible_to_the_public() {
     })
     .await;
     let (z, x, y) = CENTRE_Z14;
-    assert_eq!(
-        s.get(&format!("/tiles/parcels/{z}/{x}/{y}.mvt"))
-            .await
-            .status(),
-        StatusCode::NOT_FOUND
-    );
-    assert_eq!(
-        s.get(&format!("/tiles/roads,parcels/{z}/{x}/{y}.mvt"))
-            .await
-            .status(),
-        StatusCode::NOT_FOUND
-    );
-    assert_eq!(
-        s.get("/tiles/parcels.json").await.status(),
-        StatusCode::NOT_FOUND
-    );
+    assert_eq!(s.get(&format!("/tiles/parcels/{z}/{x}/{y}.mvt")).await.status(), StatusCode::NOT_FOUND);
+    assert_eq!(s.get(&format!("/tiles/roads,parcels/{z}/{x}/{y}.mvt")).await.status(), StatusCode::NOT_FOUND);
+    assert_eq!(s.get("/tiles/parcels.json").await.status(), StatusCode::NOT_FOUND);
     let j = body_json(s.get("/layers").await).await;
-    assert!(
-        j["layers"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .all(|l| l["id"] != "parcels")
-    );
+    assert!(j["layers"].as_array().unwrap().iter().all(|l| l["id"] != "parcels"));
 }

@@ -11,14 +11,7 @@ use support::TestServer;
 async fn no_tile_over_500_kb_at_any_zoom() {
     let s = TestServer::demo().await;
     let engine = s.app.engine.clone();
-    let layers: Vec<String> = s
-        .app
-        .config
-        .catalog
-        .layers()
-        .iter()
-        .map(|l| l.id.to_string())
-        .collect();
+    let layers: Vec<String> = s.app.config.catalog.layers().iter().map(|l| l.id.to_string()).collect();
     let [w, south, e, n] = s.app.config.city.bounds;
     let report = tokio::task::spawn_blocking(move || {
         let mut report = Vec::new();

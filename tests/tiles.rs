@@ -20,10 +20,7 @@ const H: f64 = 20_037_508.342_789_244;
 fn to_tile(t: &Transformer, (z, x, y): (u8, u32, u32), px: f64, py: f64) -> [f64; 2] {
     let (mx, my) = t.point(px, py).unwrap();
     let n = f64::from(1u32 << z) * 4096.0;
-    [
-        (mx + H) / (2.0 * H) * n - f64::from(x) * 4096.0,
-        (H - my) / (2.0 * H) * n - f64::from(y) * 4096.0,
-    ]
+    [(mx + H) / (2.0 * H) * n - f64::from(x) * 4096.0, (H - my) / (2.0 * H) * n - f64::from(y) * 4096.0]
 }
 
 fn coords(f: &Feature) -> Vec<(f64, f64)> {
@@ -45,33 +42,18 @@ fn attr_string(v: &AttrValue) -> Option<String> {
 async fn city_centre_tile_decodes_with_the_right_layers_geometry_and_attributes() {
     let s = TestServer::demo().await;
     let (z, x, y) = CENTRE_Z14;
-    let r = s
-        .get(&format!(
-            "/tiles/roads,water_mains,sewer_lines,parcels/{z}/{x}/{y}.mvt"
-        ))
-        .await;
+    let r = s.get(&format!("/tiles/roads,water_mains,sewer_lines,parcels/{z}/{x}/{y}.mvt")).await;
     assert_eq!(r.status(), StatusCode::OK);
-    assert_eq!(
-        r.headers()[header::CONTENT_TYPE],
-        "application/vnd.mapbox-vector-tile"
-    );
+    assert_eq!(r.headers()[header::CONTENT_TYPE], "application/vnd.mapbox-vector-tile");
     let bytes = body_bytes(r).await;
 
     // mvt-reader (a third-party decoder) sees the four layers, in request order, with features.
     let reader = mvt_reader::Reader::new(bytes.clone()).unwrap();
-    assert_eq!(
-        reader.get_layer_names().unwrap(),
-        ["roads", "water_mains", "sewer_lines", "parcels"]
-    );
+    assert_eq!(reader.get_layer_names().unwrap(), ["roads", "water_mains", "sewer_lines", "parcels"]);
     for (i, meta) in reader.get_layer_metadata().unwrap().iter().enumerate() {
         assert_eq!((meta.version, meta.extent), (2, 4096));
         let features = reader.get_features(i).unwrap();
-        assert!(
-            features.len() > 20,
-            "{} has {} features",
-            meta.name,
-            features.len()
-        );
+        assert!(features.len() > 20, "{} has {} features", meta.name, features.len());
         assert!(features.iter().all(|f| f.id.is_some()));
     }
 
@@ -80,15 +62,8 @@ async fn city_centre_tile_decodes_with_the_right_layers_geometry_and_attributes(
     let tile = vector_tile::decode(&bytes);
     for layer in &tile.layers {
         let def = catalog.get(&layer.name).unwrap();
-        let stored: HashMap<u64, Feature> = s
-            .app
-            .store
-            .load(def)
-            .await
-            .unwrap()
-            .into_iter()
-            .map(|f| (f.id as u64, f))
-            .collect();
+        let stored: HashMap<u64, Feature> =
+            s.app.store.load(def).await.unwrap().into_iter().map(|f| (f.id as u64, f)).collect();
         let mut checked = 0;
         for f in &layer.features {
             let src = &stored[&f.id.expect("every feature has an id")];
@@ -96,10 +71,7 @@ async fn city_centre_tile_decodes_with_the_right_layers_geometry_and_attributes(
             // Attributes: exactly the public, non-null ones, with the stored values.
             let mut got = HashMap::new();
             for pair in f.tags.chunks(2) {
-                got.insert(
-                    layer.keys[pair[0] as usize].clone(),
-                    value_string(&layer.values[pair[1] as usize]),
-                );
+                got.insert(layer.keys[pair[0] as usize].clone(), value_string(&layer.values[pair[1] as usize]));
             }
             let want: HashMap<String, String> = def
                 .visible_attributes(Audience::Public)
@@ -116,12 +88,9 @@ async fn city_centre_tile_decodes_with_the_right_layers_geometry_and_attributes(
             if !inside {
                 continue;
             }
-            let expected: Vec<[f64; 2]> = coords(src)
-                .into_iter()
-                .map(|(px, py)| to_tile(&to_merc, CENTRE_Z14, px, py))
-                .collect();
-            let near =
-                |a: [f64; 2], b: [f64; 2]| (a[0] - b[0]).abs() <= 1.0 && (a[1] - b[1]).abs() <= 1.0;
+            let expected: Vec<[f64; 2]> =
+                coords(src).into_iter().map(|(px, py)| to_tile(&to_merc, CENTRE_Z14, px, py)).collect();
+            let near = |a: [f64; 2], b: [f64; 2]| (a[0] - b[0]).abs() <= 1.0 && (a[1] - b[1]).abs() <= 1.0;
             for p in decoded.iter().flat_map(|p| &p.points) {
                 let p = [p[0] as f64, p[1] as f64];
                 assert!(
@@ -134,28 +103,16 @@ async fn city_centre_tile_decodes_with_the_right_layers_geometry_and_attributes(
             if layer.name == "parcels" {
                 // Rectangles survive simplification: every stored corner is there too.
                 for e in &expected {
-                    assert!(
-                        decoded[0]
-                            .points
-                            .iter()
-                            .any(|p| near(*e, [p[0] as f64, p[1] as f64]))
-                    );
+                    assert!(decoded[0].points.iter().any(|p| near(*e, [p[0] as f64, p[1] as f64])));
                 }
                 assert!(decoded[0].closed);
             } else {
                 let first = decoded[0].points[0];
-                assert!(
-                    near(expected[0], [first[0] as f64, first[1] as f64]),
-                    "line starts where it is stored"
-                );
+                assert!(near(expected[0], [first[0] as f64, first[1] as f64]), "line starts where it is stored");
             }
             checked += 1;
         }
-        assert!(
-            checked > 10,
-            "{}: only {checked} unclipped features checked",
-            layer.name
-        );
+        assert!(checked > 10, "{}: only {checked} unclipped features checked", layer.name);
     }
 }
 
@@ -163,40 +120,21 @@ async fn city_centre_tile_decodes_with_the_right_layers_geometry_and_attributes(
 async fn winding_commands_and_shared_key_value_tables_follow_the_spec() {
     let s = TestServer::demo().await;
     let (z, x, y) = CENTRE_Z14;
-    let bytes = body_bytes(
-        s.get(&format!(
-            "/tiles/parcels,roads,hazardous_buildings/{z}/{x}/{y}.mvt"
-        ))
-        .await,
-    )
-    .await;
+    let bytes = body_bytes(s.get(&format!("/tiles/parcels,roads,hazardous_buildings/{z}/{x}/{y}.mvt")).await).await;
     let tile = vector_tile::decode(&bytes);
     assert!(!tile.layers.is_empty());
     for layer in &tile.layers {
         // Keys and values are each listed once and each used.
         let keys: HashSet<&String> = layer.keys.iter().collect();
-        assert_eq!(
-            keys.len(),
-            layer.keys.len(),
-            "{}: duplicate key",
-            layer.name
-        );
+        assert_eq!(keys.len(), layer.keys.len(), "{}: duplicate key", layer.name);
         let values: HashSet<String> = layer.values.iter().map(|v| format!("{v:?}")).collect();
-        assert_eq!(
-            values.len(),
-            layer.values.len(),
-            "{}: duplicate value",
-            layer.name
-        );
+        assert_eq!(values.len(), layer.values.len(), "{}: duplicate value", layer.name);
         let mut used_keys = HashSet::new();
         let mut used_values = HashSet::new();
         for f in &layer.features {
             assert_eq!(f.tags.len() % 2, 0);
             for pair in f.tags.chunks(2) {
-                assert!(
-                    (pair[0] as usize) < layer.keys.len()
-                        && (pair[1] as usize) < layer.values.len()
-                );
+                assert!((pair[0] as usize) < layer.keys.len() && (pair[1] as usize) < layer.values.len());
                 used_keys.insert(pair[0]);
                 used_values.insert(pair[1]);
             }
@@ -209,12 +147,7 @@ async fn winding_commands_and_shared_key_value_tables_follow_the_spec() {
                     // (positive area in tile space, y down); the demo has no holes.
                     for ring in &decoded {
                         assert!(ring.closed && ring.points.len() >= 3);
-                        assert!(
-                            area2(&ring.points) > 0,
-                            "{} #{:?}: ring wound the wrong way",
-                            layer.name,
-                            f.id
-                        );
+                        assert!(area2(&ring.points) > 0, "{} #{:?}: ring wound the wrong way", layer.name, f.id);
                     }
                 }
                 2 => assert!(decoded.iter().all(|l| !l.closed && l.points.len() >= 2)),
@@ -222,18 +155,8 @@ async fn winding_commands_and_shared_key_value_tables_follow_the_spec() {
                 t => panic!("unknown geometry type {t}"),
             }
         }
-        assert_eq!(
-            used_keys.len(),
-            layer.keys.len(),
-            "{}: unused keys",
-            layer.name
-        );
-        assert_eq!(
-            used_values.len(),
-            layer.values.len(),
-            "{}: unused values",
-            layer.name
-        );
+        assert_eq!(used_keys.len(), layer.keys.len(), "{}: unused keys", layer.name);
+        assert_eq!(used_values.len(), layer.values.len(), "{}: unused values", layer.name);
     }
     // mvt-reader, which tells exterior from interior rings by winding, sees only simple polygons.
     let reader = mvt_reader::Reader::new(bytes).unwrap();
@@ -258,10 +181,7 @@ async fn staff_only_attributes_never_reach_a_public_tile() {
         .layers()
         .iter()
         .flat_map(|l| {
-            l.attributes
-                .iter()
-                .filter(|a| !a.visibility.visible_to(Audience::Public))
-                .map(|a| a.name.clone())
+            l.attributes.iter().filter(|a| !a.visibility.visible_to(Audience::Public)).map(|a| a.name.clone())
         })
         .collect();
     assert!(staff_keys.contains(&"owner_name".to_owned()));
@@ -270,11 +190,7 @@ async fn staff_only_attributes_never_reach_a_public_tile() {
     let mut tiles = 0;
     // A 3×3 block of tiles around the centre at z12, z14 and z16.
     for z in [12u8, 14, 16] {
-        let (x0, y0) = if z >= 14 {
-            (cx << (z - 14), cy << (z - 14))
-        } else {
-            (cx >> (14 - z), cy >> (14 - z))
-        };
+        let (x0, y0) = if z >= 14 { (cx << (z - 14), cy << (z - 14)) } else { (cx >> (14 - z), cy >> (14 - z)) };
         for (x, y) in (0..3).flat_map(|dx| (0..3).map(move |dy| (x0 + dx - 1, y0 + dy - 1))) {
             let r = s.get(&format!("/tiles/{all}/{z}/{x}/{y}.mvt")).await;
             if r.status() == StatusCode::NO_CONTENT {
@@ -282,10 +198,7 @@ async fn staff_only_attributes_never_reach_a_public_tile() {
             }
             let bytes = body_bytes(r).await;
             for key in &staff_keys {
-                assert!(
-                    !bytes.windows(key.len()).any(|w| w == key.as_bytes()),
-                    "{key} in public tile {z}/{x}/{y}"
-                );
+                assert!(!bytes.windows(key.len()).any(|w| w == key.as_bytes()), "{key} in public tile {z}/{x}/{y}");
             }
             let tile = vector_tile::decode(&bytes);
             for l in &tile.layers {
@@ -303,19 +216,10 @@ async fn staff_only_attributes_never_reach_a_public_tile() {
         v => panic!("{v:?}"),
     };
     for z in [12u8, 14, 16] {
-        let (lon, lat) = Transformer::new(Epsg::JGD2011_ZONE_X, Epsg::WGS84)
-            .unwrap()
-            .point(coords(f)[0].0, coords(f)[0].1)
-            .unwrap();
+        let (lon, lat) =
+            Transformer::new(Epsg::JGD2011_ZONE_X, Epsg::WGS84).unwrap().point(coords(f)[0].0, coords(f)[0].1).unwrap();
         let t = machizu::tile::TileCoord::containing(lon, lat, z);
-        let bytes = body_bytes(
-            s.get(&format!(
-                "/tiles/hazardous_buildings/{z}/{}/{}.mvt",
-                t.x, t.y
-            ))
-            .await,
-        )
-        .await;
+        let bytes = body_bytes(s.get(&format!("/tiles/hazardous_buildings/{z}/{}/{}.mvt", t.x, t.y)).await).await;
         let tile = vector_tile::decode(&bytes);
         let layer = &tile.layers[0];
         assert!(layer.features.iter().any(|g| g.id == Some(f.id as u64)));

@@ -31,8 +31,7 @@ use crate::feature::{AttrValue, NewFeature};
 pub const META_KEY: &str = "dataset";
 
 /// What the map and the API say about the demo data.
-pub const SYNTHETIC_NOTICE: &str =
-    "デモデータ（架空の合成データ）/ Synthetic demo data — not real city records";
+pub const SYNTHETIC_NOTICE: &str = "デモデータ（架空の合成データ）/ Synthetic demo data — not real city records";
 
 /// The default seed.
 pub const DEFAULT_SEED: u64 = 6212;
@@ -50,10 +49,7 @@ pub struct DemoCity {
 
 impl DemoCity {
     pub fn layer(&self, id: &str) -> Option<&[NewFeature]> {
-        self.layers
-            .iter()
-            .find(|(l, _)| l == id)
-            .map(|(_, f)| f.as_slice())
+        self.layers.iter().find(|(l, _)| l == id).map(|(_, f)| f.as_slice())
     }
 }
 
@@ -77,20 +73,12 @@ pub fn generate(catalog: &Catalog, crs: Epsg, seed: u64) -> Result<DemoCity, Crs
         let mut out = Vec::with_capacity(raw.len());
         for (mut geometry, attrs) in raw {
             let shift = &mut |run: &mut [Coord<f64>]| {
-                run.iter_mut().for_each(|p| {
-                    *p = Coord {
-                        x: p.x + cx,
-                        y: p.y + cy,
-                    }
-                });
+                run.iter_mut().for_each(|p| *p = Coord { x: p.x + cx, y: p.y + cy });
                 Ok::<_, CrsError>(())
             };
             crate::crs::try_for_each_coord_run(&mut geometry, shift)?;
             to_store.geometry(&mut geometry)?;
-            out.push(NewFeature {
-                geometry,
-                attributes: by_schema(def, attrs),
-            });
+            out.push(NewFeature { geometry, attributes: by_schema(def, attrs) });
         }
         layers.push((id.to_owned(), out));
     }
@@ -140,10 +128,7 @@ fn c(x: f64, y: f64) -> Coord<f64> {
 }
 
 fn rect(x0: f64, y0: f64, x1: f64, y1: f64) -> Polygon<f64> {
-    Polygon::new(
-        LineString(vec![c(x0, y0), c(x1, y0), c(x1, y1), c(x0, y1), c(x0, y0)]),
-        vec![],
-    )
+    Polygon::new(LineString(vec![c(x0, y0), c(x1, y0), c(x1, y1), c(x0, y1), c(x0, y0)]), vec![])
 }
 
 impl Generator {
@@ -170,10 +155,7 @@ impl Generator {
 
     /// A deterministic jitter for a lattice vertex, independent of generation order.
     fn lattice_jitter(&self, i: i64, j: i64, amplitude: f64) -> Coord<f64> {
-        let h = xxhash_rust::xxh3::xxh3_64_with_seed(
-            &[i.to_le_bytes(), j.to_le_bytes()].concat(),
-            self.seed,
-        );
+        let h = xxhash_rust::xxh3::xxh3_64_with_seed(&[i.to_le_bytes(), j.to_le_bytes()].concat(), self.seed);
         let a = (h & 0xffff) as f64 / 65535.0 - 0.5;
         let b = ((h >> 16) & 0xffff) as f64 / 65535.0 - 0.5;
         c(a * 2.0 * amplitude, b * 2.0 * amplitude)
@@ -183,9 +165,7 @@ impl Generator {
     /// x -8.3..18.6 km, y -17.8..13.3 km around the town centre).
     fn boundary(&mut self) {
         let centre = c(5_000.0, -2_200.0);
-        let phases: Vec<f64> = (0..6)
-            .map(|_| self.rng.random_range(0.0..std::f64::consts::TAU))
-            .collect();
+        let phases: Vec<f64> = (0..6).map(|_| self.rng.random_range(0.0..std::f64::consts::TAU)).collect();
         let n = 720;
         let mut ring = Vec::with_capacity(n + 1);
         for k in 0..n {
@@ -218,20 +198,10 @@ impl Generator {
         let mut tries = 0;
         while self.villages.len() < 45 && tries < 20_000 {
             tries += 1;
-            let p = c(
-                self.rng.random_range(-8_000.0..14_000.0),
-                self.rng.random_range(-17_000.0..13_000.0),
-            );
-            let snapped = c(
-                (p.x / CELL).floor() * CELL + CELL / 2.0,
-                (p.y / CELL).floor() * CELL + CELL / 2.0,
-            );
-            let far_from_town =
-                snapped.x.abs() > TOWN_HALF.0 + 900.0 || snapped.y.abs() > TOWN_HALF.1 + 900.0;
-            let spaced = self
-                .villages
-                .iter()
-                .all(|v| (v.x - snapped.x).hypot(v.y - snapped.y) > 1_200.0);
+            let p = c(self.rng.random_range(-8_000.0..14_000.0), self.rng.random_range(-17_000.0..13_000.0));
+            let snapped = c((p.x / CELL).floor() * CELL + CELL / 2.0, (p.y / CELL).floor() * CELL + CELL / 2.0);
+            let far_from_town = snapped.x.abs() > TOWN_HALF.0 + 900.0 || snapped.y.abs() > TOWN_HALF.1 + 900.0;
+            let spaced = self.villages.iter().all(|v| (v.x - snapped.x).hypot(v.y - snapped.y) > 1_200.0);
             if far_from_town && spaced && self.inside(snapped) {
                 self.villages.push(snapped);
             }
@@ -264,11 +234,7 @@ impl Generator {
         }
         // Lowland (paddy) reaches further from settlements in the west than in the eastern hills.
         let reach = 1_000.0 - 0.04 * centre.x.max(0.0);
-        if d < reach {
-            LandUse::Paddy(s)
-        } else {
-            LandUse::Forest(s)
-        }
+        if d < reach { LandUse::Paddy(s) } else { LandUse::Forest(s) }
     }
 
     fn land_use(&mut self) {
@@ -298,28 +264,14 @@ impl Generator {
     }
 
     fn owner(&mut self) -> (String, String, String) {
-        let name = format!(
-            "（架空）{} {}",
-            self.pick(names::SURNAMES),
-            self.pick(names::GIVEN_NAMES)
-        );
-        let addr = format!(
-            "山形県尾花沢市大字{}{}番地（架空）",
-            self.pick(names::OAZA),
-            self.rng.random_range(1..3000)
-        );
+        let name = format!("（架空）{} {}", self.pick(names::SURNAMES), self.pick(names::GIVEN_NAMES));
+        let addr =
+            format!("山形県尾花沢市大字{}{}番地（架空）", self.pick(names::OAZA), self.rng.random_range(1..3000));
         let phone = format!("0237-00-{:04}（架空）", self.rng.random_range(0..10_000));
         (name, addr, phone)
     }
 
-    fn add_parcel(
-        &mut self,
-        poly: Polygon<f64>,
-        oaza: usize,
-        aza: &str,
-        chimoku: &str,
-        chiban: String,
-    ) {
+    fn add_parcel(&mut self, poly: Polygon<f64>, oaza: usize, aza: &str, chimoku: &str, chiban: String) {
         let Some(centroid) = poly.centroid() else {
             return;
         };
@@ -346,27 +298,13 @@ impl Generator {
     }
 
     /// Lots in a block: `rows` × `cols` rectangles inside the block's setback.
-    fn lots(
-        &mut self,
-        b: (f64, f64, f64, f64),
-        rows: usize,
-        cols: usize,
-        oaza: usize,
-        aza: &str,
-        chimoku: &str,
-    ) {
-        let (x0, y0, x1, y1) = (
-            b.0 + ROAD_SETBACK,
-            b.1 + ROAD_SETBACK,
-            b.2 - ROAD_SETBACK,
-            b.3 - ROAD_SETBACK,
-        );
+    fn lots(&mut self, b: (f64, f64, f64, f64), rows: usize, cols: usize, oaza: usize, aza: &str, chimoku: &str) {
+        let (x0, y0, x1, y1) = (b.0 + ROAD_SETBACK, b.1 + ROAD_SETBACK, b.2 - ROAD_SETBACK, b.3 - ROAD_SETBACK);
         let base = self.next_chiban(oaza);
         let mut branch = 1;
         // Uneven frontages, as real lots are.
-        let mut cuts: Vec<f64> = (1..cols)
-            .map(|k| k as f64 / cols as f64 + self.rng.random_range(-0.25..0.25) / cols as f64)
-            .collect();
+        let mut cuts: Vec<f64> =
+            (1..cols).map(|k| k as f64 / cols as f64 + self.rng.random_range(-0.25..0.25) / cols as f64).collect();
         cuts.insert(0, 0.0);
         cuts.push(1.0);
         for r in 0..rows {
@@ -377,27 +315,14 @@ impl Generator {
                 let xb = x0 + (x1 - x0) * cuts[k + 1];
                 let chiban = format!("{base}-{branch}");
                 branch += 1;
-                let use_ = if self.rng.random_bool(0.9) {
-                    chimoku
-                } else {
-                    "雑種地"
-                };
+                let use_ = if self.rng.random_bool(0.9) { chimoku } else { "雑種地" };
                 self.add_parcel(rect(xa, ya, xb, yb), oaza, aza, use_, chiban);
             }
         }
     }
 
     /// Street-grid roads and pipes on the block lines of a cell.
-    fn grid_roads(
-        &mut self,
-        x0: f64,
-        y0: f64,
-        step: f64,
-        n: usize,
-        class: RoadClass,
-        sewer: bool,
-        oaza: usize,
-    ) {
+    fn grid_roads(&mut self, x0: f64, y0: f64, step: f64, n: usize, class: RoadClass, sewer: bool, oaza: usize) {
         for k in 0..n {
             for m in 0..n {
                 let (x, y) = (x0 + k as f64 * step, y0 + m as f64 * step);
@@ -418,8 +343,7 @@ impl Generator {
         for k in 0..n {
             for m in 0..n {
                 let (bx, by) = (x0 + k as f64 * step, y0 + m as f64 * step);
-                let aza =
-                    names::TOWN_AZA[((bx + 1_250.0) / 250.0) as usize % names::TOWN_AZA.len()];
+                let aza = names::TOWN_AZA[((bx + 1_250.0) / 250.0) as usize % names::TOWN_AZA.len()];
                 self.lots((bx, by, bx + step, by + step), 2, 5, 0, aza, "宅地");
             }
         }
@@ -445,36 +369,18 @@ impl Generator {
         for k in 0..2 {
             for m in 0..2 {
                 let (sx, sy) = (x0 + k as f64 * section, y0 + m as f64 * section);
-                self.road(
-                    LineString(vec![c(sx, sy), c(sx, sy + section)]),
-                    RoadClass::FarmRoad,
-                    oaza,
-                    false,
-                    false,
-                );
-                self.road(
-                    LineString(vec![c(sx, sy), c(sx + section, sy)]),
-                    RoadClass::FarmRoad,
-                    oaza,
-                    false,
-                    false,
-                );
+                self.road(LineString(vec![c(sx, sy), c(sx, sy + section)]), RoadClass::FarmRoad, oaza, false, false);
+                self.road(LineString(vec![c(sx, sy), c(sx + section, sy)]), RoadClass::FarmRoad, oaza, false, false);
                 let aza = self.pick(names::AZA);
                 let (cols, rows) = (5, 12);
-                let (w, h) = (
-                    (section - 2.0 * ROAD_SETBACK) / cols as f64,
-                    (section - 2.0 * ROAD_SETBACK) / rows as f64,
-                );
+                let (w, h) =
+                    ((section - 2.0 * ROAD_SETBACK) / cols as f64, (section - 2.0 * ROAD_SETBACK) / rows as f64);
                 for r in 0..rows {
                     for q in 0..cols {
                         let xa = sx + ROAD_SETBACK + q as f64 * w;
                         let ya = sy + ROAD_SETBACK + r as f64 * h;
                         let chiban = self.next_chiban(oaza).to_string();
-                        let use_ = if self.rng.random_bool(0.85) {
-                            "田"
-                        } else {
-                            "畑"
-                        };
+                        let use_ = if self.rng.random_bool(0.85) { "田" } else { "畑" };
                         self.add_parcel(rect(xa, ya, xa + w, ya + h), oaza, aza, use_, chiban);
                     }
                 }
@@ -492,11 +398,7 @@ impl Generator {
             if k == 0 || m == 0 || k == n || m == n {
                 return c(x, y); // cell edges stay straight so neighbouring cells tile
             }
-            let j = g.lattice_jitter(
-                (x / step).round() as i64,
-                (y / step).round() as i64,
-                step * 0.3,
-            );
+            let j = g.lattice_jitter((x / step).round() as i64, (y / step).round() as i64, step * 0.3);
             c(x + j.x, y + j.y)
         };
         for k in 0..n {
@@ -509,31 +411,14 @@ impl Generator {
                     vertex(self, k, m),
                 ];
                 let chiban = self.next_chiban(oaza).to_string();
-                let use_ = if self.rng.random_bool(0.9) {
-                    "山林"
-                } else {
-                    "原野"
-                };
-                self.add_parcel(
-                    Polygon::new(LineString(ring), vec![]),
-                    oaza,
-                    aza,
-                    use_,
-                    chiban,
-                );
+                let use_ = if self.rng.random_bool(0.9) { "山林" } else { "原野" };
+                self.add_parcel(Polygon::new(LineString(ring), vec![]), oaza, aza, use_, chiban);
             }
         }
     }
 
     /// Adds a road segment (if inside the city) with its water main and sewer line.
-    fn road(
-        &mut self,
-        line: LineString<f64>,
-        class: RoadClass,
-        oaza: usize,
-        water: bool,
-        sewer: bool,
-    ) {
+    fn road(&mut self, line: LineString<f64>, class: RoadClass, oaza: usize, water: bool, sewer: bool) {
         let mid = line.0[line.0.len() / 2];
         if !self.inside(mid) {
             return;
@@ -542,18 +427,10 @@ impl Generator {
         let n = self.road_counter;
         let (name, route_no) = match class {
             RoadClass::National(no) => (format!("国道{no}号"), Some(no.to_string())),
-            RoadClass::Prefectural(no) => (
-                format!("県道{no}号尾花沢{}線", names::OAZA[oaza]),
-                Some(no.to_string()),
-            ),
-            RoadClass::TownStreet => (
-                format!(
-                    "市道{}{}号線",
-                    names::TOWN_AZA[(n as usize) % names::TOWN_AZA.len()],
-                    n % 97 + 1
-                ),
-                None,
-            ),
+            RoadClass::Prefectural(no) => (format!("県道{no}号尾花沢{}線", names::OAZA[oaza]), Some(no.to_string())),
+            RoadClass::TownStreet => {
+                (format!("市道{}{}号線", names::TOWN_AZA[(n as usize) % names::TOWN_AZA.len()], n % 97 + 1), None)
+            }
             RoadClass::VillageStreet | RoadClass::RuralRoad => {
                 (format!("市道{}{}号線", names::OAZA[oaza], n % 53 + 1), None)
             }
@@ -577,35 +454,18 @@ impl Generator {
                 RoadClass::RuralRoad => 150,
                 _ => [75, 100, 100, 150][self.rng.random_range(0..4)],
             };
-            let material = [
-                "ダクタイル鋳鉄管",
-                "硬質塩化ビニル管",
-                "配水用ポリエチレン管",
-            ][self.rng.random_range(0..3)];
-            let kind = if diameter >= 300 {
-                "送水管"
-            } else {
-                "配水管"
-            };
+            let material =
+                ["ダクタイル鋳鉄管", "硬質塩化ビニル管", "配水用ポリエチレン管"][self.rng.random_range(0..3)];
+            let kind = if diameter >= 300 { "送水管" } else { "配水管" };
             let year: i64 = self.rng.random_range(1965..2024);
-            self.water
-                .push(self.pipe(&line, PIPE_OFFSET, kind, diameter, material, year));
+            self.water.push(self.pipe(&line, PIPE_OFFSET, kind, diameter, material, year));
         }
         if sewer {
             let diameter = [200, 200, 250, 300][self.rng.random_range(0..4)];
-            let material = if self.rng.random_bool(0.7) {
-                "硬質塩化ビニル管"
-            } else {
-                "ヒューム管"
-            };
-            let kind = if self.rng.random_bool(0.8) {
-                "汚水"
-            } else {
-                "雨水"
-            };
+            let material = if self.rng.random_bool(0.7) { "硬質塩化ビニル管" } else { "ヒューム管" };
+            let kind = if self.rng.random_bool(0.8) { "汚水" } else { "雨水" };
             let year: i64 = self.rng.random_range(1985..2020);
-            self.sewer
-                .push(self.pipe(&line, -PIPE_OFFSET, kind, diameter, material, year));
+            self.sewer.push(self.pipe(&line, -PIPE_OFFSET, kind, diameter, material, year));
         }
     }
 
@@ -630,14 +490,7 @@ impl Generator {
     }
 
     /// A winding road from `a` to `b`, cut into segments of about 300 m.
-    fn winding_road(
-        &mut self,
-        a: Coord<f64>,
-        b: Coord<f64>,
-        class: RoadClass,
-        oaza: usize,
-        water: bool,
-    ) {
+    fn winding_road(&mut self, a: Coord<f64>, b: Coord<f64>, class: RoadClass, oaza: usize, water: bool) {
         let len = (b.x - a.x).hypot(b.y - a.y);
         let steps = (len / 50.0).ceil().max(2.0) as usize;
         let (nx, ny) = (-(b.y - a.y) / len, (b.x - a.x) / len);
@@ -647,13 +500,8 @@ impl Generator {
         let pts: Vec<Coord<f64>> = (0..=steps)
             .map(|s| {
                 let t = s as f64 / steps as f64;
-                let bend = amp
-                    * (t * std::f64::consts::PI).sin()
-                    * (waves * t * std::f64::consts::TAU + phase).sin();
-                c(
-                    a.x + (b.x - a.x) * t + nx * bend,
-                    a.y + (b.y - a.y) * t + ny * bend,
-                )
+                let bend = amp * (t * std::f64::consts::PI).sin() * (waves * t * std::f64::consts::TAU + phase).sin();
+                c(a.x + (b.x - a.x) * t + nx * bend, a.y + (b.y - a.y) * t + ny * bend)
             })
             .collect();
         for chunk in pts.windows(7).step_by(6) {
@@ -667,34 +515,10 @@ impl Generator {
 
     fn highways(&mut self) {
         // 国道13号 runs north–south past the west of the town; 国道347号 east–west through it.
-        self.winding_road(
-            c(-2_600.0, -17_500.0),
-            c(-1_300.0, -1_000.0),
-            RoadClass::National(13),
-            0,
-            true,
-        );
-        self.winding_road(
-            c(-1_300.0, -1_000.0),
-            c(-1_800.0, 13_000.0),
-            RoadClass::National(13),
-            0,
-            true,
-        );
-        self.winding_road(
-            c(-8_200.0, 300.0),
-            c(-1_250.0, 0.0),
-            RoadClass::National(347),
-            0,
-            true,
-        );
-        self.winding_road(
-            c(1_250.0, 0.0),
-            c(18_000.0, -2_500.0),
-            RoadClass::National(347),
-            0,
-            true,
-        );
+        self.winding_road(c(-2_600.0, -17_500.0), c(-1_300.0, -1_000.0), RoadClass::National(13), 0, true);
+        self.winding_road(c(-1_300.0, -1_000.0), c(-1_800.0, 13_000.0), RoadClass::National(13), 0, true);
+        self.winding_road(c(-8_200.0, 300.0), c(-1_250.0, 0.0), RoadClass::National(347), 0, true);
+        self.winding_road(c(1_250.0, 0.0), c(18_000.0, -2_500.0), RoadClass::National(347), 0, true);
     }
 
     fn rural_roads(&mut self) {
@@ -716,21 +540,14 @@ impl Generator {
             }
         }
         for (n, (i, j)) in pairs.into_iter().enumerate() {
-            let class = if n % 4 == 0 {
-                RoadClass::Prefectural(120 + n as u32)
-            } else {
-                RoadClass::RuralRoad
-            };
+            let class = if n % 4 == 0 { RoadClass::Prefectural(120 + n as u32) } else { RoadClass::RuralRoad };
             let (a, b) = (self.villages[i], self.villages[j]);
             self.winding_road(a, b, class, Self::oaza_of(i + 1), true);
         }
         // Each village also has a road towards the town edge.
         for i in 0..self.villages.len() {
             let v = self.villages[i];
-            let target = c(
-                v.x.clamp(-TOWN_HALF.0, TOWN_HALF.0),
-                v.y.clamp(-TOWN_HALF.1, TOWN_HALF.1),
-            );
+            let target = c(v.x.clamp(-TOWN_HALF.0, TOWN_HALF.0), v.y.clamp(-TOWN_HALF.1, TOWN_HALF.1));
             if (v.x - target.x).hypot(v.y - target.y) < 6_000.0 {
                 self.winding_road(v, target, RoadClass::RuralRoad, Self::oaza_of(i + 1), true);
             }
@@ -764,10 +581,7 @@ impl Generator {
                     ("status", status.into()),
                     ("structure", structure.into()),
                     ("survey_date", date.into()),
-                    (
-                        "address",
-                        format!("尾花沢市大字{}字{}番地（架空）", names::OAZA[oaza], chiban).into(),
-                    ),
+                    ("address", format!("尾花沢市大字{}字{}番地（架空）", names::OAZA[oaza], chiban).into()),
                     ("owner_name", owner.into()),
                     ("owner_contact", phone.into()),
                     ("notes", notes.into()),
@@ -779,10 +593,7 @@ impl Generator {
     fn into_layers(self) -> Vec<(&'static str, Vec<RawFeature>)> {
         let boundary = (
             Geometry::MultiPolygon(MultiPolygon(vec![self.outline])),
-            vec![
-                ("name", "尾花沢市（デモ・架空の市域）".into()),
-                ("city_code", "06212".into()),
-            ],
+            vec![("name", "尾花沢市（デモ・架空の市域）".into()), ("city_code", "06212".into())],
         );
         vec![
             ("boundary", vec![boundary]),
@@ -845,16 +656,8 @@ fn offset_line(line: &LineString<f64>, d: f64) -> LineString<f64> {
     LineString(
         (0..n)
             .map(|i| {
-                let na = if i > 0 {
-                    normal(p[i - 1], p[i])
-                } else {
-                    normal(p[0], p[1])
-                };
-                let nb = if i + 1 < n {
-                    normal(p[i], p[i + 1])
-                } else {
-                    na
-                };
+                let na = if i > 0 { normal(p[i - 1], p[i]) } else { normal(p[0], p[1]) };
+                let nb = if i + 1 < n { normal(p[i], p[i + 1]) } else { na };
                 let (mx, my) = ((na.x + nb.x) / 2.0, (na.y + nb.y) / 2.0);
                 let m = mx.hypot(my).max(1e-9);
                 c(p[i].x + mx / m * d, p[i].y + my / m * d)

@@ -43,25 +43,24 @@ pub struct EncodedTile {
 impl EncodedTile {
     pub fn new(raw: Vec<u8>) -> Self {
         let etag = format!("\"{:016x}\"", xxhash_rust::xxh3::xxh3_64(&raw));
-        Self {
-            raw: Bytes::from(raw),
-            etag,
-            gzip: OnceLock::new(),
-        }
+        Self { raw: Bytes::from(raw), etag, gzip: OnceLock::new() }
     }
 
     pub fn is_empty(&self) -> bool {
         self.raw.is_empty()
     }
 
+    /// Whether the gzip copy has been made.
+    pub fn has_gzip(&self) -> bool {
+        self.gzip.get().is_some()
+    }
+
     /// The gzip-compressed tile, made on first call.
     pub fn gzip(&self) -> Bytes {
         self.gzip
             .get_or_init(|| {
-                let mut enc =
-                    GzEncoder::new(Vec::with_capacity(self.raw.len() / 2), Compression::new(4));
-                enc.write_all(&self.raw)
-                    .expect("writing to a Vec cannot fail");
+                let mut enc = GzEncoder::new(Vec::with_capacity(self.raw.len() / 2), Compression::new(4));
+                enc.write_all(&self.raw).expect("writing to a Vec cannot fail");
                 Bytes::from(enc.finish().expect("writing to a Vec cannot fail"))
             })
             .clone()
@@ -97,15 +96,16 @@ impl TileCache {
     }
 
     /// The cached tile for `key`, or the result of `render` (stored for next time).
-    pub fn get_or_render(
-        &self,
-        key: TileKey,
-        render: impl FnOnce() -> Vec<u8>,
-    ) -> Arc<EncodedTile> {
+    pub fn get_or_render(&self, key: TileKey, render: impl FnOnce() -> Vec<u8>) -> Arc<EncodedTile> {
         match &self.inner {
             Some(c) => c.get_with(key, || Arc::new(EncodedTile::new(render()))),
             None => Arc::new(EncodedTile::new(render())),
         }
+    }
+
+    /// The cached tile for `key`, if any.
+    pub fn get(&self, key: &TileKey) -> Option<Arc<EncodedTile>> {
+        self.inner.as_ref().and_then(|c| c.get(key))
     }
 
     /// Whether `key` is cached (for tests and metrics; does not touch recency).

@@ -41,11 +41,7 @@ pub struct LayerData {
 
 impl LayerData {
     /// Builds the layer from features in `store_crs`.
-    pub fn build(
-        def: LayerDef,
-        features: Vec<Feature>,
-        store_crs: Epsg,
-    ) -> Result<Self, EngineError> {
+    pub fn build(def: LayerDef, features: Vec<Feature>, store_crs: Epsg) -> Result<Self, EngineError> {
         let to_mercator = Transformer::new(store_crs, Epsg::WEB_MERCATOR)?;
         let mut ids = Vec::with_capacity(features.len());
         let mut geometries = Vec::with_capacity(features.len());
@@ -81,17 +77,7 @@ impl LayerData {
             "line" => GeomType::LineString,
             _ => GeomType::Polygon,
         };
-        Ok(Self {
-            def,
-            geom_type,
-            ids,
-            tag_offsets,
-            tags,
-            value_bytes,
-            value_offsets,
-            levels,
-            bounds,
-        })
+        Ok(Self { def, geom_type, ids, tag_offsets, tags, value_bytes, value_offsets, levels, bounds })
     }
 
     pub fn len(&self) -> usize {
@@ -114,8 +100,7 @@ impl LayerData {
     /// The encoded MVT `Value` body of value `v`.
     #[inline]
     pub fn value(&self, v: u32) -> &[u8] {
-        &self.value_bytes
-            [self.value_offsets[v as usize] as usize..self.value_offsets[v as usize + 1] as usize]
+        &self.value_bytes[self.value_offsets[v as usize] as usize..self.value_offsets[v as usize + 1] as usize]
     }
 
     pub fn tags_of(&self, feature: u32) -> &[(u16, u32)] {

@@ -70,13 +70,7 @@ impl Level {
     /// vertex.
     pub fn build(geometries: &[Geometry<f64>], z: u8, simplify: bool) -> Self {
         let mut b = LevelBuilder {
-            level: Level {
-                z,
-                features: Vec::new(),
-                parts: Vec::new(),
-                coords: Vec::new(),
-                index: RTree::new(),
-            },
+            level: Level { z, features: Vec::new(), parts: Vec::new(), coords: Vec::new(), index: RTree::new() },
             scale: world_scale(z),
             tolerance: if simplify { SIMPLIFY_TOLERANCE } else { 0.0 },
             scratch: Vec::new(),
@@ -126,10 +120,7 @@ struct LevelBuilder {
 
 impl LevelBuilder {
     fn world(&self, c: Coord<f64>) -> Coord<f64> {
-        Coord {
-            x: (c.x + MERCATOR_HALF) * self.scale,
-            y: (MERCATOR_HALF - c.y) * self.scale,
-        }
+        Coord { x: (c.x + MERCATOR_HALF) * self.scale, y: (MERCATOR_HALF - c.y) * self.scale }
     }
 
     fn add(&mut self, feature: u32, g: &Geometry<f64>) {
@@ -155,13 +146,7 @@ impl LevelBuilder {
             min = [min[0].min(p[0]), min[1].min(p[1])];
             max = [max[0].max(p[0]), max[1].max(p[1])];
         }
-        self.level.features.push(LevelFeature {
-            feature,
-            parts_start,
-            parts_len,
-            min,
-            max,
-        });
+        self.level.features.push(LevelFeature { feature, parts_start, parts_len, min, max });
     }
 
     fn geometry(&mut self, g: &Geometry<f64>) {
@@ -183,9 +168,7 @@ impl LevelBuilder {
         let start = self.level.coords.len();
         for c in pts {
             let w = self.world(c);
-            self.level
-                .coords
-                .push([w.x.round() as i32, w.y.round() as i32]);
+            self.level.coords.push([w.x.round() as i32, w.y.round() as i32]);
         }
         self.push_part(start, PartKind::Points, 1);
     }
@@ -240,11 +223,7 @@ impl LevelBuilder {
             self.level.coords.truncate(start);
             return;
         }
-        self.level.parts.push(Part {
-            start: start as u32,
-            len: len as u32,
-            kind,
-        });
+        self.level.parts.push(Part { start: start as u32, len: len as u32, kind });
     }
 }
 
@@ -286,17 +265,11 @@ mod tests {
 
     #[test]
     fn query_finds_by_world_bbox() {
-        let g = vec![
-            mercator_square(0.0, 0.0, 1000.0),
-            mercator_square(1_000_000.0, 1_000_000.0, 1000.0),
-        ];
+        let g = vec![mercator_square(0.0, 0.0, 1000.0), mercator_square(1_000_000.0, 1_000_000.0, 1000.0)];
         let l = Level::build(&g, 10, true);
         let f = &l.features[0];
         let hits: Vec<_> = l
-            .query(
-                [i64::from(f.min[0]), i64::from(f.min[1])],
-                [i64::from(f.max[0]), i64::from(f.max[1])],
-            )
+            .query([i64::from(f.min[0]), i64::from(f.min[1])], [i64::from(f.max[0]), i64::from(f.max[1])])
             .map(|f| f.feature)
             .collect();
         assert_eq!(hits, vec![0]);

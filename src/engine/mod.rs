@@ -46,22 +46,13 @@ pub struct Engine {
 
 impl Engine {
     /// An engine with every catalog layer present and empty.
-    pub fn new(
-        catalog: Arc<Catalog>,
-        store_crs: Epsg,
-        cache_bytes: u64,
-    ) -> Result<Self, EngineError> {
+    pub fn new(catalog: Arc<Catalog>, store_crs: Epsg, cache_bytes: u64) -> Result<Self, EngineError> {
         let mut layers = HashMap::new();
         for def in catalog.layers() {
             let empty = LayerData::build(def.clone(), Vec::new(), store_crs)?;
             layers.insert(def.id.to_string(), ArcSwap::from_pointee(empty));
         }
-        Ok(Self {
-            catalog,
-            store_crs,
-            layers,
-            cache: TileCache::new(cache_bytes),
-        })
+        Ok(Self { catalog, store_crs, layers, cache: TileCache::new(cache_bytes) })
     }
 
     pub fn catalog(&self) -> &Arc<Catalog> {
@@ -74,14 +65,8 @@ impl Engine {
 
     /// Replaces a layer's features (in the store CRS) and drops its cached tiles.
     pub fn load_layer(&self, id: &str, features: Vec<Feature>) -> Result<(), EngineError> {
-        let slot = self
-            .layers
-            .get(id)
-            .ok_or_else(|| EngineError::UnknownLayer(id.to_owned()))?;
-        let def = self
-            .catalog
-            .get(id)
-            .ok_or_else(|| EngineError::UnknownLayer(id.to_owned()))?;
+        let slot = self.layers.get(id).ok_or_else(|| EngineError::UnknownLayer(id.to_owned()))?;
+        let def = self.catalog.get(id).ok_or_else(|| EngineError::UnknownLayer(id.to_owned()))?;
         let data = LayerData::build(def.clone(), features, self.store_crs)?;
         slot.store(Arc::new(data));
         self.cache.invalidate_layer(id);
@@ -94,15 +79,16 @@ impl Engine {
     }
 
     /// A tile of `layers` (ids) for `audience`, from the cache or freshly rendered. The caller
-    /// has resolved `layers` against the catalog for that audience.
+    /// has resolved `layers` against the catalog for that audience. Renders on the calling
+    /// thread: call it off the async workers.
     pub fn tile(&self, layers: &[String], tile: TileCoord, audience: Audience) -> Arc<EncodedTile> {
-        let key = TileKey {
-            layers: layers.join(",").into(),
-            tile,
-            audience,
-        };
-        self.cache
-            .get_or_render(key, || self.render(layers, tile, audience))
+        let key = TileKey { layers: layers.join(",").into(), tile, audience };
+        self.cache.get_or_render(key, || self.render(layers, tile, audience))
+    }
+
+    /// The tile if it is cached (cheap: safe on an async worker).
+    pub fn cached(&self, layers: &[String], tile: TileCoord, audience: Audience) -> Option<Arc<EncodedTile>> {
+        self.cache.get(&TileKey { layers: layers.join(",").into(), tile, audience })
     }
 
     /// Renders a tile without the cache.

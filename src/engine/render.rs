@@ -62,20 +62,11 @@ pub fn render_tile(layers: &[&LayerData], tile: TileCoord, audience: Audience) -
             features += s.layer.feature_count();
             s.tile.add_layer(data.def.id.as_str(), EXTENT, &s.layer);
         }
-        Rendered {
-            bytes: s.tile.bytes().to_vec(),
-            features,
-        }
+        Rendered { bytes: s.tile.bytes().to_vec(), features }
     })
 }
 
-fn render_layer(
-    s: &mut Scratch,
-    data: &LayerData,
-    level: &Level,
-    tile: TileCoord,
-    audience: Audience,
-) {
+fn render_layer(s: &mut Scratch, data: &LayerData, level: &Level, tile: TileCoord, audience: Audience) {
     s.generation = s.generation.wrapping_add(1);
     if s.generation == 0 {
         // Wrapped: old stamps could collide, so start afresh.
@@ -91,12 +82,7 @@ fn render_layer(
         s.value_slots.resize(data.value_count(), (0, 0));
     }
     s.visible.clear();
-    s.visible.extend(
-        data.def
-            .attributes
-            .iter()
-            .map(|a| a.visibility.visible_to(audience)),
-    );
+    s.visible.extend(data.def.attributes.iter().map(|a| a.visibility.visible_to(audience)));
 
     let (ox, oy) = tile.origin();
     let b = i64::from(BUFFER);
@@ -114,10 +100,7 @@ fn render_layer(
             }
             let ks = &mut s.key_slots[usize::from(k)];
             if ks.0 != generation {
-                *ks = (
-                    generation,
-                    s.layer.push_key(&data.def.attributes[usize::from(k)].name),
-                );
+                *ks = (generation, s.layer.push_key(&data.def.attributes[usize::from(k)].name));
             }
             let key = ks.1;
             let vs = &mut s.value_slots[v as usize];
@@ -127,8 +110,7 @@ fn render_layer(
             let value = vs.1;
             s.layer.tag(key, value);
         }
-        s.layer
-            .finish_feature(Some(data.ids[f.feature as usize]), data.geom_type);
+        s.layer.finish_feature(Some(data.ids[f.feature as usize]), data.geom_type);
     }
 }
 
@@ -141,8 +123,7 @@ fn add_geometry(s: &mut Scratch, level: &Level, f: &LevelFeature, ox: i64, oy: i
             continue;
         }
         s.pts.clear();
-        s.pts
-            .extend(level.coords_of(part).iter().map(|&p| local(p)));
+        s.pts.extend(level.coords_of(part).iter().map(|&p| local(p)));
         match part.kind {
             PartKind::Points => {
                 s.pts.retain(|&p| rect.contains(p));

@@ -42,14 +42,7 @@ impl IntoResponse for ApiError {
             }
             other => other.to_string(),
         };
-        (
-            status,
-            Json(Body {
-                error: code,
-                message,
-            }),
-        )
-            .into_response()
+        (status, Json(Body { error: code, message })).into_response()
     }
 }
 

@@ -8,14 +8,8 @@ use super::AppState;
 
 pub async fn health(State(app): State<AppState>) -> Json<Value> {
     let store = app.store.health().await;
-    let features: usize = app
-        .config
-        .catalog
-        .layers()
-        .iter()
-        .filter_map(|l| app.engine.layer(l.id.as_str()))
-        .map(|d| d.len())
-        .sum();
+    let features: usize =
+        app.config.catalog.layers().iter().filter_map(|l| app.engine.layer(l.id.as_str())).map(|d| d.len()).sum();
     Json(json!({
         "status": if store.ok { "ok" } else { "degraded" },
         "version": env!("CARGO_PKG_VERSION"),

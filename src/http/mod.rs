@@ -40,11 +40,7 @@ pub fn router(app: AppState) -> Router {
         .route("/tiles/{spec}", get(tiles::tilejson))
         .route("/layers", get(layers::list))
         .route("/health", get(health::health))
-        .layer(
-            CorsLayer::new()
-                .allow_origin(Any)
-                .allow_methods([Method::GET, Method::HEAD]),
-        );
+        .layer(CorsLayer::new().allow_origin(Any).allow_methods([Method::GET, Method::HEAD]));
     Router::new()
         .merge(public_api)
         .merge(web::routes(&app.config))
@@ -59,7 +55,5 @@ pub async fn serve(
     app: App,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    axum::serve(listener, router(Arc::new(app)))
-        .with_graceful_shutdown(shutdown)
-        .await
+    axum::serve(listener, router(Arc::new(app))).with_graceful_shutdown(shutdown).await
 }

@@ -18,11 +18,9 @@ use crate::tile::TileCoord;
 const MVT_TYPE: &str = "application/vnd.mapbox-vector-tile";
 
 fn parse_part(name: &str, value: &str) -> Result<u64, ApiError> {
-    value.parse::<u64>().map_err(|_| {
-        ApiError::BadRequest(format!(
-            "{name} must be a non-negative whole number, got {value:?}"
-        ))
-    })
+    value
+        .parse::<u64>()
+        .map_err(|_| ApiError::BadRequest(format!("{name} must be a non-negative whole number, got {value:?}")))
 }
 
 pub async fn tile(
@@ -34,11 +32,7 @@ pub async fn tile(
         .strip_suffix(".mvt")
         .or_else(|| y.strip_suffix(".pbf"))
         .ok_or_else(|| ApiError::BadRequest(format!("a tile path ends in {{y}}.mvt, got {y:?}")))?;
-    let (z, x, y) = (
-        parse_part("z", &z)?,
-        parse_part("x", &x)?,
-        parse_part("y", y)?,
-    );
+    let (z, x, y) = (parse_part("z", &z)?, parse_part("x", &x)?, parse_part("y", y)?);
     let audience = Audience::Public;
     let defs = app.config.catalog.resolve(&layers, audience)?;
     let max = defs.iter().map(|d| d.maxzoom).max().unwrap_or(0);
@@ -46,28 +40,31 @@ pub async fn tile(
     let live = defs.iter().any(|d| d.live);
     let ids: Vec<String> = defs.iter().map(|d| d.id.to_string()).collect();
 
-    let engine = app.engine.clone();
-    let tile = tokio::task::spawn_blocking(move || engine.tile(&ids, coord, audience)).await?;
-
-    let gzip = accepts_gzip(&headers) && !tile.is_empty();
-    let etag = if gzip {
-        tile.gzip_etag()
-    } else {
-        tile.etag.clone()
+    let want_gzip = accepts_gzip(&headers);
+    let tile = match app.engine.cached(&ids, coord, audience) {
+        Some(tile) if !want_gzip || tile.is_empty() || tile.has_gzip() => tile,
+        _ => {
+            // Rendering and compressing are CPU work: keep them off the async workers.
+            let engine = app.engine.clone();
+            tokio::task::spawn_blocking(move || {
+                let tile = engine.tile(&ids, coord, audience);
+                if want_gzip && !tile.is_empty() {
+                    tile.gzip();
+                }
+                tile
+            })
+            .await?
+        }
     };
+
+    let gzip = want_gzip && !tile.is_empty();
+    let etag = if gzip { tile.gzip_etag() } else { tile.etag.clone() };
     let mut h = HeaderMap::new();
     h.insert(header::VARY, HeaderValue::from_static("accept-encoding"));
     // Live layers change every second; the rest can be reused briefly and revalidated.
-    let cache = if live {
-        "no-cache"
-    } else {
-        "public, max-age=60, stale-while-revalidate=600"
-    };
+    let cache = if live { "no-cache" } else { "public, max-age=60, stale-while-revalidate=600" };
     h.insert(header::CACHE_CONTROL, HeaderValue::from_static(cache));
-    h.insert(
-        header::ETAG,
-        HeaderValue::from_str(&etag).expect("hex etag is a valid header"),
-    );
+    h.insert(header::ETAG, HeaderValue::from_str(&etag).expect("hex etag is a valid header"));
     if if_none_match(&headers, &etag) {
         return Ok((StatusCode::NOT_MODIFIED, h).into_response());
     }
@@ -84,16 +81,8 @@ pub async fn tile(
 }
 
 /// The comma-separated items of every `name` header, trimmed.
-fn header_items<'a>(
-    headers: &'a HeaderMap,
-    name: header::HeaderName,
-) -> impl Iterator<Item = &'a str> {
-    headers
-        .get_all(name)
-        .into_iter()
-        .filter_map(|v| v.to_str().ok())
-        .flat_map(|v| v.split(','))
-        .map(str::trim)
+fn header_items<'a>(headers: &'a HeaderMap, name: header::HeaderName) -> impl Iterator<Item = &'a str> {
+    headers.get_all(name).into_iter().filter_map(|v| v.to_str().ok()).flat_map(|v| v.split(',')).map(str::trim)
 }
 
 /// Whether `Accept-Encoding` allows gzip (present and not `q=0`).
@@ -101,18 +90,14 @@ fn accepts_gzip(headers: &HeaderMap) -> bool {
     header_items(headers, header::ACCEPT_ENCODING).any(|item| {
         let mut parts = item.split(';').map(str::trim);
         let coding = parts.next().unwrap_or("");
-        let q = parts
-            .find_map(|p| p.strip_prefix("q="))
-            .and_then(|q| q.parse::<f32>().ok())
-            .unwrap_or(1.0);
+        let q = parts.find_map(|p| p.strip_prefix("q=")).and_then(|q| q.parse::<f32>().ok()).unwrap_or(1.0);
         (coding.eq_ignore_ascii_case("gzip") || coding == "*") && q > 0.0
     })
 }
 
 /// Whether `If-None-Match` names `etag` (weak comparison, as RFC 9110 asks for GET).
 fn if_none_match(headers: &HeaderMap, etag: &str) -> bool {
-    header_items(headers, header::IF_NONE_MATCH)
-        .any(|t| t == "*" || t.trim_start_matches("W/") == etag)
+    header_items(headers, header::IF_NONE_MATCH).any(|t| t == "*" || t.trim_start_matches("W/") == etag)
 }
 
 pub async fn tilejson(
@@ -121,9 +106,7 @@ pub async fn tilejson(
     headers: HeaderMap,
 ) -> Result<Json<Value>, ApiError> {
     let layers = spec.strip_suffix(".json").ok_or_else(|| {
-        ApiError::NotFound(format!(
-            "no resource /tiles/{spec}; TileJSON is at /tiles/{{layers}}.json"
-        ))
+        ApiError::NotFound(format!("no resource /tiles/{spec}; TileJSON is at /tiles/{{layers}}.json"))
     })?;
     let audience = Audience::Public;
     let defs = app.config.catalog.resolve(layers, audience)?;
@@ -132,23 +115,14 @@ pub async fn tilejson(
     let mut bounds: Option<[f64; 4]> = None;
     for d in &defs {
         if let Some(b) = app.engine.layer(d.id.as_str()).and_then(|l| l.bounds) {
-            bounds = Some(bounds.map_or(b, |a| {
-                [
-                    a[0].min(b[0]),
-                    a[1].min(b[1]),
-                    a[2].max(b[2]),
-                    a[3].max(b[3]),
-                ]
-            }));
+            bounds = Some(bounds.map_or(b, |a| [a[0].min(b[0]), a[1].min(b[1]), a[2].max(b[2]), a[3].max(b[3])]));
         }
     }
     let vector_layers: Vec<Value> = defs
         .iter()
         .map(|d| {
-            let fields: serde_json::Map<String, Value> = d
-                .visible_attributes(audience)
-                .map(|(_, a)| (a.name.clone(), json!(a.kind.tilejson_type())))
-                .collect();
+            let fields: serde_json::Map<String, Value> =
+                d.visible_attributes(audience).map(|(_, a)| (a.name.clone(), json!(a.kind.tilejson_type()))).collect();
             json!({
                 "id": d.id,
                 "description": format!("{} / {}", d.title.ja, d.title.en),
@@ -178,14 +152,8 @@ pub async fn tilejson(
 
 /// `scheme://host` of the request, from `Host` and `X-Forwarded-Proto`.
 fn base_url(headers: &HeaderMap) -> String {
-    let host = headers
-        .get(header::HOST)
-        .and_then(|h| h.to_str().ok())
-        .unwrap_or("localhost");
-    let proto = headers
-        .get("x-forwarded-proto")
-        .and_then(|h| h.to_str().ok())
-        .unwrap_or("http");
+    let host = headers.get(header::HOST).and_then(|h| h.to_str().ok()).unwrap_or("localhost");
+    let proto = headers.get("x-forwarded-proto").and_then(|h| h.to_str().ok()).unwrap_or("http");
     format!("{proto}://{host}")
 }
 
@@ -201,14 +169,8 @@ mod tests {
 
     #[test]
     fn gzip_negotiation() {
-        assert!(accepts_gzip(&h(
-            header::ACCEPT_ENCODING,
-            "gzip, deflate, br"
-        )));
-        assert!(accepts_gzip(&h(
-            header::ACCEPT_ENCODING,
-            "br;q=1.0, gzip;q=0.8"
-        )));
+        assert!(accepts_gzip(&h(header::ACCEPT_ENCODING, "gzip, deflate, br")));
+        assert!(accepts_gzip(&h(header::ACCEPT_ENCODING, "br;q=1.0, gzip;q=0.8")));
         assert!(!accepts_gzip(&h(header::ACCEPT_ENCODING, "gzip;q=0")));
         assert!(!accepts_gzip(&h(header::ACCEPT_ENCODING, "identity")));
         assert!(!accepts_gzip(&HeaderMap::new()));
@@ -216,10 +178,7 @@ mod tests {
 
     #[test]
     fn etag_matching() {
-        assert!(if_none_match(
-            &h(header::IF_NONE_MATCH, "\"a\", \"b\""),
-            "\"b\""
-        ));
+        assert!(if_none_match(&h(header::IF_NONE_MATCH, "\"a\", \"b\""), "\"b\""));
         assert!(if_none_match(&h(header::IF_NONE_MATCH, "W/\"b\""), "\"b\""));
         assert!(!if_none_match(&h(header::IF_NONE_MATCH, "\"a\""), "\"b\""));
     }

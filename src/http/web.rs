@@ -14,10 +14,7 @@ pub fn routes(config: &Config) -> Router<AppState> {
     Router::new()
         .route_service("/", ServeFile::new(web.join("index.html")))
         .nest_service("/web", ServeDir::new(web))
-        .nest_service(
-            "/vendor/maplibre-gl",
-            ServeDir::new(web.join("node_modules/maplibre-gl/dist")),
-        )
+        .nest_service("/vendor/maplibre-gl", ServeDir::new(web.join("node_modules/maplibre-gl/dist")))
         .nest_service("/styles", ServeDir::new(&config.styles_dir))
 }
 

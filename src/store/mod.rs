@@ -29,11 +29,7 @@ pub enum StoreError {
         source: std::io::Error,
     },
     #[error("geometry of feature {id} in layer {layer}: {message}")]
-    Geometry {
-        layer: String,
-        id: String,
-        message: String,
-    },
+    Geometry { layer: String, id: String, message: String },
     #[error("layer {layer}: {message}")]
     Schema { layer: String, message: String },
     #[error(transparent)]
@@ -76,11 +72,7 @@ pub trait Store: Send + Sync {
     async fn load(&self, layer: &LayerDef) -> Result<Vec<Feature>, StoreError>;
 
     /// Inserts features in one transaction: all land, or none. Returns their new ids.
-    async fn insert(
-        &self,
-        layer: &LayerDef,
-        features: &[NewFeature],
-    ) -> Result<Vec<FeatureId>, StoreError>;
+    async fn insert(&self, layer: &LayerDef, features: &[NewFeature]) -> Result<Vec<FeatureId>, StoreError>;
 
     /// A value from the store's own key/value metadata.
     async fn meta(&self, key: &str) -> Result<Option<String>, StoreError>;

@@ -19,18 +19,12 @@ pub struct Rect {
 impl Rect {
     /// The tile `[0, extent]²` grown by `buffer` units on every side.
     pub fn buffered(extent: i32, buffer: i32) -> Self {
-        Self {
-            min: [-buffer, -buffer],
-            max: [extent + buffer, extent + buffer],
-        }
+        Self { min: [-buffer, -buffer], max: [extent + buffer, extent + buffer] }
     }
 
     #[inline]
     pub fn contains_bbox(&self, min: [i32; 2], max: [i32; 2]) -> bool {
-        min[0] >= self.min[0]
-            && min[1] >= self.min[1]
-            && max[0] <= self.max[0]
-            && max[1] <= self.max[1]
+        min[0] >= self.min[0] && min[1] >= self.min[1] && max[0] <= self.max[0] && max[1] <= self.max[1]
     }
 
     #[inline]
@@ -60,28 +54,15 @@ impl Side {
 
     #[inline]
     fn intersect(self, a: [i32; 2], b: [i32; 2], r: &Rect) -> [i32; 2] {
-        let (ax, ay, bx, by) = (
-            f64::from(a[0]),
-            f64::from(a[1]),
-            f64::from(b[0]),
-            f64::from(b[1]),
-        );
+        let (ax, ay, bx, by) = (f64::from(a[0]), f64::from(a[1]), f64::from(b[0]), f64::from(b[1]));
         match self {
             Side::Left | Side::Right => {
-                let x = if matches!(self, Side::Left) {
-                    r.min[0]
-                } else {
-                    r.max[0]
-                };
+                let x = if matches!(self, Side::Left) { r.min[0] } else { r.max[0] };
                 let t = (f64::from(x) - ax) / (bx - ax);
                 [x, (ay + t * (by - ay)).round() as i32]
             }
             Side::Top | Side::Bottom => {
-                let y = if matches!(self, Side::Top) {
-                    r.min[1]
-                } else {
-                    r.max[1]
-                };
+                let y = if matches!(self, Side::Top) { r.min[1] } else { r.max[1] };
                 let t = (f64::from(y) - ay) / (by - ay);
                 [(ax + t * (bx - ax)).round() as i32, y]
             }
@@ -225,10 +206,7 @@ fn clip_segment(a: [i32; 2], b: [i32; 2], r: &Rect) -> Option<([i32; 2], [i32; 2
 mod tests {
     use super::*;
 
-    const R: Rect = Rect {
-        min: [0, 0],
-        max: [100, 100],
-    };
+    const R: Rect = Rect { min: [0, 0], max: [100, 100] };
 
     #[test]
     fn ring_inside_is_unchanged() {
@@ -248,12 +226,7 @@ mod tests {
     #[test]
     fn ring_around_the_tile_becomes_the_tile() {
         let (mut out, mut tmp) = (Vec::new(), Vec::new());
-        clip_ring(
-            &[[-50, -50], [150, -50], [150, 150], [-50, 150]],
-            R,
-            &mut out,
-            &mut tmp,
-        );
+        clip_ring(&[[-50, -50], [150, -50], [150, 150], [-50, 150]], R, &mut out, &mut tmp);
         let mut sorted = out.clone();
         sorted.sort();
         assert_eq!(sorted, vec![[0, 0], [0, 100], [100, 0], [100, 100]]);
@@ -262,19 +235,7 @@ mod tests {
     #[test]
     fn line_passing_through_and_leaving_twice() {
         let (mut out, mut parts) = (Vec::new(), Vec::new());
-        clip_line(
-            &[
-                [-10, 50],
-                [50, 50],
-                [50, 150],
-                [60, 150],
-                [60, 50],
-                [70, 50],
-            ],
-            R,
-            &mut out,
-            &mut parts,
-        );
+        clip_line(&[[-10, 50], [50, 50], [50, 150], [60, 150], [60, 50], [70, 50]], R, &mut out, &mut parts);
         assert_eq!(parts, vec![3, 6]);
         assert_eq!(&out[..3], &[[0, 50], [50, 50], [50, 100]]);
         assert_eq!(&out[3..], &[[60, 100], [60, 50], [70, 50]]);

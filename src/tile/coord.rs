@@ -65,19 +65,12 @@ impl TileCoord {
         if y >= limit {
             return Err(TileCoordError::YOutOfRange { z, y, limit });
         }
-        Ok(Self {
-            z,
-            x: x as u32,
-            y: y as u32,
-        })
+        Ok(Self { z, x: x as u32, y: y as u32 })
     }
 
     /// The tile's origin (north-west corner) in world extent space at its zoom.
     pub fn origin(&self) -> (i64, i64) {
-        (
-            i64::from(self.x) * i64::from(EXTENT),
-            i64::from(self.y) * i64::from(EXTENT),
-        )
+        (i64::from(self.x) * i64::from(EXTENT), i64::from(self.y) * i64::from(EXTENT))
     }
 
     /// The tile's bounds in Web Mercator metres: `[west, south, east, north]`.
@@ -95,11 +88,7 @@ impl TileCoord {
         let fx = (mx + MERCATOR_HALF) / (2.0 * MERCATOR_HALF) * n;
         let fy = (MERCATOR_HALF - my) / (2.0 * MERCATOR_HALF) * n;
         let clamp = |v: f64| (v.floor().max(0.0) as u32).min((1u32 << z) - 1);
-        Self {
-            z,
-            x: clamp(fx),
-            y: clamp(fy),
-        }
+        Self { z, x: clamp(fx), y: clamp(fy) }
     }
 }
 
@@ -118,10 +107,7 @@ impl std::fmt::Display for TileCoord {
 pub fn lonlat_to_mercator(lon: f64, lat: f64) -> (f64, f64) {
     let lat = lat.clamp(-85.051_128_78, 85.051_128_78);
     let x = lon.to_radians() * 6_378_137.0;
-    let y = (std::f64::consts::FRAC_PI_4 + lat.to_radians() / 2.0)
-        .tan()
-        .ln()
-        * 6_378_137.0;
+    let y = (std::f64::consts::FRAC_PI_4 + lat.to_radians() / 2.0).tan().ln() * 6_378_137.0;
     (x, y)
 }
 
@@ -170,10 +156,7 @@ mod tests {
     #[test]
     fn bounds_of_the_world_tile() {
         let b = TileCoord::new(0, 0, 0).unwrap().mercator_bounds();
-        assert_eq!(
-            b,
-            [-MERCATOR_HALF, -MERCATOR_HALF, MERCATOR_HALF, MERCATOR_HALF]
-        );
+        assert_eq!(b, [-MERCATOR_HALF, -MERCATOR_HALF, MERCATOR_HALF, MERCATOR_HALF]);
     }
 
     #[test]
@@ -187,21 +170,9 @@ mod tests {
 
     #[test]
     fn refuses_out_of_range() {
-        assert_eq!(
-            TileCoord::new(19, 0, 0),
-            Err(TileCoordError::ZoomTooHigh {
-                z: 19,
-                max: MAX_ZOOM
-            })
-        );
-        assert!(matches!(
-            TileCoord::new(3, 8, 0),
-            Err(TileCoordError::XOutOfRange { .. })
-        ));
-        assert!(matches!(
-            TileCoord::new(3, 0, 8),
-            Err(TileCoordError::YOutOfRange { .. })
-        ));
+        assert_eq!(TileCoord::new(19, 0, 0), Err(TileCoordError::ZoomTooHigh { z: 19, max: MAX_ZOOM }));
+        assert!(matches!(TileCoord::new(3, 8, 0), Err(TileCoordError::XOutOfRange { .. })));
+        assert!(matches!(TileCoord::new(3, 0, 8), Err(TileCoordError::YOutOfRange { .. })));
         assert!(TileCoord::new(3, 7, 7).is_ok());
     }
 

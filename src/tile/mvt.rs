@@ -181,14 +181,8 @@ impl LayerBuilder {
 
     #[inline]
     fn delta(&mut self, p: [i32; 2]) {
-        put_varint(
-            &mut self.geom,
-            u64::from(zigzag(p[0].wrapping_sub(self.cursor.0))),
-        );
-        put_varint(
-            &mut self.geom,
-            u64::from(zigzag(p[1].wrapping_sub(self.cursor.1))),
-        );
+        put_varint(&mut self.geom, u64::from(zigzag(p[0].wrapping_sub(self.cursor.0))));
+        put_varint(&mut self.geom, u64::from(zigzag(p[1].wrapping_sub(self.cursor.1))));
         self.cursor = (p[0], p[1]);
     }
 

@@ -38,15 +38,10 @@ pub async fn demo_gpkg() -> PathBuf {
     if !path.exists() {
         let tmp = dir.join("building");
         let _ = std::fs::remove_dir_all(&tmp);
-        let config = Config {
-            data_dir: tmp.clone(),
-            ..Config::defaults()
-        };
+        let config = Config { data_dir: tmp.clone(), ..Config::defaults() };
         let app = App::open(config).await.unwrap();
         drop(app);
-        let store = GpkgStore::open_in(&tmp, Epsg::JGD2011_ZONE_X)
-            .await
-            .unwrap();
+        let store = GpkgStore::open_in(&tmp, Epsg::JGD2011_ZONE_X).await.unwrap();
         store.close().await;
         std::fs::rename(tmp.join(FILE_NAME), &path).unwrap();
     }
@@ -70,11 +65,7 @@ impl TestServer {
     pub async fn demo_with(tweak: impl FnOnce(&mut Config)) -> Self {
         let dir = tempfile::tempdir().unwrap();
         std::fs::copy(demo_gpkg().await, dir.path().join(FILE_NAME)).unwrap();
-        let mut config = Config {
-            data_dir: dir.path().to_owned(),
-            demo: false,
-            ..Config::defaults()
-        };
+        let mut config = Config { data_dir: dir.path().to_owned(), demo: false, ..Config::defaults() };
         tweak(&mut config);
         let app = Arc::new(App::open(config).await.unwrap());
         let router = machizu::http::router(app.clone());
@@ -82,8 +73,7 @@ impl TestServer {
     }
 
     pub async fn get(&self, uri: &str) -> Response<Body> {
-        self.request(Request::get(uri).body(Body::empty()).unwrap())
-            .await
+        self.request(Request::get(uri).body(Body::empty()).unwrap()).await
     }
 
     pub async fn request(&self, req: Request<Body>) -> Response<Body> {

@@ -85,15 +85,9 @@ pub fn paths(geometry: &[u32]) -> Vec<Path> {
                     y += unzig(geometry[i + 1]);
                     i += 2;
                     if id == 1 {
-                        out.push(Path {
-                            points: vec![[x, y]],
-                            closed: false,
-                        });
+                        out.push(Path { points: vec![[x, y]], closed: false });
                     } else {
-                        out.last_mut()
-                            .expect("LineTo after MoveTo")
-                            .points
-                            .push([x, y]);
+                        out.last_mut().expect("LineTo after MoveTo").points.push([x, y]);
                     }
                 }
             }
@@ -110,9 +104,7 @@ pub fn paths(geometry: &[u32]) -> Vec<Path> {
 /// Twice the surveyor's-formula area of a ring in tile coordinates (positive = exterior).
 pub fn area2(points: &[[i64; 2]]) -> i64 {
     let n = points.len();
-    (0..n)
-        .map(|i| points[i][0] * points[(i + 1) % n][1] - points[(i + 1) % n][0] * points[i][1])
-        .sum()
+    (0..n).map(|i| points[i][0] * points[(i + 1) % n][1] - points[(i + 1) % n][0] * points[i][1]).sum()
 }
 
 /// A value as a comparable string (for attribute checks).

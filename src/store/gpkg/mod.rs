@@ -18,8 +18,7 @@ use geo::BoundingRect;
 use geozero::wkb::GpkgWkb;
 use geozero::{CoordDimensions, ToGeo, ToWkb};
 use sqlx::sqlite::{
-    SqliteArguments, SqliteConnectOptions, SqlitePool, SqlitePoolOptions, SqliteRow,
-    SqliteSynchronous,
+    SqliteArguments, SqliteConnectOptions, SqlitePool, SqlitePoolOptions, SqliteRow, SqliteSynchronous,
 };
 use sqlx::{Arguments, AssertSqlSafe, Row};
 
@@ -41,10 +40,7 @@ pub struct GpkgStore {
 impl GpkgStore {
     /// Opens (creating if needed) `DIR/machizu.gpkg`.
     pub async fn open_in(dir: &Path, crs: Epsg) -> Result<Self, StoreError> {
-        std::fs::create_dir_all(dir).map_err(|source| StoreError::Io {
-            path: dir.display().to_string(),
-            source,
-        })?;
+        std::fs::create_dir_all(dir).map_err(|source| StoreError::Io { path: dir.display().to_string(), source })?;
         Self::open(&dir.join(FILE_NAME), crs).await
     }
 
@@ -67,11 +63,7 @@ impl GpkgStore {
             .execute(&pool)
             .await
             .map_err(StoreError::db("creating the GeoPackage core tables"))?;
-        Ok(Self {
-            pool,
-            path: path.to_owned(),
-            crs,
-        })
+        Ok(Self { pool, path: path.to_owned(), crs })
     }
 
     pub fn path(&self) -> &Path {
@@ -96,35 +88,19 @@ impl GpkgStore {
              updated_at DATETIME NOT NULL DEFAULT {now})",
             geom = layer.geometry.ogc_name(),
         );
-        let mut tx = self
-            .pool
-            .begin()
-            .await
-            .map_err(StoreError::db("starting a transaction"))?;
-        sqlx::query(catalog_sql(ddl))
-            .execute(&mut *tx)
-            .await
-            .map_err(StoreError::db(format!("creating table {t}")))?;
+        let mut tx = self.pool.begin().await.map_err(StoreError::db("starting a transaction"))?;
+        sqlx::query(catalog_sql(ddl)).execute(&mut *tx).await.map_err(StoreError::db(format!("creating table {t}")))?;
         // Attributes added to the catalog after the table was made become new columns.
-        let existing: Vec<String> = sqlx::query_scalar(catalog_sql(format!(
-            "SELECT name FROM pragma_table_info('{t}')"
-        )))
-        .fetch_all(&mut *tx)
-        .await
-        .map_err(StoreError::db(format!("reading the columns of {t}")))?;
-        for a in layer
-            .attributes
-            .iter()
-            .filter(|a| !existing.contains(&a.name))
-        {
-            sqlx::query(catalog_sql(format!(
-                "ALTER TABLE \"{t}\" ADD COLUMN \"{}\" {}",
-                a.name,
-                a.kind.gpkg_type()
-            )))
-            .execute(&mut *tx)
-            .await
-            .map_err(StoreError::db(format!("adding column {} to {t}", a.name)))?;
+        let existing: Vec<String> =
+            sqlx::query_scalar(catalog_sql(format!("SELECT name FROM pragma_table_info('{t}')")))
+                .fetch_all(&mut *tx)
+                .await
+                .map_err(StoreError::db(format!("reading the columns of {t}")))?;
+        for a in layer.attributes.iter().filter(|a| !existing.contains(&a.name)) {
+            sqlx::query(catalog_sql(format!("ALTER TABLE \"{t}\" ADD COLUMN \"{}\" {}", a.name, a.kind.gpkg_type())))
+                .execute(&mut *tx)
+                .await
+                .map_err(StoreError::db(format!("adding column {} to {t}", a.name)))?;
         }
         let description = format!("{} / {}", layer.title.ja, layer.title.en);
         sqlx::query(include_str!("sql/register_contents.sql"))
@@ -141,12 +117,8 @@ impl GpkgStore {
             .bind(self.crs.0 as i64)
             .execute(&mut *tx)
             .await
-            .map_err(StoreError::db(format!(
-                "registering {t} in gpkg_geometry_columns"
-            )))?;
-        tx.commit()
-            .await
-            .map_err(StoreError::db(format!("committing the schema of {t}")))
+            .map_err(StoreError::db(format!("registering {t} in gpkg_geometry_columns")))?;
+        tx.commit().await.map_err(StoreError::db(format!("committing the schema of {t}")))
     }
 }
 
@@ -167,16 +139,9 @@ fn select_sql(layer: &LayerDef) -> String {
 }
 
 fn insert_sql(layer: &LayerDef) -> String {
-    let names: String = layer
-        .attributes
-        .iter()
-        .map(|a| format!(", \"{}\"", a.name))
-        .collect();
+    let names: String = layer.attributes.iter().map(|a| format!(", \"{}\"", a.name)).collect();
     let marks = ", ?".repeat(layer.attributes.len());
-    format!(
-        "INSERT INTO \"{}\" (geom{names}) VALUES (?{marks})",
-        layer.id
-    )
+    format!("INSERT INTO \"{}\" (geom{names}) VALUES (?{marks})", layer.id)
 }
 
 fn read_value(row: &SqliteRow, i: usize, kind: AttrType) -> Result<AttrValue, sqlx::Error> {
@@ -184,9 +149,7 @@ fn read_value(row: &SqliteRow, i: usize, kind: AttrType) -> Result<AttrValue, sq
         AttrType::Integer => row.try_get::<Option<i64>, _>(i)?.into(),
         AttrType::Real => row.try_get::<Option<f64>, _>(i)?.into(),
         AttrType::Boolean => row.try_get::<Option<bool>, _>(i)?.into(),
-        AttrType::Text | AttrType::Date | AttrType::DateTime => {
-            row.try_get::<Option<String>, _>(i)?.into()
-        }
+        AttrType::Text | AttrType::Date | AttrType::DateTime => row.try_get::<Option<String>, _>(i)?.into(),
     })
 }
 
@@ -197,9 +160,7 @@ fn bind_value(args: &mut SqliteArguments, kind: AttrType, v: &AttrValue) -> Resu
         (AttrType::Real, AttrValue::Real(f)) => args.add(*f),
         (AttrType::Real, AttrValue::Int(i)) => args.add(*i as f64),
         (AttrType::Boolean, AttrValue::Bool(b)) => args.add(*b),
-        (AttrType::Text | AttrType::Date | AttrType::DateTime, AttrValue::Text(s)) => {
-            args.add(s.clone())
-        }
+        (AttrType::Text | AttrType::Date | AttrType::DateTime, AttrValue::Text(s)) => args.add(s.clone()),
         (kind, v) => return Err(format!("expected a {kind:?} value, got {v:?}")),
     };
     r.map_err(|e| e.to_string())
@@ -232,13 +193,10 @@ impl Store for GpkgStore {
     }
 
     async fn count(&self, layer: &LayerDef) -> Result<u64, StoreError> {
-        let n: i64 = sqlx::query_scalar(catalog_sql(format!(
-            "SELECT count(*) FROM \"{}\"",
-            layer.id
-        )))
-        .fetch_one(&self.pool)
-        .await
-        .map_err(StoreError::db(format!("counting {}", layer.id)))?;
+        let n: i64 = sqlx::query_scalar(catalog_sql(format!("SELECT count(*) FROM \"{}\"", layer.id)))
+            .fetch_one(&self.pool)
+            .await
+            .map_err(StoreError::db(format!("counting {}", layer.id)))?;
         Ok(n as u64)
     }
 
@@ -251,10 +209,7 @@ impl Store for GpkgStore {
         for row in rows {
             let read = StoreError::db(format!("reading a row of {}", layer.id));
             let id: i64 = row.try_get(0).map_err(read)?;
-            let Some(blob) = row
-                .try_get::<Option<Vec<u8>>, _>(1)
-                .map_err(StoreError::db("reading a geometry"))?
-            else {
+            let Some(blob) = row.try_get::<Option<Vec<u8>>, _>(1).map_err(StoreError::db("reading a geometry"))? else {
                 tracing::warn!(layer = %layer.id, id, "feature without geometry is not served");
                 continue;
             };
@@ -270,28 +225,16 @@ impl Store for GpkgStore {
                         .map_err(StoreError::db(format!("reading {}.{}", layer.id, a.name)))?,
                 );
             }
-            out.push(Feature {
-                id,
-                geometry,
-                attributes,
-            });
+            out.push(Feature { id, geometry, attributes });
         }
         Ok(out)
     }
 
-    async fn insert(
-        &self,
-        layer: &LayerDef,
-        features: &[NewFeature],
-    ) -> Result<Vec<FeatureId>, StoreError> {
+    async fn insert(&self, layer: &LayerDef, features: &[NewFeature]) -> Result<Vec<FeatureId>, StoreError> {
         let sql = catalog_sql(insert_sql(layer)).0;
         let mut ids = Vec::with_capacity(features.len());
         let mut extent: Option<geo_types::Rect<f64>> = None;
-        let mut tx = self
-            .pool
-            .begin()
-            .await
-            .map_err(StoreError::db("starting a transaction"))?;
+        let mut tx = self.pool.begin().await.map_err(StoreError::db("starting a transaction"))?;
         for (n, f) in features.iter().enumerate() {
             let bad = |message: String| StoreError::Geometry {
                 layer: layer.id.to_string(),
@@ -299,9 +242,7 @@ impl Store for GpkgStore {
                 message,
             };
             let geometry = layer.geometry.conform(&f.geometry).map_err(&bad)?;
-            let rect = geometry
-                .bounding_rect()
-                .ok_or_else(|| bad("empty geometry".into()))?;
+            let rect = geometry.bounding_rect().ok_or_else(|| bad("empty geometry".into()))?;
             extent = Some(extent.map_or(rect, |e| {
                 geo_types::Rect::new(
                     (e.min().x.min(rect.min().x), e.min().y.min(rect.min().y)),
@@ -347,10 +288,7 @@ impl Store for GpkgStore {
                 .await
                 .map_err(StoreError::db("updating the layer extent"))?;
         }
-        tx.commit().await.map_err(StoreError::db(format!(
-            "committing features of {}",
-            layer.id
-        )))?;
+        tx.commit().await.map_err(StoreError::db(format!("committing features of {}", layer.id)))?;
         Ok(ids)
     }
 
@@ -373,9 +311,7 @@ impl Store for GpkgStore {
     }
 
     async fn health(&self) -> StoreHealth {
-        let r = sqlx::query_scalar::<_, i64>("SELECT 1")
-            .fetch_one(&self.pool)
-            .await;
+        let r = sqlx::query_scalar::<_, i64>("SELECT 1").fetch_one(&self.pool).await;
         StoreHealth {
             kind: self.kind(),
             location: self.path.display().to_string(),
