@@ -143,17 +143,16 @@ impl Transformer {
     }
 }
 
+/// A function over one run of coordinates (a ring, a line, a point).
+pub type CoordRunFn<'a, E> = dyn FnMut(&mut [geo_types::Coord<f64>]) -> Result<(), E> + 'a;
+
 /// Calls `f` on every run of coordinates of a geometry (each ring, line and point), in place.
 ///
 /// (geo's `MapCoordsInPlace` cannot be used on `Geometry` with a capturing closure: its
 /// recursion through `GeometryCollection` never stops instantiating.)
-pub fn try_for_each_coord_run<E>(
-    g: &mut geo_types::Geometry<f64>,
-    f: &mut dyn FnMut(&mut [geo_types::Coord<f64>]) -> Result<(), E>,
-) -> Result<(), E> {
+pub fn try_for_each_coord_run<E>(g: &mut geo_types::Geometry<f64>, f: &mut CoordRunFn<'_, E>) -> Result<(), E> {
     use geo_types::Geometry as G;
-    let polygon = |p: &mut geo_types::Polygon<f64>,
-                   f: &mut dyn FnMut(&mut [geo_types::Coord<f64>]) -> Result<(), E>| {
+    let polygon = |p: &mut geo_types::Polygon<f64>, f: &mut CoordRunFn<'_, E>| {
         let mut r = Ok(());
         p.exterior_mut(|l| r = f(&mut l.0));
         r?;

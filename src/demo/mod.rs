@@ -322,10 +322,10 @@ impl Generator {
     }
 
     /// Street-grid roads and pipes on the block lines of a cell.
-    fn grid_roads(&mut self, x0: f64, y0: f64, step: f64, n: usize, class: RoadClass, sewer: bool, oaza: usize) {
+    fn grid_roads(&mut self, origin: Coord<f64>, step: f64, n: usize, class: RoadClass, sewer: bool, oaza: usize) {
         for k in 0..n {
             for m in 0..n {
-                let (x, y) = (x0 + k as f64 * step, y0 + m as f64 * step);
+                let (x, y) = (origin.x + k as f64 * step, origin.y + m as f64 * step);
                 // The cell's west and south lines belong to it; the east and north to its neighbours.
                 let v = LineString(vec![c(x, y), c(x, y + step)]);
                 let h = LineString(vec![c(x, y), c(x + step, y)]);
@@ -339,7 +339,7 @@ impl Generator {
     fn town_cell(&mut self, x0: f64, y0: f64) {
         let n = 5;
         let step = CELL / n as f64;
-        self.grid_roads(x0, y0, step, n, RoadClass::TownStreet, true, 0);
+        self.grid_roads(c(x0, y0), step, n, RoadClass::TownStreet, true, 0);
         for k in 0..n {
             for m in 0..n {
                 let (bx, by) = (x0 + k as f64 * step, y0 + m as f64 * step);
@@ -353,7 +353,7 @@ impl Generator {
         let oaza = Self::oaza_of(settlement);
         let n = 4;
         let step = CELL / n as f64;
-        self.grid_roads(x0, y0, step, n, RoadClass::VillageStreet, false, oaza);
+        self.grid_roads(c(x0, y0), step, n, RoadClass::VillageStreet, false, oaza);
         for k in 0..n {
             for m in 0..n {
                 let (bx, by) = (x0 + k as f64 * step, y0 + m as f64 * step);

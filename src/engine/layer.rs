@@ -59,7 +59,8 @@ impl LayerData {
         // Features near each other on the map sit near each other in memory, so a tile reads
         // a few runs of each array instead of jumping across the layer (the hot path is
         // bound by memory, not arithmetic).
-        projected.sort_by_cached_key(|f| f.geometry.bounding_rect().map_or(0, |r| hilbert_key(r.center().x, r.center().y)));
+        projected
+            .sort_by_cached_key(|f| f.geometry.bounding_rect().map_or(0, |r| hilbert_key(r.center().x, r.center().y)));
         for f in projected {
             geometries.push(f.geometry);
             ids.push(f.id as u64);

@@ -187,13 +187,12 @@ impl LevelBuilder {
     /// Adds a line or ring: scale, simplify, round, drop repeats; skip if it collapses.
     fn line(&mut self, l: &LineString<f64>, kind: PartKind) {
         let is_ring = matches!(kind, PartKind::Exterior | PartKind::Interior);
-        if is_ring {
-            // A ring smaller than a pixel is invisible (a hole as much as a polygon).
-            if let Some(r) = l.bounding_rect() {
-                if (r.width() * self.scale).max(r.height() * self.scale) < MIN_FEATURE_SIZE {
-                    return;
-                }
-            }
+        // A ring smaller than a pixel is invisible (a hole as much as a polygon).
+        if is_ring
+            && let Some(r) = l.bounding_rect()
+            && (r.width() * self.scale).max(r.height() * self.scale) < MIN_FEATURE_SIZE
+        {
+            return;
         }
         let mut scratch = std::mem::take(&mut self.scratch);
         scratch.clear();

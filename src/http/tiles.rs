@@ -81,7 +81,7 @@ pub async fn tile(
 }
 
 /// The comma-separated items of every `name` header, trimmed.
-fn header_items<'a>(headers: &'a HeaderMap, name: header::HeaderName) -> impl Iterator<Item = &'a str> {
+fn header_items(headers: &HeaderMap, name: header::HeaderName) -> impl Iterator<Item = &str> {
     headers.get_all(name).into_iter().filter_map(|v| v.to_str().ok()).flat_map(|v| v.split(',')).map(str::trim)
 }
 
