@@ -36,8 +36,10 @@ function styleLayersOf(id) {
 }
 
 function swatchColour(id) {
-  const layer = style.layers.find((l) => l["source-layer"] === id);
-  const paint = layer?.paint ?? {};
+  const layers = style.layers.filter((l) => l["source-layer"] === id);
+  const legend = layers.find((l) => l.metadata?.["machizu:legend"]);
+  if (legend) return legend.metadata["machizu:legend"];
+  const paint = layers[0]?.paint ?? {};
   const c = paint["line-color"] ?? paint["fill-color"] ?? paint["circle-color"];
   return typeof c === "string" ? c : "#888";
 }

@@ -10,7 +10,6 @@
 //! Durability: rollback journal with `synchronous = FULL`; every `insert` is one transaction.
 
 use std::path::{Path, PathBuf};
-use std::str::FromStr;
 use std::time::Duration;
 
 use async_trait::async_trait;
@@ -46,8 +45,8 @@ impl GpkgStore {
 
     /// Opens (creating if needed) a GeoPackage file and ensures its core tables.
     pub async fn open(path: &Path, crs: Epsg) -> Result<Self, StoreError> {
-        let opts = SqliteConnectOptions::from_str(&format!("sqlite://{}", path.display()))
-            .map_err(StoreError::db("parsing the GeoPackage path"))?
+        let opts = SqliteConnectOptions::new()
+            .filename(path)
             .create_if_missing(true)
             .synchronous(SqliteSynchronous::Full)
             .foreign_keys(true)
