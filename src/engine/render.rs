@@ -7,6 +7,12 @@
 //! global tables to per-tile tables through generation-stamped slots, so each distinct key and
 //! value is written once per tile without hashing. Attributes the audience may not see are
 //! never written. Scratch buffers live in a thread-local and are reused across tiles.
+//!
+//! A tile never exceeds [`MAX_TILE_BYTES`], whatever the data's density: a tile that comes out
+//! larger is rendered again with [`Thinning`] one step stronger — lines and polygons smaller
+//! than twice the previous size are dropped and half the remaining points (chosen by id, so the
+//! choice is stable) — until it fits. Generalisation at load makes this rare (the demo city
+//! never needs it); it is the guarantee for data denser than the generaliser expects.
 
 use std::cell::RefCell;
 
@@ -39,6 +45,33 @@ thread_local! {
     static SCRATCH: RefCell<Scratch> = RefCell::new(Scratch::default());
 }
 
+/// The most bytes a tile may have (uncompressed), with a margin under 500 KB.
+pub const MAX_TILE_BYTES: usize = 480 * 1024;
+
+/// How hard a render thins features to fit [`MAX_TILE_BYTES`]; step 0 keeps everything.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Thinning(u8);
+
+impl Thinning {
+    const MAX_STEP: u8 = 24;
+
+    /// Whether a feature with this world-space extent and id survives.
+    #[inline]
+    fn keeps(self, f: &LevelFeature, id: u64) -> bool {
+        if self.0 == 0 {
+            return true;
+        }
+        let size = (f.max[0] - f.min[0]).max(f.max[1] - f.min[1]);
+        if size > 0 {
+            // Lines and polygons: drop the ones under 2^step pixels (8 units each).
+            i64::from(size) >= 8i64 << self.0
+        } else {
+            // Points: keep one in 2^step, by a hash of the id.
+            (id.wrapping_mul(0x9E37_79B9_7F4A_7C15) >> 40) & ((1u64 << self.0) - 1) == 0
+        }
+    }
+}
+
 /// An encoded tile and how many features it holds.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Rendered {
@@ -47,8 +80,22 @@ pub struct Rendered {
     pub features: u32,
 }
 
-/// Renders one tile of the given layers (one MVT layer each, in order) for `audience`.
+/// Renders one tile of the given layers (one MVT layer each, in order) for `audience`, thinned
+/// as little as needed to stay within [`MAX_TILE_BYTES`].
 pub fn render_tile(layers: &[&LayerData], tile: TileCoord, audience: Audience) -> Rendered {
+    let mut thinning = Thinning(0);
+    loop {
+        let (size, features) = render_with(layers, tile, audience, thinning);
+        if size <= MAX_TILE_BYTES || thinning.0 == Thinning::MAX_STEP {
+            let bytes = SCRATCH.with(|s| s.borrow().tile.bytes().to_vec());
+            return Rendered { bytes, features };
+        }
+        thinning = Thinning(thinning.0 + 1);
+    }
+}
+
+/// Renders into the thread's tile buffer; returns its size and feature count.
+fn render_with(layers: &[&LayerData], tile: TileCoord, audience: Audience, thinning: Thinning) -> (usize, u32) {
     SCRATCH.with(|s| {
         let s = &mut *s.borrow_mut();
         s.tile.reset();
@@ -58,15 +105,22 @@ pub fn render_tile(layers: &[&LayerData], tile: TileCoord, audience: Audience) -
                 continue;
             };
             s.layer.reset();
-            render_layer(s, data, level, tile, audience);
+            render_layer(s, data, level, tile, audience, thinning);
             features += s.layer.feature_count();
             s.tile.add_layer(data.def.id.as_str(), EXTENT, &s.layer);
         }
-        Rendered { bytes: s.tile.bytes().to_vec(), features }
+        (s.tile.bytes().len(), features)
     })
 }
 
-fn render_layer(s: &mut Scratch, data: &LayerData, level: &Level, tile: TileCoord, audience: Audience) {
+fn render_layer(
+    s: &mut Scratch,
+    data: &LayerData,
+    level: &Level,
+    tile: TileCoord,
+    audience: Audience,
+    thinning: Thinning,
+) {
     s.generation = s.generation.wrapping_add(1);
     if s.generation == 0 {
         // Wrapped: old stamps could collide, so start afresh.
@@ -89,6 +143,10 @@ fn render_layer(s: &mut Scratch, data: &LayerData, level: &Level, tile: TileCoor
     let e = i64::from(EXTENT);
     let rect = Rect::buffered(EXTENT as i32, BUFFER);
     for f in level.query([ox - b, oy - b], [ox + e + b, oy + e + b]) {
+        let id = data.ids[f.feature as usize];
+        if !thinning.keeps(f, id) {
+            continue;
+        }
         add_geometry(s, level, f, ox, oy, rect);
         if !s.layer.has_geometry() {
             s.layer.clear_feature();
@@ -110,7 +168,7 @@ fn render_layer(s: &mut Scratch, data: &LayerData, level: &Level, tile: TileCoor
             let value = vs.1;
             s.layer.tag(key, value);
         }
-        s.layer.finish_feature(Some(data.ids[f.feature as usize]), data.geom_type);
+        s.layer.finish_feature(Some(id), data.geom_type);
     }
 }
 
