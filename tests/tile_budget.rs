@@ -54,18 +54,29 @@ fn a_tile_of_overly_dense_data_is_thinned_to_the_budget() {
         let (x, y) = (cx + (lcg(&mut rng) - 0.5) * 6_000.0, cy + (lcg(&mut rng) - 0.5) * 6_000.0);
         starts.push((x, y));
         let pts: Vec<_> = (0..4).map(|k| coord! { x: x + f64::from(k) * 40.0, y: y + lcg(&mut rng) * 30.0 }).collect();
-        lines.push(Feature { id: i + 1, geometry: Geometry::LineString(LineString(pts)), attributes: vec![AttrValue::text("細街路")] });
+        lines.push(Feature {
+            id: i + 1,
+            geometry: Geometry::LineString(LineString(pts)),
+            attributes: vec![AttrValue::text("細街路")],
+        });
     }
     // …and ten long roads crossing it, which must survive the thinning.
     for i in 0..10 {
         let y = cy - 2_500.0 + f64::from(i) * 500.0;
         let pts = vec![coord! { x: cx - 2_900.0, y: y }, coord! { x: cx + 2_900.0, y: y + 10.0 }];
-        lines.push(Feature { id: 1_000_000 + i64::from(i), geometry: Geometry::LineString(LineString(pts)), attributes: vec![AttrValue::text("幹線")] });
+        lines.push(Feature {
+            id: 1_000_000 + i64::from(i),
+            geometry: Geometry::LineString(LineString(pts)),
+            attributes: vec![AttrValue::text("幹線")],
+        });
     }
     let points: Vec<Feature> = (0..100_000)
         .map(|i| Feature {
             id: i + 1,
-            geometry: Geometry::Point(Point::new(cx + (lcg(&mut rng) - 0.5) * 6_000.0, cy + (lcg(&mut rng) - 0.5) * 6_000.0)),
+            geometry: Geometry::Point(Point::new(
+                cx + (lcg(&mut rng) - 0.5) * 6_000.0,
+                cy + (lcg(&mut rng) - 0.5) * 6_000.0,
+            )),
             attributes: vec![],
         })
         .collect();

@@ -138,16 +138,22 @@ fn render_layer(
     s.visible.clear();
     s.visible.extend(data.def.attributes.iter().map(|a| a.visibility.visible_to(audience)));
 
+    // Geometry stays in world extent space; the builder subtracts the tile origin as it
+    // encodes, and clipping uses the buffered tile rectangle in world space.
     let (ox, oy) = tile.origin();
-    let b = i64::from(BUFFER);
-    let e = i64::from(EXTENT);
-    let rect = Rect::buffered(EXTENT as i32, BUFFER);
-    for f in level.query([ox - b, oy - b], [ox + e + b, oy + e + b]) {
+    let origin = [ox as i32, oy as i32];
+    let rect = Rect {
+        min: [origin[0] - BUFFER, origin[1] - BUFFER],
+        max: [origin[0] + EXTENT as i32 + BUFFER, origin[1] + EXTENT as i32 + BUFFER],
+    };
+    s.layer.set_origin(origin);
+    let widen = |v: [i32; 2]| [i64::from(v[0]), i64::from(v[1])];
+    for f in level.query(widen(rect.min), widen(rect.max)) {
         let id = data.ids[f.feature as usize];
         if !thinning.keeps(f, id) {
             continue;
         }
-        add_geometry(s, level, f, ox, oy, rect);
+        add_geometry(s, level, f, rect);
         if !s.layer.has_geometry() {
             s.layer.clear_feature();
             continue;
@@ -172,28 +178,27 @@ fn render_layer(
     }
 }
 
-fn add_geometry(s: &mut Scratch, level: &Level, f: &LevelFeature, ox: i64, oy: i64, rect: Rect) {
-    let local = |p: [i32; 2]| [(i64::from(p[0]) - ox) as i32, (i64::from(p[1]) - oy) as i32];
-    let inside = rect.contains_bbox(local(f.min), local(f.max));
+fn add_geometry(s: &mut Scratch, level: &Level, f: &LevelFeature, rect: Rect) {
+    let inside = rect.contains_bbox(f.min, f.max);
     let mut skip_holes = false;
     for part in level.parts_of(f) {
         if part.kind == PartKind::Interior && skip_holes {
             continue;
         }
-        s.pts.clear();
-        s.pts.extend(level.coords_of(part).iter().map(|&p| local(p)));
+        let pts = level.coords_of(part);
         match part.kind {
             PartKind::Points => {
-                s.pts.retain(|&p| rect.contains(p));
+                s.pts.clear();
+                s.pts.extend(pts.iter().filter(|&&p| rect.contains(p)));
                 s.layer.points(&s.pts);
             }
             PartKind::Line if inside => {
-                s.layer.line(&s.pts);
+                s.layer.line(pts);
             }
             PartKind::Line => {
                 s.clipped.clear();
                 s.ends.clear();
-                clip_line(&s.pts, rect, &mut s.clipped, &mut s.ends);
+                clip_line(pts, rect, &mut s.clipped, &mut s.ends);
                 let mut start = 0;
                 for &end in &s.ends {
                     s.layer.line(&s.clipped[start..end]);
@@ -203,9 +208,9 @@ fn add_geometry(s: &mut Scratch, level: &Level, f: &LevelFeature, ox: i64, oy: i
             PartKind::Exterior | PartKind::Interior => {
                 let exterior = part.kind == PartKind::Exterior;
                 let written = if inside {
-                    s.layer.ring(&s.pts, exterior)
+                    s.layer.ring(pts, exterior)
                 } else {
-                    clip_ring(&s.pts, rect, &mut s.clipped, &mut s.tmp);
+                    clip_ring(pts, rect, &mut s.clipped, &mut s.tmp);
                     !s.clipped.is_empty() && s.layer.ring(&s.clipped, exterior)
                 };
                 if exterior {

@@ -122,6 +122,7 @@ pub struct LayerBuilder {
     geom: Vec<u8>,
     tags: Vec<u8>,
     cursor: (i32, i32),
+    origin: [i32; 2],
     ring_buf: Vec<[i32; 2]>,
 }
 
@@ -138,7 +139,15 @@ impl LayerBuilder {
         self.key_count = 0;
         self.value_count = 0;
         self.feature_count = 0;
+        self.origin = [0, 0];
         self.clear_feature();
+    }
+
+    /// Sets the point that becomes tile coordinate (0, 0): callers may then pass coordinates in
+    /// any integer space whose units are tile units (the engine passes world extent space).
+    /// Reset by [`LayerBuilder::reset`].
+    pub fn set_origin(&mut self, origin: [i32; 2]) {
+        self.origin = origin;
     }
 
     /// Number of features added so far.
@@ -181,9 +190,10 @@ impl LayerBuilder {
 
     #[inline]
     fn delta(&mut self, p: [i32; 2]) {
-        put_varint(&mut self.geom, u64::from(zigzag(p[0].wrapping_sub(self.cursor.0))));
-        put_varint(&mut self.geom, u64::from(zigzag(p[1].wrapping_sub(self.cursor.1))));
-        self.cursor = (p[0], p[1]);
+        let (x, y) = (p[0] - self.origin[0], p[1] - self.origin[1]);
+        put_varint(&mut self.geom, u64::from(zigzag(x.wrapping_sub(self.cursor.0))));
+        put_varint(&mut self.geom, u64::from(zigzag(y.wrapping_sub(self.cursor.1))));
+        self.cursor = (x, y);
     }
 
     /// `pts` without consecutive repeats: `pts` itself when it has none (the common case, as
@@ -297,16 +307,20 @@ impl LayerBuilder {
 }
 
 /// Twice the signed area of a ring by the surveyor's formula (no closing point needed).
+/// Computed relative to the first point, so large coordinates cannot overflow.
 pub fn signed_area2(ring: &[[i32; 2]]) -> i64 {
     let n = ring.len();
     if n < 3 {
         return 0;
     }
+    let o = ring[0];
+    let rel = |p: [i32; 2]| (i64::from(p[0]) - i64::from(o[0]), i64::from(p[1]) - i64::from(o[1]));
     let mut sum = 0i64;
-    let mut prev = ring[n - 1];
-    for &p in ring {
-        sum += i64::from(prev[0]) * i64::from(p[1]) - i64::from(p[0]) * i64::from(prev[1]);
-        prev = p;
+    let mut prev = rel(ring[1]);
+    for &p in &ring[2..] {
+        let q = rel(p);
+        sum += prev.0 * q.1 - q.0 * prev.1;
+        prev = q;
     }
     sum
 }
