@@ -1,9 +1,9 @@
 //! A layer as the engine holds it: ids, attribute tags, and one generalised [`Level`] per zoom.
 //!
 //! Built once from the store's features: geometry is reprojected from the store CRS to Web
-//! Mercator, attribute values are interned into one layer-wide table of ready-encoded MVT
-//! values (100,000 parcels share a few thousand distinct values), and the zoom levels are
-//! generalised in parallel.
+//! Mercator, features are put in Hilbert order, attribute values are interned into one
+//! layer-wide table of ready-encoded MVT values (each distinct value encoded once, however many
+//! features share it), and the zoom levels are generalised in parallel.
 
 use std::collections::HashMap;
 
