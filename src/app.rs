@@ -9,6 +9,7 @@ use crate::catalog::Catalog;
 use crate::config::Config;
 use crate::engine::{Engine, EngineError};
 use crate::store::gpkg::GpkgStore;
+use crate::store::postgis::PostgisStore;
 use crate::store::{Store, StoreError};
 use crate::{crs, demo};
 
@@ -33,10 +34,14 @@ pub struct App {
 }
 
 impl App {
-    /// Opens the embedded GeoPackage store under the data directory and loads it.
+    /// Opens the configured store — PostGIS when a database URL is set, else the embedded
+    /// GeoPackage under the data directory — and loads it.
     pub async fn open(config: Config) -> Result<Self, AppError> {
-        let store = GpkgStore::open_in(&config.data_dir, config.city.crs).await?;
-        Self::with_store(config, Arc::new(store)).await
+        let store: Arc<dyn Store> = match &config.database_url {
+            Some(url) => Arc::new(PostgisStore::connect(&url.0, config.city.crs).await?),
+            None => Arc::new(GpkgStore::open_in(&config.data_dir, config.city.crs).await?),
+        };
+        Self::with_store(config, store).await
     }
 
     /// Loads from a given store (seeding the demo city first if enabled and the store is empty).

@@ -171,6 +171,18 @@ impl AttrType {
         }
     }
 
+    /// The PostgreSQL column type.
+    pub fn pg_type(self) -> &'static str {
+        match self {
+            Self::Text => "text",
+            Self::Integer => "bigint",
+            Self::Real => "double precision",
+            Self::Boolean => "boolean",
+            Self::Date => "date",
+            Self::DateTime => "timestamptz",
+        }
+    }
+
     /// The TileJSON `fields` description.
     pub fn tilejson_type(self) -> &'static str {
         match self {

@@ -34,6 +34,9 @@ pub struct ServeArgs {
     /// Config file (TOML); see docs/configuration.md.
     #[arg(long, env = "MACHIZU_CONFIG")]
     pub config: Option<PathBuf>,
+    /// PostGIS store (postgres://…) instead of the embedded GeoPackage.
+    #[arg(long, env = "DATABASE_URL")]
+    pub database_url: Option<String>,
     /// Start with an empty store instead of generating the synthetic demo city.
     #[arg(long)]
     pub no_demo: bool,
@@ -69,6 +72,7 @@ fn serve(args: ServeArgs) -> anyhow::Result<()> {
         None => FileConfig::default(),
     };
     let overrides = Overrides {
+        database_url: args.database_url.map(crate::config::Secret),
         listen: args.listen,
         data_dir: args.data,
         tile_cache_mb: args.tile_cache_mb,

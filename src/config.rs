@@ -80,6 +80,8 @@ pub struct ServerSection {
     pub styles_dir: Option<PathBuf>,
     /// Default `true`.
     pub demo: Option<bool>,
+    /// PostgreSQL/PostGIS URL; default none (the embedded GeoPackage store).
+    pub database_url: Option<String>,
 }
 
 /// Overrides of one attribute, or a new attribute.
@@ -139,13 +141,26 @@ pub struct Config {
     pub styles_dir: PathBuf,
     /// Generate the demo city into an empty store.
     pub demo: bool,
+    /// PostGIS store URL; `None` means the embedded GeoPackage in `data_dir`.
+    pub database_url: Option<Secret>,
     pub city: City,
     pub catalog: Catalog,
+}
+
+/// A string that `Debug` does not print (database URLs carry passwords).
+#[derive(Clone, PartialEq, Eq)]
+pub struct Secret(pub String);
+
+impl std::fmt::Debug for Secret {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Secret(***)")
+    }
 }
 
 /// Command-line and environment overrides (each `None` when not given).
 #[derive(Debug, Clone, Default)]
 pub struct Overrides {
+    pub database_url: Option<Secret>,
     pub listen: Option<SocketAddr>,
     pub data_dir: Option<PathBuf>,
     pub tile_cache_mb: Option<u64>,
@@ -167,6 +182,7 @@ impl Config {
             web_dir: s.web_dir.unwrap_or_else(|| PathBuf::from("web")),
             styles_dir: s.styles_dir.unwrap_or_else(|| PathBuf::from("styles")),
             demo: !o.no_demo && s.demo.unwrap_or(true),
+            database_url: o.database_url.or(s.database_url.map(Secret)),
             city: file.city.unwrap_or_default(),
             catalog,
         })
@@ -299,6 +315,14 @@ mod tests {
         assert!(matches!(parse("[server]\nlisten_port = 1"), Err(ConfigError::Parse { .. })));
         assert!(matches!(parse("[layers.x]\ngeometry = \"point\""), Err(ConfigError::Layer { .. })));
         assert!(parse("[layers.roads]\nminzoom = 30").is_err());
+    }
+
+    #[test]
+    fn database_url_is_never_printed() {
+        let f: FileConfig = toml::from_str("[server]\ndatabase_url = \"postgres://u:pw@h/db\"").unwrap();
+        let c = Config::resolve(f, Overrides::default()).unwrap();
+        assert_eq!(c.database_url.as_ref().unwrap().0, "postgres://u:pw@h/db");
+        assert!(!format!("{c:?}").contains("pw"));
     }
 
     #[test]

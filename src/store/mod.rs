@@ -5,6 +5,7 @@
 //! imports and edits write through it, all-or-nothing per call.
 
 pub mod gpkg;
+pub mod postgis;
 
 use async_trait::async_trait;
 use serde::Serialize;

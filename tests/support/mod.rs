@@ -91,3 +91,20 @@ pub async fn body_json(r: Response<Body>) -> serde_json::Value {
 
 /// The z14 tile at the city centre (38.600 N, 140.406 E).
 pub const CENTRE_Z14: (u8, u32, u32) = (14, 14582, 6284);
+
+/// A new, empty database in the test PostGIS cluster that `scripts/test` starts
+/// (`MACHIZU_TEST_DATABASE_URL`). Fails, not skips, when there is none: PostGIS tests must run.
+pub async fn fresh_database() -> String {
+    use sqlx::Connection;
+    let url = std::env::var("MACHIZU_TEST_DATABASE_URL").expect(
+        "MACHIZU_TEST_DATABASE_URL is not set: run the tests with scripts/test, which starts a throwaway PostGIS cluster",
+    );
+    let name = format!(
+        "t_{:016x}",
+        xxhash_rust::xxh3::xxh3_64(format!("{:?}{}", std::time::SystemTime::now(), std::process::id()).as_bytes())
+    );
+    let mut conn = sqlx::PgConnection::connect(&url).await.expect("the test PostGIS cluster answers");
+    sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}"))).execute(&mut conn).await.unwrap();
+    let base = url.rsplit_once('/').unwrap().0;
+    format!("{base}/{name}")
+}

@@ -1,0 +1,343 @@
+//! PostGIS, the system of record a city GIS team already trusts, through sqlx's PostgreSQL
+//! driver.
+//!
+//! One table per layer: `fid bigserial`, `geom geometry(<type>, <city SRID>)` with a GiST index,
+//! one column per attribute (PostgreSQL types: `text`, `bigint`, `double precision`, `boolean`,
+//! `date`, `timestamptz`), `version`, `created_at`, `updated_at`. The tables hold geometry in the
+//! city CRS (EPSG:6678 by default), exactly as the GeoPackage store does, so copying between
+//! the two is lossless. `schema/postgis/` holds the migrations run at start; per-layer DDL is
+//! generated from the catalog. Inserts go in batches through `UNNEST` of column arrays, in one
+//! transaction.
+
+use std::time::Duration;
+
+use async_trait::async_trait;
+use geozero::wkb::Ewkb;
+use geozero::{CoordDimensions, ToGeo, ToWkb};
+use sqlx::postgres::{PgPool, PgPoolOptions, PgRow};
+use sqlx::{AssertSqlSafe, Row};
+
+use super::{Store, StoreError, StoreHealth};
+use crate::catalog::{AttrType, Catalog, LayerDef};
+use crate::crs::Epsg;
+use crate::feature::{AttrValue, Feature, FeatureId, NewFeature};
+
+/// Rows per `INSERT … SELECT FROM UNNEST(…)` statement.
+const BATCH: usize = 2_000;
+
+/// A PostGIS-backed [`Store`].
+pub struct PostgisStore {
+    pool: PgPool,
+    location: String,
+    crs: Epsg,
+}
+
+/// The URL without its password, for logs and `/health`.
+pub fn redact(url: &str) -> String {
+    match (url.find("://"), url.rfind('@')) {
+        (Some(scheme), Some(at)) if at > scheme && url[scheme + 3..at].contains(':') => {
+            let user = url[scheme + 3..at].split(':').next().unwrap_or("");
+            format!("{}{}:***{}", &url[..scheme + 3], user, &url[at..])
+        }
+        _ => url.to_owned(),
+    }
+}
+
+/// Wraps SQL built from catalog names, which [`crate::catalog::LayerId::new`] has validated
+/// (lowercase letters, digits, `_`) and which are always double-quoted.
+fn catalog_sql(sql: String) -> AssertSqlSafe<std::sync::Arc<str>> {
+    AssertSqlSafe(sql.into())
+}
+
+impl PostgisStore {
+    /// Connects and runs the migrations in `schema/postgis/`.
+    pub async fn connect(url: &str, crs: Epsg) -> Result<Self, StoreError> {
+        let location = redact(url);
+        let pool = PgPoolOptions::new()
+            .max_connections(8)
+            .acquire_timeout(Duration::from_secs(5))
+            .connect(url)
+            .await
+            .map_err(StoreError::db(format!("connecting to {location}")))?;
+        sqlx::migrate!("schema/postgis").run(&pool).await.map_err(|e| StoreError::Schema {
+            layer: "(core)".into(),
+            message: format!("migrating {location}: {e}"),
+        })?;
+        Ok(Self { pool, location, crs })
+    }
+
+    pub async fn close(&self) {
+        self.pool.close().await;
+    }
+
+    async fn ensure_layer(&self, layer: &LayerDef) -> Result<(), StoreError> {
+        let t = layer.id.as_str();
+        let srid = self.crs.0;
+        let mut tx = self.pool.begin().await.map_err(StoreError::db("starting a transaction"))?;
+        let ddl = format!(
+            "CREATE TABLE IF NOT EXISTS \"{t}\" (fid bigserial PRIMARY KEY, geom geometry({}, {srid}) NOT NULL, \
+             version bigint NOT NULL DEFAULT 1, created_at timestamptz NOT NULL DEFAULT now(), \
+             updated_at timestamptz NOT NULL DEFAULT now())",
+            layer.geometry.ogc_name()
+        );
+        sqlx::query(catalog_sql(ddl)).execute(&mut *tx).await.map_err(StoreError::db(format!("creating table {t}")))?;
+        for a in &layer.attributes {
+            let sql = format!("ALTER TABLE \"{t}\" ADD COLUMN IF NOT EXISTS \"{}\" {}", a.name, a.kind.pg_type());
+            sqlx::query(catalog_sql(sql))
+                .execute(&mut *tx)
+                .await
+                .map_err(StoreError::db(format!("adding column {} to {t}", a.name)))?;
+        }
+        let index = format!("CREATE INDEX IF NOT EXISTS \"{t}_geom_gist\" ON \"{t}\" USING gist (geom)");
+        sqlx::query(catalog_sql(index)).execute(&mut *tx).await.map_err(StoreError::db(format!("indexing {t}")))?;
+        tx.commit().await.map_err(StoreError::db(format!("committing the schema of {t}")))
+    }
+}
+
+fn select_sql(layer: &LayerDef) -> String {
+    let mut sql = String::from("SELECT fid, ST_AsEWKB(geom)");
+    for a in &layer.attributes {
+        match a.kind {
+            AttrType::Date => sql.push_str(&format!(", \"{}\"::text", a.name)),
+            AttrType::DateTime => sql.push_str(&format!(", to_json(\"{}\") #>> '{{}}'", a.name)),
+            _ => sql.push_str(&format!(", \"{}\"", a.name)),
+        }
+    }
+    sql.push_str(&format!(" FROM \"{}\" ORDER BY fid", layer.id));
+    sql
+}
+
+fn insert_sql(layer: &LayerDef) -> String {
+    let n = layer.attributes.len();
+    let names: String = layer.attributes.iter().map(|a| format!(", \"{}\"", a.name)).collect();
+    let values: String = layer
+        .attributes
+        .iter()
+        .enumerate()
+        .map(|(i, a)| match a.kind {
+            AttrType::Date | AttrType::DateTime => format!(", u.c{i}::{}", a.kind.pg_type()),
+            _ => format!(", u.c{i}"),
+        })
+        .collect();
+    let arrays: String = layer
+        .attributes
+        .iter()
+        .enumerate()
+        .map(|(i, a)| {
+            let ty = match a.kind {
+                AttrType::Integer => "int8[]",
+                AttrType::Real => "float8[]",
+                AttrType::Boolean => "bool[]",
+                _ => "text[]",
+            };
+            format!(", ${}::{ty}", i + 2)
+        })
+        .collect();
+    let cols: String = (0..n).map(|i| format!(", c{i}")).collect();
+    format!(
+        "WITH ins AS (INSERT INTO \"{t}\" (geom{names}) \
+         SELECT ST_GeomFromEWKB(u.g){values} FROM UNNEST($1::bytea[]{arrays}) WITH ORDINALITY AS u(g{cols}, ord) \
+         ORDER BY u.ord RETURNING fid) SELECT fid FROM ins ORDER BY fid",
+        t = layer.id
+    )
+}
+
+fn read_value(row: &PgRow, i: usize, kind: AttrType) -> Result<AttrValue, sqlx::Error> {
+    Ok(match kind {
+        AttrType::Integer => row.try_get::<Option<i64>, _>(i)?.into(),
+        AttrType::Real => row.try_get::<Option<f64>, _>(i)?.into(),
+        AttrType::Boolean => row.try_get::<Option<bool>, _>(i)?.into(),
+        AttrType::Text | AttrType::Date | AttrType::DateTime => row.try_get::<Option<String>, _>(i)?.into(),
+    })
+}
+
+/// One attribute's values for a batch, as a typed array.
+enum Column {
+    Text(Vec<Option<String>>),
+    Int(Vec<Option<i64>>),
+    Real(Vec<Option<f64>>),
+    Bool(Vec<Option<bool>>),
+}
+
+impl Column {
+    fn new(kind: AttrType) -> Self {
+        match kind {
+            AttrType::Integer => Self::Int(Vec::new()),
+            AttrType::Real => Self::Real(Vec::new()),
+            AttrType::Boolean => Self::Bool(Vec::new()),
+            _ => Self::Text(Vec::new()),
+        }
+    }
+
+    fn push(&mut self, v: &AttrValue) -> Result<(), String> {
+        match (self, v) {
+            (Self::Text(c), AttrValue::Null) => c.push(None),
+            (Self::Int(c), AttrValue::Null) => c.push(None),
+            (Self::Real(c), AttrValue::Null) => c.push(None),
+            (Self::Bool(c), AttrValue::Null) => c.push(None),
+            (Self::Text(c), AttrValue::Text(s)) => c.push(Some(s.clone())),
+            (Self::Int(c), AttrValue::Int(i)) => c.push(Some(*i)),
+            (Self::Real(c), AttrValue::Real(f)) => c.push(Some(*f)),
+            (Self::Real(c), AttrValue::Int(i)) => c.push(Some(*i as f64)),
+            (Self::Bool(c), AttrValue::Bool(b)) => c.push(Some(*b)),
+            (_, v) => return Err(format!("value {v:?} does not fit the column type")),
+        }
+        Ok(())
+    }
+}
+
+#[async_trait]
+impl Store for PostgisStore {
+    fn kind(&self) -> &'static str {
+        "postgis"
+    }
+
+    fn crs(&self) -> Epsg {
+        self.crs
+    }
+
+    async fn prepare(&self, catalog: &Catalog) -> Result<(), StoreError> {
+        for layer in catalog.layers() {
+            self.ensure_layer(layer).await?;
+        }
+        Ok(())
+    }
+
+    async fn count(&self, layer: &LayerDef) -> Result<u64, StoreError> {
+        let n: i64 = sqlx::query_scalar(catalog_sql(format!("SELECT count(*) FROM \"{}\"", layer.id)))
+            .fetch_one(&self.pool)
+            .await
+            .map_err(StoreError::db(format!("counting {}", layer.id)))?;
+        Ok(n as u64)
+    }
+
+    async fn load(&self, layer: &LayerDef) -> Result<Vec<Feature>, StoreError> {
+        let rows = sqlx::query(catalog_sql(select_sql(layer)))
+            .fetch_all(&self.pool)
+            .await
+            .map_err(StoreError::db(format!("reading {}", layer.id)))?;
+        let mut out = Vec::with_capacity(rows.len());
+        for row in rows {
+            let id: i64 = row.try_get(0).map_err(StoreError::db(format!("reading a row of {}", layer.id)))?;
+            let blob: Vec<u8> = row.try_get(1).map_err(StoreError::db("reading a geometry"))?;
+            let geometry = Ewkb(blob).to_geo().map_err(|e| StoreError::Geometry {
+                layer: layer.id.to_string(),
+                id: id.to_string(),
+                message: e.to_string(),
+            })?;
+            let mut attributes = Vec::with_capacity(layer.attributes.len());
+            for (i, a) in layer.attributes.iter().enumerate() {
+                attributes.push(
+                    read_value(&row, i + 2, a.kind)
+                        .map_err(StoreError::db(format!("reading {}.{}", layer.id, a.name)))?,
+                );
+            }
+            out.push(Feature { id, geometry, attributes });
+        }
+        Ok(out)
+    }
+
+    async fn insert(&self, layer: &LayerDef, features: &[NewFeature]) -> Result<Vec<FeatureId>, StoreError> {
+        let sql = catalog_sql(insert_sql(layer)).0;
+        let mut ids = Vec::with_capacity(features.len());
+        let mut tx = self.pool.begin().await.map_err(StoreError::db("starting a transaction"))?;
+        for (b, batch) in features.chunks(BATCH).enumerate() {
+            let mut geoms = Vec::with_capacity(batch.len());
+            let mut columns: Vec<Column> = layer.attributes.iter().map(|a| Column::new(a.kind)).collect();
+            for (k, f) in batch.iter().enumerate() {
+                let n = b * BATCH + k;
+                let bad = |message: String| StoreError::Geometry {
+                    layer: layer.id.to_string(),
+                    id: format!("#{n} (new)"),
+                    message,
+                };
+                let geometry = layer.geometry.conform(&f.geometry).map_err(&bad)?;
+                geoms.push(
+                    geometry.to_ewkb(CoordDimensions::xy(), Some(self.crs.0 as i32)).map_err(|e| bad(e.to_string()))?,
+                );
+                if f.attributes.len() != layer.attributes.len() {
+                    return Err(StoreError::Schema {
+                        layer: layer.id.to_string(),
+                        message: format!(
+                            "feature #{n} has {} attribute values, the schema {}",
+                            f.attributes.len(),
+                            layer.attributes.len()
+                        ),
+                    });
+                }
+                for ((col, a), v) in columns.iter_mut().zip(&layer.attributes).zip(&f.attributes) {
+                    col.push(v).map_err(|message| StoreError::Schema {
+                        layer: layer.id.to_string(),
+                        message: format!("feature #{n}, attribute {}: {message}", a.name),
+                    })?;
+                }
+            }
+            let mut q = sqlx::query_scalar::<_, i64>(AssertSqlSafe(sql.clone())).bind(geoms);
+            for col in columns {
+                q = match col {
+                    Column::Text(v) => q.bind(v),
+                    Column::Int(v) => q.bind(v),
+                    Column::Real(v) => q.bind(v),
+                    Column::Bool(v) => q.bind(v),
+                };
+            }
+            let batch_ids =
+                q.fetch_all(&mut *tx).await.map_err(StoreError::db(format!("inserting into {}", layer.id)))?;
+            ids.extend(batch_ids);
+        }
+        tx.commit().await.map_err(StoreError::db(format!("committing features of {}", layer.id)))?;
+        Ok(ids)
+    }
+
+    async fn meta(&self, key: &str) -> Result<Option<String>, StoreError> {
+        sqlx::query_scalar(include_str!("sql/get_meta.sql"))
+            .bind(key)
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(StoreError::db("reading metadata"))
+    }
+
+    async fn set_meta(&self, key: &str, value: &str) -> Result<(), StoreError> {
+        sqlx::query(include_str!("sql/set_meta.sql"))
+            .bind(key)
+            .bind(value)
+            .execute(&self.pool)
+            .await
+            .map(|_| ())
+            .map_err(StoreError::db("writing metadata"))
+    }
+
+    async fn health(&self) -> StoreHealth {
+        let r = tokio::time::timeout(
+            Duration::from_secs(2),
+            sqlx::query_scalar::<_, i32>("SELECT 1").fetch_one(&self.pool),
+        )
+        .await;
+        let error = match r {
+            Ok(Ok(_)) => None,
+            Ok(Err(e)) => Some(e.to_string()),
+            Err(_) => Some("no answer within 2 s".to_owned()),
+        };
+        StoreHealth { kind: self.kind(), location: self.location.clone(), ok: error.is_none(), error }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn passwords_are_redacted() {
+        assert_eq!(redact("postgres://city:s3cret@db:5432/gis"), "postgres://city:***@db:5432/gis");
+        assert_eq!(redact("postgres://db/gis"), "postgres://db/gis");
+        assert_eq!(redact("postgres://city@db/gis"), "postgres://city@db/gis");
+    }
+
+    #[test]
+    fn insert_sql_casts_dates_and_keeps_order() {
+        let c = Catalog::builtin();
+        let sql = insert_sql(c.get("hazardous_buildings").unwrap());
+        assert!(sql.contains("u.c2::date"), "{sql}");
+        assert!(sql.contains("WITH ORDINALITY") && sql.ends_with("ORDER BY fid"));
+    }
+}

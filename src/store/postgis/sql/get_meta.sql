@@ -1,0 +1,1 @@
+SELECT value FROM machizu_meta WHERE key = $1
