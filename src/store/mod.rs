@@ -42,6 +42,43 @@ impl StoreError {
         let what = what.into();
         move |source| Self::Database { what, source }
     }
+
+    /// The geometry of the `n`th feature of an insert is unusable.
+    pub(crate) fn new_geometry(layer: &LayerDef, n: usize, message: impl std::fmt::Display) -> Self {
+        Self::Geometry { layer: layer.id.to_string(), id: format!("#{n} (new)"), message: message.to_string() }
+    }
+
+    /// An attribute value of the `n`th feature of an insert does not fit its column.
+    pub(crate) fn new_attribute(layer: &LayerDef, n: usize, attribute: &str, message: impl std::fmt::Display) -> Self {
+        Self::Schema { layer: layer.id.to_string(), message: format!("feature #{n}, attribute {attribute}: {message}") }
+    }
+}
+
+/// Checks the `n`th feature of an insert against its layer: the geometry, conformed to the
+/// layer's geometry type, and the number of attribute values. Every store calls this first.
+pub(crate) fn checked_geometry(
+    layer: &LayerDef,
+    n: usize,
+    f: &NewFeature,
+) -> Result<geo_types::Geometry<f64>, StoreError> {
+    if f.attributes.len() != layer.attributes.len() {
+        return Err(StoreError::Schema {
+            layer: layer.id.to_string(),
+            message: format!(
+                "feature #{n} has {} attribute values, the schema {}",
+                f.attributes.len(),
+                layer.attributes.len()
+            ),
+        });
+    }
+    layer.geometry.conform(&f.geometry).map_err(|m| StoreError::new_geometry(layer, n, m))
+}
+
+/// Wraps SQL built from catalog names. Layer and attribute names are validated by
+/// [`crate::catalog::LayerId::new`] (lowercase letters, digits, `_`) before any SQL is built,
+/// and always double-quoted, so they cannot inject.
+pub(crate) fn catalog_sql(sql: String) -> sqlx::AssertSqlSafe<std::sync::Arc<str>> {
+    sqlx::AssertSqlSafe(sql.into())
 }
 
 /// What a store reports about itself on `/health`.

@@ -21,7 +21,7 @@ use sqlx::sqlite::{
 };
 use sqlx::{Arguments, AssertSqlSafe, Row};
 
-use super::{Store, StoreError, StoreHealth};
+use super::{Store, StoreError, StoreHealth, catalog_sql, checked_geometry};
 use crate::catalog::{AttrType, Catalog, LayerDef};
 use crate::crs::Epsg;
 use crate::feature::{AttrValue, Feature, FeatureId, NewFeature};
@@ -119,13 +119,6 @@ impl GpkgStore {
             .map_err(StoreError::db(format!("registering {t} in gpkg_geometry_columns")))?;
         tx.commit().await.map_err(StoreError::db(format!("committing the schema of {t}")))
     }
-}
-
-/// Wraps SQL built from catalog names. Layer and attribute names are validated by
-/// [`crate::catalog::LayerId::new`] (lowercase letters, digits, `_`) before any SQL is built,
-/// and always double-quoted, so they cannot inject.
-fn catalog_sql(sql: String) -> AssertSqlSafe<std::sync::Arc<str>> {
-    AssertSqlSafe(sql.into())
 }
 
 fn select_sql(layer: &LayerDef) -> String {
@@ -235,13 +228,8 @@ impl Store for GpkgStore {
         let mut extent: Option<geo_types::Rect<f64>> = None;
         let mut tx = self.pool.begin().await.map_err(StoreError::db("starting a transaction"))?;
         for (n, f) in features.iter().enumerate() {
-            let bad = |message: String| StoreError::Geometry {
-                layer: layer.id.to_string(),
-                id: format!("#{n} (new)"),
-                message,
-            };
-            let geometry = layer.geometry.conform(&f.geometry).map_err(&bad)?;
-            let rect = geometry.bounding_rect().ok_or_else(|| bad("empty geometry".into()))?;
+            let geometry = checked_geometry(layer, n, f)?;
+            let rect = geometry.bounding_rect().ok_or_else(|| StoreError::new_geometry(layer, n, "empty geometry"))?;
             extent = Some(extent.map_or(rect, |e| {
                 geo_types::Rect::new(
                     (e.min().x.min(rect.min().x), e.min().y.min(rect.min().y)),
@@ -251,24 +239,11 @@ impl Store for GpkgStore {
             let envelope = vec![rect.min().x, rect.max().x, rect.min().y, rect.max().y];
             let wkb = geometry
                 .to_gpkg_wkb(CoordDimensions::xy(), Some(self.crs.0 as i32), envelope)
-                .map_err(|e| bad(e.to_string()))?;
-            if f.attributes.len() != layer.attributes.len() {
-                return Err(StoreError::Schema {
-                    layer: layer.id.to_string(),
-                    message: format!(
-                        "feature #{n} has {} attribute values, the schema {}",
-                        f.attributes.len(),
-                        layer.attributes.len()
-                    ),
-                });
-            }
+                .map_err(|e| StoreError::new_geometry(layer, n, e))?;
             let mut args = SqliteArguments::default();
-            args.add(wkb).map_err(|e| bad(e.to_string()))?;
+            args.add(wkb).map_err(|e| StoreError::new_geometry(layer, n, e))?;
             for (a, v) in layer.attributes.iter().zip(&f.attributes) {
-                bind_value(&mut args, a.kind, v).map_err(|message| StoreError::Schema {
-                    layer: layer.id.to_string(),
-                    message: format!("feature #{n}, attribute {}: {message}", a.name),
-                })?;
+                bind_value(&mut args, a.kind, v).map_err(|m| StoreError::new_attribute(layer, n, &a.name, m))?;
             }
             let done = sqlx::query_with(AssertSqlSafe(sql.clone()), args)
                 .execute(&mut *tx)

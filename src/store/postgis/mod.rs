@@ -17,7 +17,7 @@ use geozero::{CoordDimensions, ToGeo, ToWkb};
 use sqlx::postgres::{PgPool, PgPoolOptions, PgRow};
 use sqlx::{AssertSqlSafe, Row};
 
-use super::{Store, StoreError, StoreHealth};
+use super::{Store, StoreError, StoreHealth, catalog_sql, checked_geometry};
 use crate::catalog::{AttrType, Catalog, LayerDef};
 use crate::crs::Epsg;
 use crate::feature::{AttrValue, Feature, FeatureId, NewFeature};
@@ -41,12 +41,6 @@ pub fn redact(url: &str) -> String {
         }
         _ => url.to_owned(),
     }
-}
-
-/// Wraps SQL built from catalog names, which [`crate::catalog::LayerId::new`] has validated
-/// (lowercase letters, digits, `_`) and which are always double-quoted.
-fn catalog_sql(sql: String) -> AssertSqlSafe<std::sync::Arc<str>> {
-    AssertSqlSafe(sql.into())
 }
 
 impl PostgisStore {
@@ -246,30 +240,13 @@ impl Store for PostgisStore {
             let mut columns: Vec<Column> = layer.attributes.iter().map(|a| Column::new(a.kind)).collect();
             for (k, f) in batch.iter().enumerate() {
                 let n = b * BATCH + k;
-                let bad = |message: String| StoreError::Geometry {
-                    layer: layer.id.to_string(),
-                    id: format!("#{n} (new)"),
-                    message,
-                };
-                let geometry = layer.geometry.conform(&f.geometry).map_err(&bad)?;
-                geoms.push(
-                    geometry.to_ewkb(CoordDimensions::xy(), Some(self.crs.0 as i32)).map_err(|e| bad(e.to_string()))?,
-                );
-                if f.attributes.len() != layer.attributes.len() {
-                    return Err(StoreError::Schema {
-                        layer: layer.id.to_string(),
-                        message: format!(
-                            "feature #{n} has {} attribute values, the schema {}",
-                            f.attributes.len(),
-                            layer.attributes.len()
-                        ),
-                    });
-                }
+                let geometry = checked_geometry(layer, n, f)?;
+                let ewkb = geometry
+                    .to_ewkb(CoordDimensions::xy(), Some(self.crs.0 as i32))
+                    .map_err(|e| StoreError::new_geometry(layer, n, e))?;
+                geoms.push(ewkb);
                 for ((col, a), v) in columns.iter_mut().zip(&layer.attributes).zip(&f.attributes) {
-                    col.push(v).map_err(|message| StoreError::Schema {
-                        layer: layer.id.to_string(),
-                        message: format!("feature #{n}, attribute {}: {message}", a.name),
-                    })?;
+                    col.push(v).map_err(|m| StoreError::new_attribute(layer, n, &a.name, m))?;
                 }
             }
             let mut q = sqlx::query_scalar::<_, i64>(AssertSqlSafe(sql.clone())).bind(geoms);
