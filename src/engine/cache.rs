@@ -2,8 +2,9 @@
 //!
 //! Each entry keeps the raw MVT bytes, their ETag, and a gzip copy made on first demand, so a
 //! hot tile is compressed once, not per request. Concurrent misses for one key are coalesced:
-//! one request renders, the others wait for its result. Entries naming a layer are dropped
-//! when that layer changes.
+//! one request renders, the others wait for its result. When features of a layer change, the
+//! entries naming the layer whose buffered bounds meet the old or new geometry are dropped, at
+//! every zoom ([`TileCache::invalidate_areas`]); the rest stay.
 
 use std::io::Write;
 use std::sync::{Arc, OnceLock};
@@ -13,8 +14,15 @@ use flate2::Compression;
 use flate2::write::GzEncoder;
 use moka::sync::Cache;
 
+use geo_types::Rect;
+
 use crate::catalog::Audience;
-use crate::tile::TileCoord;
+use crate::tile::coord::{MAX_ZOOM, mercator_to_world};
+use crate::tile::{EXTENT, TileCoord};
+
+/// Above this many changed areas in one call, their union is invalidated instead (fewer,
+/// larger areas: more tiles dropped, less work per cache entry).
+const MAX_AREAS: usize = 256;
 
 /// What identifies a cached tile.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
@@ -122,10 +130,131 @@ impl TileCache {
         }
     }
 
+    /// Drops every cached tile that includes `layer` and whose area, widened by `margin`
+    /// extent units on each side (the render buffer), meets one of `areas` (Web Mercator).
+    pub fn invalidate_areas(&self, layer: &str, areas: &[Rect<f64>], margin: i32) {
+        let Some(c) = &self.inner else { return };
+        if areas.is_empty() {
+            return;
+        }
+        let ranges = TileRanges::new(areas, margin);
+        let layer = layer.to_owned();
+        // Cannot fail: invalidation closures are enabled in `new`.
+        let _ = c.invalidate_entries_if(move |k, _| k.names(&layer) && ranges.contains(k.tile));
+    }
+
+    /// Drops one entry.
+    pub fn invalidate(&self, key: &TileKey) {
+        if let Some(c) = &self.inner {
+            c.invalidate(key);
+        }
+    }
+
     pub fn entry_count(&self) -> u64 {
         self.inner.as_ref().map_or(0, |c| {
             c.run_pending_tasks();
             c.entry_count()
         })
+    }
+}
+
+/// The tiles meeting a set of areas, as inclusive column and row ranges per area and zoom.
+struct TileRanges {
+    /// `ranges[area][z] = [x0, y0, x1, y1]`.
+    ranges: Vec<[[u32; 4]; MAX_ZOOM as usize + 1]>,
+}
+
+impl TileRanges {
+    fn new(areas: &[Rect<f64>], margin: i32) -> Self {
+        let union;
+        let areas = if areas.len() > MAX_AREAS {
+            union = [areas
+                .iter()
+                .copied()
+                .reduce(|a, b| {
+                    Rect::new(
+                        (a.min().x.min(b.min().x), a.min().y.min(b.min().y)),
+                        (a.max().x.max(b.max().x), a.max().y.max(b.max().y)),
+                    )
+                })
+                .expect("more than MAX_AREAS areas")];
+            &union[..]
+        } else {
+            areas
+        };
+        // One extent unit more than the buffer: quantisation rounds to the nearest unit.
+        let margin = f64::from(margin + 1);
+        let ranges = areas
+            .iter()
+            .map(|r| {
+                std::array::from_fn(|z| {
+                    let z = z as u8;
+                    let (x0, y0) = mercator_to_world(r.min().x, r.max().y, z);
+                    let (x1, y1) = mercator_to_world(r.max().x, r.min().y, z);
+                    let last = f64::from((1u32 << z) - 1);
+                    let tile = |w: f64| (w / f64::from(EXTENT)).floor().clamp(0.0, last) as u32;
+                    [tile(x0 - margin), tile(y0 - margin), tile(x1 + margin), tile(y1 + margin)]
+                })
+            })
+            .collect();
+        Self { ranges }
+    }
+
+    fn contains(&self, t: TileCoord) -> bool {
+        self.ranges.iter().any(|r| {
+            let [x0, y0, x1, y1] = r[usize::from(t.z)];
+            (x0..=x1).contains(&t.x) && (y0..=y1).contains(&t.y)
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::tile::coord::lonlat_to_mercator;
+
+    #[test]
+    fn tile_ranges_cover_the_area_and_its_buffer_only() {
+        // A 20 m square in Obanazawa.
+        let (x, y) = lonlat_to_mercator(140.40, 38.60);
+        let area = Rect::new((x, y), (x + 20.0, y + 20.0));
+        let r = TileRanges::new(&[area], 64);
+        for z in 0..=MAX_ZOOM {
+            let inside = TileCoord::containing(140.40001, 38.60001, z);
+            assert!(r.contains(inside), "z{z}");
+        }
+        // Far away tiles are untouched; a neighbour at z18 (20 m ≈ 0.3 tiles) only within reach.
+        assert!(!r.contains(TileCoord::containing(140.50, 38.60, 14)));
+        let t = TileCoord::containing(140.40001, 38.60001, 18);
+        assert!(!r.contains(TileCoord { z: 18, x: t.x + 3, y: t.y }));
+        // A buffer is counted: an area ending just short of a tile edge touches the next tile.
+        let t = TileCoord::containing(140.40, 38.60, 16);
+        let [w, _, e, _] = t.mercator_bounds();
+        let edge = Rect::new((w + 1.0, y), (e - 0.5, y + 1.0));
+        let r = TileRanges::new(&[edge], 64);
+        assert!(r.contains(TileCoord { z: 16, x: t.x + 1, y: t.y }));
+        let r = TileRanges::new(&[edge], 0);
+        assert!(!r.contains(TileCoord { z: 16, x: t.x + 1, y: t.y }));
+    }
+
+    #[test]
+    fn invalidating_an_area_drops_only_the_tiles_it_meets() {
+        let cache = TileCache::new(1 << 20);
+        let key = |layers: &str, lon, lat| TileKey {
+            layers: layers.into(),
+            tile: TileCoord::containing(lon, lat, 14),
+            audience: Audience::Public,
+        };
+        let near = key("roads,parcels", 140.40, 38.60);
+        let far = key("roads", 140.50, 38.60);
+        let other_layer = key("parcels", 140.40, 38.60);
+        for k in [&near, &far, &other_layer] {
+            cache.get_or_render(k.clone(), || vec![1, 2, 3]);
+        }
+        let (x, y) = lonlat_to_mercator(140.40, 38.60);
+        cache.invalidate_areas("roads", &[Rect::new((x - 5.0, y - 5.0), (x + 5.0, y + 5.0))], 64);
+        assert!(cache.get(&near).is_none());
+        assert!(cache.get(&far).is_some());
+        assert!(cache.get(&other_layer).is_some());
     }
 }

@@ -1,91 +1,102 @@
-//! A layer as the engine holds it: ids, attribute tags, and one generalised [`Level`] per zoom.
+//! A layer as the engine holds it: a large base [`Segment`] built at load, and a small delta
+//! segment of the features changed since, so that an edit costs milliseconds, not a rebuild.
 //!
-//! Built once from the store's features: geometry is reprojected from the store CRS to Web
-//! Mercator, features are put in Hilbert order, attribute values are interned into one
-//! layer-wide table of ready-encoded MVT values (each distinct value encoded once, however many
-//! features share it), and the zoom levels are generalised in parallel.
+//! A segment is built all at once from features in Web Mercator: features are put in Hilbert
+//! order, attribute values are interned into one table of ready-encoded MVT values (each
+//! distinct value encoded once, however many features share it), and the zoom levels are
+//! generalised in parallel. [`LayerData::apply`] makes the next version of a layer from a batch
+//! of changes: base features that were replaced or deleted are masked out, and the delta is
+//! rebuilt from its (few) features; when the delta grows past a fraction of the base, both are
+//! merged into a new base. Versions are immutable: readers keep rendering the one they hold.
 
 use std::collections::HashMap;
+use std::sync::Arc;
 
 use geo::BoundingRect;
-use geo_types::Geometry;
+use geo_types::Rect;
+use indexmap::IndexMap;
 use rayon::prelude::*;
 
 use super::EngineError;
 use super::level::Level;
 use crate::catalog::LayerDef;
 use crate::crs::{Epsg, Transformer};
-use crate::feature::Feature;
+use crate::feature::{Feature, FeatureId};
 use crate::tile::coord::mercator_to_lonlat;
 use crate::tile::mvt::{GeomType, encode_value};
 
-/// A layer's features, ready for tile rendering.
+/// The delta is merged into the base when it holds more than this many features and more than
+/// [`COMPACT_FRACTION`] of the base.
+const COMPACT_MIN: usize = 512;
+const COMPACT_FRACTION: usize = 16;
+
+/// Features generalised and indexed for rendering, built in one go.
 #[derive(Debug)]
-pub struct LayerData {
-    pub def: LayerDef,
-    pub geom_type: GeomType,
+pub struct Segment {
+    /// The features in Web Mercator, in Hilbert order: feature index `i` below. Kept so that a
+    /// later version of the layer can be rebuilt without the store.
+    pub features: Vec<Feature>,
     /// Feature ids, by feature index.
     pub ids: Vec<u64>,
     /// `tags[tag_offsets[i]..tag_offsets[i + 1]]` are feature `i`'s (attribute index, value id).
     pub tag_offsets: Vec<u32>,
     pub tags: Vec<(u16, u32)>,
-    /// Distinct attribute values of the layer, each encoded as an MVT `Value` body, in one
-    /// arena: value `v` is `value_bytes[value_offsets[v]..value_offsets[v + 1]]`.
-    pub value_bytes: Vec<u8>,
-    pub value_offsets: Vec<u32>,
+    /// Distinct attribute values, each encoded as an MVT `Value` body, in one arena: value
+    /// `first_value + v` is `value_bytes[value_offsets[v]..value_offsets[v + 1]]`. A delta
+    /// segment numbers its values after the base's and reuses the base's for values they share,
+    /// so a tile mixing both writes each distinct value once.
+    value_bytes: Vec<u8>,
+    value_offsets: Vec<u32>,
+    first_value: u32,
+    /// Value id by encoded value.
+    value_ids: HashMap<Vec<u8>, u32>,
     /// `levels[z]`, `None` outside the layer's zoom range.
     pub levels: Vec<Option<Level>>,
-    /// Bounds of all features as `[west, south, east, north]` in degrees.
-    pub bounds: Option<[f64; 4]>,
+    /// Bounds of all features in Web Mercator.
+    pub extent: Option<Rect<f64>>,
 }
 
-impl LayerData {
-    /// Builds the layer from features in `store_crs`.
-    pub fn build(def: LayerDef, features: Vec<Feature>, store_crs: Epsg) -> Result<Self, EngineError> {
-        let to_mercator = Transformer::new(store_crs, Epsg::WEB_MERCATOR)?;
+impl Segment {
+    /// Builds a segment from features already in Web Mercator, extending `base`'s values if given.
+    fn build(def: &LayerDef, mut features: Vec<Feature>, base: Option<&Segment>) -> Self {
+        // Features near each other on the map sit near each other in memory, so a tile reads
+        // a few runs of each array instead of jumping across the layer (the hot path is
+        // bound by memory, not arithmetic).
+        // Ties go by id, so the order depends on the features, not on how they came.
+        features.sort_by_cached_key(|f| {
+            (f.geometry.bounding_rect().map_or(0, |r| hilbert_key(r.center().x, r.center().y)), f.id)
+        });
         let mut ids = Vec::with_capacity(features.len());
-        let mut geometries = Vec::with_capacity(features.len());
         let mut tag_offsets = Vec::with_capacity(features.len() + 1);
         let mut tags = Vec::new();
         let mut value_bytes = Vec::new();
         let mut value_offsets = vec![0u32];
         let mut value_ids: HashMap<Vec<u8>, u32> = HashMap::new();
+        let first_value = base.map_or(0, |b| b.first_value + b.value_count() as u32);
         tag_offsets.push(0);
-        let mut projected = Vec::with_capacity(features.len());
-        for mut f in features {
-            to_mercator.geometry(&mut f.geometry)?;
-            projected.push(f);
-        }
-        // Features near each other on the map sit near each other in memory, so a tile reads
-        // a few runs of each array instead of jumping across the layer (the hot path is
-        // bound by memory, not arithmetic).
-        projected
-            .sort_by_cached_key(|f| f.geometry.bounding_rect().map_or(0, |r| hilbert_key(r.center().x, r.center().y)));
-        for f in projected {
-            geometries.push(f.geometry);
+        for f in &features {
             ids.push(f.id as u64);
             for (k, v) in f.attributes.iter().enumerate().take(def.attributes.len()) {
                 let Some(enc) = encode_value(v) else { continue };
+                if let Some(&id) = base.and_then(|b| b.value_ids.get(&enc)) {
+                    tags.push((k as u16, id));
+                    continue;
+                }
                 let id = *value_ids.entry(enc).or_insert_with_key(|enc| {
                     value_bytes.extend_from_slice(enc);
                     value_offsets.push(value_bytes.len() as u32);
-                    (value_offsets.len() - 2) as u32
+                    first_value + (value_offsets.len() - 2) as u32
                 });
                 tags.push((k as u16, id));
             }
             tag_offsets.push(tags.len() as u32);
         }
-        let bounds = bounds_of(&geometries);
+        let extent = union_extent(features.iter().filter_map(|f| f.geometry.bounding_rect()));
         let levels = (0..=def.maxzoom)
             .into_par_iter()
-            .map(|z| (z >= def.minzoom).then(|| Level::build(&geometries, z, z < def.maxzoom)))
+            .map(|z| (z >= def.minzoom).then(|| Level::build(features.iter().map(|f| &f.geometry), z, z < def.maxzoom)))
             .collect();
-        let geom_type = match def.geometry.family() {
-            "point" => GeomType::Point,
-            "line" => GeomType::LineString,
-            _ => GeomType::Polygon,
-        };
-        Ok(Self { def, geom_type, ids, tag_offsets, tags, value_bytes, value_offsets, levels, bounds })
+        Self { features, ids, tag_offsets, tags, value_bytes, value_offsets, first_value, value_ids, levels, extent }
     }
 
     pub fn len(&self) -> usize {
@@ -100,21 +111,182 @@ impl LayerData {
         self.levels.get(usize::from(z)).and_then(Option::as_ref)
     }
 
-    /// Number of distinct attribute values.
-    pub fn value_count(&self) -> usize {
+    /// Number of distinct attribute values the segment adds.
+    fn value_count(&self) -> usize {
         self.value_offsets.len() - 1
     }
 
-    /// The encoded MVT `Value` body of value `v`.
+    /// The encoded MVT `Value` body of value `v`, one of this segment's own.
     #[inline]
-    pub fn value(&self, v: u32) -> &[u8] {
-        &self.value_bytes[self.value_offsets[v as usize] as usize..self.value_offsets[v as usize + 1] as usize]
+    fn value(&self, v: u32) -> &[u8] {
+        let i = (v - self.first_value) as usize;
+        &self.value_bytes[self.value_offsets[i] as usize..self.value_offsets[i + 1] as usize]
     }
 
     pub fn tags_of(&self, feature: u32) -> &[(u16, u32)] {
         let i = feature as usize;
         &self.tags[self.tag_offsets[i] as usize..self.tag_offsets[i + 1] as usize]
     }
+}
+
+/// One version of a layer's features, ready for tile rendering.
+#[derive(Debug)]
+pub struct LayerData {
+    pub def: LayerDef,
+    pub geom_type: GeomType,
+    base: Arc<Segment>,
+    /// Base feature index by id.
+    base_index: Arc<HashMap<u64, u32>>,
+    /// Bit `i` is set when base feature `i` has been replaced or deleted.
+    removed: Vec<u64>,
+    removed_count: usize,
+    delta: Segment,
+    /// Bounds of all features as `[west, south, east, north]` in degrees.
+    pub bounds: Option<[f64; 4]>,
+}
+
+/// What [`LayerData::apply`] made: the next version and where on the map it differs.
+pub struct Applied {
+    pub data: LayerData,
+    /// Web Mercator bounds of every changed feature, before and after the change.
+    pub changed: Vec<Rect<f64>>,
+}
+
+impl LayerData {
+    /// Builds the layer from features in `store_crs`.
+    pub fn build(def: LayerDef, features: Vec<Feature>, store_crs: Epsg) -> Result<Self, EngineError> {
+        let features = to_mercator(features, store_crs)?;
+        let base = Segment::build(&def, features, None);
+        Ok(Self::from_base(def, base))
+    }
+
+    fn from_base(def: LayerDef, base: Segment) -> Self {
+        let base_index = base.ids.iter().enumerate().map(|(i, &id)| (id, i as u32)).collect();
+        let geom_type = match def.geometry.family() {
+            "point" => GeomType::Point,
+            "line" => GeomType::LineString,
+            _ => GeomType::Polygon,
+        };
+        let removed = vec![0; base.len().div_ceil(64)];
+        let delta = Segment::build(&def, Vec::new(), Some(&base));
+        let bounds = base.extent.map(lonlat_bounds);
+        Self {
+            def,
+            geom_type,
+            base: Arc::new(base),
+            base_index: Arc::new(base_index),
+            removed,
+            removed_count: 0,
+            delta,
+            bounds,
+        }
+    }
+
+    /// The next version of this layer: `upserts` (in `store_crs`) added or replacing the
+    /// features with their ids, and `deletes` gone. Ids that are not in the layer are ignored.
+    pub fn apply(&self, upserts: Vec<Feature>, deletes: &[FeatureId], store_crs: Epsg) -> Result<Applied, EngineError> {
+        let upserts = to_mercator(upserts, store_crs)?;
+        let mut changed = Vec::new();
+        let mut removed = self.removed.clone();
+        let mut removed_count = self.removed_count;
+        let mut delta: IndexMap<u64, Feature> = self.delta.features.iter().map(|f| (f.id as u64, f.clone())).collect();
+        for id in deletes.iter().chain(upserts.iter().map(|f| &f.id)).map(|&id| id as u64) {
+            if let Some(&i) = self.base_index.get(&id) {
+                let (word, bit) = (i as usize / 64, 1u64 << (i % 64));
+                if removed[word] & bit == 0 {
+                    removed[word] |= bit;
+                    removed_count += 1;
+                    changed.extend(self.base.features[i as usize].geometry.bounding_rect());
+                }
+            }
+            if let Some(old) = delta.shift_remove(&id) {
+                changed.extend(old.geometry.bounding_rect());
+            }
+        }
+        for f in upserts {
+            changed.extend(f.geometry.bounding_rect());
+            delta.insert(f.id as u64, f);
+        }
+        let data = if delta.len() > COMPACT_MIN.max(self.base.len() / COMPACT_FRACTION) {
+            // Merge: every live base feature plus the delta becomes the new base.
+            let mut all: Vec<Feature> = Vec::with_capacity(self.base.len() - removed_count + delta.len());
+            all.extend(
+                self.base
+                    .features
+                    .iter()
+                    .enumerate()
+                    .filter(|(i, _)| removed[i / 64] & (1 << (i % 64)) == 0)
+                    .map(|(_, f)| f.clone()),
+            );
+            all.extend(delta.into_values());
+            Self::from_base(self.def.clone(), Segment::build(&self.def, all, None))
+        } else {
+            let delta = Segment::build(&self.def, delta.into_values().collect(), Some(&self.base));
+            let bounds = union_extent(self.base.extent.into_iter().chain(delta.extent)).map(lonlat_bounds);
+            Self {
+                def: self.def.clone(),
+                geom_type: self.geom_type,
+                base: self.base.clone(),
+                base_index: self.base_index.clone(),
+                removed,
+                removed_count,
+                delta,
+                bounds,
+            }
+        };
+        Ok(Applied { data, changed })
+    }
+
+    /// Number of features.
+    pub fn len(&self) -> usize {
+        self.base.len() - self.removed_count + self.delta.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Whether the layer has tiles at zoom `z`.
+    pub fn has_zoom(&self, z: u8) -> bool {
+        (self.def.minzoom..=self.def.maxzoom).contains(&z)
+    }
+
+    /// The segments to render: the base with the mask of its removed features (`None` when
+    /// nothing was removed), then the delta.
+    pub fn segments(&self) -> [(&Segment, Option<&[u64]>); 2] {
+        let mask = (self.removed_count > 0).then_some(self.removed.as_slice());
+        [(&self.base, mask), (&self.delta, None)]
+    }
+
+    /// Number of distinct attribute values, base and delta.
+    pub fn value_count(&self) -> usize {
+        self.base.value_count() + self.delta.value_count()
+    }
+
+    /// The encoded MVT `Value` body of value `v`.
+    #[inline]
+    pub fn value(&self, v: u32) -> &[u8] {
+        if v < self.delta.first_value { self.base.value(v) } else { self.delta.value(v) }
+    }
+
+    /// Number of features changed since the base was built (for metrics and tests).
+    pub fn delta_len(&self) -> usize {
+        self.delta.len()
+    }
+}
+
+/// Whether bit `i` of `mask` is set.
+#[inline]
+pub fn is_masked(mask: &[u64], i: u32) -> bool {
+    mask[i as usize / 64] & (1 << (i % 64)) != 0
+}
+
+fn to_mercator(mut features: Vec<Feature>, store_crs: Epsg) -> Result<Vec<Feature>, EngineError> {
+    let transformer = Transformer::new(store_crs, Epsg::WEB_MERCATOR)?;
+    for f in &mut features {
+        transformer.geometry(&mut f.geometry)?;
+    }
+    Ok(features)
 }
 
 /// Position of a Web Mercator point along a Hilbert curve over the world, on a 2^16 grid.
@@ -141,15 +313,17 @@ fn hilbert_key(x: f64, y: f64) -> u64 {
     d
 }
 
-fn bounds_of(geometries: &[Geometry<f64>]) -> Option<[f64; 4]> {
-    let mut acc: Option<[f64; 4]> = None;
-    for r in geometries.iter().filter_map(BoundingRect::bounding_rect) {
-        let (w, s) = mercator_to_lonlat(r.min().x, r.min().y);
-        let (e, n) = mercator_to_lonlat(r.max().x, r.max().y);
-        acc = Some(match acc {
-            None => [w, s, e, n],
-            Some(b) => [b[0].min(w), b[1].min(s), b[2].max(e), b[3].max(n)],
-        });
-    }
-    acc
+fn union_extent(rects: impl Iterator<Item = Rect<f64>>) -> Option<Rect<f64>> {
+    rects.reduce(|a, b| {
+        Rect::new(
+            (a.min().x.min(b.min().x), a.min().y.min(b.min().y)),
+            (a.max().x.max(b.max().x), a.max().y.max(b.max().y)),
+        )
+    })
+}
+
+fn lonlat_bounds(r: Rect<f64>) -> [f64; 4] {
+    let (w, s) = mercator_to_lonlat(r.min().x, r.min().y);
+    let (e, n) = mercator_to_lonlat(r.max().x, r.max().y);
+    [w, s, e, n]
 }

@@ -68,14 +68,14 @@ impl Level {
     /// Generalises `geometries` (Web Mercator metres, indexed by feature) for zoom `z`.
     /// `simplify` is false at a layer's highest zoom, where clients overzoom and want every
     /// vertex.
-    pub fn build(geometries: &[Geometry<f64>], z: u8, simplify: bool) -> Self {
+    pub fn build<'a>(geometries: impl IntoIterator<Item = &'a Geometry<f64>>, z: u8, simplify: bool) -> Self {
         let mut b = LevelBuilder {
             level: Level { z, features: Vec::new(), parts: Vec::new(), coords: Vec::new(), index: RTree::new() },
             scale: world_scale(z),
             tolerance: if simplify { SIMPLIFY_TOLERANCE } else { 0.0 },
             scratch: Vec::new(),
         };
-        for (i, g) in geometries.iter().enumerate() {
+        for (i, g) in geometries.into_iter().enumerate() {
             b.add(i as u32, g);
         }
         let entries = b

@@ -4,8 +4,9 @@
 //! Data flow: the server loads each layer's features from the [`crate::store::Store`] and hands
 //! them to [`Engine::load_layer`], which builds a [`LayerData`] (reproject → intern attributes
 //! → per-zoom [`level::Level`]s with R-trees) and swaps it in atomically; cached tiles naming the
-//! layer are dropped. [`Engine::tile`] serves a tile from the cache or renders it
-//! ([`render::render_tile`]).
+//! layer are dropped. Later changes go through [`Engine::apply_changes`], which makes the next
+//! version of the layer from the changed features alone and drops only the cached tiles they
+//! touch. [`Engine::tile`] serves a tile from the cache or renders it ([`render::render_tile`]).
 //!
 //! The engine knows nothing of HTTP or SQL.
 
@@ -15,7 +16,8 @@ pub mod level;
 pub mod render;
 
 use std::collections::HashMap;
-use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
 
 use arc_swap::ArcSwap;
 
@@ -24,7 +26,7 @@ pub use layer::LayerData;
 
 use crate::catalog::{Audience, Catalog};
 use crate::crs::{CrsError, Epsg};
-use crate::feature::Feature;
+use crate::feature::{Feature, FeatureId};
 use crate::tile::TileCoord;
 
 /// Errors while building layers.
@@ -36,12 +38,22 @@ pub enum EngineError {
     UnknownLayer(String),
 }
 
+/// The current version of a layer, and a lock that makes changes to it one at a time
+/// (readers never take it).
+struct LayerSlot {
+    data: ArcSwap<LayerData>,
+    write: Mutex<()>,
+}
+
 /// All layers in memory plus the tile cache.
 pub struct Engine {
     catalog: Arc<Catalog>,
     store_crs: Epsg,
-    layers: HashMap<String, ArcSwap<LayerData>>,
+    layers: HashMap<String, LayerSlot>,
     cache: TileCache,
+    /// Bumped after every change to any layer, before its tiles are invalidated: a tile
+    /// rendered across a change is not kept in the cache.
+    epoch: AtomicU64,
 }
 
 impl Engine {
@@ -50,9 +62,9 @@ impl Engine {
         let mut layers = HashMap::new();
         for def in catalog.layers() {
             let empty = LayerData::build(def.clone(), Vec::new(), store_crs)?;
-            layers.insert(def.id.to_string(), ArcSwap::from_pointee(empty));
+            layers.insert(def.id.to_string(), LayerSlot { data: ArcSwap::from_pointee(empty), write: Mutex::new(()) });
         }
-        Ok(Self { catalog, store_crs, layers, cache: TileCache::new(cache_bytes) })
+        Ok(Self { catalog, store_crs, layers, cache: TileCache::new(cache_bytes), epoch: AtomicU64::new(0) })
     }
 
     pub fn catalog(&self) -> &Arc<Catalog> {
@@ -63,19 +75,38 @@ impl Engine {
         &self.cache
     }
 
+    fn slot(&self, id: &str) -> Result<&LayerSlot, EngineError> {
+        self.layers.get(id).ok_or_else(|| EngineError::UnknownLayer(id.to_owned()))
+    }
+
     /// Replaces a layer's features (in the store CRS) and drops its cached tiles.
     pub fn load_layer(&self, id: &str, features: Vec<Feature>) -> Result<(), EngineError> {
-        let slot = self.layers.get(id).ok_or_else(|| EngineError::UnknownLayer(id.to_owned()))?;
+        let slot = self.slot(id)?;
         let def = self.catalog.get(id).ok_or_else(|| EngineError::UnknownLayer(id.to_owned()))?;
         let data = LayerData::build(def.clone(), features, self.store_crs)?;
-        slot.store(Arc::new(data));
+        let _write = slot.write.lock().unwrap_or_else(|e| e.into_inner());
+        slot.data.store(Arc::new(data));
+        self.epoch.fetch_add(1, Ordering::SeqCst);
         self.cache.invalidate_layer(id);
         Ok(())
     }
 
+    /// Applies changed features to a layer: `upserts` (in the store CRS) are added or replace
+    /// the features with their ids, `deletes` are removed. Only cached tiles that the old or
+    /// new geometries touch are dropped. Returns the number of features whose tiles changed.
+    pub fn apply_changes(&self, id: &str, upserts: Vec<Feature>, deletes: &[FeatureId]) -> Result<usize, EngineError> {
+        let slot = self.slot(id)?;
+        let _write = slot.write.lock().unwrap_or_else(|e| e.into_inner());
+        let applied = slot.data.load().apply(upserts, deletes, self.store_crs)?;
+        slot.data.store(Arc::new(applied.data));
+        self.epoch.fetch_add(1, Ordering::SeqCst);
+        self.cache.invalidate_areas(id, &applied.changed, render::BUFFER);
+        Ok(applied.changed.len())
+    }
+
     /// The current data of a layer.
     pub fn layer(&self, id: &str) -> Option<Arc<LayerData>> {
-        self.layers.get(id).map(|s| s.load_full())
+        self.layers.get(id).map(|s| s.data.load_full())
     }
 
     /// A tile of `layers` (ids) for `audience`, from the cache or freshly rendered. The caller
@@ -83,7 +114,15 @@ impl Engine {
     /// thread: call it off the async workers.
     pub fn tile(&self, layers: &[String], tile: TileCoord, audience: Audience) -> Arc<EncodedTile> {
         let key = TileKey { layers: layers.join(",").into(), tile, audience };
-        self.cache.get_or_render(key, || self.render(layers, tile, audience))
+        let epoch = self.epoch.load(Ordering::SeqCst);
+        let encoded = self.cache.get_or_render(key.clone(), || self.render(layers, tile, audience));
+        if self.epoch.load(Ordering::SeqCst) != epoch {
+            // A layer changed while this tile was rendered: it may hold the old data, and the
+            // invalidation may have run before it was cached. Serve it (it was current when
+            // asked for) but do not keep it.
+            self.cache.invalidate(&key);
+        }
+        encoded
     }
 
     /// The tile if it is cached (cheap: safe on an async worker).

@@ -16,7 +16,7 @@
 
 use std::cell::RefCell;
 
-use super::layer::LayerData;
+use super::layer::{LayerData, Segment, is_masked};
 use super::level::{Level, LevelFeature, PartKind};
 use crate::catalog::Audience;
 use crate::tile::clip::{Rect, clip_line, clip_ring};
@@ -101,11 +101,16 @@ fn render_with(layers: &[&LayerData], tile: TileCoord, audience: Audience, thinn
         s.tile.reset();
         let mut features = 0;
         for data in layers {
-            let Some(level) = data.level(tile.z) else {
+            if !data.has_zoom(tile.z) {
                 continue;
-            };
+            }
             s.layer.reset();
-            render_layer(s, data, level, tile, audience, thinning);
+            start_layer(s, data, audience);
+            for (segment, removed) in data.segments() {
+                if let Some(level) = segment.level(tile.z) {
+                    render_segment(s, data, segment, level, removed, tile, thinning);
+                }
+            }
             features += s.layer.feature_count();
             s.tile.add_layer(data.def.id.as_str(), EXTENT, &s.layer);
         }
@@ -113,14 +118,8 @@ fn render_with(layers: &[&LayerData], tile: TileCoord, audience: Audience, thinn
     })
 }
 
-fn render_layer(
-    s: &mut Scratch,
-    data: &LayerData,
-    level: &Level,
-    tile: TileCoord,
-    audience: Audience,
-    thinning: Thinning,
-) {
+/// Starts an MVT layer: keys and values are numbered afresh, visibility set for `audience`.
+fn start_layer(s: &mut Scratch, data: &LayerData, audience: Audience) {
     s.generation = s.generation.wrapping_add(1);
     if s.generation == 0 {
         // Wrapped: old stamps could collide, so start afresh.
@@ -128,7 +127,6 @@ fn render_layer(
         s.value_slots.iter_mut().for_each(|v| v.0 = 0);
         s.generation = 1;
     }
-    let generation = s.generation;
     if s.key_slots.len() < data.def.attributes.len() {
         s.key_slots.resize(data.def.attributes.len(), (0, 0));
     }
@@ -137,6 +135,20 @@ fn render_layer(
     }
     s.visible.clear();
     s.visible.extend(data.def.attributes.iter().map(|a| a.visibility.visible_to(audience)));
+}
+
+/// Writes one segment's features in the tile into the current MVT layer, skipping those set in
+/// `removed`.
+fn render_segment(
+    s: &mut Scratch,
+    data: &LayerData,
+    segment: &Segment,
+    level: &Level,
+    removed: Option<&[u64]>,
+    tile: TileCoord,
+    thinning: Thinning,
+) {
+    let generation = s.generation;
 
     // Geometry stays in world extent space; the builder subtracts the tile origin as it
     // encodes, and clipping uses the buffered tile rectangle in world space.
@@ -149,7 +161,10 @@ fn render_layer(
     s.layer.set_origin(origin);
     let widen = |v: [i32; 2]| [i64::from(v[0]), i64::from(v[1])];
     for f in level.query(widen(rect.min), widen(rect.max)) {
-        let id = data.ids[f.feature as usize];
+        if removed.is_some_and(|m| is_masked(m, f.feature)) {
+            continue;
+        }
+        let id = segment.ids[f.feature as usize];
         if !thinning.keeps(f, id) {
             continue;
         }
@@ -158,7 +173,7 @@ fn render_layer(
             s.layer.clear_feature();
             continue;
         }
-        for &(k, v) in data.tags_of(f.feature) {
+        for &(k, v) in segment.tags_of(f.feature) {
             if !s.visible[usize::from(k)] {
                 continue;
             }
