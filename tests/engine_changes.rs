@@ -79,9 +79,12 @@ fn tiles() -> Vec<TileCoord> {
     out
 }
 
+/// A decoded feature: id, geometry commands, (key, value) pairs.
+type TileFeature = (u64, Vec<u32>, Vec<(String, String)>);
+
 /// A tile's features as comparable values: id, geometry commands and attributes by name.
 /// Also checks that the layer's keys and values are each written once.
-fn content(bytes: &[u8]) -> BTreeSet<(u64, Vec<u32>, Vec<(String, String)>)> {
+fn content(bytes: &[u8]) -> BTreeSet<TileFeature> {
     if bytes.is_empty() {
         return BTreeSet::new();
     }
