@@ -8,6 +8,7 @@ use std::time::Instant;
 use crate::catalog::Catalog;
 use crate::config::Config;
 use crate::engine::{Engine, EngineError};
+use crate::follow::{self, Follower};
 use crate::store::gpkg::GpkgStore;
 use crate::store::postgis::PostgisStore;
 use crate::store::{Store, StoreError};
@@ -20,6 +21,8 @@ pub enum AppError {
     Store(#[from] StoreError),
     #[error(transparent)]
     Engine(#[from] EngineError),
+    #[error(transparent)]
+    Follow(#[from] follow::FollowError),
     #[error("while generating the demo city: {0}")]
     Demo(#[from] crs::CrsError),
 }
@@ -31,6 +34,8 @@ pub struct App {
     pub engine: Arc<Engine>,
     /// Set when the store holds the synthetic demo city (shown as attribution).
     pub dataset_notice: Option<String>,
+    /// Applies changes made to the store by anyone, while the app lives (PostGIS only).
+    pub follower: Option<Follower>,
 }
 
 impl App {
@@ -51,19 +56,17 @@ impl App {
             seed_demo(store.as_ref(), &config.catalog, demo::DEFAULT_SEED).await?;
         }
         let engine = Arc::new(Engine::new(Arc::new(config.catalog.clone()), store.crs(), config.tile_cache_bytes)?);
+        // Listen before loading, so that no change falls between the two.
+        let feed = store.watch().await?;
         for layer in config.catalog.layers() {
             let t = Instant::now();
-            let features = store.load(layer).await?;
-            let n = features.len();
-            let engine = engine.clone();
-            let id = layer.id.to_string();
-            tokio::task::spawn_blocking(move || engine.load_layer(&id, features))
-                .await
-                .expect("layer loading does not panic")?;
+            follow::reload(store.as_ref(), &engine, layer.id.as_str()).await?;
+            let n = engine.layer(layer.id.as_str()).map_or(0, |l| l.len());
             tracing::info!(layer = %layer.id, features = n, ms = t.elapsed().as_millis() as u64, "layer loaded");
         }
+        let follower = feed.map(|feed| follow::spawn(store.clone(), engine.clone(), feed));
         let dataset_notice = store.meta(demo::META_KEY).await?;
-        Ok(Self { config, store, engine, dataset_notice })
+        Ok(Self { config, store, engine, dataset_notice, follower })
     }
 }
 

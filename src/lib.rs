@@ -2,7 +2,8 @@
 //!
 //! Read `docs/ARCHITECTURE.md` first. In one line: [`store`] keeps the layers, [`engine`]
 //! holds them in memory generalised per zoom, [`tile`] encodes vector tiles, [`http`] serves
-//! them, and [`app`] wires these together from a [`config::Config`].
+//! them, [`follow`] keeps the engine in step with changes to the store, and [`app`] wires these
+//! together from a [`config::Config`].
 
 pub mod app;
 pub mod catalog;
@@ -12,6 +13,7 @@ pub mod crs;
 pub mod demo;
 pub mod engine;
 pub mod feature;
+pub mod follow;
 pub mod http;
 pub mod store;
 pub mod tile;

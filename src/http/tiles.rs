@@ -3,7 +3,8 @@
 //! `GET /tiles/{layers}/{z}/{x}/{y}.mvt`: validates the path (each part gets its own error
 //! message), resolves the layers for the caller's audience, and asks the engine for the tile
 //! off the async workers. Answers 204 for an empty tile, 304 when `If-None-Match` matches,
-//! and gzip when the client accepts it. `GET /tiles/{layers}.json` describes the same tiles.
+//! and gzip when the client accepts it; `X-Cache` says whether the tile came from the cache.
+//! `GET /tiles/{layers}.json` describes the same tiles.
 
 use axum::Json;
 use axum::extract::{Path, State};
@@ -41,7 +42,9 @@ pub async fn tile(
     let ids: Vec<String> = defs.iter().map(|d| d.id.to_string()).collect();
 
     let want_gzip = accepts_gzip(&headers);
-    let tile = match app.engine.cached(&ids, coord, audience) {
+    let cached = app.engine.cached(&ids, coord, audience);
+    let hit = cached.is_some();
+    let tile = match cached {
         Some(tile) if !want_gzip || tile.is_empty() || tile.has_gzip() => tile,
         _ => {
             // Rendering and compressing are CPU work: keep them off the async workers.
@@ -65,6 +68,8 @@ pub async fn tile(
     let cache = if live { "no-cache" } else { "public, max-age=60, stale-while-revalidate=600" };
     h.insert(header::CACHE_CONTROL, HeaderValue::from_static(cache));
     h.insert(header::ETAG, HeaderValue::from_str(&etag).expect("hex etag is a valid header"));
+    // Whether the tile came from machizu's tile cache (for operators, load tests and tests).
+    h.insert("x-cache", HeaderValue::from_static(if hit { "HIT" } else { "MISS" }));
     if if_none_match(&headers, &etag) {
         return Ok((StatusCode::NOT_MODIFIED, h).into_response());
     }

@@ -91,6 +91,25 @@ pub struct StoreHealth {
     pub error: Option<String>,
 }
 
+/// A change to a layer's stored features, as a [`ChangeFeed`] reports it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Change {
+    /// These features were inserted, updated or deleted: read them again (an id that is gone
+    /// was deleted).
+    Features { layer: String, ids: Vec<FeatureId> },
+    /// Too much of the layer changed to list: read all of it again.
+    Layer { layer: String },
+}
+
+/// Changes to a store, in commit order.
+#[async_trait]
+pub trait ChangeFeed: Send {
+    /// The next changes, waiting for at least one; everything already received comes in the
+    /// same batch. An error means changes may have been missed: start a new feed with
+    /// [`Store::watch`], then read everything again.
+    async fn next(&mut self) -> Result<Vec<Change>, StoreError>;
+}
+
 /// A place where layers are kept.
 #[async_trait]
 pub trait Store: Send + Sync {
@@ -108,6 +127,16 @@ pub trait Store: Send + Sync {
 
     /// Every feature of a layer, by ascending id.
     async fn load(&self, layer: &LayerDef) -> Result<Vec<Feature>, StoreError>;
+
+    /// The features with these ids, by ascending id; an id not returned is not in the layer.
+    async fn load_ids(&self, layer: &LayerDef, ids: &[FeatureId]) -> Result<Vec<Feature>, StoreError>;
+
+    /// Starts following the changes anyone makes to the layers, if the backend can tell (PostGIS
+    /// can, through LISTEN/NOTIFY; a GeoPackage file cannot). Every change committed after this
+    /// returns is reported by the feed.
+    async fn watch(&self) -> Result<Option<Box<dyn ChangeFeed>>, StoreError> {
+        Ok(None)
+    }
 
     /// Inserts features in one transaction: all land, or none. Returns their new ids.
     async fn insert(&self, layer: &LayerDef, features: &[NewFeature]) -> Result<Vec<FeatureId>, StoreError>;

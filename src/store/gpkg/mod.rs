@@ -121,12 +121,17 @@ impl GpkgStore {
     }
 }
 
-fn select_sql(layer: &LayerDef) -> String {
+/// Every feature of `layer`, or with `ids` only those (`?1`, a JSON array of ids).
+fn select_sql(layer: &LayerDef, ids: bool) -> String {
     let mut sql = String::from("SELECT fid, geom");
     for a in &layer.attributes {
         sql.push_str(&format!(", \"{}\"", a.name));
     }
-    sql.push_str(&format!(" FROM \"{}\" ORDER BY fid", layer.id));
+    sql.push_str(&format!(" FROM \"{}\"", layer.id));
+    if ids {
+        sql.push_str(" WHERE fid IN (SELECT value FROM json_each(?1))");
+    }
+    sql.push_str(" ORDER BY fid");
     sql
 }
 
@@ -134,6 +139,32 @@ fn insert_sql(layer: &LayerDef) -> String {
     let names: String = layer.attributes.iter().map(|a| format!(", \"{}\"", a.name)).collect();
     let marks = ", ?".repeat(layer.attributes.len());
     format!("INSERT INTO \"{}\" (geom{names}) VALUES (?{marks})", layer.id)
+}
+
+fn read_features(layer: &LayerDef, rows: &[SqliteRow]) -> Result<Vec<Feature>, StoreError> {
+    let mut out = Vec::with_capacity(rows.len());
+    for row in rows {
+        let id: i64 = row.try_get(0).map_err(StoreError::db(format!("reading a row of {}", layer.id)))?;
+        let Some(blob) = row.try_get::<Option<Vec<u8>>, _>(1).map_err(StoreError::db("reading a geometry"))? else {
+            tracing::warn!(layer = %layer.id, id, "feature without geometry is not served");
+            continue;
+        };
+        let geometry = GpkgWkb(blob).to_geo().map_err(|e| StoreError::Geometry {
+            layer: layer.id.to_string(),
+            id: id.to_string(),
+            message: e.to_string(),
+        })?;
+        let attributes = layer
+            .attributes
+            .iter()
+            .enumerate()
+            .map(|(i, a)| {
+                read_value(row, i + 2, a.kind).map_err(StoreError::db(format!("reading {}.{}", layer.id, a.name)))
+            })
+            .collect::<Result<_, _>>()?;
+        out.push(Feature { id, geometry, attributes });
+    }
+    Ok(out)
 }
 
 fn read_value(row: &SqliteRow, i: usize, kind: AttrType) -> Result<AttrValue, sqlx::Error> {
@@ -193,33 +224,21 @@ impl Store for GpkgStore {
     }
 
     async fn load(&self, layer: &LayerDef) -> Result<Vec<Feature>, StoreError> {
-        let rows = sqlx::query(catalog_sql(select_sql(layer)))
+        let rows = sqlx::query(catalog_sql(select_sql(layer, false)))
             .fetch_all(&self.pool)
             .await
             .map_err(StoreError::db(format!("reading {}", layer.id)))?;
-        let mut out = Vec::with_capacity(rows.len());
-        for row in rows {
-            let read = StoreError::db(format!("reading a row of {}", layer.id));
-            let id: i64 = row.try_get(0).map_err(read)?;
-            let Some(blob) = row.try_get::<Option<Vec<u8>>, _>(1).map_err(StoreError::db("reading a geometry"))? else {
-                tracing::warn!(layer = %layer.id, id, "feature without geometry is not served");
-                continue;
-            };
-            let geometry = GpkgWkb(blob).to_geo().map_err(|e| StoreError::Geometry {
-                layer: layer.id.to_string(),
-                id: id.to_string(),
-                message: e.to_string(),
-            })?;
-            let mut attributes = Vec::with_capacity(layer.attributes.len());
-            for (i, a) in layer.attributes.iter().enumerate() {
-                attributes.push(
-                    read_value(&row, i + 2, a.kind)
-                        .map_err(StoreError::db(format!("reading {}.{}", layer.id, a.name)))?,
-                );
-            }
-            out.push(Feature { id, geometry, attributes });
-        }
-        Ok(out)
+        read_features(layer, &rows)
+    }
+
+    async fn load_ids(&self, layer: &LayerDef, ids: &[FeatureId]) -> Result<Vec<Feature>, StoreError> {
+        let ids = serde_json::to_string(ids).expect("ids serialise");
+        let rows = sqlx::query(catalog_sql(select_sql(layer, true)))
+            .bind(ids)
+            .fetch_all(&self.pool)
+            .await
+            .map_err(StoreError::db(format!("reading features of {}", layer.id)))?;
+        read_features(layer, &rows)
     }
 
     async fn insert(&self, layer: &LayerDef, features: &[NewFeature]) -> Result<Vec<FeatureId>, StoreError> {

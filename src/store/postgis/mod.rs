@@ -17,7 +17,9 @@ use geozero::{CoordDimensions, ToGeo, ToWkb};
 use sqlx::postgres::{PgPool, PgPoolOptions, PgRow};
 use sqlx::{AssertSqlSafe, Row};
 
-use super::{Store, StoreError, StoreHealth, catalog_sql, checked_geometry};
+mod changes;
+
+use super::{ChangeFeed, Store, StoreError, StoreHealth, catalog_sql, checked_geometry};
 use crate::catalog::{AttrType, Catalog, LayerDef};
 use crate::crs::Epsg;
 use crate::feature::{AttrValue, Feature, FeatureId, NewFeature};
@@ -84,11 +86,18 @@ impl PostgisStore {
         }
         let index = format!("CREATE INDEX IF NOT EXISTS \"{t}_geom_gist\" ON \"{t}\" USING gist (geom)");
         sqlx::query(catalog_sql(index)).execute(&mut *tx).await.map_err(StoreError::db(format!("indexing {t}")))?;
+        for trigger in include_str!("sql/layer_triggers.sql").split("\n\n") {
+            sqlx::query(catalog_sql(trigger.replace("{t}", t)))
+                .execute(&mut *tx)
+                .await
+                .map_err(StoreError::db(format!("creating the change triggers of {t}")))?;
+        }
         tx.commit().await.map_err(StoreError::db(format!("committing the schema of {t}")))
     }
 }
 
-fn select_sql(layer: &LayerDef) -> String {
+/// Every feature of `layer`, or with `ids` only those (`$1`, a `bigint[]`).
+fn select_sql(layer: &LayerDef, ids: bool) -> String {
     let mut sql = String::from("SELECT fid, ST_AsEWKB(geom)");
     for a in &layer.attributes {
         match a.kind {
@@ -97,7 +106,11 @@ fn select_sql(layer: &LayerDef) -> String {
             _ => sql.push_str(&format!(", \"{}\"", a.name)),
         }
     }
-    sql.push_str(&format!(" FROM \"{}\" ORDER BY fid", layer.id));
+    sql.push_str(&format!(" FROM \"{}\"", layer.id));
+    if ids {
+        sql.push_str(" WHERE fid = ANY($1)");
+    }
+    sql.push_str(" ORDER BY fid");
     sql
 }
 
@@ -134,6 +147,25 @@ fn insert_sql(layer: &LayerDef) -> String {
          ORDER BY u.ord RETURNING fid) SELECT fid FROM ins ORDER BY fid",
         t = layer.id
     )
+}
+
+fn read_feature(layer: &LayerDef, row: &PgRow) -> Result<Feature, StoreError> {
+    let id: i64 = row.try_get(0).map_err(StoreError::db(format!("reading a row of {}", layer.id)))?;
+    let blob: Vec<u8> = row.try_get(1).map_err(StoreError::db("reading a geometry"))?;
+    let geometry = Ewkb(blob).to_geo().map_err(|e| StoreError::Geometry {
+        layer: layer.id.to_string(),
+        id: id.to_string(),
+        message: e.to_string(),
+    })?;
+    let attributes = layer
+        .attributes
+        .iter()
+        .enumerate()
+        .map(|(i, a)| {
+            read_value(row, i + 2, a.kind).map_err(StoreError::db(format!("reading {}.{}", layer.id, a.name)))
+        })
+        .collect::<Result<_, _>>()?;
+    Ok(Feature { id, geometry, attributes })
 }
 
 fn read_value(row: &PgRow, i: usize, kind: AttrType) -> Result<AttrValue, sqlx::Error> {
@@ -206,29 +238,24 @@ impl Store for PostgisStore {
     }
 
     async fn load(&self, layer: &LayerDef) -> Result<Vec<Feature>, StoreError> {
-        let rows = sqlx::query(catalog_sql(select_sql(layer)))
+        let rows = sqlx::query(catalog_sql(select_sql(layer, false)))
             .fetch_all(&self.pool)
             .await
             .map_err(StoreError::db(format!("reading {}", layer.id)))?;
-        let mut out = Vec::with_capacity(rows.len());
-        for row in rows {
-            let id: i64 = row.try_get(0).map_err(StoreError::db(format!("reading a row of {}", layer.id)))?;
-            let blob: Vec<u8> = row.try_get(1).map_err(StoreError::db("reading a geometry"))?;
-            let geometry = Ewkb(blob).to_geo().map_err(|e| StoreError::Geometry {
-                layer: layer.id.to_string(),
-                id: id.to_string(),
-                message: e.to_string(),
-            })?;
-            let mut attributes = Vec::with_capacity(layer.attributes.len());
-            for (i, a) in layer.attributes.iter().enumerate() {
-                attributes.push(
-                    read_value(&row, i + 2, a.kind)
-                        .map_err(StoreError::db(format!("reading {}.{}", layer.id, a.name)))?,
-                );
-            }
-            out.push(Feature { id, geometry, attributes });
-        }
-        Ok(out)
+        rows.iter().map(|row| read_feature(layer, row)).collect()
+    }
+
+    async fn load_ids(&self, layer: &LayerDef, ids: &[FeatureId]) -> Result<Vec<Feature>, StoreError> {
+        let rows = sqlx::query(catalog_sql(select_sql(layer, true)))
+            .bind(ids)
+            .fetch_all(&self.pool)
+            .await
+            .map_err(StoreError::db(format!("reading changed features of {}", layer.id)))?;
+        rows.iter().map(|row| read_feature(layer, row)).collect()
+    }
+
+    async fn watch(&self) -> Result<Option<Box<dyn ChangeFeed>>, StoreError> {
+        Ok(Some(Box::new(changes::PgChangeFeed::listen(&self.pool).await?)))
     }
 
     async fn insert(&self, layer: &LayerDef, features: &[NewFeature]) -> Result<Vec<FeatureId>, StoreError> {
