@@ -1,5 +1,6 @@
 //! PostgreSQL goes away while machizu serves: tiles keep coming from memory, `/health` says
-//! degraded, and when PostgreSQL is back machizu is healthy again without a restart. The test
+//! degraded, and when PostgreSQL is back machizu is healthy again and follows changes again,
+//! without a restart. The test
 //! runs its own throwaway cluster (scripts/pg-test-cluster) so that it can stop and start it.
 
 mod support;
@@ -49,7 +50,7 @@ async fn tiles_survive_a_database_outage_and_health_recovers() {
     let pgdir = dir.path().join("pg");
     let url = cluster("start", &pgdir);
     let _stop = StopOnDrop(pgdir.clone());
-    let config = Config { database_url: Some(Secret(url)), ..Config::defaults() };
+    let config = Config { database_url: Some(Secret(url.clone())), ..Config::defaults() };
     let app = Arc::new(App::open(config).await.unwrap());
     let router = machizu::http::router(app.clone());
     let get = |uri: String| {
@@ -79,4 +80,19 @@ async fn tiles_survive_a_database_outage_and_health_recovers() {
     }
     assert!(healthy, "machizu reconnects by itself");
     assert_eq!(get(tile(x + 2)).await.status(), StatusCode::OK);
+
+    // The change feed is back too: a change made with psql after the outage reaches the engine.
+    let roads = app.engine.layer("roads").unwrap().len();
+    assert!(roads > 1000);
+    let out = Command::new("psql").args([&url, "-qAtc", "DELETE FROM roads WHERE fid % 2 = 0"]).output().unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let mut followed = false;
+    for _ in 0..100 {
+        if app.engine.layer("roads").unwrap().len() == roads - roads / 2 {
+            followed = true;
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    assert!(followed, "changes after the outage are followed: {} roads", app.engine.layer("roads").unwrap().len());
 }
