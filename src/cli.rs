@@ -1,5 +1,6 @@
-//! The command line: `machizu serve …`. Parses arguments, reads the config file, sets up
-//! logging and the runtime, then runs the server until SIGTERM or Ctrl-C.
+//! The command line: `machizu serve …` and `machizu db push|pull …`. Parses arguments, reads
+//! the config file, sets up logging and the runtime, then runs the server until SIGTERM or
+//! Ctrl-C, or copies the data between the embedded GeoPackage and PostGIS.
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -9,6 +10,9 @@ use clap::{Parser, Subcommand};
 
 use crate::app::App;
 use crate::config::{Config, FileConfig, Overrides};
+use crate::store::Store;
+use crate::store::gpkg::GpkgStore;
+use crate::store::postgis::PostgisStore;
 
 #[derive(Debug, Parser)]
 #[command(name = "machizu", version, about = "町図 — integrated GIS tile and geodata server")]
@@ -21,6 +25,33 @@ pub struct Cli {
 pub enum Command {
     /// Serve tiles, the layer catalog and the map page.
     Serve(ServeArgs),
+    /// Copy all layers between the embedded GeoPackage and PostGIS.
+    #[command(subcommand)]
+    Db(DbCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum DbCommand {
+    /// Copy the embedded GeoPackage (--data) into PostGIS (--database-url).
+    Push(CopyArgs),
+    /// Copy PostGIS (--database-url) into the embedded GeoPackage (--data).
+    Pull(CopyArgs),
+}
+
+#[derive(Debug, clap::Args)]
+pub struct CopyArgs {
+    /// Data directory holding the embedded GeoPackage store [default: ./var].
+    #[arg(long, env = "MACHIZU_DATA")]
+    pub data: Option<PathBuf>,
+    /// The PostGIS database (postgres://…).
+    #[arg(long, env = "DATABASE_URL")]
+    pub database_url: String,
+    /// Config file (TOML), for the layer catalog and the city CRS.
+    #[arg(long, env = "MACHIZU_CONFIG")]
+    pub config: Option<PathBuf>,
+    /// Overwrite a target that already holds features.
+    #[arg(long)]
+    pub replace: bool,
 }
 
 #[derive(Debug, clap::Args)]
@@ -56,6 +87,8 @@ pub fn main() -> ExitCode {
         .init();
     let result = match cli.command {
         Command::Serve(args) => serve(args),
+        Command::Db(DbCommand::Push(args)) => copy(args, Direction::Push),
+        Command::Db(DbCommand::Pull(args)) => copy(args, Direction::Pull),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -66,11 +99,45 @@ pub fn main() -> ExitCode {
     }
 }
 
-fn serve(args: ServeArgs) -> anyhow::Result<()> {
-    let file = match &args.config {
+fn read_config(path: Option<&PathBuf>) -> anyhow::Result<FileConfig> {
+    Ok(match path {
         Some(path) => FileConfig::read(path)?,
         None => FileConfig::default(),
-    };
+    })
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Direction {
+    Push,
+    Pull,
+}
+
+fn copy(args: CopyArgs, direction: Direction) -> anyhow::Result<()> {
+    let file = read_config(args.config.as_ref())?;
+    let overrides = Overrides { data_dir: args.data, ..Overrides::default() };
+    let config = Config::resolve(file, overrides)?;
+    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
+    runtime.block_on(async {
+        let gpkg = GpkgStore::open_in(&config.data_dir, config.city.crs).await?;
+        let pg = PostgisStore::connect(&args.database_url, config.city.crs).await?;
+        let (from, to): (&dyn Store, &dyn Store) = match direction {
+            Direction::Push => (&gpkg, &pg),
+            Direction::Pull => (&pg, &gpkg),
+        };
+        let started = std::time::Instant::now();
+        let report = crate::store::copy::copy(from, to, &config.catalog, args.replace).await?;
+        for (layer, n) in &report.layers {
+            println!("{layer}: {n} features");
+        }
+        println!("copied {} into {} in {:.1} s", from.kind(), to.kind(), started.elapsed().as_secs_f64());
+        gpkg.close().await;
+        pg.close().await;
+        Ok(())
+    })
+}
+
+fn serve(args: ServeArgs) -> anyhow::Result<()> {
+    let file = read_config(args.config.as_ref())?;
     let overrides = Overrides {
         database_url: args.database_url.map(crate::config::Secret),
         listen: args.listen,

@@ -81,3 +81,13 @@ pub struct NewFeature {
     pub geometry: geo_types::Geometry<f64>,
     pub attributes: Vec<AttrValue>,
 }
+
+/// A stored feature with its bookkeeping, as `machizu db push` / `db pull` copy it: the row
+/// version (optimistic concurrency) and its creation and change times (ISO 8601, UTC).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Record {
+    pub feature: Feature,
+    pub version: i64,
+    pub created_at: String,
+    pub updated_at: String,
+}

@@ -1,9 +1,11 @@
 //! The persistence seam: a [`Store`] keeps each layer's features in the city's CRS.
 //!
 //! Two backends, one folder each: [`gpkg`] (the embedded default, an OGC GeoPackage file that
-//! GDAL and QGIS open directly) and, later, PostGIS. The engine loads from a store at start;
+//! GDAL and QGIS open directly) and [`postgis`] (the system of record for a city GIS team, with
+//! a change feed). [`copy`] moves everything from one to the other. The engine loads from a store at start;
 //! imports and edits write through it, all-or-nothing per call.
 
+pub mod copy;
 pub mod gpkg;
 pub mod postgis;
 
@@ -12,7 +14,7 @@ use serde::Serialize;
 
 use crate::catalog::{Catalog, LayerDef};
 use crate::crs::{CrsError, Epsg};
-use crate::feature::{Feature, FeatureId, NewFeature};
+use crate::feature::{AttrValue, Feature, FeatureId, NewFeature, Record};
 
 /// Errors from a store, with what was being done.
 #[derive(Debug, thiserror::Error)]
@@ -54,24 +56,60 @@ impl StoreError {
     }
 }
 
-/// Checks the `n`th feature of an insert against its layer: the geometry, conformed to the
+/// One row to write, checked against its layer.
+pub(crate) struct WriteRow<'a> {
+    /// Conformed to the layer's geometry type.
+    pub geometry: geo_types::Geometry<f64>,
+    pub attributes: &'a [AttrValue],
+    /// For a copy between stores: the id, version and times to keep.
+    pub kept: Option<&'a Record>,
+}
+
+/// Checks the `n`th feature of a write against its layer: the geometry, conformed to the
 /// layer's geometry type, and the number of attribute values. Every store calls this first.
-pub(crate) fn checked_geometry(
+pub(crate) fn checked_row<'a>(
     layer: &LayerDef,
     n: usize,
-    f: &NewFeature,
-) -> Result<geo_types::Geometry<f64>, StoreError> {
-    if f.attributes.len() != layer.attributes.len() {
+    geometry: &geo_types::Geometry<f64>,
+    attributes: &'a [AttrValue],
+    kept: Option<&'a Record>,
+) -> Result<WriteRow<'a>, StoreError> {
+    if attributes.len() != layer.attributes.len() {
         return Err(StoreError::Schema {
             layer: layer.id.to_string(),
             message: format!(
                 "feature #{n} has {} attribute values, the schema {}",
-                f.attributes.len(),
+                attributes.len(),
                 layer.attributes.len()
             ),
         });
     }
-    layer.geometry.conform(&f.geometry).map_err(|m| StoreError::new_geometry(layer, n, m))
+    let geometry = layer.geometry.conform(geometry).map_err(|m| StoreError::new_geometry(layer, n, m))?;
+    Ok(WriteRow { geometry, attributes, kept })
+}
+
+/// Checks new features (see [`checked_row`]).
+pub(crate) fn new_rows<'a>(layer: &LayerDef, features: &'a [NewFeature]) -> Result<Vec<WriteRow<'a>>, StoreError> {
+    features.iter().enumerate().map(|(n, f)| checked_row(layer, n, &f.geometry, &f.attributes, None)).collect()
+}
+
+/// Checks records to copy in, keeping their ids, versions and times (see [`checked_row`]).
+pub(crate) fn kept_rows<'a>(layer: &LayerDef, records: &'a [Record]) -> Result<Vec<WriteRow<'a>>, StoreError> {
+    records
+        .iter()
+        .enumerate()
+        .map(|(n, r)| checked_row(layer, n, &r.feature.geometry, &r.feature.attributes, Some(r)))
+        .collect()
+}
+
+/// A timestamp as both stores exchange it: ISO 8601 in UTC with `Z`, milliseconds when the
+/// sub-second part has no finer digits (as GeoPackage writes it), else microseconds (as
+/// PostgreSQL keeps it). So a time survives GeoPackage → PostGIS → GeoPackage as the same text.
+pub(crate) fn normal_time(t: String) -> String {
+    match t.strip_suffix("000Z") {
+        Some(head) if head.len() >= 4 && head.as_bytes()[head.len() - 4] == b'.' => format!("{head}Z"),
+        _ => t,
+    }
 }
 
 /// Wraps SQL built from catalog names. Layer and attribute names are validated by
@@ -140,6 +178,13 @@ pub trait Store: Send + Sync {
 
     /// Inserts features in one transaction: all land, or none. Returns their new ids.
     async fn insert(&self, layer: &LayerDef, features: &[NewFeature]) -> Result<Vec<FeatureId>, StoreError>;
+
+    /// Every feature of a layer with its version and times, by ascending id (for copies).
+    async fn export(&self, layer: &LayerDef) -> Result<Vec<Record>, StoreError>;
+
+    /// Replaces the whole content of these layers, keeping ids, versions and times, and sets
+    /// these metadata entries — all in one transaction. New ids continue after the largest.
+    async fn replace(&self, layers: &[(LayerDef, Vec<Record>)], meta: &[(String, String)]) -> Result<(), StoreError>;
 
     /// A value from the store's own key/value metadata.
     async fn meta(&self, key: &str) -> Result<Option<String>, StoreError>;

@@ -17,14 +17,15 @@ use geo::BoundingRect;
 use geozero::wkb::GpkgWkb;
 use geozero::{CoordDimensions, ToGeo, ToWkb};
 use sqlx::sqlite::{
-    SqliteArguments, SqliteConnectOptions, SqlitePool, SqlitePoolOptions, SqliteRow, SqliteSynchronous,
+    SqliteArguments, SqliteConnectOptions, SqliteConnection, SqlitePool, SqlitePoolOptions, SqliteRow,
+    SqliteSynchronous,
 };
 use sqlx::{Arguments, AssertSqlSafe, Row};
 
-use super::{Store, StoreError, StoreHealth, catalog_sql, checked_geometry};
+use super::{Store, StoreError, StoreHealth, WriteRow, catalog_sql, kept_rows, new_rows, normal_time};
 use crate::catalog::{AttrType, Catalog, LayerDef};
 use crate::crs::Epsg;
-use crate::feature::{AttrValue, Feature, FeatureId, NewFeature};
+use crate::feature::{AttrValue, Feature, FeatureId, NewFeature, Record};
 
 /// The file name of the embedded store inside the data directory.
 pub const FILE_NAME: &str = "machizu.gpkg";
@@ -74,6 +75,64 @@ impl GpkgStore {
         self.pool.close().await;
     }
 
+    /// Writes checked rows within `tx` and widens the layer's extent; returns their ids.
+    async fn write_rows(
+        &self,
+        tx: &mut SqliteConnection,
+        layer: &LayerDef,
+        rows: &[WriteRow<'_>],
+    ) -> Result<Vec<FeatureId>, StoreError> {
+        let keep = rows.first().is_some_and(|r| r.kept.is_some());
+        let sql = catalog_sql(insert_sql(layer, keep)).0;
+        let mut ids = Vec::with_capacity(rows.len());
+        let mut extent: Option<geo_types::Rect<f64>> = None;
+        for (n, row) in rows.iter().enumerate() {
+            let rect =
+                row.geometry.bounding_rect().ok_or_else(|| StoreError::new_geometry(layer, n, "empty geometry"))?;
+            extent = Some(extent.map_or(rect, |e| {
+                geo_types::Rect::new(
+                    (e.min().x.min(rect.min().x), e.min().y.min(rect.min().y)),
+                    (e.max().x.max(rect.max().x), e.max().y.max(rect.max().y)),
+                )
+            }));
+            let envelope = vec![rect.min().x, rect.max().x, rect.min().y, rect.max().y];
+            let wkb = row
+                .geometry
+                .to_gpkg_wkb(CoordDimensions::xy(), Some(self.crs.0 as i32), envelope)
+                .map_err(|e| StoreError::new_geometry(layer, n, e))?;
+            let mut args = SqliteArguments::default();
+            args.add(wkb).map_err(|e| StoreError::new_geometry(layer, n, e))?;
+            for (a, v) in layer.attributes.iter().zip(row.attributes) {
+                bind_value(&mut args, a.kind, v).map_err(|m| StoreError::new_attribute(layer, n, &a.name, m))?;
+            }
+            if let Some(r) = row.kept {
+                let bound = args
+                    .add(r.feature.id)
+                    .and_then(|()| args.add(r.version))
+                    .and_then(|()| args.add(r.created_at.clone()))
+                    .and_then(|()| args.add(r.updated_at.clone()));
+                bound.map_err(|e| StoreError::new_attribute(layer, n, "fid/version/times", e))?;
+            }
+            let done = sqlx::query_with(AssertSqlSafe(sql.clone()), args)
+                .execute(&mut *tx)
+                .await
+                .map_err(StoreError::db(format!("inserting into {}", layer.id)))?;
+            ids.push(done.last_insert_rowid());
+        }
+        if let Some(e) = extent {
+            sqlx::query(include_str!("sql/update_extent.sql"))
+                .bind(layer.id.as_str())
+                .bind(e.min().x)
+                .bind(e.min().y)
+                .bind(e.max().x)
+                .bind(e.max().y)
+                .execute(&mut *tx)
+                .await
+                .map_err(StoreError::db("updating the layer extent"))?;
+        }
+        Ok(ids)
+    }
+
     async fn ensure_layer(&self, layer: &LayerDef) -> Result<(), StoreError> {
         let t = layer.id.as_str();
         let mut cols = String::new();
@@ -121,24 +180,40 @@ impl GpkgStore {
     }
 }
 
-/// Every feature of `layer`, or with `ids` only those (`?1`, a JSON array of ids).
-fn select_sql(layer: &LayerDef, ids: bool) -> String {
+/// What a `SELECT` of a layer reads.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Select {
+    /// Every feature.
+    All,
+    /// The features whose fid is in `?1` (a JSON array of ids).
+    Ids,
+    /// Every feature, with version and times.
+    Export,
+}
+
+fn select_sql(layer: &LayerDef, what: Select) -> String {
     let mut sql = String::from("SELECT fid, geom");
     for a in &layer.attributes {
         sql.push_str(&format!(", \"{}\"", a.name));
     }
+    if what == Select::Export {
+        sql.push_str(", version, CAST(created_at AS TEXT), CAST(updated_at AS TEXT)");
+    }
     sql.push_str(&format!(" FROM \"{}\"", layer.id));
-    if ids {
+    if what == Select::Ids {
         sql.push_str(" WHERE fid IN (SELECT value FROM json_each(?1))");
     }
     sql.push_str(" ORDER BY fid");
     sql
 }
 
-fn insert_sql(layer: &LayerDef) -> String {
+/// An `INSERT` of one row; with `keep`, also its fid, version and times (the last four).
+fn insert_sql(layer: &LayerDef, keep: bool) -> String {
     let names: String = layer.attributes.iter().map(|a| format!(", \"{}\"", a.name)).collect();
     let marks = ", ?".repeat(layer.attributes.len());
-    format!("INSERT INTO \"{}\" (geom{names}) VALUES (?{marks})", layer.id)
+    let (kept_names, kept_marks) =
+        if keep { (", fid, version, created_at, updated_at", ", ?, ?, ?, ?") } else { ("", "") };
+    format!("INSERT INTO \"{}\" (geom{names}{kept_names}) VALUES (?{marks}{kept_marks})", layer.id)
 }
 
 fn read_features(layer: &LayerDef, rows: &[SqliteRow]) -> Result<Vec<Feature>, StoreError> {
@@ -224,7 +299,7 @@ impl Store for GpkgStore {
     }
 
     async fn load(&self, layer: &LayerDef) -> Result<Vec<Feature>, StoreError> {
-        let rows = sqlx::query(catalog_sql(select_sql(layer, false)))
+        let rows = sqlx::query(catalog_sql(select_sql(layer, Select::All)))
             .fetch_all(&self.pool)
             .await
             .map_err(StoreError::db(format!("reading {}", layer.id)))?;
@@ -233,7 +308,7 @@ impl Store for GpkgStore {
 
     async fn load_ids(&self, layer: &LayerDef, ids: &[FeatureId]) -> Result<Vec<Feature>, StoreError> {
         let ids = serde_json::to_string(ids).expect("ids serialise");
-        let rows = sqlx::query(catalog_sql(select_sql(layer, true)))
+        let rows = sqlx::query(catalog_sql(select_sql(layer, Select::Ids)))
             .bind(ids)
             .fetch_all(&self.pool)
             .await
@@ -242,47 +317,66 @@ impl Store for GpkgStore {
     }
 
     async fn insert(&self, layer: &LayerDef, features: &[NewFeature]) -> Result<Vec<FeatureId>, StoreError> {
-        let sql = catalog_sql(insert_sql(layer)).0;
-        let mut ids = Vec::with_capacity(features.len());
-        let mut extent: Option<geo_types::Rect<f64>> = None;
+        let rows = new_rows(layer, features)?;
         let mut tx = self.pool.begin().await.map_err(StoreError::db("starting a transaction"))?;
-        for (n, f) in features.iter().enumerate() {
-            let geometry = checked_geometry(layer, n, f)?;
-            let rect = geometry.bounding_rect().ok_or_else(|| StoreError::new_geometry(layer, n, "empty geometry"))?;
-            extent = Some(extent.map_or(rect, |e| {
-                geo_types::Rect::new(
-                    (e.min().x.min(rect.min().x), e.min().y.min(rect.min().y)),
-                    (e.max().x.max(rect.max().x), e.max().y.max(rect.max().y)),
-                )
-            }));
-            let envelope = vec![rect.min().x, rect.max().x, rect.min().y, rect.max().y];
-            let wkb = geometry
-                .to_gpkg_wkb(CoordDimensions::xy(), Some(self.crs.0 as i32), envelope)
-                .map_err(|e| StoreError::new_geometry(layer, n, e))?;
-            let mut args = SqliteArguments::default();
-            args.add(wkb).map_err(|e| StoreError::new_geometry(layer, n, e))?;
-            for (a, v) in layer.attributes.iter().zip(&f.attributes) {
-                bind_value(&mut args, a.kind, v).map_err(|m| StoreError::new_attribute(layer, n, &a.name, m))?;
-            }
-            let done = sqlx::query_with(AssertSqlSafe(sql.clone()), args)
-                .execute(&mut *tx)
-                .await
-                .map_err(StoreError::db(format!("inserting into {}", layer.id)))?;
-            ids.push(done.last_insert_rowid());
-        }
-        if let Some(e) = extent {
-            sqlx::query(include_str!("sql/update_extent.sql"))
-                .bind(layer.id.as_str())
-                .bind(e.min().x)
-                .bind(e.min().y)
-                .bind(e.max().x)
-                .bind(e.max().y)
-                .execute(&mut *tx)
-                .await
-                .map_err(StoreError::db("updating the layer extent"))?;
-        }
+        let ids = self.write_rows(&mut tx, layer, &rows).await?;
         tx.commit().await.map_err(StoreError::db(format!("committing features of {}", layer.id)))?;
         Ok(ids)
+    }
+
+    async fn export(&self, layer: &LayerDef) -> Result<Vec<Record>, StoreError> {
+        let rows = sqlx::query(catalog_sql(select_sql(layer, Select::Export)))
+            .fetch_all(&self.pool)
+            .await
+            .map_err(StoreError::db(format!("reading {}", layer.id)))?;
+        let features = read_features(layer, &rows)?;
+        if features.len() != rows.len() {
+            return Err(StoreError::Schema {
+                layer: layer.id.to_string(),
+                message: "features without geometry cannot be copied".into(),
+            });
+        }
+        let n = layer.attributes.len() + 2;
+        features
+            .into_iter()
+            .zip(&rows)
+            .map(|(feature, row)| {
+                let read = |e| StoreError::db(format!("reading the bookkeeping of {}", layer.id))(e);
+                Ok(Record {
+                    feature,
+                    version: row.try_get(n).map_err(read)?,
+                    created_at: normal_time(row.try_get(n + 1).map_err(read)?),
+                    updated_at: normal_time(row.try_get(n + 2).map_err(read)?),
+                })
+            })
+            .collect()
+    }
+
+    async fn replace(&self, layers: &[(LayerDef, Vec<Record>)], meta: &[(String, String)]) -> Result<(), StoreError> {
+        let mut tx = self.pool.begin().await.map_err(StoreError::db("starting a transaction"))?;
+        for (layer, records) in layers {
+            let t = layer.id.as_str();
+            let rows = kept_rows(layer, records)?;
+            sqlx::query(catalog_sql(format!("DELETE FROM \"{t}\"")))
+                .execute(&mut *tx)
+                .await
+                .map_err(StoreError::db(format!("emptying {t}")))?;
+            sqlx::query(include_str!("sql/reset_extent.sql"))
+                .bind(t)
+                .execute(&mut *tx)
+                .await
+                .map_err(StoreError::db(format!("resetting the extent of {t}")))?;
+            self.write_rows(&mut tx, layer, &rows).await?;
+        }
+        for (key, value) in meta {
+            sqlx::query(include_str!("sql/set_meta.sql"))
+                .bind(key)
+                .bind(value)
+                .execute(&mut *tx)
+                .await
+                .map_err(StoreError::db("writing metadata"))?;
+        }
+        tx.commit().await.map_err(StoreError::db("committing the copy"))
     }
 
     async fn meta(&self, key: &str) -> Result<Option<String>, StoreError> {

@@ -14,15 +14,15 @@ use std::time::Duration;
 use async_trait::async_trait;
 use geozero::wkb::Ewkb;
 use geozero::{CoordDimensions, ToGeo, ToWkb};
-use sqlx::postgres::{PgPool, PgPoolOptions, PgRow};
+use sqlx::postgres::{PgConnection, PgPool, PgPoolOptions, PgRow};
 use sqlx::{AssertSqlSafe, Row};
 
 mod changes;
 
-use super::{ChangeFeed, Store, StoreError, StoreHealth, catalog_sql, checked_geometry};
+use super::{ChangeFeed, Store, StoreError, StoreHealth, WriteRow, catalog_sql, kept_rows, new_rows, normal_time};
 use crate::catalog::{AttrType, Catalog, LayerDef};
 use crate::crs::Epsg;
-use crate::feature::{AttrValue, Feature, FeatureId, NewFeature};
+use crate::feature::{AttrValue, Feature, FeatureId, NewFeature, Record};
 
 /// Rows per `INSERT … SELECT FROM UNNEST(…)` statement.
 const BATCH: usize = 2_000;
@@ -66,6 +66,56 @@ impl PostgisStore {
         self.pool.close().await;
     }
 
+    /// Writes checked rows in batches within `tx`; returns their ids.
+    async fn write_rows(
+        &self,
+        tx: &mut PgConnection,
+        layer: &LayerDef,
+        rows: &[WriteRow<'_>],
+    ) -> Result<Vec<FeatureId>, StoreError> {
+        let keep = rows.first().is_some_and(|r| r.kept.is_some());
+        let sql = catalog_sql(insert_sql(layer, keep)).0;
+        let mut ids = Vec::with_capacity(rows.len());
+        for (b, batch) in rows.chunks(BATCH).enumerate() {
+            let mut geoms = Vec::with_capacity(batch.len());
+            let mut columns: Vec<Column> = layer.attributes.iter().map(|a| Column::new(a.kind)).collect();
+            let (mut fids, mut versions, mut created, mut updated) = (Vec::new(), Vec::new(), Vec::new(), Vec::new());
+            for (k, row) in batch.iter().enumerate() {
+                let n = b * BATCH + k;
+                let ewkb = row
+                    .geometry
+                    .to_ewkb(CoordDimensions::xy(), Some(self.crs.0 as i32))
+                    .map_err(|e| StoreError::new_geometry(layer, n, e))?;
+                geoms.push(ewkb);
+                for ((col, a), v) in columns.iter_mut().zip(&layer.attributes).zip(row.attributes) {
+                    col.push(v).map_err(|m| StoreError::new_attribute(layer, n, &a.name, m))?;
+                }
+                if let Some(r) = row.kept {
+                    fids.push(r.feature.id);
+                    versions.push(r.version);
+                    created.push(r.created_at.clone());
+                    updated.push(r.updated_at.clone());
+                }
+            }
+            let mut q = sqlx::query_scalar::<_, i64>(AssertSqlSafe(sql.clone())).bind(geoms);
+            for col in columns {
+                q = match col {
+                    Column::Text(v) => q.bind(v),
+                    Column::Int(v) => q.bind(v),
+                    Column::Real(v) => q.bind(v),
+                    Column::Bool(v) => q.bind(v),
+                };
+            }
+            if keep {
+                q = q.bind(fids).bind(versions).bind(created).bind(updated);
+            }
+            let batch_ids =
+                q.fetch_all(&mut *tx).await.map_err(StoreError::db(format!("inserting into {}", layer.id)))?;
+            ids.extend(batch_ids);
+        }
+        Ok(ids)
+    }
+
     async fn ensure_layer(&self, layer: &LayerDef) -> Result<(), StoreError> {
         let t = layer.id.as_str();
         let srid = self.crs.0;
@@ -96,8 +146,18 @@ impl PostgisStore {
     }
 }
 
-/// Every feature of `layer`, or with `ids` only those (`$1`, a `bigint[]`).
-fn select_sql(layer: &LayerDef, ids: bool) -> String {
+/// What a `SELECT` of a layer reads.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Select {
+    /// Every feature.
+    All,
+    /// The features whose fid is in `$1` (a `bigint[]`).
+    Ids,
+    /// Every feature, with version and times.
+    Export,
+}
+
+fn select_sql(layer: &LayerDef, what: Select) -> String {
     let mut sql = String::from("SELECT fid, ST_AsEWKB(geom)");
     for a in &layer.attributes {
         match a.kind {
@@ -106,18 +166,24 @@ fn select_sql(layer: &LayerDef, ids: bool) -> String {
             _ => sql.push_str(&format!(", \"{}\"", a.name)),
         }
     }
+    if what == Select::Export {
+        let utc = |c: &str| format!("to_char({c} AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"')");
+        sql.push_str(&format!(", version, {}, {}", utc("created_at"), utc("updated_at")));
+    }
     sql.push_str(&format!(" FROM \"{}\"", layer.id));
-    if ids {
+    if what == Select::Ids {
         sql.push_str(" WHERE fid = ANY($1)");
     }
     sql.push_str(" ORDER BY fid");
     sql
 }
 
-fn insert_sql(layer: &LayerDef) -> String {
+/// `INSERT … SELECT FROM UNNEST(…)` of geometries (`$1`) and attribute arrays; with `keep`,
+/// also fids, versions and times (the last four arrays).
+fn insert_sql(layer: &LayerDef, keep: bool) -> String {
     let n = layer.attributes.len();
-    let names: String = layer.attributes.iter().map(|a| format!(", \"{}\"", a.name)).collect();
-    let values: String = layer
+    let mut names: String = layer.attributes.iter().map(|a| format!(", \"{}\"", a.name)).collect();
+    let mut values: String = layer
         .attributes
         .iter()
         .enumerate()
@@ -126,7 +192,7 @@ fn insert_sql(layer: &LayerDef) -> String {
             _ => format!(", u.c{i}"),
         })
         .collect();
-    let arrays: String = layer
+    let mut arrays: String = layer
         .attributes
         .iter()
         .enumerate()
@@ -140,7 +206,13 @@ fn insert_sql(layer: &LayerDef) -> String {
             format!(", ${}::{ty}", i + 2)
         })
         .collect();
-    let cols: String = (0..n).map(|i| format!(", c{i}")).collect();
+    let mut cols: String = (0..n).map(|i| format!(", c{i}")).collect();
+    if keep {
+        names.push_str(", fid, version, created_at, updated_at");
+        values.push_str(", u.k_fid, u.k_version, u.k_created::timestamptz, u.k_updated::timestamptz");
+        arrays.push_str(&format!(", ${}::int8[], ${}::int8[], ${}::text[], ${}::text[]", n + 2, n + 3, n + 4, n + 5));
+        cols.push_str(", k_fid, k_version, k_created, k_updated");
+    }
     format!(
         "WITH ins AS (INSERT INTO \"{t}\" (geom{names}) \
          SELECT ST_GeomFromEWKB(u.g){values} FROM UNNEST($1::bytea[]{arrays}) WITH ORDINALITY AS u(g{cols}, ord) \
@@ -238,7 +310,7 @@ impl Store for PostgisStore {
     }
 
     async fn load(&self, layer: &LayerDef) -> Result<Vec<Feature>, StoreError> {
-        let rows = sqlx::query(catalog_sql(select_sql(layer, false)))
+        let rows = sqlx::query(catalog_sql(select_sql(layer, Select::All)))
             .fetch_all(&self.pool)
             .await
             .map_err(StoreError::db(format!("reading {}", layer.id)))?;
@@ -246,7 +318,7 @@ impl Store for PostgisStore {
     }
 
     async fn load_ids(&self, layer: &LayerDef, ids: &[FeatureId]) -> Result<Vec<Feature>, StoreError> {
-        let rows = sqlx::query(catalog_sql(select_sql(layer, true)))
+        let rows = sqlx::query(catalog_sql(select_sql(layer, Select::Ids)))
             .bind(ids)
             .fetch_all(&self.pool)
             .await
@@ -259,38 +331,61 @@ impl Store for PostgisStore {
     }
 
     async fn insert(&self, layer: &LayerDef, features: &[NewFeature]) -> Result<Vec<FeatureId>, StoreError> {
-        let sql = catalog_sql(insert_sql(layer)).0;
-        let mut ids = Vec::with_capacity(features.len());
+        let rows = new_rows(layer, features)?;
         let mut tx = self.pool.begin().await.map_err(StoreError::db("starting a transaction"))?;
-        for (b, batch) in features.chunks(BATCH).enumerate() {
-            let mut geoms = Vec::with_capacity(batch.len());
-            let mut columns: Vec<Column> = layer.attributes.iter().map(|a| Column::new(a.kind)).collect();
-            for (k, f) in batch.iter().enumerate() {
-                let n = b * BATCH + k;
-                let geometry = checked_geometry(layer, n, f)?;
-                let ewkb = geometry
-                    .to_ewkb(CoordDimensions::xy(), Some(self.crs.0 as i32))
-                    .map_err(|e| StoreError::new_geometry(layer, n, e))?;
-                geoms.push(ewkb);
-                for ((col, a), v) in columns.iter_mut().zip(&layer.attributes).zip(&f.attributes) {
-                    col.push(v).map_err(|m| StoreError::new_attribute(layer, n, &a.name, m))?;
-                }
-            }
-            let mut q = sqlx::query_scalar::<_, i64>(AssertSqlSafe(sql.clone())).bind(geoms);
-            for col in columns {
-                q = match col {
-                    Column::Text(v) => q.bind(v),
-                    Column::Int(v) => q.bind(v),
-                    Column::Real(v) => q.bind(v),
-                    Column::Bool(v) => q.bind(v),
-                };
-            }
-            let batch_ids =
-                q.fetch_all(&mut *tx).await.map_err(StoreError::db(format!("inserting into {}", layer.id)))?;
-            ids.extend(batch_ids);
-        }
+        let ids = self.write_rows(&mut tx, layer, &rows).await?;
         tx.commit().await.map_err(StoreError::db(format!("committing features of {}", layer.id)))?;
         Ok(ids)
+    }
+
+    async fn export(&self, layer: &LayerDef) -> Result<Vec<Record>, StoreError> {
+        let rows = sqlx::query(catalog_sql(select_sql(layer, Select::Export)))
+            .fetch_all(&self.pool)
+            .await
+            .map_err(StoreError::db(format!("reading {}", layer.id)))?;
+        let n = layer.attributes.len() + 2;
+        rows.iter()
+            .map(|row| {
+                let read = |e| StoreError::db(format!("reading the bookkeeping of {}", layer.id))(e);
+                Ok(Record {
+                    feature: read_feature(layer, row)?,
+                    version: row.try_get(n).map_err(read)?,
+                    created_at: normal_time(row.try_get(n + 1).map_err(read)?),
+                    updated_at: normal_time(row.try_get(n + 2).map_err(read)?),
+                })
+            })
+            .collect()
+    }
+
+    async fn replace(&self, layers: &[(LayerDef, Vec<Record>)], meta: &[(String, String)]) -> Result<(), StoreError> {
+        let mut tx = self.pool.begin().await.map_err(StoreError::db("starting a transaction"))?;
+        for (layer, records) in layers {
+            let t = layer.id.as_str();
+            let rows = kept_rows(layer, records)?;
+            sqlx::query(catalog_sql(format!("DELETE FROM \"{t}\"")))
+                .execute(&mut *tx)
+                .await
+                .map_err(StoreError::db(format!("emptying {t}")))?;
+            self.write_rows(&mut tx, layer, &rows).await?;
+            // New rows get ids after the largest one copied.
+            let reset = format!(
+                "SELECT setval(pg_get_serial_sequence('\"{t}\"', 'fid'), coalesce(max(fid), 1), max(fid) IS NOT NULL) \
+                 FROM \"{t}\""
+            );
+            sqlx::query(catalog_sql(reset))
+                .execute(&mut *tx)
+                .await
+                .map_err(StoreError::db(format!("resetting the ids of {t}")))?;
+        }
+        for (key, value) in meta {
+            sqlx::query(include_str!("sql/set_meta.sql"))
+                .bind(key)
+                .bind(value)
+                .execute(&mut *tx)
+                .await
+                .map_err(StoreError::db("writing metadata"))?;
+        }
+        tx.commit().await.map_err(StoreError::db("committing the copy"))
     }
 
     async fn meta(&self, key: &str) -> Result<Option<String>, StoreError> {
@@ -340,7 +435,7 @@ mod tests {
     #[test]
     fn insert_sql_casts_dates_and_keeps_order() {
         let c = Catalog::builtin();
-        let sql = insert_sql(c.get("hazardous_buildings").unwrap());
+        let sql = insert_sql(c.get("hazardous_buildings").unwrap(), false);
         assert!(sql.contains("u.c2::date"), "{sql}");
         assert!(sql.contains("WITH ORDINALITY") && sql.ends_with("ORDER BY fid"));
     }
