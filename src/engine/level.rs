@@ -7,6 +7,8 @@
 //! dropped when it is smaller than a pixel. A tile request then only subtracts the tile origin,
 //! clips what crosses the tile edge and encodes.
 
+use std::collections::HashMap;
+
 use geo::{BoundingRect, Simplify};
 use geo_types::{Coord, Geometry, LineString};
 use rstar::primitives::{GeomWithData, Rectangle};
@@ -22,6 +24,12 @@ pub const SIMPLIFY_TOLERANCE: f64 = 2.0;
 /// Lines and polygons whose bounding box is smaller than this on both axes (in extent units;
 /// 8 units are one pixel) are dropped at that zoom.
 pub const MIN_FEATURE_SIZE: f64 = 8.0;
+
+/// The most one layer may put in any tile of a level, by estimate. Denser levels drop their
+/// smallest lines and polygons at build time — the same size limit for the whole level, so
+/// that neighbouring tiles agree — so that a tile request never reads far more than it can
+/// send. (The render's [`super::render::Thinning`] remains the hard limit per tile.)
+pub const LEVEL_TILE_BUDGET: u64 = 160 * 1024;
 
 /// The role of one run of coordinates.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -58,6 +66,9 @@ pub type IndexEntry = GeomWithData<Rectangle<[i64; 2]>, u32>;
 #[derive(Debug)]
 pub struct Level {
     pub z: u8,
+    /// Lines and polygons smaller than this (extent units) were dropped to keep within
+    /// [`LEVEL_TILE_BUDGET`] (0: none beyond [`MIN_FEATURE_SIZE`]).
+    pub min_size: u32,
     pub features: Vec<LevelFeature>,
     pub parts: Vec<Part>,
     pub coords: Vec<[i32; 2]>,
@@ -70,7 +81,14 @@ impl Level {
     /// vertex.
     pub fn build<'a>(geometries: impl IntoIterator<Item = &'a Geometry<f64>>, z: u8, simplify: bool) -> Self {
         let mut b = LevelBuilder {
-            level: Level { z, features: Vec::new(), parts: Vec::new(), coords: Vec::new(), index: RTree::new() },
+            level: Level {
+                z,
+                min_size: 0,
+                features: Vec::new(),
+                parts: Vec::new(),
+                coords: Vec::new(),
+                index: RTree::new(),
+            },
             scale: world_scale(z),
             tolerance: if simplify { SIMPLIFY_TOLERANCE } else { 0.0 },
             scratch: Vec::new(),
@@ -78,6 +96,7 @@ impl Level {
         for (i, g) in geometries.into_iter().enumerate() {
             b.add(i as u32, g);
         }
+        b.level.thin_to_budget(LEVEL_TILE_BUDGET);
         let entries = b
             .level
             .features
@@ -95,6 +114,69 @@ impl Level {
         b.level
     }
 
+    /// Drops the smallest lines and polygons of the whole level until no tile holds more than
+    /// `budget` bytes by estimate (3 bytes a coordinate, 3 a part, 12 a feature; clipping makes
+    /// what crosses a tile edge smaller, so this errs on the safe side). The size limit is the
+    /// largest any tile needs, applied to the whole level so that neighbouring tiles agree.
+    fn thin_to_budget(&mut self, budget: u64) {
+        let estimate = |f: &LevelFeature| 12 + self.parts_of(f).iter().map(|p| 3 + 3 * u64::from(p.len)).sum::<u64>();
+        if self.features.iter().map(estimate).sum::<u64>() <= budget {
+            return; // not even all of it in one tile would be too much
+        }
+        // (size, estimated bytes) of the lines and polygons meeting each tile.
+        let mut tiles: HashMap<(u32, u32), Vec<(u32, u32)>> = HashMap::new();
+        let margin = i64::from(super::render::BUFFER);
+        let last = (1i64 << self.z) - 1;
+        let tile = |v: i64| v.div_euclid(i64::from(crate::tile::EXTENT)).clamp(0, last) as u32;
+        for f in &self.features {
+            let size = feature_size(f);
+            if size == 0 {
+                continue; // points are thinned by id at render time, not here
+            }
+            let bytes = estimate(f) as u32;
+            for x in tile(i64::from(f.min[0]) - margin)..=tile(i64::from(f.max[0]) + margin) {
+                for y in tile(i64::from(f.min[1]) - margin)..=tile(i64::from(f.max[1]) + margin) {
+                    tiles.entry((x, y)).or_default().push((size, bytes));
+                }
+            }
+        }
+        let mut min_size = 0;
+        for list in tiles.values_mut() {
+            if list.iter().map(|&(_, b)| u64::from(b)).sum::<u64>() <= budget {
+                continue;
+            }
+            // Largest first; the first size that no longer fits, and all below it, go.
+            list.sort_unstable_by(|a, b| b.0.cmp(&a.0));
+            let mut kept = 0u64;
+            for &(size, bytes) in list.iter() {
+                kept += u64::from(bytes);
+                if kept > budget {
+                    min_size = min_size.max(size + 1);
+                    break;
+                }
+            }
+        }
+        if min_size == 0 {
+            return;
+        }
+        // Keep what survives, compacting the arenas.
+        let (mut features, mut parts, mut coords) = (Vec::new(), Vec::new(), Vec::new());
+        for f in &self.features {
+            let size = feature_size(f);
+            if size != 0 && size < min_size {
+                continue;
+            }
+            let parts_start = parts.len() as u32;
+            for p in self.parts_of(f) {
+                parts.push(Part { start: coords.len() as u32, len: p.len, kind: p.kind });
+                coords.extend_from_slice(self.coords_of(p));
+            }
+            features.push(LevelFeature { parts_start, ..*f });
+        }
+        self.min_size = min_size;
+        (self.features, self.parts, self.coords) = (features, parts, coords);
+    }
+
     /// Features whose bounding box meets the rectangle `[min, max]` (world extent space).
     pub fn query(&self, min: [i64; 2], max: [i64; 2]) -> impl Iterator<Item = &LevelFeature> {
         self.index
@@ -109,6 +191,11 @@ impl Level {
     pub fn coords_of(&self, p: &Part) -> &[[i32; 2]] {
         &self.coords[p.start as usize..(p.start + p.len) as usize]
     }
+}
+
+/// The larger side of a feature's bounding box in extent units (0 for a point).
+fn feature_size(f: &LevelFeature) -> u32 {
+    (f.max[0] - f.min[0]).max(f.max[1] - f.min[1]) as u32
 }
 
 struct LevelBuilder {
@@ -272,5 +359,37 @@ mod tests {
             .map(|f| f.feature)
             .collect();
         assert_eq!(hits, vec![0]);
+    }
+}
+
+#[cfg(test)]
+mod thinning_tests {
+    use super::*;
+    use geo_types::line_string;
+
+    #[test]
+    fn a_level_over_budget_drops_its_smallest_lines_and_keeps_the_large() {
+        // 60,000 short lines (about 3 px at z12) and 20 long ones in one z12 tile.
+        let (x0, y0) = (15_630_000.0, 4_665_000.0);
+        let mut g: Vec<Geometry<f64>> = (0..60_000)
+            .map(|i| {
+                let (x, y) = (x0 + f64::from(i % 250) * 30.0, y0 + f64::from(i / 250) * 30.0);
+                Geometry::LineString(line_string![(x: x, y: y), (x: x + 40.0, y: y + 10.0), (x: x + 60.0, y: y)])
+            })
+            .collect();
+        for i in 0..20 {
+            let y = y0 + f64::from(i) * 300.0;
+            g.push(Geometry::LineString(line_string![(x: x0, y: y), (x: x0 + 7_000.0, y: y + 5.0)]));
+        }
+        let l = Level::build(&g, 12, true);
+        assert!(l.min_size > 0, "thinned");
+        assert!(l.features.len() < 60_000, "{} kept", l.features.len());
+        let long = l.features.iter().filter(|f| f.feature >= 60_000).count();
+        assert_eq!(long, 20, "the long lines stay");
+        let bytes: u64 =
+            l.features.iter().map(|f| 12 + l.parts_of(f).iter().map(|p| 3 + 3 * u64::from(p.len)).sum::<u64>()).sum();
+        assert!(bytes <= LEVEL_TILE_BUDGET * 4, "within budget over the few tiles: {bytes}");
+        // The same data at z18 (about 200 px per short line) is not thinned.
+        assert_eq!(Level::build(&g[..2_000], 18, false).min_size, 0);
     }
 }
