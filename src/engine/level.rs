@@ -146,7 +146,7 @@ impl Level {
                 continue;
             }
             // Largest first; the first size that no longer fits, and all below it, go.
-            list.sort_unstable_by(|a, b| b.0.cmp(&a.0));
+            list.sort_unstable_by_key(|&(size, _)| std::cmp::Reverse(size));
             let mut kept = 0u64;
             for &(size, bytes) in list.iter() {
                 kept += u64::from(bytes);
