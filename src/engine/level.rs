@@ -184,6 +184,11 @@ impl Level {
             .map(|e| &self.features[e.data as usize])
     }
 
+    /// Appends the indices (into `features`) of those whose bounding box meets `[min, max]`.
+    pub fn query_into(&self, min: [i64; 2], max: [i64; 2], out: &mut Vec<u32>) {
+        out.extend(self.index.locate_in_envelope_intersecting(&AABB::from_corners(min, max)).map(|e| e.data));
+    }
+
     pub fn parts_of(&self, f: &LevelFeature) -> &[Part] {
         &self.parts[f.parts_start as usize..(f.parts_start + f.parts_len) as usize]
     }

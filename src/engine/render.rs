@@ -39,6 +39,8 @@ struct Scratch {
     clipped: Vec<[i32; 2]>,
     tmp: Vec<[i32; 2]>,
     ends: Vec<usize>,
+    /// Indices of the level features a tile query found.
+    hits: Vec<u32>,
 }
 
 thread_local! {
@@ -160,7 +162,12 @@ fn render_segment(
     };
     s.layer.set_origin(origin);
     let widen = |v: [i32; 2]| [i64::from(v[0]), i64::from(v[1])];
-    for f in level.query(widen(rect.min), widen(rect.max)) {
+    // Collect the hits first: a tight loop over the R-tree, then one over the features.
+    let mut hits = std::mem::take(&mut s.hits);
+    hits.clear();
+    level.query_into(widen(rect.min), widen(rect.max), &mut hits);
+    for &hit in &hits {
+        let f = &level.features[hit as usize];
         if removed.is_some_and(|m| is_masked(m, f.feature)) {
             continue;
         }
@@ -191,6 +198,7 @@ fn render_segment(
         }
         s.layer.finish_feature(Some(id), data.geom_type);
     }
+    s.hits = hits;
 }
 
 fn add_geometry(s: &mut Scratch, level: &Level, f: &LevelFeature, rect: Rect) {
