@@ -1,5 +1,5 @@
-//! One zoom level of one layer: geometry generalised and quantised for that zoom, and an
-//! R-tree over it.
+//! One zoom level of one layer: geometry generalised and quantised for that zoom, and the list
+//! of features each tile draws.
 //!
 //! Built once at load, the way offline tile generators work: every feature is scaled into
 //! world extent space at zoom `z` ([`crate::tile::coord`]), simplified there (Douglas–Peucker
@@ -11,8 +11,6 @@ use std::collections::HashMap;
 
 use geo::{BoundingRect, Simplify};
 use geo_types::{Coord, Geometry, LineString};
-use rstar::primitives::{GeomWithData, Rectangle};
-use rstar::{AABB, RTree};
 
 use crate::tile::coord::MERCATOR_HALF;
 use crate::tile::coord::world_scale;
@@ -60,8 +58,6 @@ pub struct LevelFeature {
     pub max: [i32; 2],
 }
 
-pub type IndexEntry = GeomWithData<Rectangle<[i64; 2]>, u32>;
-
 /// All features of a layer kept at zoom `z`.
 #[derive(Debug)]
 pub struct Level {
@@ -72,7 +68,62 @@ pub struct Level {
     pub features: Vec<LevelFeature>,
     pub parts: Vec<Part>,
     pub coords: Vec<[i32; 2]>,
-    pub index: RTree<IndexEntry>,
+    /// Per tile, the features it must draw.
+    pub tiles: TileIndex,
+}
+
+/// Feature indices per tile of a level: each feature is listed under every tile whose square,
+/// widened by the render buffer, its bounding box meets — in feature (Hilbert) order, so a tile
+/// reads its features as one forward run through memory.
+#[derive(Debug, Default)]
+pub struct TileIndex {
+    /// `(x << 32) | y` → range of `entries`.
+    ranges: HashMap<u64, (u32, u32)>,
+    entries: Vec<u32>,
+}
+
+impl TileIndex {
+    fn build(level: &Level) -> Self {
+        let mut pairs: Vec<(u64, u32)> = Vec::with_capacity(level.features.len() * 3 / 2);
+        for (i, f) in level.features.iter().enumerate() {
+            let (xs, ys) = covered_tiles(f, level.z);
+            for x in xs {
+                for y in ys.clone() {
+                    pairs.push(((u64::from(x) << 32) | u64::from(y), i as u32));
+                }
+            }
+        }
+        pairs.sort_unstable();
+        let mut ranges = HashMap::new();
+        let mut start = 0;
+        for (i, pair) in pairs.iter().enumerate() {
+            if pairs.get(i + 1).is_none_or(|next| next.0 != pair.0) {
+                ranges.insert(pair.0, (start as u32, (i + 1) as u32));
+                start = i + 1;
+            }
+        }
+        Self { ranges, entries: pairs.into_iter().map(|(_, i)| i).collect() }
+    }
+
+    /// The features tile `(x, y)` draws, by index into the level's features.
+    #[inline]
+    pub fn get(&self, x: u32, y: u32) -> &[u32] {
+        self.ranges
+            .get(&((u64::from(x) << 32) | u64::from(y)))
+            .map_or(&[], |&(a, b)| &self.entries[a as usize..b as usize])
+    }
+}
+
+/// The tile columns and rows at zoom `z` whose squares, widened by the render buffer, a
+/// feature's bounding box meets.
+fn covered_tiles(f: &LevelFeature, z: u8) -> (std::ops::RangeInclusive<u32>, std::ops::RangeInclusive<u32>) {
+    let margin = i64::from(super::render::BUFFER);
+    let last = (1i64 << z) - 1;
+    let tile = |v: i64| v.div_euclid(i64::from(crate::tile::EXTENT)).clamp(0, last) as u32;
+    (
+        tile(i64::from(f.min[0]) - margin)..=tile(i64::from(f.max[0]) + margin),
+        tile(i64::from(f.min[1]) - margin)..=tile(i64::from(f.max[1]) + margin),
+    )
 }
 
 impl Level {
@@ -87,7 +138,7 @@ impl Level {
                 features: Vec::new(),
                 parts: Vec::new(),
                 coords: Vec::new(),
-                index: RTree::new(),
+                tiles: TileIndex::default(),
             },
             scale: world_scale(z),
             tolerance: if simplify { SIMPLIFY_TOLERANCE } else { 0.0 },
@@ -97,20 +148,7 @@ impl Level {
             b.add(i as u32, g);
         }
         b.level.thin_to_budget(LEVEL_TILE_BUDGET);
-        let entries = b
-            .level
-            .features
-            .iter()
-            .enumerate()
-            .map(|(i, f)| {
-                let r = Rectangle::from_corners(
-                    [i64::from(f.min[0]), i64::from(f.min[1])],
-                    [i64::from(f.max[0]), i64::from(f.max[1])],
-                );
-                GeomWithData::new(r, i as u32)
-            })
-            .collect();
-        b.level.index = RTree::bulk_load(entries);
+        b.level.tiles = TileIndex::build(&b.level);
         b.level
     }
 
@@ -125,17 +163,15 @@ impl Level {
         }
         // (size, estimated bytes) of the lines and polygons meeting each tile.
         let mut tiles: HashMap<(u32, u32), Vec<(u32, u32)>> = HashMap::new();
-        let margin = i64::from(super::render::BUFFER);
-        let last = (1i64 << self.z) - 1;
-        let tile = |v: i64| v.div_euclid(i64::from(crate::tile::EXTENT)).clamp(0, last) as u32;
         for f in &self.features {
             let size = feature_size(f);
             if size == 0 {
                 continue; // points are thinned by id at render time, not here
             }
             let bytes = estimate(f) as u32;
-            for x in tile(i64::from(f.min[0]) - margin)..=tile(i64::from(f.max[0]) + margin) {
-                for y in tile(i64::from(f.min[1]) - margin)..=tile(i64::from(f.max[1]) + margin) {
+            let (xs, ys) = covered_tiles(f, self.z);
+            for x in xs {
+                for y in ys.clone() {
                     tiles.entry((x, y)).or_default().push((size, bytes));
                 }
             }
@@ -175,18 +211,6 @@ impl Level {
         }
         self.min_size = min_size;
         (self.features, self.parts, self.coords) = (features, parts, coords);
-    }
-
-    /// Features whose bounding box meets the rectangle `[min, max]` (world extent space).
-    pub fn query(&self, min: [i64; 2], max: [i64; 2]) -> impl Iterator<Item = &LevelFeature> {
-        self.index
-            .locate_in_envelope_intersecting(&AABB::from_corners(min, max))
-            .map(|e| &self.features[e.data as usize])
-    }
-
-    /// Appends the indices (into `features`) of those whose bounding box meets `[min, max]`.
-    pub fn query_into(&self, min: [i64; 2], max: [i64; 2], out: &mut Vec<u32>) {
-        out.extend(self.index.locate_in_envelope_intersecting(&AABB::from_corners(min, max)).map(|e| e.data));
     }
 
     pub fn parts_of(&self, f: &LevelFeature) -> &[Part] {
@@ -355,15 +379,19 @@ mod tests {
     }
 
     #[test]
-    fn query_finds_by_world_bbox() {
+    fn each_tile_lists_the_features_its_buffered_square_meets() {
+        // A 1 km square near the origin of mercator, and one far away.
         let g = vec![mercator_square(0.0, 0.0, 1000.0), mercator_square(1_000_000.0, 1_000_000.0, 1000.0)];
         let l = Level::build(&g, 10, true);
         let f = &l.features[0];
-        let hits: Vec<_> = l
-            .query([i64::from(f.min[0]), i64::from(f.min[1])], [i64::from(f.max[0]), i64::from(f.max[1])])
-            .map(|f| f.feature)
-            .collect();
-        assert_eq!(hits, vec![0]);
+        let (x, y) = (f.min[0] as u32 / 4096, f.min[1] as u32 / 4096);
+        assert_eq!(l.tiles.get(x, y), &[0]);
+        // The square's corner (0, 0) is a tile corner at every zoom: the buffer makes the
+        // neighbours to the west and south list it too, and no tile far away does.
+        assert_eq!(l.tiles.get(x - 1, y), &[0]);
+        assert!(l.tiles.get(x + 5, y + 5).is_empty());
+        let far = &l.features[1];
+        assert_eq!(l.tiles.get(far.min[0] as u32 / 4096, far.min[1] as u32 / 4096), &[1]);
     }
 }
 

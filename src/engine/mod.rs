@@ -3,7 +3,7 @@
 //!
 //! Data flow: the server loads each layer's features from the [`crate::store::Store`] and hands
 //! them to [`Engine::load_layer`], which builds a [`LayerData`] (reproject → intern attributes
-//! → per-zoom [`level::Level`]s with R-trees) and swaps it in atomically; cached tiles naming the
+//! → per-zoom [`level::Level`]s with a per-tile feature index) and swaps it in atomically; cached tiles naming the
 //! layer are dropped. Later changes go through [`Engine::apply_changes`], which makes the next
 //! version of the layer from the changed features alone and drops only the cached tiles they
 //! touch. [`Engine::tile`] serves a tile from the cache or renders it ([`render::render_tile`]).

@@ -1,9 +1,9 @@
 //! The tile hot path: query, clip, quantise, encode.
 //!
-//! For each requested layer at zoom `z`: take the layer's pre-generalised [`Level`], query its
-//! R-tree with the tile's buffered bounds in world extent space, subtract the tile origin,
-//! clip what crosses the buffered edge (features wholly inside skip clipping), and write the
-//! feature with the [`LayerBuilder`]. Attribute keys and values are remapped from the layer's
+//! For each requested layer at zoom `z`: take the layer's pre-generalised [`Level`] (in each
+//! segment: base and delta), walk the features the level lists for this tile — in memory order,
+//! one forward run — clip what crosses the buffered edge (features wholly inside skip clipping),
+//! and write the feature with the [`LayerBuilder`], which subtracts the tile origin. Attribute keys and values are remapped from the layer's
 //! global tables to per-tile tables through generation-stamped slots, so each distinct key and
 //! value is written once per tile without hashing. Attributes the audience may not see are
 //! never written. Scratch buffers live in a thread-local and are reused across tiles.
@@ -39,8 +39,6 @@ struct Scratch {
     clipped: Vec<[i32; 2]>,
     tmp: Vec<[i32; 2]>,
     ends: Vec<usize>,
-    /// Indices of the level features a tile query found.
-    hits: Vec<u32>,
 }
 
 thread_local! {
@@ -161,12 +159,7 @@ fn render_segment(
         max: [origin[0] + EXTENT as i32 + BUFFER, origin[1] + EXTENT as i32 + BUFFER],
     };
     s.layer.set_origin(origin);
-    let widen = |v: [i32; 2]| [i64::from(v[0]), i64::from(v[1])];
-    // Collect the hits first: a tight loop over the R-tree, then one over the features.
-    let mut hits = std::mem::take(&mut s.hits);
-    hits.clear();
-    level.query_into(widen(rect.min), widen(rect.max), &mut hits);
-    for &hit in &hits {
+    for &hit in level.tiles.get(tile.x, tile.y) {
         let f = &level.features[hit as usize];
         if removed.is_some_and(|m| is_masked(m, f.feature)) {
             continue;
@@ -198,7 +191,6 @@ fn render_segment(
         }
         s.layer.finish_feature(Some(id), data.geom_type);
     }
-    s.hits = hits;
 }
 
 fn add_geometry(s: &mut Scratch, level: &Level, f: &LevelFeature, rect: Rect) {

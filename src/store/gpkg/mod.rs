@@ -5,7 +5,7 @@
 //! `gpkg_geometry_columns` so that GDAL and QGIS read it as they would any GeoPackage. The core
 //! tables come from `schema/gpkg/geopackage_core.sql`; the per-layer DDL is generated from the catalog.
 //! There is no GeoPackage R-tree extension: its triggers call SpatiaLite/GDAL SQL functions that
-//! plain SQLite lacks, and the engine keeps its own R-trees in memory.
+//! plain SQLite lacks, and the engine keeps its own spatial indexes in memory.
 //!
 //! Durability: rollback journal with `synchronous = FULL`; every `insert` is one transaction.
 
