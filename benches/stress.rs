@@ -8,6 +8,8 @@
 
 use std::hint::black_box;
 use std::sync::Arc;
+mod support;
+
 use std::time::{Duration, Instant};
 
 use criterion::{Criterion, Throughput};
@@ -141,6 +143,7 @@ fn main() {
     let data: Vec<Arc<LayerData>> =
         ["stress_roads", "stress_parcels"].iter().filter_map(|id| engine.layer(id)).collect();
     let layers: Vec<&LayerData> = data.iter().map(Arc::as_ref).collect();
+    // STRESS_DEBUG=1: how far load-time thinning went, per layer and zoom.
     if std::env::var("STRESS_DEBUG").is_ok() {
         for l in &layers {
             for (seg, _) in l.segments() {
@@ -174,30 +177,15 @@ fn main() {
     println!("|---|---|---|---|---|---|---|");
     for z in ZOOMS {
         let tiles = square_tiles(z);
-        let rounds = (400 / tiles.len()).max(2);
-        let (mut times, mut bytes, mut max_bytes) = (Vec::new(), 0u64, 0usize);
-        let start = Instant::now();
-        for _ in 0..rounds {
-            for &t in &tiles {
-                let t0 = Instant::now();
-                let r = render_tile(&layers, t, Audience::Public);
-                times.push(t0.elapsed());
-                bytes += r.bytes.len() as u64;
-                max_bytes = max_bytes.max(r.bytes.len());
-                black_box(r);
-            }
-        }
-        let wall = start.elapsed().as_secs_f64();
-        times.sort();
-        let pct = |p: f64| times[((times.len() as f64 * p) as usize).min(times.len() - 1)].as_secs_f64() * 1000.0;
+        let t = support::time_tiles(&layers, &tiles, 400);
         println!(
             "| {z} | {} | {:.0} | {:.2} | {:.2} | {:.1} | {:.1} |",
             tiles.len(),
-            times.len() as f64 / wall,
-            pct(0.5),
-            pct(0.99),
-            bytes as f64 / times.len() as f64 / 1024.0,
-            max_bytes as f64 / 1024.0,
+            t.tiles_per_s,
+            t.p50_ms,
+            t.p99_ms,
+            t.mean_kb,
+            t.max_kb
         );
     }
 }

@@ -7,7 +7,9 @@
 
 use std::hint::black_box;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+mod support;
+
+use std::time::Duration;
 
 use criterion::{Criterion, Throughput};
 use machizu::catalog::{Audience, Catalog};
@@ -74,33 +76,17 @@ fn main() {
     println!("|---|---|---|---|---|---|---|---|");
     for z in ZOOMS {
         let tiles = city_tiles(&layers, z);
-        // Enough rounds for a stable p99 (at least 2,000 renders).
-        let rounds = (2_000 / tiles.len()).max(3);
-        let (mut times, mut features, mut bytes, mut max_bytes) = (Vec::new(), 0u64, 0u64, 0usize);
-        let start = Instant::now();
-        for _ in 0..rounds {
-            for &t in &tiles {
-                let t0 = Instant::now();
-                let r = render_tile(&layers, t, Audience::Public);
-                times.push(t0.elapsed());
-                features += u64::from(r.features);
-                bytes += r.bytes.len() as u64;
-                max_bytes = max_bytes.max(r.bytes.len());
-                black_box(r);
-            }
-        }
-        let wall = start.elapsed().as_secs_f64();
-        times.sort();
-        let pct = |p: f64| times[((times.len() as f64 * p) as usize).min(times.len() - 1)].as_secs_f64() * 1000.0;
+        // Enough renders for a stable p99.
+        let t = support::time_tiles(&layers, &tiles, 2_000);
         println!(
             "| {z} | {} | {:.0} | {:.2} M | {:.3} | {:.3} | {:.1} | {:.1} |",
             tiles.len(),
-            times.len() as f64 / wall,
-            features as f64 / wall / 1e6,
-            pct(0.5),
-            pct(0.99),
-            max_bytes as f64 / 1024.0,
-            bytes as f64 / times.len() as f64 / 1024.0,
+            t.tiles_per_s,
+            t.features_per_s / 1e6,
+            t.p50_ms,
+            t.p99_ms,
+            t.max_kb,
+            t.mean_kb
         );
     }
 }
