@@ -91,4 +91,14 @@ async fn push_then_pull_round_trips_the_demo_city_exactly() {
     };
     assert_eq!(pg.insert(roads, std::slice::from_ref(&new)).await.unwrap(), vec![max + 1]);
     assert_eq!(back.insert(roads, &[new]).await.unwrap(), vec![max + 1]);
+
+    // `--replace` from a store without the synthetic notice (here: an empty one) leaves PostGIS
+    // exactly like it: empty, and no longer claiming to hold the demo.
+    let empty = tempfile::tempdir().unwrap();
+    let out = db(&["push", "--replace"], empty.path(), &url);
+    assert!(out.status.success(), "push --replace: {}", String::from_utf8_lossy(&out.stderr));
+    for layer in catalog.layers() {
+        assert_eq!(pg.count(layer).await.unwrap(), 0, "{}", layer.id);
+    }
+    assert_eq!(pg.meta(demo::META_KEY).await.unwrap(), None);
 }

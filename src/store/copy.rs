@@ -52,11 +52,11 @@ pub async fn copy(
     for layer in catalog.layers() {
         layers.push((layer.clone(), from.export(layer).await?));
     }
+    // The target ends up with the source's entries, and without those the source lacks (a
+    // real city pushed over the demo must not keep the demo's "synthetic" notice).
     let mut meta = Vec::new();
     for key in META_KEYS {
-        if let Some(value) = from.meta(key).await? {
-            meta.push(((*key).to_owned(), value));
-        }
+        meta.push(((*key).to_owned(), from.meta(key).await?));
     }
     to.replace(&layers, &meta).await?;
     Ok(CopyReport { layers: layers.iter().map(|(l, r)| (l.id.to_string(), r.len())).collect() })

@@ -183,8 +183,13 @@ pub trait Store: Send + Sync {
     async fn export(&self, layer: &LayerDef) -> Result<Vec<Record>, StoreError>;
 
     /// Replaces the whole content of these layers, keeping ids, versions and times, and sets
-    /// these metadata entries — all in one transaction. New ids continue after the largest.
-    async fn replace(&self, layers: &[(LayerDef, Vec<Record>)], meta: &[(String, String)]) -> Result<(), StoreError>;
+    /// these metadata entries (`None` removes one) — all in one transaction. New ids continue
+    /// after the largest.
+    async fn replace(
+        &self,
+        layers: &[(LayerDef, Vec<Record>)],
+        meta: &[(String, Option<String>)],
+    ) -> Result<(), StoreError>;
 
     /// A value from the store's own key/value metadata.
     async fn meta(&self, key: &str) -> Result<Option<String>, StoreError>;

@@ -357,7 +357,11 @@ impl Store for PostgisStore {
             .collect()
     }
 
-    async fn replace(&self, layers: &[(LayerDef, Vec<Record>)], meta: &[(String, String)]) -> Result<(), StoreError> {
+    async fn replace(
+        &self,
+        layers: &[(LayerDef, Vec<Record>)],
+        meta: &[(String, Option<String>)],
+    ) -> Result<(), StoreError> {
         let mut tx = self.pool.begin().await.map_err(StoreError::db("starting a transaction"))?;
         for (layer, records) in layers {
             let t = layer.id.as_str();
@@ -378,12 +382,11 @@ impl Store for PostgisStore {
                 .map_err(StoreError::db(format!("resetting the ids of {t}")))?;
         }
         for (key, value) in meta {
-            sqlx::query(include_str!("sql/set_meta.sql"))
-                .bind(key)
-                .bind(value)
-                .execute(&mut *tx)
-                .await
-                .map_err(StoreError::db("writing metadata"))?;
+            let q = match value {
+                Some(value) => sqlx::query(include_str!("sql/set_meta.sql")).bind(key).bind(value),
+                None => sqlx::query(include_str!("sql/delete_meta.sql")).bind(key),
+            };
+            q.execute(&mut *tx).await.map_err(StoreError::db("writing metadata"))?;
         }
         tx.commit().await.map_err(StoreError::db("committing the copy"))
     }
