@@ -91,3 +91,13 @@ pub struct Record {
     pub created_at: String,
     pub updated_at: String,
 }
+
+/// The smallest rectangle holding all of `rects`, if there are any.
+pub fn union_rects(rects: impl IntoIterator<Item = geo_types::Rect<f64>>) -> Option<geo_types::Rect<f64>> {
+    rects.into_iter().reduce(|a, b| {
+        geo_types::Rect::new(
+            (a.min().x.min(b.min().x), a.min().y.min(b.min().y)),
+            (a.max().x.max(b.max().x), a.max().y.max(b.max().y)),
+        )
+    })
+}

@@ -17,6 +17,7 @@ use moka::sync::Cache;
 use geo_types::Rect;
 
 use crate::catalog::Audience;
+use crate::feature::union_rects;
 use crate::tile::coord::{MAX_ZOOM, mercator_to_world};
 use crate::tile::{EXTENT, TileCoord};
 
@@ -168,16 +169,7 @@ impl TileRanges {
     fn new(areas: &[Rect<f64>], margin: i32) -> Self {
         let union;
         let areas = if areas.len() > MAX_AREAS {
-            union = [areas
-                .iter()
-                .copied()
-                .reduce(|a, b| {
-                    Rect::new(
-                        (a.min().x.min(b.min().x), a.min().y.min(b.min().y)),
-                        (a.max().x.max(b.max().x), a.max().y.max(b.max().y)),
-                    )
-                })
-                .expect("more than MAX_AREAS areas")];
+            union = [union_rects(areas.iter().copied()).expect("more than MAX_AREAS areas")];
             &union[..]
         } else {
             areas

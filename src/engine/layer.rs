@@ -21,7 +21,7 @@ use super::EngineError;
 use super::level::Level;
 use crate::catalog::LayerDef;
 use crate::crs::{Epsg, Transformer};
-use crate::feature::{Feature, FeatureId};
+use crate::feature::{Feature, FeatureId, union_rects};
 use crate::tile::coord::mercator_to_lonlat;
 use crate::tile::mvt::{GeomType, encode_value};
 
@@ -91,7 +91,7 @@ impl Segment {
             }
             tag_offsets.push(tags.len() as u32);
         }
-        let extent = union_extent(features.iter().filter_map(|f| f.geometry.bounding_rect()));
+        let extent = union_rects(features.iter().filter_map(|f| f.geometry.bounding_rect()));
         let levels = (0..=def.maxzoom)
             .into_par_iter()
             .map(|z| (z >= def.minzoom).then(|| Level::build(features.iter().map(|f| &f.geometry), z, z < def.maxzoom)))
@@ -222,7 +222,7 @@ impl LayerData {
             Self::from_base(self.def.clone(), Segment::build(&self.def, all, None))
         } else {
             let delta = Segment::build(&self.def, delta.into_values().collect(), Some(&self.base));
-            let bounds = union_extent(self.base.extent.into_iter().chain(delta.extent)).map(lonlat_bounds);
+            let bounds = union_rects(self.base.extent.into_iter().chain(delta.extent)).map(lonlat_bounds);
             Self {
                 def: self.def.clone(),
                 geom_type: self.geom_type,
@@ -311,15 +311,6 @@ fn hilbert_key(x: f64, y: f64) -> u64 {
         s /= 2;
     }
     d
-}
-
-fn union_extent(rects: impl Iterator<Item = Rect<f64>>) -> Option<Rect<f64>> {
-    rects.reduce(|a, b| {
-        Rect::new(
-            (a.min().x.min(b.min().x), a.min().y.min(b.min().y)),
-            (a.max().x.max(b.max().x), a.max().y.max(b.max().y)),
-        )
-    })
 }
 
 fn lonlat_bounds(r: Rect<f64>) -> [f64; 4] {

@@ -25,7 +25,7 @@ use sqlx::{Arguments, AssertSqlSafe, Row};
 use super::{Store, StoreError, StoreHealth, WriteRow, catalog_sql, kept_rows, new_rows, normal_time};
 use crate::catalog::{AttrType, Catalog, LayerDef};
 use crate::crs::Epsg;
-use crate::feature::{AttrValue, Feature, FeatureId, NewFeature, Record};
+use crate::feature::{AttrValue, Feature, FeatureId, NewFeature, Record, union_rects};
 
 /// The file name of the embedded store inside the data directory.
 pub const FILE_NAME: &str = "machizu.gpkg";
@@ -89,12 +89,7 @@ impl GpkgStore {
         for (n, row) in rows.iter().enumerate() {
             let rect =
                 row.geometry.bounding_rect().ok_or_else(|| StoreError::new_geometry(layer, n, "empty geometry"))?;
-            extent = Some(extent.map_or(rect, |e| {
-                geo_types::Rect::new(
-                    (e.min().x.min(rect.min().x), e.min().y.min(rect.min().y)),
-                    (e.max().x.max(rect.max().x), e.max().y.max(rect.max().y)),
-                )
-            }));
+            extent = union_rects(extent.into_iter().chain([rect]));
             let envelope = vec![rect.min().x, rect.max().x, rect.min().y, rect.max().y];
             let wkb = row
                 .geometry
