@@ -105,6 +105,11 @@ impl TileIndex {
         Self { ranges, entries: pairs.into_iter().map(|(_, i)| i).collect() }
     }
 
+    /// Every tile's list of features.
+    fn lists(&self) -> impl Iterator<Item = &[u32]> {
+        self.ranges.values().map(|&(a, b)| &self.entries[a as usize..b as usize])
+    }
+
     /// The features tile `(x, y)` draws, by index into the level's features.
     #[inline]
     pub fn get(&self, x: u32, y: u32) -> &[u32] {
@@ -147,8 +152,10 @@ impl Level {
         for (i, g) in geometries.into_iter().enumerate() {
             b.add(i as u32, g);
         }
-        b.level.thin_to_budget(LEVEL_TILE_BUDGET);
         b.level.tiles = TileIndex::build(&b.level);
+        if b.level.thin_to_budget(LEVEL_TILE_BUDGET) {
+            b.level.tiles = TileIndex::build(&b.level);
+        }
         b.level
     }
 
@@ -156,36 +163,33 @@ impl Level {
     /// `budget` bytes by estimate (3 bytes a coordinate, 3 a part, 12 a feature; clipping makes
     /// what crosses a tile edge smaller, so this errs on the safe side). The size limit is the
     /// largest any tile needs, applied to the whole level so that neighbouring tiles agree.
-    fn thin_to_budget(&mut self, budget: u64) {
+    /// Reads the tile index; returns whether features were dropped (the index is then stale).
+    fn thin_to_budget(&mut self, budget: u64) -> bool {
         let estimate = |f: &LevelFeature| 12 + self.parts_of(f).iter().map(|p| 3 + 3 * u64::from(p.len)).sum::<u64>();
-        if self.features.iter().map(estimate).sum::<u64>() <= budget {
-            return; // not even all of it in one tile would be too much
+        let bytes: Vec<u64> = self.features.iter().map(estimate).collect();
+        if bytes.iter().sum::<u64>() <= budget {
+            return false; // not even all of it in one tile would be too much
         }
-        // (size, estimated bytes) of the lines and polygons meeting each tile.
-        let mut tiles: HashMap<(u32, u32), Vec<(u32, u32)>> = HashMap::new();
-        for f in &self.features {
-            let size = feature_size(f);
-            if size == 0 {
-                continue; // points are thinned by id at render time, not here
-            }
-            let bytes = estimate(f) as u32;
-            let (xs, ys) = covered_tiles(f, self.z);
-            for x in xs {
-                for y in ys.clone() {
-                    tiles.entry((x, y)).or_default().push((size, bytes));
-                }
-            }
-        }
+        // Per tile over budget: (size, estimated bytes) of its lines and polygons, largest first;
+        // the first size that no longer fits, and all below it, go.
         let mut min_size = 0;
-        for list in tiles.values_mut() {
-            if list.iter().map(|&(_, b)| u64::from(b)).sum::<u64>() <= budget {
+        let mut list: Vec<(u32, u64)> = Vec::new();
+        for entries in self.tiles.lists() {
+            if entries.iter().map(|&i| bytes[i as usize]).sum::<u64>() <= budget {
                 continue;
             }
-            // Largest first; the first size that no longer fits, and all below it, go.
+            list.clear();
+            // Points (size 0) are thinned by id at render time, not here.
+            list.extend(
+                entries
+                    .iter()
+                    .map(|&i| (feature_size(&self.features[i as usize]), bytes[i as usize]))
+                    .filter(|&(s, _)| s > 0),
+            );
             list.sort_unstable_by_key(|&(size, _)| std::cmp::Reverse(size));
             let mut kept = 0u64;
-            for &(size, bytes) in list.iter() {
-                kept += u64::from(bytes);
+            for &(size, b) in &list {
+                kept += b;
                 if kept > budget {
                     min_size = min_size.max(size + 1);
                     break;
@@ -193,7 +197,7 @@ impl Level {
             }
         }
         if min_size == 0 {
-            return;
+            return false;
         }
         // Keep what survives, compacting the arenas.
         let (mut features, mut parts, mut coords) = (Vec::new(), Vec::new(), Vec::new());
@@ -211,6 +215,7 @@ impl Level {
         }
         self.min_size = min_size;
         (self.features, self.parts, self.coords) = (features, parts, coords);
+        true
     }
 
     pub fn parts_of(&self, f: &LevelFeature) -> &[Part] {
