@@ -13,7 +13,6 @@ use std::collections::{BTreeSet, HashMap};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use crate::catalog::Catalog;
 use crate::engine::{Engine, EngineError};
 use crate::feature::FeatureId;
 use crate::store::{Change, ChangeFeed, Store, StoreError};
@@ -71,8 +70,7 @@ async fn resync(store: &dyn Store, engine: &Arc<Engine>) -> Box<dyn ChangeFeed> 
                 continue;
             }
         };
-        let catalog = engine.catalog().clone();
-        match reload_all(store, engine, &catalog).await {
+        match reload_all(store, engine).await {
             Ok(()) => {
                 tracing::info!("change feed back; every layer reloaded");
                 return feed;
@@ -82,8 +80,8 @@ async fn resync(store: &dyn Store, engine: &Arc<Engine>) -> Box<dyn ChangeFeed> 
     }
 }
 
-async fn reload_all(store: &dyn Store, engine: &Arc<Engine>, catalog: &Catalog) -> Result<(), FollowError> {
-    for layer in catalog.layers() {
+async fn reload_all(store: &dyn Store, engine: &Arc<Engine>) -> Result<(), FollowError> {
+    for layer in engine.catalog().layers() {
         reload(store, engine, layer.id.as_str()).await?;
     }
     Ok(())
