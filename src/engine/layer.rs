@@ -18,7 +18,7 @@ use indexmap::IndexMap;
 use rayon::prelude::*;
 
 use super::EngineError;
-use super::level::Level;
+use super::level::{Level, LevelInput};
 use crate::catalog::LayerDef;
 use crate::crs::{Epsg, Transformer};
 use crate::feature::{Feature, FeatureId, union_rects};
@@ -92,9 +92,16 @@ impl Segment {
             tag_offsets.push(tags.len() as u32);
         }
         let extent = union_rects(features.iter().filter_map(|f| f.geometry.bounding_rect()));
+        let inputs = || {
+            features.iter().enumerate().map(|(i, f)| LevelInput {
+                geometry: &f.geometry,
+                id: ids[i],
+                tags: &tags[tag_offsets[i] as usize..tag_offsets[i + 1] as usize],
+            })
+        };
         let levels = (0..=def.maxzoom)
             .into_par_iter()
-            .map(|z| (z >= def.minzoom).then(|| Level::build(features.iter().map(|f| &f.geometry), z, z < def.maxzoom)))
+            .map(|z| (z >= def.minzoom).then(|| Level::build(inputs(), z, z < def.maxzoom)))
             .collect();
         Self { features, ids, tag_offsets, tags, value_bytes, value_offsets, first_value, value_ids, levels, extent }
     }

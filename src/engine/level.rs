@@ -4,16 +4,22 @@
 //! Built once at load, the way offline tile generators work: every feature is scaled into
 //! world extent space at zoom `z` ([`crate::tile::coord`]), simplified there (Douglas–Peucker
 //! with a tolerance in extent units), rounded to integers with repeated points removed, and
-//! dropped when it is smaller than a pixel. A tile request then only subtracts the tile origin,
-//! clips what crosses the tile edge and encodes.
+//! dropped when it is smaller than a pixel. Each kept feature's geometry is also encoded once
+//! as MVT commands, and its id and attributes are copied next to it, so that a tile reads one
+//! forward run through the level's own arrays (the hot path is bound by memory reads, and a
+//! thinned level keeps features far apart in the layer's arrays). A tile request then only
+//! moves the first point of a feature wholly inside it to the tile origin and copies the rest;
+//! features crossing the tile edge are clipped and encoded afresh.
 
 use std::collections::HashMap;
 
 use geo::{BoundingRect, Simplify};
 use geo_types::{Coord, Geometry, LineString};
 
+use super::render::{ClipBuffers, write_parts};
 use crate::tile::coord::MERCATOR_HALF;
 use crate::tile::coord::world_scale;
+use crate::tile::mvt::LayerBuilder;
 
 /// Douglas–Peucker tolerance, in extent units (4096 per tile; MapLibre draws a tile 512 px wide,
 /// so 2 units are a quarter of a pixel).
@@ -49,13 +55,29 @@ pub struct Part {
 /// A feature as kept at one zoom level.
 #[derive(Debug, Clone, Copy)]
 pub struct LevelFeature {
-    /// Index of the feature in its layer.
+    /// The feature's id.
+    pub id: u64,
+    /// Index of the feature in its segment.
     pub feature: u32,
     pub parts_start: u32,
     pub parts_len: u32,
+    /// Its attributes: a run of the level's `tags`.
+    tags_start: u32,
+    tags_len: u32,
+    /// Its whole geometry encoded: a run of the level's `encoded`.
+    geom_start: u32,
+    geom_len: u32,
     /// Bounding box in world extent space.
     pub min: [i32; 2],
     pub max: [i32; 2],
+}
+
+/// What a level is built from, per feature: geometry in Web Mercator, id, and attributes as
+/// (attribute index, value id).
+pub struct LevelInput<'a> {
+    pub geometry: &'a Geometry<f64>,
+    pub id: u64,
+    pub tags: &'a [(u16, u32)],
 }
 
 /// All features of a layer kept at zoom `z`.
@@ -68,6 +90,9 @@ pub struct Level {
     pub features: Vec<LevelFeature>,
     pub parts: Vec<Part>,
     pub coords: Vec<[i32; 2]>,
+    tags: Vec<(u16, u32)>,
+    /// MVT geometry commands of each feature, whole, in world extent space (from origin 0, 0).
+    encoded: Vec<u8>,
     /// Per tile, the features it must draw.
     pub tiles: TileIndex,
 }
@@ -135,7 +160,7 @@ impl Level {
     /// Generalises `geometries` (Web Mercator metres, indexed by feature) for zoom `z`.
     /// `simplify` is false at a layer's highest zoom, where clients overzoom and want every
     /// vertex.
-    pub fn build<'a>(geometries: impl IntoIterator<Item = &'a Geometry<f64>>, z: u8, simplify: bool) -> Self {
+    pub fn build<'a>(features: impl IntoIterator<Item = LevelInput<'a>>, z: u8, simplify: bool) -> Self {
         let mut b = LevelBuilder {
             level: Level {
                 z,
@@ -143,14 +168,18 @@ impl Level {
                 features: Vec::new(),
                 parts: Vec::new(),
                 coords: Vec::new(),
+                tags: Vec::new(),
+                encoded: Vec::new(),
                 tiles: TileIndex::default(),
             },
             scale: world_scale(z),
             tolerance: if simplify { SIMPLIFY_TOLERANCE } else { 0.0 },
             scratch: Vec::new(),
+            encoder: LayerBuilder::new(),
+            clip: ClipBuffers::default(),
         };
-        for (i, g) in geometries.into_iter().enumerate() {
-            b.add(i as u32, g);
+        for (i, input) in features.into_iter().enumerate() {
+            b.add(i as u32, &input);
         }
         b.level.tiles = TileIndex::build(&b.level);
         if b.level.thin_to_budget(LEVEL_TILE_BUDGET) {
@@ -200,7 +229,8 @@ impl Level {
             return false;
         }
         // Keep what survives, compacting the arenas.
-        let (mut features, mut parts, mut coords) = (Vec::new(), Vec::new(), Vec::new());
+        let (mut features, mut parts, mut coords, mut tags, mut encoded) =
+            (Vec::new(), Vec::new(), Vec::new(), Vec::new(), Vec::new());
         for f in &self.features {
             let size = feature_size(f);
             if size != 0 && size < min_size {
@@ -211,10 +241,13 @@ impl Level {
                 parts.push(Part { start: coords.len() as u32, len: p.len, kind: p.kind });
                 coords.extend_from_slice(self.coords_of(p));
             }
-            features.push(LevelFeature { parts_start, ..*f });
+            let (tags_start, geom_start) = (tags.len() as u32, encoded.len() as u32);
+            tags.extend_from_slice(self.tags_of(f));
+            encoded.extend_from_slice(self.encoded_of(f));
+            features.push(LevelFeature { parts_start, tags_start, geom_start, ..*f });
         }
         self.min_size = min_size;
-        (self.features, self.parts, self.coords) = (features, parts, coords);
+        (self.features, self.parts, self.coords, self.tags, self.encoded) = (features, parts, coords, tags, encoded);
         true
     }
 
@@ -224,6 +257,19 @@ impl Level {
 
     pub fn coords_of(&self, p: &Part) -> &[[i32; 2]] {
         &self.coords[p.start as usize..(p.start + p.len) as usize]
+    }
+
+    /// The feature's attributes as (attribute index, value id).
+    #[inline]
+    pub fn tags_of(&self, f: &LevelFeature) -> &[(u16, u32)] {
+        &self.tags[f.tags_start as usize..(f.tags_start + f.tags_len) as usize]
+    }
+
+    /// The feature's whole geometry as MVT commands from origin (0, 0), for
+    /// [`LayerBuilder::shifted_geometry`].
+    #[inline]
+    pub fn encoded_of(&self, f: &LevelFeature) -> &[u8] {
+        &self.encoded[f.geom_start as usize..(f.geom_start + f.geom_len) as usize]
     }
 }
 
@@ -237,6 +283,8 @@ struct LevelBuilder {
     scale: f64,
     tolerance: f64,
     scratch: Vec<Coord<f64>>,
+    encoder: LayerBuilder,
+    clip: ClipBuffers,
 }
 
 impl LevelBuilder {
@@ -244,7 +292,8 @@ impl LevelBuilder {
         Coord { x: (c.x + MERCATOR_HALF) * self.scale, y: (MERCATOR_HALF - c.y) * self.scale }
     }
 
-    fn add(&mut self, feature: u32, g: &Geometry<f64>) {
+    fn add(&mut self, feature: u32, input: &LevelInput) {
+        let g = input.geometry;
         let Some(rect) = g.bounding_rect() else {
             return;
         };
@@ -259,15 +308,39 @@ impl LevelBuilder {
         if parts_len == 0 {
             return;
         }
-        let first = self.level.parts[parts_start as usize].start as usize;
-        let pts = &self.level.coords[first..];
+        let level = &mut self.level;
+        let first = level.parts[parts_start as usize].start as usize;
+        // Encoded whole, as a tile that holds all of it writes it (rings that collapse dropped,
+        // winding set); a feature with nothing left to draw is not kept.
+        let parts = &level.parts[parts_start as usize..];
+        self.encoder.clear_feature();
+        write_parts(&mut self.encoder, &mut self.clip, parts.iter().map(|p| (p.kind, &level.coords[p.start as usize..][..p.len as usize])), None);
+        if !self.encoder.has_geometry() {
+            level.parts.truncate(parts_start as usize);
+            level.coords.truncate(first);
+            return;
+        }
         let mut min = [i32::MAX; 2];
         let mut max = [i32::MIN; 2];
-        for p in pts {
+        for p in &level.coords[first..] {
             min = [min[0].min(p[0]), min[1].min(p[1])];
             max = [max[0].max(p[0]), max[1].max(p[1])];
         }
-        self.level.features.push(LevelFeature { feature, parts_start, parts_len, min, max });
+        let (tags_start, geom_start) = (level.tags.len() as u32, level.encoded.len() as u32);
+        level.tags.extend_from_slice(input.tags);
+        level.encoded.extend_from_slice(self.encoder.geometry());
+        level.features.push(LevelFeature {
+            id: input.id,
+            feature,
+            parts_start,
+            parts_len,
+            tags_start,
+            tags_len: input.tags.len() as u32,
+            geom_start,
+            geom_len: level.encoded.len() as u32 - geom_start,
+            min,
+            max,
+        });
     }
 
     fn geometry(&mut self, g: &Geometry<f64>) {
@@ -347,6 +420,13 @@ impl LevelBuilder {
     }
 }
 
+/// A level of bare geometries (ids 1, 2, …; no attributes), for tests.
+#[cfg(test)]
+fn build(geometries: &[Geometry<f64>], z: u8, simplify: bool) -> Level {
+    let inputs = geometries.iter().zip(1..).map(|(geometry, id)| LevelInput { geometry, id, tags: &[] });
+    Level::build(inputs, z, simplify)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -362,8 +442,8 @@ mod tests {
     fn small_polygons_are_dropped_at_low_zoom_and_kept_at_high_zoom() {
         // A 20 m parcel: about 1/10 px at z10, about 34 units at z14.
         let g = vec![mercator_square(15_630_000.0, 4_665_000.0, 20.0)];
-        assert_eq!(Level::build(&g, 10, true).features.len(), 0);
-        let l14 = Level::build(&g, 14, true);
+        assert_eq!(build(&g, 10, true).features.len(), 0);
+        let l14 = build(&g, 14, true);
         assert_eq!(l14.features.len(), 1);
         let f = l14.features[0];
         assert_eq!(l14.parts_of(&f).len(), 1);
@@ -377,9 +457,9 @@ mod tests {
             (x: 15_630_500.0, y: 4_665_000.3),
             (x: 15_631_000.0, y: 4_665_000.0),
         ])];
-        let coarse = Level::build(&g, 12, true);
+        let coarse = build(&g, 12, true);
         assert_eq!(coarse.coords.len(), 2);
-        let full = Level::build(&g, 18, false);
+        let full = build(&g, 18, false);
         assert_eq!(full.coords.len(), 3);
     }
 
@@ -387,7 +467,7 @@ mod tests {
     fn each_tile_lists_the_features_its_buffered_square_meets() {
         // A 1 km square near the origin of mercator, and one far away.
         let g = vec![mercator_square(0.0, 0.0, 1000.0), mercator_square(1_000_000.0, 1_000_000.0, 1000.0)];
-        let l = Level::build(&g, 10, true);
+        let l = build(&g, 10, true);
         let f = &l.features[0];
         let (x, y) = (f.min[0] as u32 / 4096, f.min[1] as u32 / 4096);
         assert_eq!(l.tiles.get(x, y), &[0]);
@@ -419,7 +499,7 @@ mod thinning_tests {
             let y = y0 + f64::from(i) * 300.0;
             g.push(Geometry::LineString(line_string![(x: x0, y: y), (x: x0 + 7_000.0, y: y + 5.0)]));
         }
-        let l = Level::build(&g, 12, true);
+        let l = build(&g, 12, true);
         assert!(l.min_size > 0, "thinned");
         assert!(l.features.len() < 60_000, "{} kept", l.features.len());
         let long = l.features.iter().filter(|f| f.feature >= 60_000).count();
@@ -428,6 +508,6 @@ mod thinning_tests {
             l.features.iter().map(|f| 12 + l.parts_of(f).iter().map(|p| 3 + 3 * u64::from(p.len)).sum::<u64>()).sum();
         assert!(bytes <= LEVEL_TILE_BUDGET * 4, "within budget over the few tiles: {bytes}");
         // The same data at z18 (about 200 px per short line) is not thinned.
-        assert_eq!(Level::build(&g[..2_000], 18, false).min_size, 0);
+        assert_eq!(build(&g[..2_000], 18, false).min_size, 0);
     }
 }

@@ -16,7 +16,7 @@
 
 use std::cell::RefCell;
 
-use super::layer::{LayerData, Segment, is_masked};
+use super::layer::{LayerData, is_masked};
 use super::level::{Level, LevelFeature, PartKind};
 use crate::catalog::Audience;
 use crate::tile::clip::{Rect, clip_line, clip_ring};
@@ -35,10 +35,7 @@ struct Scratch {
     key_slots: Vec<(u32, u32)>,
     value_slots: Vec<(u32, u32)>,
     visible: Vec<bool>,
-    pts: Vec<[i32; 2]>,
-    clipped: Vec<[i32; 2]>,
-    tmp: Vec<[i32; 2]>,
-    ends: Vec<usize>,
+    clip: ClipBuffers,
 }
 
 thread_local! {
@@ -55,9 +52,9 @@ pub struct Thinning(u8);
 impl Thinning {
     const MAX_STEP: u8 = 24;
 
-    /// Whether a feature with this world-space extent and id survives.
+    /// Whether a feature survives, by its world-space extent and id.
     #[inline]
-    fn keeps(self, f: &LevelFeature, id: u64) -> bool {
+    fn keeps(self, f: &LevelFeature) -> bool {
         if self.0 == 0 {
             return true;
         }
@@ -67,7 +64,7 @@ impl Thinning {
             i64::from(size) >= 8i64 << self.0
         } else {
             // Points: keep one in 2^step, by a hash of the id.
-            (id.wrapping_mul(0x9E37_79B9_7F4A_7C15) >> 40) & ((1u64 << self.0) - 1) == 0
+            (f.id.wrapping_mul(0x9E37_79B9_7F4A_7C15) >> 40) & ((1u64 << self.0) - 1) == 0
         }
     }
 }
@@ -108,7 +105,7 @@ fn render_with(layers: &[&LayerData], tile: TileCoord, audience: Audience, thinn
             start_layer(s, data, audience);
             for (segment, removed) in data.segments() {
                 if let Some(level) = segment.level(tile.z) {
-                    render_segment(s, data, segment, level, removed, tile, thinning);
+                    render_level(s, data, level, removed, tile, thinning);
                 }
             }
             features += s.layer.feature_count();
@@ -137,12 +134,11 @@ fn start_layer(s: &mut Scratch, data: &LayerData, audience: Audience) {
     s.visible.extend(data.def.attributes.iter().map(|a| a.visibility.visible_to(audience)));
 }
 
-/// Writes one segment's features in the tile into the current MVT layer, skipping those set in
-/// `removed`.
-fn render_segment(
+/// Writes the features one segment's level lists for the tile into the current MVT layer,
+/// skipping those set in `removed`.
+fn render_level(
     s: &mut Scratch,
     data: &LayerData,
-    segment: &Segment,
     level: &Level,
     removed: Option<&[u64]>,
     tile: TileCoord,
@@ -164,16 +160,20 @@ fn render_segment(
         if removed.is_some_and(|m| is_masked(m, f.feature)) {
             continue;
         }
-        let id = segment.ids[f.feature as usize];
-        if !thinning.keeps(f, id) {
+        if !thinning.keeps(f) {
             continue;
         }
-        add_geometry(s, level, f, rect);
-        if !s.layer.has_geometry() {
-            s.layer.clear_feature();
-            continue;
+        if rect.contains_bbox(f.min, f.max) {
+            s.layer.shifted_geometry(level.encoded_of(f));
+        } else {
+            let parts = level.parts_of(f).iter().map(|p| (p.kind, level.coords_of(p)));
+            write_parts(&mut s.layer, &mut s.clip, parts, Some(rect));
+            if !s.layer.has_geometry() {
+                s.layer.clear_feature();
+                continue;
+            }
         }
-        for &(k, v) in segment.tags_of(f.feature) {
+        for &(k, v) in level.tags_of(f) {
             if !s.visible[usize::from(k)] {
                 continue;
             }
@@ -189,44 +189,58 @@ fn render_segment(
             let value = vs.1;
             s.layer.tag(key, value);
         }
-        s.layer.finish_feature(Some(id), data.geom_type);
+        s.layer.finish_feature(Some(f.id), data.geom_type);
     }
 }
 
-fn add_geometry(s: &mut Scratch, level: &Level, f: &LevelFeature, rect: Rect) {
-    let inside = rect.contains_bbox(f.min, f.max);
+/// Buffers for clipping, reused across features.
+#[derive(Default)]
+pub(super) struct ClipBuffers {
+    pts: Vec<[i32; 2]>,
+    clipped: Vec<[i32; 2]>,
+    tmp: Vec<[i32; 2]>,
+    ends: Vec<usize>,
+}
+
+/// Writes a feature's parts into the builder's current feature, clipped to `clip` when given
+/// and whole otherwise. A ring that collapses is dropped, and with an exterior its holes.
+pub(super) fn write_parts<'a>(
+    layer: &mut LayerBuilder,
+    b: &mut ClipBuffers,
+    parts: impl Iterator<Item = (PartKind, &'a [[i32; 2]])>,
+    clip: Option<Rect>,
+) {
     let mut skip_holes = false;
-    for part in level.parts_of(f) {
-        if part.kind == PartKind::Interior && skip_holes {
-            continue;
-        }
-        let pts = level.coords_of(part);
-        match part.kind {
-            PartKind::Points => {
-                s.pts.clear();
-                s.pts.extend(pts.iter().filter(|&&p| rect.contains(p)));
-                s.layer.points(&s.pts);
+    for (kind, pts) in parts {
+        match (kind, clip) {
+            (PartKind::Interior, _) if skip_holes => {}
+            (PartKind::Points, None) => layer.points(pts),
+            (PartKind::Points, Some(rect)) => {
+                b.pts.clear();
+                b.pts.extend(pts.iter().filter(|&&p| rect.contains(p)));
+                layer.points(&b.pts);
             }
-            PartKind::Line if inside => {
-                s.layer.line(pts);
+            (PartKind::Line, None) => {
+                layer.line(pts);
             }
-            PartKind::Line => {
-                s.clipped.clear();
-                s.ends.clear();
-                clip_line(pts, rect, &mut s.clipped, &mut s.ends);
+            (PartKind::Line, Some(rect)) => {
+                b.clipped.clear();
+                b.ends.clear();
+                clip_line(pts, rect, &mut b.clipped, &mut b.ends);
                 let mut start = 0;
-                for &end in &s.ends {
-                    s.layer.line(&s.clipped[start..end]);
+                for &end in &b.ends {
+                    layer.line(&b.clipped[start..end]);
                     start = end;
                 }
             }
-            PartKind::Exterior | PartKind::Interior => {
-                let exterior = part.kind == PartKind::Exterior;
-                let written = if inside {
-                    s.layer.ring(pts, exterior)
-                } else {
-                    clip_ring(pts, rect, &mut s.clipped, &mut s.tmp);
-                    !s.clipped.is_empty() && s.layer.ring(&s.clipped, exterior)
+            (PartKind::Exterior | PartKind::Interior, _) => {
+                let exterior = kind == PartKind::Exterior;
+                let written = match clip {
+                    None => layer.ring(pts, exterior),
+                    Some(rect) => {
+                        clip_ring(pts, rect, &mut b.clipped, &mut b.tmp);
+                        !b.clipped.is_empty() && layer.ring(&b.clipped, exterior)
+                    }
                 };
                 if exterior {
                     skip_holes = !written;

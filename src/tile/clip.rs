@@ -131,9 +131,20 @@ pub fn clip_line(line: &[[i32; 2]], rect: Rect, out: &mut Vec<[i32; 2]>, parts: 
         }
         *start = out.len();
     };
+    let Some(&first) = line.first() else { return };
+    let mut prev_code = outcode(first, &rect);
     for w in line.windows(2) {
         let (a, b) = (w[0], w[1]);
-        match clip_segment(a, b, &rect) {
+        let code = outcode(b, &rect);
+        // Both ends beyond one side: the segment misses (most segments of a line that
+        // crosses the tile); both inside: kept as is; only the rest need arithmetic.
+        let clipped = match (prev_code & code, prev_code | code) {
+            (0, 0) => Some((a, b)),
+            (0, _) => clip_segment(a, b, &rect),
+            _ => None,
+        };
+        prev_code = code;
+        match clipped {
             Some((p, q)) => {
                 if out.len() == part_start || out.last() != Some(&p) {
                     if out.len() > part_start {
@@ -156,6 +167,15 @@ pub fn clip_line(line: &[[i32; 2]], rect: Rect, out: &mut Vec<[i32; 2]>, parts: 
     if out.len() > part_start {
         close_part(out, parts, &mut part_start);
     }
+}
+
+/// Which sides of `r` a point lies beyond, one bit each (Cohen–Sutherland outcode); 0 inside.
+#[inline]
+fn outcode(p: [i32; 2], r: &Rect) -> u8 {
+    u8::from(p[0] < r.min[0])
+        | u8::from(p[0] > r.max[0]) << 1
+        | u8::from(p[1] < r.min[1]) << 2
+        | u8::from(p[1] > r.max[1]) << 3
 }
 
 /// Liang–Barsky clipping of one segment; `None` when it misses the rectangle.

@@ -67,6 +67,24 @@ fn zigzag(v: i32) -> u32 {
 }
 
 #[inline]
+fn unzigzag(v: u32) -> i32 {
+    ((v >> 1) as i32) ^ -((v & 1) as i32)
+}
+
+/// A varint at the start of `buf` and its length in bytes. `buf` must hold a complete varint.
+#[inline]
+fn read_varint(buf: &[u8]) -> (u64, usize) {
+    let mut v = 0u64;
+    for (i, &b) in buf.iter().enumerate().take(10) {
+        v |= u64::from(b & 0x7f) << (7 * i);
+        if b < 0x80 {
+            return (v, i + 1);
+        }
+    }
+    panic!("truncated varint");
+}
+
+#[inline]
 fn command(id: u32, count: u32) -> u32 {
     (count << 3) | id
 }
@@ -265,6 +283,25 @@ impl LayerBuilder {
         }
         self.ring_buf = buf;
         ok
+    }
+
+    /// The current feature's geometry commands so far.
+    pub fn geometry(&self) -> &[u8] {
+        &self.geom
+    }
+
+    /// Sets the current feature's geometry to `encoded`: commands this builder wrote (see
+    /// [`LayerBuilder::geometry`]) with origin (0, 0) and the same geometry. Only the first
+    /// point is absolute; it is moved by this builder's origin, and the rest is copied as is.
+    pub fn shifted_geometry(&mut self, encoded: &[u8]) {
+        let (command, a) = read_varint(encoded);
+        let (x, b) = read_varint(&encoded[a..]);
+        let (y, c) = read_varint(&encoded[a + b..]);
+        self.geom.clear();
+        put_varint(&mut self.geom, command);
+        self.cursor = (0, 0);
+        self.delta([unzigzag(x as u32), unzigzag(y as u32)]);
+        self.geom.extend_from_slice(&encoded[a + b + c..]);
     }
 
     /// Whether the current feature has any geometry.
