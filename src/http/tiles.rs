@@ -47,7 +47,9 @@ pub async fn tile(
     let tile = match cached {
         Some(tile) if !want_gzip || tile.is_empty() || tile.has_gzip() => tile,
         _ => {
-            // Rendering and compressing are CPU work: keep them off the async workers.
+            // Rendering and compressing are CPU work: keep them off the async workers, and
+            // take turns for a render slot (see `App::render_slots`).
+            let _slot = app.render_slots.acquire().await.expect("the semaphore is never closed");
             let engine = app.engine.clone();
             tokio::task::spawn_blocking(move || {
                 let tile = engine.tile(&ids, coord, audience);
