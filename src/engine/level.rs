@@ -266,7 +266,7 @@ impl Level {
     }
 
     /// The feature's whole geometry as MVT commands from origin (0, 0), for
-    /// [`LayerBuilder::shifted_geometry`].
+    /// [`LayerBuilder::finish_shifted`].
     #[inline]
     pub fn encoded_of(&self, f: &LevelFeature) -> &[u8] {
         &self.encoded[f.geom_start as usize..(f.geom_start + f.geom_len) as usize]

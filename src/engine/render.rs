@@ -84,7 +84,7 @@ pub fn render_tile(layers: &[&LayerData], tile: TileCoord, audience: Audience) -
     loop {
         let (size, features) = render_with(layers, tile, audience, thinning);
         if size <= MAX_TILE_BYTES || thinning.0 == Thinning::MAX_STEP {
-            let bytes = SCRATCH.with(|s| s.borrow().tile.bytes().to_vec());
+            let bytes = SCRATCH.with(|s| s.borrow_mut().tile.take());
             return Rendered { bytes, features };
         }
         thinning = Thinning(thinning.0 + 1);
@@ -163,9 +163,9 @@ fn render_level(
         if !thinning.keeps(f) {
             continue;
         }
-        if rect.contains_bbox(f.min, f.max) {
-            s.layer.shifted_geometry(level.encoded_of(f));
-        } else {
+        // Wholly inside: the level's encoding, moved to the tile (written with the tags below).
+        let inside = rect.contains_bbox(f.min, f.max);
+        if !inside {
             let parts = level.parts_of(f).iter().map(|p| (p.kind, level.coords_of(p)));
             write_parts(&mut s.layer, &mut s.clip, parts, Some(rect));
             if !s.layer.has_geometry() {
@@ -189,7 +189,11 @@ fn render_level(
             let value = vs.1;
             s.layer.tag(key, value);
         }
-        s.layer.finish_feature(Some(f.id), data.geom_type);
+        if inside {
+            s.layer.finish_shifted(Some(f.id), data.geom_type, level.encoded_of(f));
+        } else {
+            s.layer.finish_feature(Some(f.id), data.geom_type);
+        }
     }
 }
 

@@ -71,6 +71,18 @@ fn unzigzag(v: u32) -> i32 {
     ((v >> 1) as i32) ^ -((v & 1) as i32)
 }
 
+/// Writes `v` as a varint at `buf[i..]`; returns the index after it.
+#[inline]
+fn write_varint32(buf: &mut [std::mem::MaybeUninit<u8>], mut i: usize, mut v: u32) -> usize {
+    while v >= 0x80 {
+        buf[i].write((v as u8) | 0x80);
+        v >>= 7;
+        i += 1;
+    }
+    buf[i].write(v as u8);
+    i + 1
+}
+
 /// A varint at the start of `buf` and its length in bytes. `buf` must hold a complete varint.
 #[inline]
 fn read_varint(buf: &[u8]) -> (u64, usize) {
@@ -206,12 +218,26 @@ impl LayerBuilder {
         put_varint(&mut self.geom, u64::from(command(id, count)));
     }
 
+    /// Appends the parameters that move the cursor through `pts`, one after the other.
     #[inline]
-    fn delta(&mut self, p: [i32; 2]) {
-        let (x, y) = (p[0] - self.origin[0], p[1] - self.origin[1]);
-        put_varint(&mut self.geom, u64::from(zigzag(x.wrapping_sub(self.cursor.0))));
-        put_varint(&mut self.geom, u64::from(zigzag(y.wrapping_sub(self.cursor.1))));
-        self.cursor = (x, y);
+    fn deltas(&mut self, pts: impl ExactSizeIterator<Item = [i32; 2]>) {
+        // Two varints of at most 5 bytes a point: room is made once, and each byte is then
+        // written without a capacity check (this is most of the time spent encoding).
+        let room = pts.len() * 10;
+        self.geom.reserve(room);
+        let len = self.geom.len();
+        let spare = &mut self.geom.spare_capacity_mut()[..room];
+        let mut n = 0;
+        let (mut cx, mut cy) = self.cursor;
+        for p in pts {
+            let (x, y) = (p[0] - self.origin[0], p[1] - self.origin[1]);
+            n = write_varint32(spare, n, zigzag(x.wrapping_sub(cx)));
+            n = write_varint32(spare, n, zigzag(y.wrapping_sub(cy)));
+            (cx, cy) = (x, y);
+        }
+        self.cursor = (cx, cy);
+        // SAFETY: `write_varint32` initialised the first `n` bytes of the spare capacity.
+        unsafe { self.geom.set_len(len + n) };
     }
 
     /// `pts` without consecutive repeats: `pts` itself when it has none (the common case, as
@@ -235,9 +261,7 @@ impl LayerBuilder {
             return;
         }
         self.command(CMD_MOVE_TO, pts.len() as u32);
-        for &p in pts {
-            self.delta(p);
-        }
+        self.deltas(pts.iter().copied());
     }
 
     /// Adds a polyline; repeated points are dropped. Returns `false` (and adds nothing) when
@@ -248,11 +272,9 @@ impl LayerBuilder {
         let ok = line.len() >= 2;
         if ok {
             self.command(CMD_MOVE_TO, 1);
-            self.delta(line[0]);
+            self.deltas(std::iter::once(line[0]));
             self.command(CMD_LINE_TO, (line.len() - 1) as u32);
-            for &p in &line[1..] {
-                self.delta(p);
-            }
+            self.deltas(line[1..].iter().copied());
         }
         self.ring_buf = buf;
         ok
@@ -271,13 +293,13 @@ impl LayerBuilder {
         let ok = ring.len() >= 3 && area2 != 0;
         if ok {
             self.command(CMD_MOVE_TO, 1);
-            self.delta(ring[0]);
+            self.deltas(std::iter::once(ring[0]));
             self.command(CMD_LINE_TO, (ring.len() - 1) as u32);
             // Exterior: positive area in tile space (y down), as the specification defines.
             if (area2 > 0) == exterior {
-                ring[1..].iter().for_each(|&p| self.delta(p));
+                self.deltas(ring[1..].iter().copied());
             } else {
-                ring[1..].iter().rev().for_each(|&p| self.delta(p));
+                self.deltas(ring[1..].iter().rev().copied());
             }
             self.command(CMD_CLOSE_PATH, 1);
         }
@@ -290,18 +312,19 @@ impl LayerBuilder {
         &self.geom
     }
 
-    /// Sets the current feature's geometry to `encoded`: commands this builder wrote (see
-    /// [`LayerBuilder::geometry`]) with origin (0, 0) and the same geometry. Only the first
-    /// point is absolute; it is moved by this builder's origin, and the rest is copied as is.
-    pub fn shifted_geometry(&mut self, encoded: &[u8]) {
+    /// Writes the current feature (its tags so far) with geometry `encoded` into the layer:
+    /// commands this builder wrote (see [`LayerBuilder::geometry`]) for the same geometry with
+    /// origin (0, 0). Only the first point is absolute; it is moved by this builder's origin,
+    /// and the rest is copied as is.
+    pub fn finish_shifted(&mut self, id: Option<u64>, kind: GeomType, encoded: &[u8]) -> bool {
         let (command, a) = read_varint(encoded);
         let (x, b) = read_varint(&encoded[a..]);
         let (y, c) = read_varint(&encoded[a + b..]);
         self.geom.clear();
         put_varint(&mut self.geom, command);
         self.cursor = (0, 0);
-        self.delta([unzigzag(x as u32), unzigzag(y as u32)]);
-        self.geom.extend_from_slice(&encoded[a + b + c..]);
+        self.deltas(std::iter::once([unzigzag(x as u32), unzigzag(y as u32)]));
+        self.write_feature(id, kind, &encoded[a + b + c..])
     }
 
     /// Whether the current feature has any geometry.
@@ -312,11 +335,17 @@ impl LayerBuilder {
     /// Writes the current feature into the layer and starts a new one. A feature without
     /// geometry is dropped (the specification requires geometry); returns whether it was written.
     pub fn finish_feature(&mut self, id: Option<u64>, kind: GeomType) -> bool {
+        self.write_feature(id, kind, &[])
+    }
+
+    /// Writes the current feature with geometry: the commands so far, then `more`.
+    fn write_feature(&mut self, id: Option<u64>, kind: GeomType, more: &[u8]) -> bool {
         if self.geom.is_empty() {
             self.clear_feature();
             return false;
         }
-        let mut body = 2 + 1 + varint_len(self.geom.len() as u64) + self.geom.len();
+        let geom_len = self.geom.len() + more.len();
+        let mut body = 2 + 1 + varint_len(geom_len as u64) + geom_len;
         if let Some(id) = id {
             body += 1 + varint_len(id);
         }
@@ -336,7 +365,10 @@ impl LayerBuilder {
         }
         put_key(out, 3, WIRE_VARINT);
         out.push(kind as u8);
-        put_bytes_field(out, 4, &self.geom);
+        put_key(out, 4, WIRE_LEN);
+        put_varint(out, geom_len as u64);
+        out.extend_from_slice(&self.geom);
+        out.extend_from_slice(more);
         self.feature_count += 1;
         self.clear_feature();
         true
@@ -407,6 +439,15 @@ impl TileBuilder {
     pub fn bytes(&self) -> &[u8] {
         &self.out
     }
+
+    /// The encoded tile, leaving the builder empty with as much room for the next tile
+    /// (handing over the buffer instead of copying it).
+    pub fn take(&mut self) -> Vec<u8> {
+        let next = Vec::with_capacity(self.out.capacity());
+        let mut out = std::mem::replace(&mut self.out, next);
+        out.shrink_to_fit(); // in place; the tile may be cached
+        out
+    }
 }
 
 #[cfg(test)]
@@ -420,6 +461,36 @@ mod tests {
         assert_eq!(zigzag(1), 2);
         assert_eq!(zigzag(-2), 3);
         assert_eq!(zigzag(2147483647), 4294967294);
+        for v in [0, 1, -1, 4096, -70_000, i32::MAX, i32::MIN] {
+            assert_eq!(unzigzag(zigzag(v)), v);
+        }
+    }
+
+    #[test]
+    fn a_shifted_encoding_equals_encoding_at_the_new_origin() {
+        // Two rings and a line far from the origin (world space at z14), in one feature.
+        let ring: Vec<[i32; 2]> = vec![[60_000_100, 30_000_100], [60_000_400, 30_000_100], [60_000_250, 30_000_390]];
+        let hole: Vec<[i32; 2]> = vec![[60_000_200, 30_000_150], [60_000_300, 30_000_150], [60_000_250, 30_000_250]];
+        let line: Vec<[i32; 2]> = vec![[60_001_000, 30_000_000], [59_999_000, 30_004_000]];
+        let write = |l: &mut LayerBuilder| {
+            l.ring(&ring, true);
+            l.ring(&hole, false);
+            l.line(&line);
+        };
+        let mut at_zero = LayerBuilder::new();
+        write(&mut at_zero);
+        let encoded = at_zero.geometry().to_vec();
+
+        let origin = [60_000_000 - 64, 29_999_900];
+        let (mut direct, mut shifted) = (LayerBuilder::new(), LayerBuilder::new());
+        for l in [&mut direct, &mut shifted] {
+            l.set_origin(origin);
+            l.tag(0, 0);
+        }
+        write(&mut direct);
+        assert!(direct.finish_feature(Some(7), GeomType::Polygon));
+        assert!(shifted.finish_shifted(Some(7), GeomType::Polygon, &encoded));
+        assert_eq!(shifted.features, direct.features);
     }
 
     /// The current feature's geometry as command integers (test helper).
