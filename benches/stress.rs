@@ -4,6 +4,8 @@
 //! 140.40 E, 38.60 N. One `roads,parcels` tile per render, uncached, on one core, over every tile
 //! of the square at z10, z12, z14 and z16.
 //!
+//! Last, the gzip compressors a response could use, on the largest z14 tile.
+//!
 //! Run: `cargo bench --bench stress` (add `-- --quick` for a shorter criterion run).
 
 use std::hint::black_box;
@@ -187,5 +189,39 @@ fn main() {
             t.mean_kb,
             t.max_kb
         );
+    }
+
+    gzip_table(&layers);
+}
+
+/// Compressing the largest z14 tile: the time per response and the bytes it sends.
+fn gzip_table(layers: &[&LayerData]) {
+    use std::io::Write;
+    let raw = square_tiles(14)
+        .into_iter()
+        .map(|t| render_tile(layers, t, Audience::Public).bytes)
+        .max_by_key(Vec::len)
+        .expect("tiles");
+    let runs = 50;
+    let time = |f: &dyn Fn() -> usize| {
+        let t = Instant::now();
+        let n = (0..runs).map(|_| black_box(f())).last().unwrap_or(0);
+        (t.elapsed().as_secs_f64() * 1000.0 / f64::from(runs), n)
+    };
+    println!("\n| compressor, level ({} byte z14 tile) | ms | bytes |", raw.len());
+    println!("|---|---|---|");
+    for level in [1, 4, 6] {
+        let (ms, n) = time(&|| {
+            let mut e = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::new(level));
+            e.write_all(&raw).unwrap();
+            e.finish().unwrap().len()
+        });
+        println!("| miniz_oxide (flate2), {level} | {ms:.2} | {n} |");
+        let (ms, n) = time(&|| {
+            let mut c = libdeflater::Compressor::new(libdeflater::CompressionLvl::new(level as i32).unwrap());
+            let mut out = vec![0; c.gzip_compress_bound(raw.len())];
+            c.gzip_compress(&raw, &mut out).unwrap()
+        });
+        println!("| libdeflate, {level} | {ms:.2} | {n} |");
     }
 }

@@ -36,10 +36,11 @@ pub struct App {
     pub dataset_notice: Option<String>,
     /// Applies changes made to the store by anyone, while the app lives (PostGIS only).
     pub follower: Option<Follower>,
-    /// Two permits per core for tile rendering: requests queue for a permit in arrival order
-    /// instead of all rendering at once, so each waits about as long as any other (a low p99)
-    /// and no core is shared among dozens of renders; two, so that a core does not idle while
-    /// the next render is handed its permit (measured in docs/benchmarks.md).
+    /// Permits to render a tile (`render_slots`, default two per core): requests queue for a
+    /// permit in arrival order instead of all rendering at once, so each waits about as long
+    /// as any other (a low p99) and no core is shared among dozens of renders; two per core,
+    /// so that a core does not idle while the next render is handed its permit
+    /// (docs/benchmarks.md).
     pub render_slots: tokio::sync::Semaphore,
 }
 
@@ -71,8 +72,7 @@ impl App {
         }
         let follower = feed.map(|feed| follow::spawn(store.clone(), engine.clone(), feed));
         let dataset_notice = store.meta(demo::META_KEY).await?;
-        let cores = std::thread::available_parallelism().map_or(1, std::num::NonZero::get);
-        let render_slots = tokio::sync::Semaphore::new(2 * cores);
+        let render_slots = tokio::sync::Semaphore::new(config.render_slots);
         Ok(Self { config, store, engine, dataset_notice, follower, render_slots })
     }
 }

@@ -74,6 +74,9 @@ pub struct ServeArgs {
     /// Tile cache size in MiB; 0 turns the cache off [default: 256].
     #[arg(long, env = "MACHIZU_TILE_CACHE_MB")]
     pub tile_cache_mb: Option<u64>,
+    /// How many tiles may render at once; more requests wait their turn [default: 2 × cores].
+    #[arg(long, env = "MACHIZU_RENDER_SLOTS")]
+    pub render_slots: Option<usize>,
 }
 
 pub fn main() -> ExitCode {
@@ -143,6 +146,7 @@ fn serve(args: ServeArgs) -> anyhow::Result<()> {
         listen: args.listen,
         data_dir: args.data,
         tile_cache_mb: args.tile_cache_mb,
+        render_slots: args.render_slots,
         no_demo: args.no_demo,
     };
     let config = Config::resolve(file, overrides)?;

@@ -27,6 +27,8 @@ pub enum ConfigError {
     Catalog(#[from] CatalogError),
     #[error("in config file, layer {layer:?}: {message}")]
     Layer { layer: String, message: String },
+    #[error("render_slots must be at least 1")]
+    NoRenderSlots,
 }
 
 /// The city the server is set up for.
@@ -74,6 +76,8 @@ pub struct ServerSection {
     pub data_dir: Option<PathBuf>,
     /// Default 256.
     pub tile_cache_mb: Option<u64>,
+    /// Default twice the number of cores.
+    pub render_slots: Option<usize>,
     /// Default `web`.
     pub web_dir: Option<PathBuf>,
     /// Default `styles`.
@@ -137,6 +141,8 @@ pub struct Config {
     pub data_dir: PathBuf,
     /// Tile cache size in bytes (0 disables the cache).
     pub tile_cache_bytes: u64,
+    /// How many tiles may render at once; more requests wait their turn (at least 1).
+    pub render_slots: usize,
     pub web_dir: PathBuf,
     pub styles_dir: PathBuf,
     /// Generate the demo city into an empty store.
@@ -164,6 +170,7 @@ pub struct Overrides {
     pub listen: Option<SocketAddr>,
     pub data_dir: Option<PathBuf>,
     pub tile_cache_mb: Option<u64>,
+    pub render_slots: Option<usize>,
     pub no_demo: bool,
 }
 
@@ -175,10 +182,16 @@ impl Config {
         for (id, ov) in file.layers {
             apply_layer(&mut catalog, &id, ov)?;
         }
+        let cores = std::thread::available_parallelism().map_or(1, std::num::NonZero::get);
+        let render_slots = o.render_slots.or(s.render_slots).unwrap_or(2 * cores);
+        if render_slots == 0 {
+            return Err(ConfigError::NoRenderSlots);
+        }
         Ok(Self {
             listen: o.listen.or(s.listen).unwrap_or_else(|| SocketAddr::from(([127, 0, 0, 1], 8080))),
             data_dir: o.data_dir.or(s.data_dir).unwrap_or_else(|| PathBuf::from("./var")),
             tile_cache_bytes: o.tile_cache_mb.or(s.tile_cache_mb).unwrap_or(256) * 1024 * 1024,
+            render_slots,
             web_dir: s.web_dir.unwrap_or_else(|| PathBuf::from("web")),
             styles_dir: s.styles_dir.unwrap_or_else(|| PathBuf::from("styles")),
             demo: !o.no_demo && s.demo.unwrap_or(true),
@@ -332,5 +345,15 @@ mod tests {
             .unwrap();
         assert_eq!(c.listen.port(), 1);
         assert_eq!(c.tile_cache_bytes, 8 * 1024 * 1024);
+    }
+
+    #[test]
+    fn render_slots_default_to_two_per_core_and_never_zero() {
+        let cores = std::thread::available_parallelism().unwrap().get();
+        assert_eq!(Config::defaults().render_slots, 2 * cores);
+        let f: FileConfig = toml::from_str("[server]\nrender_slots = 3").unwrap();
+        assert_eq!(Config::resolve(f.clone(), Overrides::default()).unwrap().render_slots, 3);
+        let o = Overrides { render_slots: Some(0), ..Default::default() };
+        assert!(matches!(Config::resolve(f, o), Err(ConfigError::NoRenderSlots)));
     }
 }

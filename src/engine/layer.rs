@@ -38,9 +38,6 @@ pub struct Segment {
     pub features: Vec<Feature>,
     /// Feature ids, by feature index.
     pub ids: Vec<u64>,
-    /// `tags[tag_offsets[i]..tag_offsets[i + 1]]` are feature `i`'s (attribute index, value id).
-    pub tag_offsets: Vec<u32>,
-    pub tags: Vec<(u16, u32)>,
     /// Distinct attribute values, each encoded as an MVT `Value` body, in one arena: value
     /// `first_value + v` is `value_bytes[value_offsets[v]..value_offsets[v + 1]]`. A delta
     /// segment numbers its values after the base's and reuses the base's for values they share,
@@ -67,6 +64,8 @@ impl Segment {
             (f.geometry.bounding_rect().map_or(0, |r| hilbert_key(r.center().x, r.center().y)), f.id)
         });
         let mut ids = Vec::with_capacity(features.len());
+        // `tags[tag_offsets[i]..tag_offsets[i + 1]]` are feature `i`'s (attribute index, value
+        // id); each level keeps its own copy, in its order.
         let mut tag_offsets = Vec::with_capacity(features.len() + 1);
         let mut tags = Vec::new();
         let mut value_bytes = Vec::new();
@@ -103,7 +102,7 @@ impl Segment {
             .into_par_iter()
             .map(|z| (z >= def.minzoom).then(|| Level::build(inputs(), z, z < def.maxzoom)))
             .collect();
-        Self { features, ids, tag_offsets, tags, value_bytes, value_offsets, first_value, value_ids, levels, extent }
+        Self { features, ids, value_bytes, value_offsets, first_value, value_ids, levels, extent }
     }
 
     pub fn len(&self) -> usize {
@@ -128,11 +127,6 @@ impl Segment {
     fn value(&self, v: u32) -> &[u8] {
         let i = (v - self.first_value) as usize;
         &self.value_bytes[self.value_offsets[i] as usize..self.value_offsets[i + 1] as usize]
-    }
-
-    pub fn tags_of(&self, feature: u32) -> &[(u16, u32)] {
-        let i = feature as usize;
-        &self.tags[self.tag_offsets[i] as usize..self.tag_offsets[i + 1] as usize]
     }
 }
 
