@@ -64,11 +64,7 @@ impl EncodedTile {
 
     /// The gzip-compressed tile, made on first call.
     pub fn gzip(&self) -> Bytes {
-        self.gzip
-            .get_or_init(|| {
-                Bytes::from(gzip(&self.raw))
-            })
-            .clone()
+        self.gzip.get_or_init(|| Bytes::from(gzip(&self.raw))).clone()
     }
 
     /// The ETag of the gzip representation (a different entity, so a different tag).

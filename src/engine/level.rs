@@ -314,7 +314,12 @@ impl LevelBuilder {
         // winding set); a feature with nothing left to draw is not kept.
         let parts = &level.parts[parts_start as usize..];
         self.encoder.clear_feature();
-        write_parts(&mut self.encoder, &mut self.clip, parts.iter().map(|p| (p.kind, &level.coords[p.start as usize..][..p.len as usize])), None);
+        write_parts(
+            &mut self.encoder,
+            &mut self.clip,
+            parts.iter().map(|p| (p.kind, &level.coords[p.start as usize..][..p.len as usize])),
+            None,
+        );
         if !self.encoder.has_geometry() {
             level.parts.truncate(parts_start as usize);
             level.coords.truncate(first);
