@@ -2,8 +2,8 @@
 //!
 //! Read `docs/ARCHITECTURE.md` first. In one line: [`store`] keeps the layers, [`engine`]
 //! holds them in memory generalised per zoom, [`tile`] encodes vector tiles, [`http`] serves
-//! them, [`follow`] keeps the engine in step with changes to the store, and [`app`] wires these
-//! together from a [`config::Config`].
+//! them, [`follow`] keeps the engine in step with changes to the store, [`import`] reads the
+//! files cities hold, and [`app`] wires these together from a [`config::Config`].
 
 pub mod app;
 pub mod catalog;
@@ -15,5 +15,6 @@ pub mod engine;
 pub mod feature;
 pub mod follow;
 pub mod http;
+pub mod import;
 pub mod store;
 pub mod tile;

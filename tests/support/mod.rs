@@ -26,6 +26,22 @@ const FIXTURE_SOURCES: &[&str] = &[
     include_str!("../../schema/gpkg/geopackage_core.sql"),
 ];
 
+/// `rel` under the real sample data (`MACHIZU_SAMPLE_DATA`, default `../shared/data`), or
+/// `None` with a loud message when it is absent — a failure instead when
+/// `MACHIZU_REQUIRE_SAMPLE_DATA` is set, as `.ci/run` does.
+pub fn sample_data(rel: &str) -> Option<PathBuf> {
+    let root = std::env::var_os("MACHIZU_SAMPLE_DATA").map_or_else(|| PathBuf::from("../shared/data"), PathBuf::from);
+    let path = root.join(rel);
+    if path.exists() {
+        return Some(path);
+    }
+    if std::env::var_os("MACHIZU_REQUIRE_SAMPLE_DATA").is_some() {
+        panic!("sample data {} is missing (MACHIZU_REQUIRE_SAMPLE_DATA is set)", path.display());
+    }
+    eprintln!("\n*** SKIPPED: sample data {} is missing; set MACHIZU_SAMPLE_DATA ***\n", path.display());
+    None
+}
+
 /// Path of a demo-city GeoPackage shared by every test process of this source version,
 /// generated on first use under a file lock.
 pub async fn demo_gpkg() -> PathBuf {
