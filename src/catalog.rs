@@ -6,6 +6,7 @@
 //! layers ([`crate::config`]). Visibility is decided here and enforced by the engine and the
 //! HTTP layer: a [`Audience::Public`] caller never sees a staff-only layer or attribute.
 
+use crate::feature::AttrValue;
 use serde::{Deserialize, Serialize};
 
 /// A layer's id: lowercase ASCII letters, digits and `_`, starting with a letter.
@@ -243,6 +244,18 @@ impl LayerDef {
         self.attributes.iter().position(|a| a.name == name)
     }
 
+    /// Attribute values in schema order from (name, value) pairs; attributes not named are
+    /// null, names not in the schema are ignored.
+    pub fn values_by_name<'a>(&self, pairs: impl IntoIterator<Item = (&'a str, AttrValue)>) -> Vec<AttrValue> {
+        let mut values = vec![AttrValue::Null; self.attributes.len()];
+        for (name, v) in pairs {
+            if let Some(i) = self.attribute_index(name) {
+                values[i] = v;
+            }
+        }
+        values
+    }
+
     /// The attributes `audience` may see, with their schema positions.
     pub fn visible_attributes(&self, audience: Audience) -> impl Iterator<Item = (usize, &AttributeDef)> {
         self.attributes.iter().enumerate().filter(move |(_, a)| a.visibility.visible_to(audience))
@@ -414,6 +427,14 @@ impl Catalog {
                         a("aza", Text, "字", "Aza", P),
                         a("chimoku", Text, "地目", "Land category", P),
                         a("area_m2", Real, "地積(㎡)", "Area (m²)", P),
+                        a("oaza_code", Text, "大字コード", "Oaza code", P),
+                        a("chome", Text, "丁目", "Chome", P),
+                        a("chome_code", Text, "丁目コード", "Chome code", P),
+                        a("aza_code", Text, "小字コード", "Aza code", P),
+                        a("chiban_prefix", Text, "地番区分", "Parcel number prefix (道, 水 …)", P),
+                        a("accuracy", Text, "精度区分", "Accuracy class", P),
+                        a("coordinate_kind", Text, "座標値種別", "Coordinate kind", P),
+                        a("source", Text, "出典", "Source", S),
                         a("owner_name", Text, "所有者氏名", "Owner name", S),
                         a("owner_address", Text, "所有者住所", "Owner address", S),
                     ],

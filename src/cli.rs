@@ -1,6 +1,7 @@
-//! The command line: `machizu serve …` and `machizu db push|pull …`. Parses arguments, reads
-//! the config file, sets up logging and the runtime, then runs the server until SIGTERM or
-//! Ctrl-C, or copies the data between the embedded GeoPackage and PostGIS.
+//! The command line: `machizu serve …`, `machizu db push|pull …` and `machizu import …`. Parses
+//! arguments, reads the config file, sets up logging and the runtime, then runs the server
+//! until SIGTERM or Ctrl-C, copies the data between the embedded GeoPackage and PostGIS, or
+//! imports files into a layer.
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -28,6 +29,39 @@ pub enum Command {
     /// Copy all layers between the embedded GeoPackage and PostGIS.
     #[command(subcommand)]
     Db(DbCommand),
+    /// Import files into a layer, all or nothing (so far: MOJ cadastral map XML, also zipped).
+    Import(ImportArgs),
+}
+
+#[derive(Debug, clap::Args)]
+pub struct ImportArgs {
+    /// Files to import (.xml, or .zip holding them, also nested).
+    #[arg(required = true)]
+    pub files: Vec<PathBuf>,
+    /// The layer to import into (e.g. parcels).
+    #[arg(long)]
+    pub layer: String,
+    /// Datum of plane rectangular MOJ maps, which the files do not state.
+    #[arg(long, value_enum, default_value = "jgd2011")]
+    pub datum: DatumArg,
+    /// Data directory holding the embedded GeoPackage store [default: ./var].
+    #[arg(long, env = "MACHIZU_DATA")]
+    pub data: Option<PathBuf>,
+    /// Import into PostGIS (postgres://…) instead of the embedded GeoPackage.
+    #[arg(long, env = "DATABASE_URL")]
+    pub database_url: Option<String>,
+    /// Config file (TOML), for the layer catalog and the city CRS.
+    #[arg(long, env = "MACHIZU_CONFIG")]
+    pub config: Option<PathBuf>,
+    /// Read and check everything, write nothing.
+    #[arg(long)]
+    pub dry_run: bool,
+}
+
+#[derive(Debug, Clone, Copy, clap::ValueEnum)]
+pub enum DatumArg {
+    Jgd2000,
+    Jgd2011,
 }
 
 #[derive(Debug, Subcommand)]
@@ -92,6 +126,7 @@ pub fn main() -> ExitCode {
         Command::Serve(args) => serve(args),
         Command::Db(DbCommand::Push(args)) => copy(args, Direction::Push),
         Command::Db(DbCommand::Pull(args)) => copy(args, Direction::Pull),
+        Command::Import(args) => import(args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -106,6 +141,46 @@ fn read_config(path: Option<&PathBuf>) -> anyhow::Result<FileConfig> {
     Ok(match path {
         Some(path) => FileConfig::read(path)?,
         None => FileConfig::default(),
+    })
+}
+
+fn import(args: ImportArgs) -> anyhow::Result<()> {
+    use crate::import::{ReadOptions, mojxml::Datum};
+    let file = read_config(args.config.as_ref())?;
+    let overrides = Overrides {
+        data_dir: args.data,
+        database_url: args.database_url.map(crate::config::Secret),
+        ..Overrides::default()
+    };
+    let config = Config::resolve(file, overrides)?;
+    let layer = config
+        .catalog
+        .get(&args.layer)
+        .ok_or_else(|| anyhow::anyhow!("no layer {:?} in the catalog (see GET /layers)", args.layer))?
+        .clone();
+    let datum = match args.datum {
+        DatumArg::Jgd2000 => Datum::Jgd2000,
+        DatumArg::Jgd2011 => Datum::Jgd2011,
+    };
+    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
+    runtime.block_on(async {
+        let store: Box<dyn Store> = match &config.database_url {
+            Some(url) => Box::new(PostgisStore::connect(&url.0, config.city.crs).await?),
+            None => Box::new(GpkgStore::open_in(&config.data_dir, config.city.crs).await?),
+        };
+        store.prepare(&config.catalog).await?;
+        let report =
+            crate::import::import(store.as_ref(), &args.files, &layer, ReadOptions { datum }, args.dry_run).await?;
+        println!(
+            "{}: read {} features from {} documents, imported {}{} in {:.2} s",
+            layer.id,
+            report.read,
+            report.documents,
+            report.imported,
+            if args.dry_run { " (dry run)" } else { "" },
+            report.elapsed.as_secs_f64()
+        );
+        Ok(())
     })
 }
 

@@ -23,7 +23,7 @@ use geo_types::{Coord, Geometry, LineString, MultiPolygon, Point, Polygon};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
-use crate::catalog::{Catalog, LayerDef};
+use crate::catalog::Catalog;
 use crate::crs::{CrsError, Epsg, Transformer};
 use crate::feature::{AttrValue, NewFeature};
 
@@ -78,7 +78,7 @@ pub fn generate(catalog: &Catalog, crs: Epsg, seed: u64) -> Result<DemoCity, Crs
             };
             crate::crs::try_for_each_coord_run(&mut geometry, shift)?;
             to_store.geometry(&mut geometry)?;
-            out.push(NewFeature { geometry, attributes: by_schema(def, attrs) });
+            out.push(NewFeature { geometry, attributes: def.values_by_name(attrs) });
         }
         layers.push((id.to_owned(), out));
     }
@@ -87,16 +87,6 @@ pub fn generate(catalog: &Catalog, crs: Epsg, seed: u64) -> Result<DemoCity, Crs
 
 type Attrs = Vec<(&'static str, AttrValue)>;
 type RawFeature = (Geometry<f64>, Attrs);
-
-fn by_schema(def: &LayerDef, attrs: Attrs) -> Vec<AttrValue> {
-    let mut values = vec![AttrValue::Null; def.attributes.len()];
-    for (name, v) in attrs {
-        if let Some(i) = def.attribute_index(name) {
-            values[i] = v;
-        }
-    }
-    values
-}
 
 #[derive(Clone, Copy, PartialEq)]
 enum LandUse {

@@ -1,7 +1,198 @@
 //! Importing the data Japanese cities hold into a layer.
 //!
-//! One reader per source format turns a file into features in a known CRS; the import then
-//! maps their attributes onto the layer and writes them in one transaction. So far:
-//! [`mojxml`], the Ministry of Justice's cadastral map XML, by a streaming parser of our own.
+//! One reader per source format turns a file into features in the store's CRS, with their
+//! attributes mapped onto the layer's schema; [`import`] then writes all of them in one
+//! transaction, so an import lands whole or not at all. So far: [`mojxml`], the Ministry of
+//! Justice's cadastral map XML (plain, zipped, or zipped inside a zip as the Ministry
+//! distributes it), into `parcels`.
 
 pub mod mojxml;
+
+use std::io::Read;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use crate::catalog::LayerDef;
+use crate::crs::{CrsError, Epsg, Transformer};
+use crate::feature::{AttrValue, NewFeature};
+use crate::store::{Store, StoreError};
+use mojxml::{Datum, MapCrs, MojError};
+
+/// Errors of an import. Each names the file and what is wrong with it.
+#[derive(Debug, thiserror::Error)]
+pub enum ImportError {
+    // Fields named `error`, not `source`: the message already includes it, once.
+    #[error("{path}: {error}")]
+    Io { path: PathBuf, error: std::io::Error },
+    #[error("{path}: not a readable zip archive: {message}")]
+    Zip { path: PathBuf, message: String },
+    #[error("{path}: {error}")]
+    Moj { path: String, error: MojError },
+    #[error(
+        "{path}: the map is in 任意座標系 (arbitrary local coordinates), which places nothing on the \
+         earth; it cannot go into {layer}"
+    )]
+    Arbitrary { path: String, layer: String },
+    #[error("{path}: no file machizu can read ({what})")]
+    UnknownFormat { path: PathBuf, what: String },
+    #[error("{path}: {error}")]
+    Crs { path: String, error: CrsError },
+    #[error("layer {layer} cannot take {what}")]
+    WrongLayer { layer: String, what: String },
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+/// How to read the sources.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct ReadOptions {
+    /// The datum of plane rectangular MOJ maps, which the files do not state.
+    pub datum: Datum,
+}
+
+/// What an import read and wrote.
+#[derive(Debug, Default, Clone, PartialEq)]
+pub struct ImportReport {
+    /// Source documents read (a zip may hold several).
+    pub documents: usize,
+    pub read: usize,
+    pub imported: usize,
+    pub elapsed: Duration,
+}
+
+/// Features read from the sources, ready to write.
+pub struct Batch {
+    pub features: Vec<NewFeature>,
+    pub documents: usize,
+}
+
+/// Reads every source into features of `layer` in `store_crs`. Nothing is written.
+pub fn read(paths: &[PathBuf], layer: &LayerDef, store_crs: Epsg, options: ReadOptions) -> Result<Batch, ImportError> {
+    let mut batch = Batch { features: Vec::new(), documents: 0 };
+    for path in paths {
+        for (name, xml) in documents(path)? {
+            let map = mojxml::parse(&xml[..]).map_err(|error| ImportError::Moj { path: name.clone(), error })?;
+            batch.features.extend(moj_features(&map, &name, layer, store_crs, options)?);
+            batch.documents += 1;
+        }
+    }
+    Ok(batch)
+}
+
+/// Reads the sources and writes them into `layer` of `store` in one transaction.
+pub async fn import(
+    store: &dyn Store,
+    paths: &[PathBuf],
+    layer: &LayerDef,
+    options: ReadOptions,
+    dry_run: bool,
+) -> Result<ImportReport, ImportError> {
+    let started = Instant::now();
+    let (paths, layer_def, crs) = (paths.to_vec(), layer.clone(), store.crs());
+    let batch = tokio::task::spawn_blocking(move || read(&paths, &layer_def, crs, options))
+        .await
+        .expect("the reader does not panic")?;
+    let read = batch.features.len();
+    let imported = if dry_run { 0 } else { store.insert(layer, &batch.features).await?.len() };
+    Ok(ImportReport { documents: batch.documents, read, imported, elapsed: started.elapsed() })
+}
+
+/// The XML documents of a source: the file itself, or every `.xml` in a zip, also in zips
+/// inside it.
+fn documents(path: &Path) -> Result<Vec<(String, Vec<u8>)>, ImportError> {
+    let io = |error| ImportError::Io { path: path.to_owned(), error };
+    let bytes = std::fs::read(path).map_err(io)?;
+    let mut out = Vec::new();
+    collect_documents(&path.display().to_string(), bytes, path, &mut out)?;
+    if out.is_empty() {
+        return Err(ImportError::UnknownFormat { path: path.to_owned(), what: "no XML document in it".into() });
+    }
+    Ok(out)
+}
+
+fn collect_documents(
+    name: &str,
+    bytes: Vec<u8>,
+    path: &Path,
+    out: &mut Vec<(String, Vec<u8>)>,
+) -> Result<(), ImportError> {
+    if bytes.starts_with(b"PK\x03\x04") || bytes.starts_with(b"PK\x05\x06") {
+        let zip_err =
+            |e: zip::result::ZipError| ImportError::Zip { path: path.to_owned(), message: format!("{name}: {e}") };
+        let mut archive = zip::ZipArchive::new(std::io::Cursor::new(bytes)).map_err(zip_err)?;
+        for i in 0..archive.len() {
+            let mut entry = archive.by_index(i).map_err(zip_err)?;
+            if entry.is_dir() {
+                continue;
+            }
+            // Names in Japanese zips are often Shift_JIS without the UTF-8 flag: shown lossily.
+            let entry_name = entry
+                .name()
+                .map_or_else(|_| String::from_utf8_lossy(entry.name_raw()).into_owned(), |n| n.into_owned());
+            let inner = format!("{name}!{entry_name}");
+            let lower = entry_name.to_lowercase();
+            if !(lower.ends_with(".xml") || lower.ends_with(".zip")) {
+                continue;
+            }
+            let mut data = Vec::with_capacity(usize::try_from(entry.size()).unwrap_or(0));
+            entry
+                .read_to_end(&mut data)
+                .map_err(|e| ImportError::Zip { path: path.to_owned(), message: format!("{inner}: {e}") })?;
+            collect_documents(&inner, data, path, out)?;
+        }
+        return Ok(());
+    }
+    let head = String::from_utf8_lossy(&bytes[..bytes.len().min(512)]).into_owned();
+    if head.trim_start_matches('\u{feff}').trim_start().starts_with('<') {
+        out.push((name.to_owned(), bytes));
+        return Ok(());
+    }
+    Err(ImportError::UnknownFormat { path: path.to_owned(), what: format!("{name} is neither XML nor a zip archive") })
+}
+
+/// The parcels of one map as features of `layer` in `store_crs`.
+fn moj_features(
+    map: &mojxml::MojMap,
+    name: &str,
+    layer: &LayerDef,
+    store_crs: Epsg,
+    options: ReadOptions,
+) -> Result<Vec<NewFeature>, ImportError> {
+    if layer.geometry.family() != "polygon" {
+        return Err(ImportError::WrongLayer {
+            layer: layer.id.to_string(),
+            what: "cadastral parcels (polygons)".into(),
+        });
+    }
+    let from = match map.crs {
+        MapCrs::Arbitrary => {
+            return Err(ImportError::Arbitrary { path: name.to_owned(), layer: layer.id.to_string() });
+        }
+        crs => crs.epsg(options.datum).expect("plane rectangular"),
+    };
+    let crs_err = |error| ImportError::Crs { path: name.to_owned(), error };
+    let transformer = Transformer::new(from, store_crs).map_err(crs_err)?;
+    let source = format!("{} ({})", map.map_name, name.rsplit(['/', '!']).next().unwrap_or(name));
+    let text = |s: &str| if s.is_empty() { AttrValue::Null } else { AttrValue::text(s) };
+    map.parcels
+        .iter()
+        .map(|p| {
+            let mut geometry = geo_types::Geometry::Polygon(p.polygon.clone());
+            transformer.geometry(&mut geometry).map_err(crs_err)?;
+            let attributes = layer.values_by_name([
+                ("chiban", text(&p.chiban)),
+                ("oaza", text(&p.oaza_name)),
+                ("oaza_code", text(&p.oaza_code)),
+                ("chome", text(&p.chome_name)),
+                ("chome_code", text(&p.chome_code)),
+                ("aza", text(&p.koaza_name)),
+                ("aza_code", text(&p.koaza_code)),
+                ("chiban_prefix", p.prefix.as_deref().map_or(AttrValue::Null, AttrValue::text)),
+                ("accuracy", text(&p.accuracy)),
+                ("coordinate_kind", text(&p.coordinate_kind)),
+                ("source", AttrValue::text(source.clone())),
+            ]);
+            Ok(NewFeature { geometry, attributes })
+        })
+        .collect()
+}
