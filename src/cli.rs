@@ -56,6 +56,10 @@ pub struct ImportArgs {
     /// Read and check everything, write nothing.
     #[arg(long)]
     pub dry_run: bool,
+    /// Replace the features an earlier import of the same files brought (without it, such
+    /// features make the import fail, so that a re-run never duplicates).
+    #[arg(long)]
+    pub replace: bool,
 }
 
 #[derive(Debug, Clone, Copy, clap::ValueEnum)]
@@ -169,14 +173,16 @@ fn import(args: ImportArgs) -> anyhow::Result<()> {
             None => Box::new(GpkgStore::open_in(&config.data_dir, config.city.crs).await?),
         };
         store.prepare(&config.catalog).await?;
+        let options = ReadOptions { datum };
         let report =
-            crate::import::import(store.as_ref(), &args.files, &layer, ReadOptions { datum }, args.dry_run).await?;
+            crate::import::import(store.as_ref(), &args.files, &layer, options, args.dry_run, args.replace).await?;
         println!(
-            "{}: read {} features from {} documents, imported {}{} in {:.2} s",
+            "{}: read {} features from {} documents, imported {}{}{} in {:.2} s",
             layer.id,
             report.read,
             report.documents,
             report.imported,
+            if report.replaced > 0 { format!(" replacing {}", report.replaced) } else { String::new() },
             if args.dry_run { " (dry run)" } else { "" },
             report.elapsed.as_secs_f64()
         );

@@ -17,11 +17,15 @@ use machizu::store::Store;
 use machizu::store::gpkg::GpkgStore;
 
 fn import(files: &[&Path], data: &Path) -> Output {
+    import_with(files, &[std::ffi::OsStr::new("--data"), data.as_os_str()])
+}
+
+fn import_with(files: &[&Path], args: &[&std::ffi::OsStr]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_machizu"))
         .arg("import")
         .args(files)
-        .args(["--layer", "parcels", "--data"])
-        .arg(data)
+        .args(["--layer", "parcels"])
+        .args(args)
         .env("NO_COLOR", "1")
         .output()
         .unwrap()
@@ -103,6 +107,35 @@ async fn moj_parcels_land_exactly() {
     let worst = got.iter().zip(&expected).map(|(a, b)| (a.0 - b.0).hypot(a.1 - b.1)).fold(0.0, f64::max);
     assert!(worst < 0.001, "worst corner {worst} m from cs2cs");
     assert_eq!(first.chiban, "75-1");
+
+    // The same import again: refused, nothing duplicated; with --replace, the same features anew.
+    let again = import(&[&shibuya], data.path());
+    assert!(!again.status.success());
+    assert!(text(&again).contains("328 features already have source"), "{}", text(&again));
+    assert_eq!(parcels(data.path()).await.len(), 337);
+    let replaced = import_with(&[&shibuya], &["--replace".as_ref(), "--data".as_ref(), data.path().as_os_str()]);
+    assert!(replaced.status.success(), "{}", text(&replaced));
+    assert!(text(&replaced).contains("imported 328 replacing 328"), "{}", text(&replaced));
+    let after = parcels(data.path()).await;
+    assert_eq!(after.len(), 337);
+    assert_eq!(after.iter().filter(|f| attr(f, "chiban") == AttrValue::text("75-1")).count(), 1);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn moj_import_into_postgis_replaces_by_source() {
+    let Some(dir) = support::sample_data("moj-xml") else { return };
+    let url = support::fresh_database().await;
+    let zip = dir.join("46505-3411-1_yakushima.zip");
+    let args: [&std::ffi::OsStr; 2] = ["--database-url".as_ref(), url.as_ref()];
+    let first = import_with(&[&zip], &args);
+    assert!(first.status.success(), "{}", text(&first));
+    let twice = import_with(&[&zip], &args);
+    assert!(text(&twice).contains("8 features already have source"), "{}", text(&twice));
+    let replace = [args[0], args[1], "--replace".as_ref()];
+    let again = import_with(&[&zip], &replace);
+    assert!(text(&again).contains("imported 8 replacing 8"), "{}", text(&again));
+    let store = machizu::store::postgis::PostgisStore::connect(&url, Epsg::JGD2011_ZONE_X).await.unwrap();
+    assert_eq!(store.count(Catalog::builtin().get("parcels").unwrap()).await.unwrap(), 8);
 }
 
 #[tokio::test(flavor = "multi_thread")]

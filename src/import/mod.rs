@@ -15,7 +15,7 @@ use std::time::{Duration, Instant};
 use crate::catalog::LayerDef;
 use crate::crs::{CrsError, Epsg, Transformer};
 use crate::feature::{AttrValue, NewFeature};
-use crate::store::{Store, StoreError};
+use crate::store::{Key, Store, StoreError};
 use mojxml::{Datum, MapCrs, MojError};
 
 /// Errors of an import. Each names the file and what is wrong with it.
@@ -57,6 +57,8 @@ pub struct ImportReport {
     pub documents: usize,
     pub read: usize,
     pub imported: usize,
+    /// Features an earlier import of the same sources had brought, now replaced.
+    pub replaced: u64,
     pub elapsed: Duration,
 }
 
@@ -64,28 +66,39 @@ pub struct ImportReport {
 pub struct Batch {
     pub features: Vec<NewFeature>,
     pub documents: usize,
+    /// The `source` attribute of each document's features (one per document).
+    pub sources: Vec<String>,
 }
+
+/// The attribute that records where an imported feature came from: a re-import of the same
+/// source replaces exactly those features.
+pub const SOURCE_ATTRIBUTE: &str = "source";
 
 /// Reads every source into features of `layer` in `store_crs`. Nothing is written.
 pub fn read(paths: &[PathBuf], layer: &LayerDef, store_crs: Epsg, options: ReadOptions) -> Result<Batch, ImportError> {
-    let mut batch = Batch { features: Vec::new(), documents: 0 };
+    let mut batch = Batch { features: Vec::new(), documents: 0, sources: Vec::new() };
     for path in paths {
         for (name, xml) in documents(path)? {
             let map = mojxml::parse(&xml[..]).map_err(|error| ImportError::Moj { path: name.clone(), error })?;
-            batch.features.extend(moj_features(&map, &name, layer, store_crs, options)?);
+            let source = format!("{} ({})", map.map_name, name.rsplit(['/', '!']).next().unwrap_or(&name));
+            batch.features.extend(moj_features(&map, &name, &source, layer, store_crs, options)?);
+            batch.sources.push(source);
             batch.documents += 1;
         }
     }
     Ok(batch)
 }
 
-/// Reads the sources and writes them into `layer` of `store` in one transaction.
+/// Reads the sources and writes them into `layer` of `store` in one transaction. Features an
+/// earlier import of the same sources brought are replaced when `replace` is set; otherwise
+/// finding any is an error and nothing is written (so a re-run never duplicates).
 pub async fn import(
     store: &dyn Store,
     paths: &[PathBuf],
     layer: &LayerDef,
     options: ReadOptions,
     dry_run: bool,
+    replace: bool,
 ) -> Result<ImportReport, ImportError> {
     let started = Instant::now();
     let (paths, layer_def, crs) = (paths.to_vec(), layer.clone(), store.crs());
@@ -93,8 +106,14 @@ pub async fn import(
         .await
         .expect("the reader does not panic")?;
     let read = batch.features.len();
-    let imported = if dry_run { 0 } else { store.insert(layer, &batch.features).await?.len() };
-    Ok(ImportReport { documents: batch.documents, read, imported, elapsed: started.elapsed() })
+    let (imported, replaced) = if dry_run {
+        (0, 0)
+    } else {
+        let key = Key { attribute: SOURCE_ATTRIBUTE, values: &batch.sources, replace };
+        let (ids, replaced) = store.insert_keyed(layer, &batch.features, &key).await?;
+        (ids.len(), replaced)
+    };
+    Ok(ImportReport { documents: batch.documents, read, imported, replaced, elapsed: started.elapsed() })
 }
 
 /// The XML documents of a source: the file itself, or every `.xml` in a zip, also in zips
@@ -154,11 +173,12 @@ fn collect_documents(
 fn moj_features(
     map: &mojxml::MojMap,
     name: &str,
+    source: &str,
     layer: &LayerDef,
     store_crs: Epsg,
     options: ReadOptions,
 ) -> Result<Vec<NewFeature>, ImportError> {
-    if layer.geometry.family() != "polygon" {
+    if layer.geometry.family() != "polygon" || layer.attribute_index(SOURCE_ATTRIBUTE).is_none() {
         return Err(ImportError::WrongLayer {
             layer: layer.id.to_string(),
             what: "cadastral parcels (polygons)".into(),
@@ -172,7 +192,6 @@ fn moj_features(
     };
     let crs_err = |error| ImportError::Crs { path: name.to_owned(), error };
     let transformer = Transformer::new(from, store_crs).map_err(crs_err)?;
-    let source = format!("{} ({})", map.map_name, name.rsplit(['/', '!']).next().unwrap_or(name));
     let text = |s: &str| if s.is_empty() { AttrValue::Null } else { AttrValue::text(s) };
     map.parcels
         .iter()
@@ -190,7 +209,7 @@ fn moj_features(
                 ("chiban_prefix", p.prefix.as_deref().map_or(AttrValue::Null, AttrValue::text)),
                 ("accuracy", text(&p.accuracy)),
                 ("coordinate_kind", text(&p.coordinate_kind)),
-                ("source", AttrValue::text(source.clone())),
+                (SOURCE_ATTRIBUTE, AttrValue::text(source)),
             ]);
             Ok(NewFeature { geometry, attributes })
         })

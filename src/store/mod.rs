@@ -35,6 +35,10 @@ pub enum StoreError {
     Geometry { layer: String, id: String, message: String },
     #[error("layer {layer}: {message}")]
     Schema { layer: String, message: String },
+    #[error(
+        "layer {layer}: {count} features already have {attribute} = {values:?}; replace them, or nothing is written"
+    )]
+    AlreadyThere { layer: String, attribute: String, values: Vec<String>, count: u64 },
     #[error(transparent)]
     Crs(#[from] CrsError),
 }
@@ -148,6 +152,40 @@ pub trait ChangeFeed: Send {
     async fn next(&mut self) -> Result<Vec<Change>, StoreError>;
 }
 
+/// Which earlier features a keyed insert settles: those whose `attribute` is one of `values`.
+#[derive(Debug, Clone, Copy)]
+pub struct Key<'a> {
+    pub attribute: &'a str,
+    pub values: &'a [String],
+    pub replace: bool,
+}
+
+impl Key<'_> {
+    /// Checks that the attribute is one of the layer's (it is then a safe column name).
+    pub(crate) fn check(&self, layer: &LayerDef) -> Result<(), StoreError> {
+        match layer.attribute_index(self.attribute) {
+            Some(_) => Ok(()),
+            None => Err(StoreError::Schema {
+                layer: layer.id.to_string(),
+                message: format!("no attribute {:?} to key an insert on", self.attribute),
+            }),
+        }
+    }
+
+    /// What a settled key found: an error unless replacing.
+    pub(crate) fn settle(&self, layer: &LayerDef, count: u64) -> Result<(), StoreError> {
+        if count > 0 && !self.replace {
+            return Err(StoreError::AlreadyThere {
+                layer: layer.id.to_string(),
+                attribute: self.attribute.to_owned(),
+                values: self.values.to_vec(),
+                count,
+            });
+        }
+        Ok(())
+    }
+}
+
 /// A place where layers are kept.
 #[async_trait]
 pub trait Store: Send + Sync {
@@ -178,6 +216,17 @@ pub trait Store: Send + Sync {
 
     /// Inserts features in one transaction: all land, or none. Returns their new ids.
     async fn insert(&self, layer: &LayerDef, features: &[NewFeature]) -> Result<Vec<FeatureId>, StoreError>;
+
+    /// Inserts features in one transaction that also settles the features an earlier write
+    /// with the same `key` values brought (an import's sources): with `key.replace` they are
+    /// deleted first, without it finding any is [`StoreError::AlreadyThere`] and nothing is
+    /// written. Returns the new ids and how many features were replaced.
+    async fn insert_keyed(
+        &self,
+        layer: &LayerDef,
+        features: &[NewFeature],
+        key: &Key<'_>,
+    ) -> Result<(Vec<FeatureId>, u64), StoreError>;
 
     /// Every feature of a layer with its version and times, by ascending id (for copies).
     async fn export(&self, layer: &LayerDef) -> Result<Vec<Record>, StoreError>;

@@ -22,7 +22,7 @@ use sqlx::sqlite::{
 };
 use sqlx::{Arguments, AssertSqlSafe, Row};
 
-use super::{Store, StoreError, StoreHealth, WriteRow, catalog_sql, kept_rows, new_rows, normal_time};
+use super::{Key, Store, StoreError, StoreHealth, WriteRow, catalog_sql, kept_rows, new_rows, normal_time};
 use crate::catalog::{AttrType, Catalog, LayerDef};
 use crate::crs::Epsg;
 use crate::feature::{AttrValue, Feature, FeatureId, NewFeature, Record, union_rects};
@@ -317,6 +317,34 @@ impl Store for GpkgStore {
         let ids = self.write_rows(&mut tx, layer, &rows).await?;
         tx.commit().await.map_err(StoreError::db(format!("committing features of {}", layer.id)))?;
         Ok(ids)
+    }
+
+    async fn insert_keyed(
+        &self,
+        layer: &LayerDef,
+        features: &[NewFeature],
+        key: &Key<'_>,
+    ) -> Result<(Vec<FeatureId>, u64), StoreError> {
+        key.check(layer)?;
+        let rows = new_rows(layer, features)?;
+        let values = serde_json::to_string(key.values).expect("strings serialise");
+        let what = format!("settling earlier features of {}", layer.id);
+        let mut tx = self.pool.begin().await.map_err(StoreError::db("starting a transaction"))?;
+        // Deleting first and counting what went is one statement; without `replace` a
+        // non-zero count rolls it back with the transaction.
+        let found = sqlx::query(catalog_sql(format!(
+            "DELETE FROM \"{}\" WHERE \"{}\" IN (SELECT value FROM json_each(?))",
+            layer.id, key.attribute
+        )))
+        .bind(&values)
+        .execute(&mut *tx)
+        .await
+        .map_err(StoreError::db(what))?
+        .rows_affected();
+        key.settle(layer, found)?;
+        let ids = self.write_rows(&mut tx, layer, &rows).await?;
+        tx.commit().await.map_err(StoreError::db(format!("committing features of {}", layer.id)))?;
+        Ok((ids, found))
     }
 
     async fn export(&self, layer: &LayerDef) -> Result<Vec<Record>, StoreError> {

@@ -19,7 +19,7 @@ use sqlx::{AssertSqlSafe, Row};
 
 mod changes;
 
-use super::{ChangeFeed, Store, StoreError, StoreHealth, WriteRow, catalog_sql, kept_rows, new_rows, normal_time};
+use super::{ChangeFeed, Key, Store, StoreError, StoreHealth, WriteRow, catalog_sql, kept_rows, new_rows, normal_time};
 use crate::catalog::{AttrType, Catalog, LayerDef};
 use crate::crs::Epsg;
 use crate::feature::{AttrValue, Feature, FeatureId, NewFeature, Record};
@@ -336,6 +336,31 @@ impl Store for PostgisStore {
         let ids = self.write_rows(&mut tx, layer, &rows).await?;
         tx.commit().await.map_err(StoreError::db(format!("committing features of {}", layer.id)))?;
         Ok(ids)
+    }
+
+    async fn insert_keyed(
+        &self,
+        layer: &LayerDef,
+        features: &[NewFeature],
+        key: &Key<'_>,
+    ) -> Result<(Vec<FeatureId>, u64), StoreError> {
+        key.check(layer)?;
+        let rows = new_rows(layer, features)?;
+        let what = format!("settling earlier features of {}", layer.id);
+        let mut tx = self.pool.begin().await.map_err(StoreError::db("starting a transaction"))?;
+        // Deleting first and counting what went is one statement; without `replace` a
+        // non-zero count rolls it back with the transaction.
+        let found =
+            sqlx::query(catalog_sql(format!("DELETE FROM \"{}\" WHERE \"{}\" = ANY($1)", layer.id, key.attribute)))
+                .bind(key.values)
+                .execute(&mut *tx)
+                .await
+                .map_err(StoreError::db(what))?
+                .rows_affected();
+        key.settle(layer, found)?;
+        let ids = self.write_rows(&mut tx, layer, &rows).await?;
+        tx.commit().await.map_err(StoreError::db(format!("committing features of {}", layer.id)))?;
+        Ok((ids, found))
     }
 
     async fn export(&self, layer: &LayerDef) -> Result<Vec<Record>, StoreError> {
