@@ -177,10 +177,11 @@ fn import(args: ImportArgs) -> anyhow::Result<()> {
         let report =
             crate::import::import(store.as_ref(), &args.files, &layer, options, args.dry_run, args.replace).await?;
         println!(
-            "{}: read {} features from {} documents, imported {}{}{} in {:.2} s",
+            "{}: read {} features from {} document{}, imported {}{}{} in {:.2} s",
             layer.id,
             report.read,
             report.documents,
+            if report.documents == 1 { "" } else { "s" },
             report.imported,
             if report.replaced > 0 { format!(" replacing {}", report.replaced) } else { String::new() },
             if args.dry_run { " (dry run)" } else { "" },

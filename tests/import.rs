@@ -169,3 +169,89 @@ async fn bad_inputs_fail_clearly_and_write_nothing() {
         assert_eq!(parcels(&data).await.len(), 0, "{}: nothing written", bad.display());
     }
 }
+
+/// A synthetic map sheet of `n` square parcels in a grid (zone X), as large as a test needs.
+fn synthetic_sheet(n: usize) -> String {
+    let mut d = String::with_capacity(n * 1_200);
+    d.push_str(
+        r#"<?xml version="1.0" encoding="UTF-8"?><地図 xmlns="http://www.moj.go.jp/MINJI/tizuxml" xmlns:zmn="http://www.moj.go.jp/MINJI/tizuzumen"><地図名>synthetic (test)</地図名><市区町村コード>06212</市区町村コード><市区町村名>尾花沢市</市区町村名><座標系>公共座標10系</座標系><空間属性>"#,
+    );
+    let corner = |i: usize| (-1_000.0 + (i % 300) as f64 * 12.0, -45_000.0 + (i / 300) as f64 * 12.0);
+    for i in 0..n {
+        let (e, s) = corner(i);
+        d.push_str(&format!(
+            r#"<zmn:GM_Curve id="C{i}"><zmn:GM_Curve.segment><zmn:GM_LineString><zmn:GM_LineString.controlPoint>"#
+        ));
+        for (de, dn) in [(0.0, 0.0), (10.0, 0.0), (10.0, 10.0), (0.0, 10.0), (0.0, 0.0)] {
+            d.push_str(&format!(
+                "<zmn:GM_PointArray.column><zmn:GM_Position.direct><zmn:X>{}</zmn:X><zmn:Y>{}</zmn:Y></zmn:GM_Position.direct></zmn:GM_PointArray.column>",
+                s + dn,
+                e + de
+            ));
+        }
+        d.push_str(&format!(
+            r#"</zmn:GM_LineString.controlPoint></zmn:GM_LineString></zmn:GM_Curve.segment></zmn:GM_Curve><zmn:GM_Surface id="F{i}"><zmn:GM_Surface.patch><zmn:GM_Polygon><zmn:GM_Polygon.boundary><zmn:GM_SurfaceBoundary><zmn:GM_SurfaceBoundary.exterior><zmn:GM_Ring><zmn:GM_CompositeCurve.generator idref="C{i}"/></zmn:GM_Ring></zmn:GM_SurfaceBoundary.exterior></zmn:GM_SurfaceBoundary></zmn:GM_Polygon.boundary></zmn:GM_Polygon></zmn:GM_Surface.patch></zmn:GM_Surface>"#
+        ));
+    }
+    d.push_str("</空間属性><主題属性>");
+    for i in 0..n {
+        d.push_str(&format!(r#"<筆 id="H{i}"><大字コード>001</大字コード><大字名>大字尾花沢</大字名><地番>{}</地番><形状 idref="F{i}"/></筆>"#, i + 1));
+    }
+    d.push_str("</主題属性></地図>");
+    d
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_import_killed_while_writing_leaves_the_store_as_it_was() {
+    use std::io::{BufRead, BufReader};
+    let tmp = tempfile::tempdir().unwrap();
+    let data = tmp.path().join("data");
+    let (small, large) = (tmp.path().join("small.xml"), tmp.path().join("large.xml"));
+    std::fs::write(&small, synthetic_sheet(10)).unwrap();
+    std::fs::write(&large, synthetic_sheet(60_000)).unwrap();
+    let out = import(&[&small], &data);
+    assert!(out.status.success(), "{}", text(&out));
+
+    let mut child = Command::new(env!("CARGO_BIN_EXE_machizu"))
+        .arg("import")
+        .arg(&large)
+        .args(["--layer", "parcels", "--data"])
+        .arg(&data)
+        .env("NO_COLOR", "1")
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    let writing = lines.by_ref().map_while(Result::ok).find(|l| l.contains("writing 60000 features"));
+    assert!(writing.is_some(), "the import reached its write");
+    std::thread::sleep(std::time::Duration::from_millis(50));
+    child.kill().unwrap(); // SIGKILL
+    let status = child.wait().unwrap();
+    assert!(!status.success(), "killed before it finished");
+
+    // The GeoPackage rolls the interrupted transaction back on the next open: the 10 parcels
+    // from before, nothing of the 60,000, and the store still takes a full import.
+    assert_eq!(parcels(&data).await.len(), 10);
+    let out = import(&[&large], &data);
+    assert!(out.status.success(), "{}", text(&out));
+    assert_eq!(parcels(&data).await.len(), 60_010);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_zip_inside_a_zip_is_read_as_the_ministry_distributes_it() {
+    use zip::write::{SimpleFileOptions, ZipWriter};
+    let Some(dir) = support::sample_data("moj-xml") else { return };
+    let zip_of = |name: &str, bytes: &[u8]| {
+        let mut w = ZipWriter::new(std::io::Cursor::new(Vec::new()));
+        w.start_file(name, SimpleFileOptions::default()).unwrap();
+        w.write_all(bytes).unwrap();
+        w.finish().unwrap().into_inner()
+    };
+    let inner = std::fs::read(dir.join("46505-3411-1_yakushima.zip")).unwrap();
+    let tmp = tempfile::tempdir().unwrap();
+    let outer = tmp.path().join("46505-3411.zip");
+    std::fs::write(&outer, zip_of("46505-3411-1.zip", &inner)).unwrap();
+    let out = import(&[&outer], &tmp.path().join("data"));
+    assert!(out.status.success(), "{}", text(&out));
+    assert!(text(&out).contains("read 8 features from 1 document, imported 8"), "{}", text(&out));
+}

@@ -109,6 +109,7 @@ pub async fn import(
     let (imported, replaced) = if dry_run {
         (0, 0)
     } else {
+        tracing::info!("writing {read} features into {} in one transaction", layer.id);
         let key = Key { attribute: SOURCE_ATTRIBUTE, values: &batch.sources, replace };
         let (ids, replaced) = store.insert_keyed(layer, &batch.features, &key).await?;
         (ids.len(), replaced)
