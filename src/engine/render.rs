@@ -1,9 +1,11 @@
 //! The tile hot path: query, clip, quantise, encode.
 //!
 //! For each requested layer at zoom `z`: take the layer's pre-generalised [`Level`] (in each
-//! segment: base and delta), walk the features the level lists for this tile — in memory order,
-//! one forward run — clip what crosses the buffered edge (features wholly inside skip clipping),
-//! and write the feature with the [`LayerBuilder`], which subtracts the tile origin. Attribute keys and values are remapped from the layer's
+//! segment: base and delta) and walk the features the level lists for this tile — in memory
+//! order, one forward run, prefetching a few ahead. A feature wholly inside the buffered tile is
+//! copied from the level's ready-made encoding with only its first point moved to the tile
+//! origin; one that crosses the edge is clipped and encoded afresh by the [`LayerBuilder`],
+//! which subtracts the tile origin. Attribute keys and values are remapped from the layer's
 //! global tables to per-tile tables through generation-stamped slots, so each distinct key and
 //! value is written once per tile without hashing. Attributes the audience may not see are
 //! never written. Scratch buffers live in a thread-local and are reused across tiles.
