@@ -29,6 +29,8 @@ pub enum MojError {
     Xml { position: u64, message: String },
     #[error("not a MOJ map XML file (the root element is {0:?}, expected 地図)")]
     NotMojXml(String),
+    #[error("the file says it is in {0}; map XML is UTF-8 (convert it first, e.g. with iconv)")]
+    Encoding(String),
     #[error("unknown coordinate system {0:?} (expected 公共座標1系…公共座標19系 or 任意座標系)")]
     UnknownCrs(String),
     #[error("{what} {id}: {message}")]
@@ -247,6 +249,14 @@ pub fn parse(input: impl BufRead) -> Result<MojMap, MojError> {
                 end(&mut s, &name, &mut map, &mut crs_seen)?;
                 s.path.pop();
                 s.text.clear();
+            }
+            Event::Decl(d) => {
+                if let Some(Ok(encoding)) = d.encoding() {
+                    let e = encoding.trim().to_ascii_lowercase();
+                    if e != "utf-8" && e != "utf8" {
+                        return Err(MojError::Encoding(encoding.into_owned()));
+                    }
+                }
             }
             Event::Eof => break,
             _ => {}
@@ -547,6 +557,8 @@ mod tests {
         assert!(err(&gap).contains("do not"), "{}", err(&gap));
         let dangling = doc.replace(r#"idref="C4""#, r#"idref="C9""#);
         assert!(err(&dangling).contains("curve C9"), "{}", err(&dangling));
+        let sjis = doc.replace(r#"encoding="UTF-8""#, r#"encoding="Shift_JIS""#);
+        assert!(err(&sjis).contains("Shift_JIS; map XML is UTF-8"), "{}", err(&sjis));
         let nan = doc.replace("<zmn:X>110</zmn:X>", "<zmn:X>1l0</zmn:X>");
         assert!(err(&nan).contains("not a number"), "{}", err(&nan));
     }
