@@ -174,8 +174,19 @@ fn import(args: ImportArgs) -> anyhow::Result<()> {
         };
         store.prepare(&config.catalog).await?;
         let options = ReadOptions { datum };
-        let report =
-            crate::import::import(store.as_ref(), &args.files, &layer, options, args.dry_run, args.replace).await?;
+        let progress = std::sync::Arc::new(TerminalProgress::default());
+        let report = crate::import::import(
+            store.as_ref(),
+            &args.files,
+            &layer,
+            options,
+            args.dry_run,
+            args.replace,
+            progress.clone(),
+        )
+        .await;
+        progress.bar.finish_and_clear();
+        let report = report?;
         println!(
             "{}: read {} features from {} document{}, imported {}{}{} in {:.2} s",
             layer.id,
@@ -187,8 +198,47 @@ fn import(args: ImportArgs) -> anyhow::Result<()> {
             if args.dry_run { " (dry run)" } else { "" },
             report.elapsed.as_secs_f64()
         );
+        if report.elapsed.as_secs_f64() > 0.0 {
+            println!("{:.0} features/s", report.read as f64 / report.elapsed.as_secs_f64());
+        }
         Ok(())
     })
+}
+
+/// The import's progress on a terminal (bytes read, rate, ETA; then the write); drawn on
+/// stderr only when it is a terminal, so logs and CI stay quiet.
+struct TerminalProgress {
+    bar: indicatif::ProgressBar,
+}
+
+impl Default for TerminalProgress {
+    fn default() -> Self {
+        let bar = indicatif::ProgressBar::with_draw_target(None, indicatif::ProgressDrawTarget::stderr());
+        bar.set_style(
+            indicatif::ProgressStyle::with_template(
+                "{msg} {wide_bar} {binary_bytes}/{binary_total_bytes} {binary_bytes_per_sec} ETA {eta}",
+            )
+            .expect("a valid template"),
+        );
+        Self { bar }
+    }
+}
+
+impl crate::import::Progress for TerminalProgress {
+    fn reading(&self, bytes: u64) {
+        self.bar.set_length(bytes);
+        self.bar.set_message("読み込み / reading");
+    }
+
+    fn read(&self, bytes: u64, features: usize) {
+        self.bar.inc(bytes);
+        self.bar.set_message(format!("読み込み / reading: {features} features"));
+    }
+
+    fn writing(&self, features: usize) {
+        self.bar.set_message(format!("書き込み / writing {features} features"));
+        self.bar.enable_steady_tick(std::time::Duration::from_millis(200));
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

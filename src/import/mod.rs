@@ -74,9 +74,29 @@ pub struct Batch {
 /// source replaces exactly those features.
 pub const SOURCE_ATTRIBUTE: &str = "source";
 
+/// Told how an import goes, for a progress display. Every method does nothing by default.
+pub trait Progress: Send + Sync {
+    /// Reading starts; the sources hold `bytes` in all.
+    fn reading(&self, _bytes: u64) {}
+    /// One source of `bytes` has been read, giving `features` in all so far.
+    fn read(&self, _bytes: u64, _features: usize) {}
+    /// Every source is read; `features` are being written.
+    fn writing(&self, _features: usize) {}
+}
+
+/// No progress display.
+impl Progress for () {}
+
 /// Reads every source into features of `layer` in `store_crs`. Nothing is written.
-pub fn read(paths: &[PathBuf], layer: &LayerDef, store_crs: Epsg, options: ReadOptions) -> Result<Batch, ImportError> {
+pub fn read(
+    paths: &[PathBuf],
+    layer: &LayerDef,
+    store_crs: Epsg,
+    options: ReadOptions,
+    progress: &dyn Progress,
+) -> Result<Batch, ImportError> {
     let mut batch = Batch { features: Vec::new(), documents: 0, sources: Vec::new() };
+    progress.reading(paths.iter().filter_map(|p| std::fs::metadata(p).ok()).map(|m| m.len()).sum());
     for path in paths {
         for (name, xml) in documents(path)? {
             let map = mojxml::parse(&xml[..]).map_err(|error| ImportError::Moj { path: name.clone(), error })?;
@@ -85,6 +105,7 @@ pub fn read(paths: &[PathBuf], layer: &LayerDef, store_crs: Epsg, options: ReadO
             batch.sources.push(source);
             batch.documents += 1;
         }
+        progress.read(std::fs::metadata(path).map_or(0, |m| m.len()), batch.features.len());
     }
     Ok(batch)
 }
@@ -99,10 +120,11 @@ pub async fn import(
     options: ReadOptions,
     dry_run: bool,
     replace: bool,
+    progress: std::sync::Arc<dyn Progress>,
 ) -> Result<ImportReport, ImportError> {
     let started = Instant::now();
-    let (paths, layer_def, crs) = (paths.to_vec(), layer.clone(), store.crs());
-    let batch = tokio::task::spawn_blocking(move || read(&paths, &layer_def, crs, options))
+    let (paths, layer_def, crs, p) = (paths.to_vec(), layer.clone(), store.crs(), progress.clone());
+    let batch = tokio::task::spawn_blocking(move || read(&paths, &layer_def, crs, options, p.as_ref()))
         .await
         .expect("the reader does not panic")?;
     let read = batch.features.len();
@@ -110,6 +132,7 @@ pub async fn import(
         (0, 0)
     } else {
         tracing::info!("writing {read} features into {} in one transaction", layer.id);
+        progress.writing(read);
         let key = Key { attribute: SOURCE_ATTRIBUTE, values: &batch.sources, replace };
         let (ids, replaced) = store.insert_keyed(layer, &batch.features, &key).await?;
         (ids.len(), replaced)
