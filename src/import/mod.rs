@@ -98,14 +98,15 @@ pub fn read(
     let mut batch = Batch { features: Vec::new(), documents: 0, sources: Vec::new() };
     progress.reading(paths.iter().filter_map(|p| std::fs::metadata(p).ok()).map(|m| m.len()).sum());
     for path in paths {
-        for (name, xml) in documents(path)? {
+        let (docs, size) = documents(path)?;
+        for (name, xml) in docs {
             let map = mojxml::parse(&xml[..]).map_err(|error| ImportError::Moj { path: name.clone(), error })?;
             let source = format!("{} ({})", map.map_name, name.rsplit(['/', '!']).next().unwrap_or(&name));
             batch.features.extend(moj_features(&map, &name, &source, layer, store_crs, options)?);
             batch.sources.push(source);
             batch.documents += 1;
         }
-        progress.read(std::fs::metadata(path).map_or(0, |m| m.len()), batch.features.len());
+        progress.read(size, batch.features.len());
     }
     Ok(batch)
 }
@@ -140,17 +141,21 @@ pub async fn import(
     Ok(ImportReport { documents: batch.documents, read, imported, replaced, elapsed: started.elapsed() })
 }
 
-/// The XML documents of a source: the file itself, or every `.xml` in a zip, also in zips
-/// inside it.
-fn documents(path: &Path) -> Result<Vec<(String, Vec<u8>)>, ImportError> {
+/// An XML document's name (the file, or `archive.zip!entry.xml`) and bytes.
+type Document = (String, Vec<u8>);
+
+/// The XML documents of a source — the file itself, or every `.xml` in a zip, also in zips
+/// inside it — and the source's size in bytes.
+fn documents(path: &Path) -> Result<(Vec<Document>, u64), ImportError> {
     let io = |error| ImportError::Io { path: path.to_owned(), error };
     let bytes = std::fs::read(path).map_err(io)?;
+    let size = bytes.len() as u64;
     let mut out = Vec::new();
     collect_documents(&path.display().to_string(), bytes, path, &mut out)?;
     if out.is_empty() {
         return Err(ImportError::UnknownFormat { path: path.to_owned(), what: "no XML document in it".into() });
     }
-    Ok(out)
+    Ok((out, size))
 }
 
 fn collect_documents(

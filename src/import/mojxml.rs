@@ -174,6 +174,10 @@ struct State {
     ring: Vec<String>,
     fields: HashMap<&'static str, String>,
     shape: String,
+    /// A point the current curve refers to that the file has not defined.
+    missing_point: Option<String>,
+    /// `座標系`, once read.
+    crs: Option<MapCrs>,
 }
 
 /// The `筆` fields kept, by element name.
@@ -204,7 +208,6 @@ pub fn parse(input: impl BufRead) -> Result<MojMap, MojError> {
         datum_note: String::new(),
         parcels: Vec::new(),
     };
-    let mut crs_seen = false;
     loop {
         let position = reader.buffer_position();
         let xml_err = |e: &dyn std::fmt::Display| MojError::Xml { position, message: e.to_string() };
@@ -225,7 +228,7 @@ pub fn parse(input: impl BufRead) -> Result<MojMap, MojError> {
                 }
                 start(&mut s, &name, &e).map_err(|e| xml_err(&e))?;
                 s.path.push(name.clone());
-                end(&mut s, &name, &mut map, &mut crs_seen)?;
+                end(&mut s, &name, &mut map)?;
                 s.path.pop();
             }
             Event::Text(t) => s.text.push_str(&t.xml10_content()),
@@ -246,7 +249,7 @@ pub fn parse(input: impl BufRead) -> Result<MojMap, MojError> {
             Event::CData(t) => s.text.push_str(&t),
             Event::End(_) => {
                 let name = s.path.last().cloned().unwrap_or_default();
-                end(&mut s, &name, &mut map, &mut crs_seen)?;
+                end(&mut s, &name, &mut map)?;
                 s.path.pop();
                 s.text.clear();
             }
@@ -269,12 +272,10 @@ pub fn parse(input: impl BufRead) -> Result<MojMap, MojError> {
             message: format!("the document ends inside <{}>", s.path.join("/")),
         });
     }
-    if map.parcels.is_empty() && !crs_seen && map.city_code.is_empty() {
+    if map.parcels.is_empty() && s.crs.is_none() && map.city_code.is_empty() {
         return Err(MojError::NotMojXml("(empty document)".into()));
     }
-    if !crs_seen {
-        return Err(MojError::UnknownCrs(String::new()));
-    }
+    map.crs = s.crs.ok_or_else(|| MojError::UnknownCrs(String::new()))?;
     Ok(map)
 }
 
@@ -300,6 +301,7 @@ fn start(s: &mut State, name: &str, e: &BytesStart) -> Result<(), quick_xml::Err
             s.surface = Surface::default();
             s.fields.clear();
             s.shape.clear();
+            s.missing_point = None;
         }
         "GM_Ring" => s.ring.clear(),
         "GM_CompositeCurve.generator" => s.ring.extend(attribute(e, "idref")?),
@@ -309,7 +311,7 @@ fn start(s: &mut State, name: &str, e: &BytesStart) -> Result<(), quick_xml::Err
                 let p = s.points.get(&id).copied();
                 s.vertices.push(p.unwrap_or(Coord { x: f64::NAN, y: f64::NAN }));
                 if p.is_none() {
-                    s.fields.insert("missing point", id);
+                    s.missing_point.get_or_insert(id);
                 }
             }
         }
@@ -319,7 +321,7 @@ fn start(s: &mut State, name: &str, e: &BytesStart) -> Result<(), quick_xml::Err
     Ok(())
 }
 
-fn end(s: &mut State, name: &str, map: &mut MojMap, crs_seen: &mut bool) -> Result<(), MojError> {
+fn end(s: &mut State, name: &str, map: &mut MojMap) -> Result<(), MojError> {
     let parent = s.path.len().checked_sub(2).and_then(|i| s.path.get(i)).map(String::as_str);
     let text = s.text.trim();
     let number = |what: &'static str, id: &str| {
@@ -333,10 +335,7 @@ fn end(s: &mut State, name: &str, map: &mut MojMap, crs_seen: &mut bool) -> Resu
         "地図名" if parent == Some("地図") => map.map_name = text.to_owned(),
         "市区町村コード" if parent == Some("地図") => map.city_code = text.to_owned(),
         "市区町村名" if parent == Some("地図") => map.city_name = text.to_owned(),
-        "座標系" if parent == Some("地図") => {
-            map.crs = MapCrs::parse(text)?;
-            *crs_seen = true;
-        }
+        "座標系" if parent == Some("地図") => s.crs = Some(MapCrs::parse(text)?),
         "測地系判別" if parent == Some("地図") => map.datum_note = text.to_owned(),
         // Northing and easting: swapped into x (easting) and y (northing).
         "X" => s.y = Some(number("point", &s.id)?),
@@ -356,7 +355,7 @@ fn end(s: &mut State, name: &str, map: &mut MojMap, crs_seen: &mut bool) -> Resu
             s.points.insert(std::mem::take(&mut s.id), p);
         }
         "GM_Curve" => {
-            if let Some(missing) = s.fields.remove("missing point") {
+            if let Some(missing) = s.missing_point.take() {
                 return Err(MojError::Geometry {
                     what: "curve",
                     id: s.id.clone(),
