@@ -7,6 +7,7 @@
 //! HTTP layer: a [`Audience::Public`] caller never sees a staff-only layer or attribute.
 
 use crate::feature::AttrValue;
+use crate::import::SOURCE_ATTRIBUTE;
 use serde::{Deserialize, Serialize};
 
 /// A layer's id: lowercase ASCII letters, digits and `_`, starting with a letter.
@@ -239,6 +240,20 @@ impl LayerDef {
         self.visibility.visible_to(audience)
     }
 
+    /// The layer with the staff-only `source` attribute that imports fill (see
+    /// [`crate::import::SOURCE_ATTRIBUTE`]), unless it has one or is fed live.
+    pub fn with_source_attribute(mut self) -> Self {
+        if !self.live && self.attribute_index(SOURCE_ATTRIBUTE).is_none() {
+            self.attributes.push(AttributeDef {
+                name: SOURCE_ATTRIBUTE.to_owned(),
+                kind: AttrType::Text,
+                title: Title::new("出典", "Source"),
+                visibility: Visibility::Staff,
+            });
+        }
+        self
+    }
+
     /// The position of an attribute in the schema.
     pub fn attribute_index(&self, name: &str) -> Option<usize> {
         self.attributes.iter().position(|a| a.name == name)
@@ -317,6 +332,7 @@ impl Catalog {
     }
 
     pub fn push(&mut self, layer: LayerDef) -> Result<(), CatalogError> {
+        let layer = layer.with_source_attribute();
         layer.validate()?;
         if self.get(layer.id.as_str()).is_some() {
             return Err(CatalogError::DuplicateLayer(layer.id.to_string()));
@@ -367,15 +383,18 @@ impl Catalog {
             title: Title::new(ja, en),
             visibility,
         };
-        let layer = |id: &str, ja: &str, en: &str, geometry, zooms: (u8, u8), attributes| LayerDef {
-            id: LayerId(id.to_owned()),
-            title: Title::new(ja, en),
-            geometry,
-            attributes,
-            minzoom: zooms.0,
-            maxzoom: zooms.1,
-            visibility: Visibility::Public,
-            live: false,
+        let layer = |id: &str, ja: &str, en: &str, geometry, zooms: (u8, u8), attributes| {
+            LayerDef {
+                id: LayerId(id.to_owned()),
+                title: Title::new(ja, en),
+                geometry,
+                attributes,
+                minzoom: zooms.0,
+                maxzoom: zooms.1,
+                visibility: Visibility::Public,
+                live: false,
+            }
+            .with_source_attribute()
         };
         let pipe = |kind_ja: &str, kind_en: &str| {
             vec![
@@ -402,6 +421,7 @@ impl Catalog {
             ],
         );
         snowplows.live = true;
+        snowplows.attributes.retain(|a| a.name != SOURCE_ATTRIBUTE);
         Self {
             layers: vec![
                 layer(
@@ -434,7 +454,6 @@ impl Catalog {
                         a("chiban_prefix", Text, "地番区分", "Parcel number prefix (道, 水 …)", P),
                         a("accuracy", Text, "精度区分", "Accuracy class", P),
                         a("coordinate_kind", Text, "座標値種別", "Coordinate kind", P),
-                        a("source", Text, "出典", "Source", S),
                         a("owner_name", Text, "所有者氏名", "Owner name", S),
                         a("owner_address", Text, "所有者住所", "Owner address", S),
                     ],
@@ -454,6 +473,28 @@ impl Catalog {
                     GeometryKind::LineString,
                     (12, 18),
                     pipe("排水区分", "Sewer kind"),
+                ),
+                layer(
+                    "snowmelt_pipes",
+                    "消雪管路",
+                    "Snow-melting pipes",
+                    GeometryKind::LineString,
+                    (12, 18),
+                    pipe("管路種別", "Pipe kind"),
+                ),
+                layer(
+                    "buildings",
+                    "建物",
+                    "Buildings",
+                    GeometryKind::Polygon,
+                    (13, 18),
+                    vec![
+                        a("building_id", Text, "建物ID", "Building id", P),
+                        a("usage", Text, "用途", "Usage", P),
+                        a("height_m", Real, "計測高さ(m)", "Measured height (m)", P),
+                        a("storeys", Integer, "地上階数", "Storeys above ground", P),
+                        a("year_built", Integer, "建築年", "Year built", P),
+                    ],
                 ),
                 layer(
                     "roads",

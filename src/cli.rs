@@ -11,6 +11,7 @@ use clap::{Parser, Subcommand};
 
 use crate::app::App;
 use crate::config::{Config, FileConfig, Overrides};
+use crate::crs::Epsg;
 use crate::store::Store;
 use crate::store::gpkg::GpkgStore;
 use crate::store::postgis::PostgisStore;
@@ -29,18 +30,34 @@ pub enum Command {
     /// Copy all layers between the embedded GeoPackage and PostGIS.
     #[command(subcommand)]
     Db(DbCommand),
-    /// Import files into a layer, all or nothing (so far: MOJ cadastral map XML, also zipped).
+    /// Import files into a layer, all or nothing: Shapefile, GeoPackage, GeoJSON, FlatGeobuf,
+    /// GML/PLATEAU CityGML, CSV with 緯度/経度, GPX, MOJ cadastral map XML; also zipped.
     Import(ImportArgs),
 }
 
 #[derive(Debug, clap::Args)]
 pub struct ImportArgs {
-    /// Files to import (.xml, or .zip holding them, also nested).
+    /// Files to import (.shp, .gpkg, .geojson, .fgb, .gml, .csv, .gpx, MOJ .xml, or .zip of them).
     #[arg(required = true)]
     pub files: Vec<PathBuf>,
     /// The layer to import into (e.g. parcels).
     #[arg(long)]
     pub layer: String,
+    /// Source CRS (EPSG:N), for files that do not say theirs; overrides what a file says.
+    #[arg(long, value_parser = parse_epsg)]
+    pub srs: Option<Epsg>,
+    /// Text encoding of the attributes (cp932/shift_jis, utf-8), overriding .cpg files and detection.
+    #[arg(long, value_parser = parse_encoding)]
+    pub encoding: Option<&'static encoding_rs::Encoding>,
+    /// Mapping file (TOML): which source field fills which attribute (see docs/import.md).
+    #[arg(long)]
+    pub mapping: Option<PathBuf>,
+    /// The layer of a multi-layer file (GeoPackage, GPX, GML) to read.
+    #[arg(long)]
+    pub source_layer: Option<String>,
+    /// Import only the features matching this OGR SQL condition (e.g. "highway IS NOT NULL").
+    #[arg(long = "where")]
+    pub filter: Option<String>,
     /// Datum of plane rectangular MOJ maps, which the files do not state.
     #[arg(long, value_enum, default_value = "jgd2011")]
     pub datum: DatumArg,
@@ -60,6 +77,14 @@ pub struct ImportArgs {
     /// features make the import fail, so that a re-run never duplicates).
     #[arg(long)]
     pub replace: bool,
+}
+
+fn parse_epsg(s: &str) -> Result<Epsg, String> {
+    Epsg::parse(s).map_err(|e| e.to_string())
+}
+
+fn parse_encoding(s: &str) -> Result<&'static encoding_rs::Encoding, String> {
+    crate::import::text::label(s).ok_or_else(|| format!("unknown encoding {s:?}: use cp932 (Shift_JIS) or utf-8"))
 }
 
 #[derive(Debug, Clone, Copy, clap::ValueEnum)]
@@ -149,7 +174,7 @@ fn read_config(path: Option<&PathBuf>) -> anyhow::Result<FileConfig> {
 }
 
 fn import(args: ImportArgs) -> anyhow::Result<()> {
-    use crate::import::{ReadOptions, mojxml::Datum};
+    use crate::import::{ReadOptions, mapping::Mapping, mojxml::Datum, ogr::OgrOptions};
     let file = read_config(args.config.as_ref())?;
     let overrides = Overrides {
         data_dir: args.data,
@@ -173,7 +198,14 @@ fn import(args: ImportArgs) -> anyhow::Result<()> {
             None => Box::new(GpkgStore::open_in(&config.data_dir, config.city.crs).await?),
         };
         store.prepare(&config.catalog).await?;
-        let options = ReadOptions { datum };
+        let mapping = args.mapping.as_deref().map(Mapping::read).transpose()?.unwrap_or_default();
+        let ogr = OgrOptions {
+            srs: args.srs,
+            encoding: args.encoding,
+            source_layer: args.source_layer.clone(),
+            filter: args.filter.clone(),
+        };
+        let options = ReadOptions { datum, ogr, mapping };
         let progress = std::sync::Arc::new(TerminalProgress::default());
         let report = crate::import::import(
             store.as_ref(),
@@ -201,8 +233,22 @@ fn import(args: ImportArgs) -> anyhow::Result<()> {
         if report.elapsed.as_secs_f64() > 0.0 {
             println!("{:.0} features/s", report.read as f64 / report.elapsed.as_secs_f64());
         }
+        println!("repaired {}, split into parts {}, skipped {}", report.repaired, report.split, report.skipped.len());
+        print_list("skipped", &report.skipped);
+        print_list("note", &report.notes);
         Ok(())
     })
+}
+
+/// Prints the first 50 lines of a report list, then how many more there are.
+fn print_list(what: &str, lines: &[String]) {
+    const SHOWN: usize = 50;
+    for l in lines.iter().take(SHOWN) {
+        println!("{what}: {l}");
+    }
+    if lines.len() > SHOWN {
+        println!("{what}: … and {} more", lines.len() - SHOWN);
+    }
 }
 
 /// The import's progress on a terminal (bytes read, rate, ETA; then the write); drawn on

@@ -44,6 +44,46 @@ impl Epsg {
         code.parse().map(Epsg).map_err(|_| CrsError::BadCode(s.to_owned()))
     }
 
+    /// Parses a CRS as GML and OGC APIs name it: `EPSG:6697`, `urn:ogc:def:crs:EPSG::6697`,
+    /// `http://www.opengis.net/def/crs/EPSG/0/10169`.
+    ///
+    /// ```
+    /// use machizu::crs::Epsg;
+    /// assert_eq!(Epsg::from_uri("http://www.opengis.net/def/crs/EPSG/0/10169"), Some(Epsg(10169)));
+    /// assert_eq!(Epsg::from_uri("urn:ogc:def:crs:EPSG::6697"), Some(Epsg(6697)));
+    /// assert_eq!(Epsg::from_uri("EPSG:6668"), Some(Epsg(6668)));
+    /// assert_eq!(Epsg::from_uri("urn:ogc:def:crs:OGC:1.3:CRS84"), None);
+    /// ```
+    pub fn from_uri(s: &str) -> Option<Self> {
+        let t = s.trim();
+        let upper = t.to_ascii_uppercase();
+        let at = upper.find("EPSG")?;
+        let code = t[at + 4..].trim_start_matches(|c: char| !c.is_ascii_digit()).trim_start_matches("0/");
+        let code = code.rsplit([':', '/']).next()?;
+        code.parse().ok().map(Epsg)
+    }
+
+    /// The horizontal part of a compound CRS with height, which is what machizu keeps:
+    /// JGD2011 + height (6697) → JGD2011 (6668), JGD2000 + height (6696) → JGD2000 (4612), and
+    /// JGD2011 plane rectangular zone N + height (10162–10180, which PROJ 9.1 does not know yet)
+    /// → zone N (6669–6687). Others are returned as they are.
+    ///
+    /// ```
+    /// use machizu::crs::Epsg;
+    /// assert_eq!(Epsg(10169).horizontal(), Epsg(6676)); // zone VIII, PLATEAU Nagaoka
+    /// assert_eq!(Epsg(10170).horizontal(), Epsg(6677)); // zone IX
+    /// assert_eq!(Epsg(6697).horizontal(), Epsg(6668));
+    /// assert_eq!(Epsg(6678).horizontal(), Epsg(6678));
+    /// ```
+    pub fn horizontal(self) -> Self {
+        match self.0 {
+            6697 => Epsg(6668),
+            6696 => Epsg(4612),
+            c @ 10162..=10180 => Epsg(6669 + (c - 10162)),
+            _ => self,
+        }
+    }
+
     /// The CRS's name and OGC WKT 1 (GDAL flavour), as GeoPackage's `gpkg_spatial_ref_sys` wants.
     pub fn describe(self) -> Result<(String, String), CrsError> {
         // The `proj` crate offers no WKT export, so this one call goes to proj-sys directly.

@@ -145,7 +145,20 @@ async fn layers_and_health() {
     assert!(j["dataset_notice"].as_str().unwrap().contains("架空"));
     let layers = j["layers"].as_array().unwrap();
     let ids: Vec<&str> = layers.iter().map(|l| l["id"].as_str().unwrap()).collect();
-    assert_eq!(ids, ["boundary", "parcels", "water_mains", "sewer_lines", "roads", "hazardous_buildings", "snowplows"]);
+    assert_eq!(
+        ids,
+        [
+            "boundary",
+            "parcels",
+            "water_mains",
+            "sewer_lines",
+            "snowmelt_pipes",
+            "buildings",
+            "roads",
+            "hazardous_buildings",
+            "snowplows"
+        ]
+    );
     let parcels = &layers[1];
     assert_eq!(parcels["title"]["ja"], "筆（地籍）");
     assert!(parcels["feature_count"].as_u64().unwrap() > 80_000);

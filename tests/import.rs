@@ -42,27 +42,6 @@ async fn parcels(data: &Path) -> Vec<machizu::feature::Feature> {
     store.load(catalog.get("parcels").unwrap()).await.unwrap()
 }
 
-/// `cs2cs` from `from` to `to` on (easting, northing) pairs; both CRSs list northing first.
-fn cs2cs(from: &str, to: &str, pts: &[(f64, f64)]) -> Vec<(f64, f64)> {
-    let mut child = Command::new("cs2cs")
-        .args(["-f", "%.6f", from, to])
-        .stdin(std::process::Stdio::piped())
-        .stdout(std::process::Stdio::piped())
-        .spawn()
-        .expect("cs2cs (Debian package proj-bin, installed by scripts/setup --test)");
-    let input: String = pts.iter().map(|(e, n)| format!("{n} {e}\n")).collect();
-    child.stdin.take().unwrap().write_all(input.as_bytes()).unwrap();
-    let out = child.wait_with_output().unwrap();
-    String::from_utf8(out.stdout)
-        .unwrap()
-        .lines()
-        .map(|l| {
-            let v: Vec<f64> = l.split_whitespace().map(|t| t.parse().unwrap()).collect();
-            (v[1], v[0])
-        })
-        .collect()
-}
-
 #[tokio::test(flavor = "multi_thread")]
 async fn moj_parcels_land_exactly() {
     let Some(dir) = support::sample_data("moj-xml") else { return };
@@ -90,7 +69,7 @@ async fn moj_parcels_land_exactly() {
     // Every corner of every Shibuya parcel, zone IX → the store's zone X, against cs2cs.
     let sources: Vec<(f64, f64)> =
         source.parcels.iter().flat_map(|p| p.polygon.exterior().0.iter().map(|c| (c.x, c.y))).collect();
-    let expected = cs2cs("EPSG:6677", "EPSG:6678", &sources);
+    let expected = support::cs2cs("EPSG:6677", "EPSG:6678", &sources);
     let mut got = Vec::new();
     for p in &source.parcels {
         let f = stored
@@ -155,8 +134,8 @@ async fn bad_inputs_fail_clearly_and_write_nothing() {
         (dir.join("01229-4500-1_furano_arbitrary.xml"), "任意座標系"),
         (write("truncated.zip", &zip[..zip.len() / 2]), "not a readable zip archive"),
         (write("broken.xml", &xml[..xml.len() / 3]), "not well-formed XML"),
-        (write("notes.txt", "just some text".as_bytes()), "neither XML nor a zip archive"),
-        (write("html.xml", b"<html><body/></html>"), "not a MOJ map XML"),
+        (write("notes.txt", "just some text".as_bytes()), "no reader recognises it"),
+        (write("html.xml", b"<html><body/></html>"), "no reader recognises it"),
     ];
     for (bad, message) in &cases {
         // The good file first: it is read, but nothing of it may land.

@@ -57,7 +57,7 @@ fn a_tile_of_overly_dense_data_is_thinned_to_the_budget() {
         lines.push(Feature {
             id: i + 1,
             geometry: Geometry::LineString(LineString(pts)),
-            attributes: vec![AttrValue::text("細街路")],
+            attributes: vec![AttrValue::text("細街路"), AttrValue::Null],
         });
     }
     // …and ten long roads crossing it, which must survive the thinning.
@@ -67,7 +67,7 @@ fn a_tile_of_overly_dense_data_is_thinned_to_the_budget() {
         lines.push(Feature {
             id: 1_000_000 + i64::from(i),
             geometry: Geometry::LineString(LineString(pts)),
-            attributes: vec![AttrValue::text("幹線")],
+            attributes: vec![AttrValue::text("幹線"), AttrValue::Null],
         });
     }
     let points: Vec<Feature> = (0..100_000)
@@ -77,10 +77,11 @@ fn a_tile_of_overly_dense_data_is_thinned_to_the_budget() {
                 cx + (lcg(&mut rng) - 0.5) * 6_000.0,
                 cy + (lcg(&mut rng) - 0.5) * 6_000.0,
             )),
-            attributes: vec![],
+            attributes: vec![AttrValue::Null],
         })
         .collect();
-    assert_eq!(lines_def.attributes.len(), 1);
+    // `kind`, and `source`, which every importable layer has.
+    assert_eq!(lines_def.attributes.len(), 2);
 
     let engine = Engine::new(Arc::new(catalog), Epsg::WEB_MERCATOR, 0).unwrap();
     engine.load_layer("dense_lines", lines).unwrap();

@@ -1,22 +1,29 @@
 //! Importing the data Japanese cities hold into a layer.
 //!
-//! One reader per source format turns a file into features in the store's CRS, with their
-//! attributes mapped onto the layer's schema; [`import`] then writes all of them in one
-//! transaction, so an import lands whole or not at all. So far: [`mojxml`], the Ministry of
-//! Justice's cadastral map XML (plain, zipped, or zipped inside a zip as the Ministry
-//! distributes it), into `parcels`.
+//! One reader per kind of source turns a file into features in the store's CRS, with their
+//! attributes mapped onto the layer's schema ([`mapping`]); [`import`] then writes all of them
+//! in one transaction, so an import lands whole or not at all. The readers: [`mojxml`], the
+//! Ministry of Justice's cadastral map XML (plain, zipped, or zipped inside a zip as the
+//! Ministry distributes it), into `parcels`; and [`ogr`], everything GDAL reads (Shapefile,
+//! GeoPackage, GeoJSON, FlatGeobuf, GML and PLATEAU CityGML, CSV, GPX, zips of them), with
+//! Japanese text decoding by [`text`].
 
+pub mod mapping;
 pub mod mojxml;
+pub mod ogr;
+pub mod text;
 
 use std::io::Read;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-use crate::catalog::LayerDef;
+use crate::catalog::{GeometryKind, LayerDef};
 use crate::crs::{CrsError, Epsg, Transformer};
 use crate::feature::{AttrValue, NewFeature};
 use crate::store::{Key, Store, StoreError};
+use mapping::{Mapping, MappingError};
 use mojxml::{Datum, MapCrs, MojError};
+use ogr::{OgrError, OgrOptions};
 
 /// Errors of an import. Each names the file and what is wrong with it.
 #[derive(Debug, thiserror::Error)]
@@ -37,6 +44,10 @@ pub enum ImportError {
     UnknownFormat { path: PathBuf, what: String },
     #[error("{path}: {error}")]
     Crs { path: String, error: CrsError },
+    #[error("{path}: {error}")]
+    Ogr { path: PathBuf, error: OgrError },
+    #[error("{path}: {error}")]
+    Mapping { path: String, error: MappingError },
     #[error("layer {layer} cannot take {what}")]
     WrongLayer { layer: String, what: String },
     #[error(transparent)]
@@ -44,10 +55,14 @@ pub enum ImportError {
 }
 
 /// How to read the sources.
-#[derive(Debug, Clone, Copy, Default)]
+#[derive(Debug, Clone, Default)]
 pub struct ReadOptions {
     /// The datum of plane rectangular MOJ maps, which the files do not state.
     pub datum: Datum,
+    /// Source CRS, text encoding and layer for files read through GDAL.
+    pub ogr: OgrOptions,
+    /// Which source field fills which attribute (the built-in rules where it says nothing).
+    pub mapping: Mapping,
 }
 
 /// What an import read and wrote.
@@ -59,15 +74,29 @@ pub struct ImportReport {
     pub imported: usize,
     /// Features an earlier import of the same sources had brought, now replaced.
     pub replaced: u64,
+    /// Invalid polygons repaired (MakeValid).
+    pub repaired: usize,
+    /// Multi-part features split into one feature per part for a single-part layer.
+    pub split: usize,
+    /// Source features not imported, each with the reason.
+    pub skipped: Vec<String>,
+    /// What the readers noticed: encodings chosen, half-cut characters, values that did not
+    /// fit their attribute (left empty), source fields that fill nothing.
+    pub notes: Vec<String>,
     pub elapsed: Duration,
 }
 
 /// Features read from the sources, ready to write.
+#[derive(Default)]
 pub struct Batch {
     pub features: Vec<NewFeature>,
     pub documents: usize,
     /// The `source` attribute of each document's features (one per document).
     pub sources: Vec<String>,
+    pub repaired: usize,
+    pub split: usize,
+    pub skipped: Vec<String>,
+    pub notes: Vec<String>,
 }
 
 /// The attribute that records where an imported feature came from: a re-import of the same
@@ -92,23 +121,159 @@ pub fn read(
     paths: &[PathBuf],
     layer: &LayerDef,
     store_crs: Epsg,
-    options: ReadOptions,
+    options: &ReadOptions,
     progress: &dyn Progress,
 ) -> Result<Batch, ImportError> {
-    let mut batch = Batch { features: Vec::new(), documents: 0, sources: Vec::new() };
+    if layer.attribute_index(SOURCE_ATTRIBUTE).is_none() || layer.live {
+        return Err(ImportError::WrongLayer { layer: layer.id.to_string(), what: "imports (it is fed live)".into() });
+    }
+    let mut batch = Batch::default();
     progress.reading(paths.iter().filter_map(|p| std::fs::metadata(p).ok()).map(|m| m.len()).sum());
     for path in paths {
-        let (docs, size) = documents(path)?;
-        for (name, xml) in docs {
-            let map = mojxml::parse(&xml[..]).map_err(|error| ImportError::Moj { path: name.clone(), error })?;
-            let source = format!("{} ({})", map.map_name, name.rsplit(['/', '!']).next().unwrap_or(&name));
-            batch.features.extend(moj_features(&map, &name, &source, layer, store_crs, options)?);
-            batch.sources.push(source);
-            batch.documents += 1;
+        let size = std::fs::metadata(path).map_err(|error| ImportError::Io { path: path.clone(), error })?.len();
+        if is_moj(path) {
+            for (name, xml) in documents(path)? {
+                let map = mojxml::parse(&xml[..]).map_err(|error| ImportError::Moj { path: name.clone(), error })?;
+                let source = format!("{} ({})", map.map_name, name.rsplit(['/', '!']).next().unwrap_or(&name));
+                batch.features.extend(moj_features(&map, &name, &source, layer, store_crs, options.datum)?);
+                batch.sources.push(source);
+                batch.documents += 1;
+            }
+        } else {
+            let ogr_err = |error| ImportError::Ogr { path: path.clone(), error };
+            for table in ogr::read(path, layer.geometry.family(), &options.ogr).map_err(ogr_err)? {
+                table_features(table, layer, store_crs, &options.mapping, &mut batch)?;
+                batch.documents += 1;
+            }
         }
         progress.read(size, batch.features.len());
     }
     Ok(batch)
+}
+
+/// Whether a source is Ministry of Justice map XML: an XML file in its namespace, or a zip
+/// holding no file GDAL would read (the Ministry's zips hold XML or more zips).
+fn is_moj(path: &Path) -> bool {
+    use std::io::Read;
+    let mut head = vec![0; 4096];
+    let Ok(n) = std::fs::File::open(path).and_then(|mut f| f.read(&mut head)) else { return true };
+    let head = &head[..n];
+    if head.starts_with(b"PK") {
+        let Ok(archive) = std::fs::File::open(path).map(zip::ZipArchive::new) else { return true };
+        let Ok(archive) = archive else { return true };
+        const GDAL: [&str; 8] = [".shp", ".gpkg", ".geojson", ".json", ".gml", ".csv", ".fgb", ".gpx"];
+        return !archive.file_names().flatten().any(|n| GDAL.iter().any(|e| n.to_lowercase().ends_with(e)));
+    }
+    head.windows(13).any(|w| w == b"MINJI/tizuxml")
+}
+
+/// The features of one table read through GDAL, into `batch`: geometry in `store_crs` and
+/// fitted to the layer's type, attributes by the mapping; what cannot be imported is skipped
+/// with the reason.
+fn table_features(
+    table: ogr::Table,
+    layer: &LayerDef,
+    store_crs: Epsg,
+    mapping: &Mapping,
+    batch: &mut Batch,
+) -> Result<(), ImportError> {
+    let name = table.name;
+    let plan = mapping
+        .plan(layer, &table.fields, &name, &[SOURCE_ATTRIBUTE])
+        .map_err(|error| ImportError::Mapping { path: name.clone(), error })?;
+    let transformer =
+        Transformer::new(table.crs, store_crs).map_err(|error| ImportError::Crs { path: name.clone(), error })?;
+    batch.notes.extend(table.notes.into_iter().map(|n| format!("{name}: {n}")));
+    if !plan.unused.is_empty() {
+        batch.notes.push(format!(
+            "{name}: fields not imported (no attribute of {}): {}",
+            layer.id,
+            plan.unused.join(", ")
+        ));
+    }
+    batch.repaired += table.repaired;
+    let source = AttrValue::text(name.as_str());
+    let source_index = layer.attribute_index(SOURCE_ATTRIBUTE).expect("checked by read");
+    for row in table.rows {
+        let skip = |why: String| format!("{name}: feature {}: {why}", row.fid);
+        let mut geometry = match row.geometry {
+            Ok(g) => g,
+            Err(why) => {
+                batch.skipped.push(skip(why));
+                continue;
+            }
+        };
+        if let Err(e) = transformer.geometry(&mut geometry) {
+            batch.skipped.push(skip(e.to_string()));
+            continue;
+        }
+        let parts = match fit(layer.geometry, geometry) {
+            Ok(parts) => parts,
+            Err(why) => {
+                batch.skipped.push(skip(why));
+                continue;
+            }
+        };
+        let mut attributes = vec![AttrValue::Null; layer.attributes.len()];
+        for &(f, a) in &plan.columns {
+            let def = &layer.attributes[a];
+            match row.values[f].to(def.kind) {
+                Ok(v) => attributes[a] = v,
+                Err(why) => batch.notes.push(format!(
+                    "{name}: feature {}: field {} → {}: {why}; left empty",
+                    row.fid, table.fields[f], def.name
+                )),
+            }
+        }
+        for (a, v) in &plan.constants {
+            attributes[*a] = v.clone();
+        }
+        attributes[source_index] = source.clone();
+        batch.split += parts.len() - 1;
+        for geometry in parts {
+            batch.features.push(NewFeature { geometry, attributes: attributes.clone() });
+        }
+    }
+    batch.sources.push(name);
+    Ok(())
+}
+
+/// A geometry fitted to a layer's type: as it is, as a one-part multi geometry or the other
+/// way round, or split into its parts for a single-part layer.
+fn fit(kind: GeometryKind, g: geo_types::Geometry<f64>) -> Result<Vec<geo_types::Geometry<f64>>, String> {
+    use geo_types::Geometry as G;
+    let degenerate = match &g {
+        G::LineString(l) => l.0.len() < 2,
+        G::MultiLineString(m) => m.0.iter().any(|l| l.0.len() < 2),
+        _ => false,
+    };
+    if degenerate {
+        return Err("a line with fewer than 2 points".into());
+    }
+    if let Ok(g) = kind.conform(&g) {
+        return Ok(vec![g]);
+    }
+    let wrong = format!("a {} cannot go into a {} layer", geo_name(&g), kind.ogc_name().to_lowercase());
+    let parts: Vec<G<f64>> = match g {
+        G::MultiPoint(m) => m.0.into_iter().map(G::Point).collect(),
+        G::MultiLineString(m) => m.0.into_iter().map(G::LineString).collect(),
+        G::MultiPolygon(m) => m.0.into_iter().map(G::Polygon).collect(),
+        _ => return Err(wrong),
+    };
+    parts.iter().map(|p| kind.conform(p)).collect::<Result<Vec<_>, _>>().map_err(|_| wrong)
+}
+
+fn geo_name(g: &geo_types::Geometry<f64>) -> &'static str {
+    use geo_types::Geometry as G;
+    match g {
+        G::Point(_) => "point",
+        G::MultiPoint(_) => "multipoint",
+        G::LineString(_) | G::Line(_) => "line",
+        G::MultiLineString(_) => "multiline",
+        G::Polygon(_) | G::Rect(_) | G::Triangle(_) => "polygon",
+        G::MultiPolygon(_) => "multipolygon",
+        G::GeometryCollection(_) => "geometry collection",
+    }
 }
 
 /// Reads the sources and writes them into `layer` of `store` in one transaction. Features an
@@ -125,7 +290,7 @@ pub async fn import(
 ) -> Result<ImportReport, ImportError> {
     let started = Instant::now();
     let (paths, layer_def, crs, p) = (paths.to_vec(), layer.clone(), store.crs(), progress.clone());
-    let batch = tokio::task::spawn_blocking(move || read(&paths, &layer_def, crs, options, p.as_ref()))
+    let batch = tokio::task::spawn_blocking(move || read(&paths, &layer_def, crs, &options, p.as_ref()))
         .await
         .expect("the reader does not panic")?;
     let read = batch.features.len();
@@ -138,24 +303,33 @@ pub async fn import(
         let (ids, replaced) = store.insert_keyed(layer, &batch.features, &key).await?;
         (ids.len(), replaced)
     };
-    Ok(ImportReport { documents: batch.documents, read, imported, replaced, elapsed: started.elapsed() })
+    Ok(ImportReport {
+        documents: batch.documents,
+        read,
+        imported,
+        replaced,
+        repaired: batch.repaired,
+        split: batch.split,
+        skipped: batch.skipped,
+        notes: batch.notes,
+        elapsed: started.elapsed(),
+    })
 }
 
 /// An XML document's name (the file, or `archive.zip!entry.xml`) and bytes.
 type Document = (String, Vec<u8>);
 
-/// The XML documents of a source — the file itself, or every `.xml` in a zip, also in zips
-/// inside it — and the source's size in bytes.
-fn documents(path: &Path) -> Result<(Vec<Document>, u64), ImportError> {
+/// The XML documents of a source: the file itself, or every `.xml` in a zip, also in zips
+/// inside it.
+fn documents(path: &Path) -> Result<Vec<Document>, ImportError> {
     let io = |error| ImportError::Io { path: path.to_owned(), error };
     let bytes = std::fs::read(path).map_err(io)?;
-    let size = bytes.len() as u64;
     let mut out = Vec::new();
     collect_documents(&path.display().to_string(), bytes, path, &mut out)?;
     if out.is_empty() {
         return Err(ImportError::UnknownFormat { path: path.to_owned(), what: "no XML document in it".into() });
     }
-    Ok((out, size))
+    Ok(out)
 }
 
 fn collect_documents(
@@ -205,9 +379,9 @@ fn moj_features(
     source: &str,
     layer: &LayerDef,
     store_crs: Epsg,
-    options: ReadOptions,
+    datum: Datum,
 ) -> Result<Vec<NewFeature>, ImportError> {
-    if layer.geometry.family() != "polygon" || layer.attribute_index(SOURCE_ATTRIBUTE).is_none() {
+    if layer.geometry.family() != "polygon" {
         return Err(ImportError::WrongLayer {
             layer: layer.id.to_string(),
             what: "cadastral parcels (polygons)".into(),
@@ -217,7 +391,7 @@ fn moj_features(
         MapCrs::Arbitrary => {
             return Err(ImportError::Arbitrary { path: name.to_owned(), layer: layer.id.to_string() });
         }
-        crs => crs.epsg(options.datum).expect("plane rectangular"),
+        crs => crs.epsg(datum).expect("plane rectangular"),
     };
     let crs_err = |error| ImportError::Crs { path: name.to_owned(), error };
     let transformer = Transformer::new(from, store_crs).map_err(crs_err)?;

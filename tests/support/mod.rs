@@ -124,3 +124,26 @@ pub async fn fresh_database() -> String {
     let base = url.rsplit_once('/').unwrap().0;
     format!("{base}/{name}")
 }
+
+/// PROJ's own `cs2cs` from `from` to `to` on (easting or longitude, northing or latitude)
+/// pairs. Both CRSs must list northing (latitude) first, as EPSG's Japanese CRSs and 4326 do.
+pub fn cs2cs(from: &str, to: &str, pts: &[(f64, f64)]) -> Vec<(f64, f64)> {
+    use std::io::Write;
+    let mut child = std::process::Command::new("cs2cs")
+        .args(["-f", "%.6f", from, to])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .expect("cs2cs (Debian package proj-bin, installed by scripts/setup --test)");
+    let input: String = pts.iter().map(|(e, n)| format!("{n} {e}\n")).collect();
+    child.stdin.take().unwrap().write_all(input.as_bytes()).unwrap();
+    let out = child.wait_with_output().unwrap();
+    String::from_utf8(out.stdout)
+        .unwrap()
+        .lines()
+        .map(|l| {
+            let v: Vec<f64> = l.split_whitespace().map(|t| t.parse().unwrap()).collect();
+            (v[1], v[0])
+        })
+        .collect()
+}
