@@ -33,6 +33,36 @@ pub enum Command {
     /// Import files into a layer, all or nothing: Shapefile, GeoPackage, GeoJSON, FlatGeobuf,
     /// GML/PLATEAU CityGML, CSV with 緯度/経度, GPX, MOJ cadastral map XML; also zipped.
     Import(ImportArgs),
+    /// Write a public layer's public attributes as open data: GeoJSON, CSV (自治体標準オープンデータセット) or GeoPackage.
+    Export(ExportArgs),
+}
+
+#[derive(Debug, clap::Args)]
+pub struct ExportArgs {
+    /// The layer to export (public layers only).
+    #[arg(long)]
+    pub layer: String,
+    #[arg(long, value_enum)]
+    pub format: crate::export::Format,
+    /// Output file [default: standard output; a GeoPackage needs a file].
+    #[arg(long, short)]
+    pub output: Option<PathBuf>,
+    #[command(flatten)]
+    pub store: StoreArgs,
+}
+
+/// Where the data is: the embedded GeoPackage or PostGIS, and the config.
+#[derive(Debug, clap::Args)]
+pub struct StoreArgs {
+    /// Data directory holding the embedded GeoPackage store [default: ./var].
+    #[arg(long, env = "MACHIZU_DATA")]
+    pub data: Option<PathBuf>,
+    /// PostGIS (postgres://…) instead of the embedded GeoPackage.
+    #[arg(long, env = "DATABASE_URL")]
+    pub database_url: Option<String>,
+    /// Config file (TOML), for the layer catalog and the city CRS.
+    #[arg(long, env = "MACHIZU_CONFIG")]
+    pub config: Option<PathBuf>,
 }
 
 #[derive(Debug, clap::Args)]
@@ -61,15 +91,8 @@ pub struct ImportArgs {
     /// Datum of plane rectangular MOJ maps, which the files do not state.
     #[arg(long, value_enum, default_value = "jgd2011")]
     pub datum: DatumArg,
-    /// Data directory holding the embedded GeoPackage store [default: ./var].
-    #[arg(long, env = "MACHIZU_DATA")]
-    pub data: Option<PathBuf>,
-    /// Import into PostGIS (postgres://…) instead of the embedded GeoPackage.
-    #[arg(long, env = "DATABASE_URL")]
-    pub database_url: Option<String>,
-    /// Config file (TOML), for the layer catalog and the city CRS.
-    #[arg(long, env = "MACHIZU_CONFIG")]
-    pub config: Option<PathBuf>,
+    #[command(flatten)]
+    pub store: StoreArgs,
     /// Read and check everything, write nothing.
     #[arg(long)]
     pub dry_run: bool,
@@ -156,6 +179,7 @@ pub fn main() -> ExitCode {
         Command::Db(DbCommand::Push(args)) => copy(args, Direction::Push),
         Command::Db(DbCommand::Pull(args)) => copy(args, Direction::Pull),
         Command::Import(args) => import(args),
+        Command::Export(args) => export(args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -173,31 +197,65 @@ fn read_config(path: Option<&PathBuf>) -> anyhow::Result<FileConfig> {
     })
 }
 
-fn import(args: ImportArgs) -> anyhow::Result<()> {
-    use crate::import::{ReadOptions, mapping::Mapping, mojxml::Datum, ogr::OgrOptions};
-    let file = read_config(args.config.as_ref())?;
+/// The config, and the layer `id` of its catalog.
+fn config_and_layer(store: &StoreArgs, id: &str) -> anyhow::Result<(Config, crate::catalog::LayerDef)> {
+    let file = read_config(store.config.as_ref())?;
     let overrides = Overrides {
-        data_dir: args.data,
-        database_url: args.database_url.map(crate::config::Secret),
+        data_dir: store.data.clone(),
+        database_url: store.database_url.clone().map(crate::config::Secret),
         ..Overrides::default()
     };
     let config = Config::resolve(file, overrides)?;
     let layer = config
         .catalog
-        .get(&args.layer)
-        .ok_or_else(|| anyhow::anyhow!("no layer {:?} in the catalog (see GET /layers)", args.layer))?
+        .get(id)
+        .ok_or_else(|| anyhow::anyhow!("no layer {id:?} in the catalog (see GET /layers)"))?
         .clone();
+    Ok((config, layer))
+}
+
+/// The configured store, prepared for the catalog.
+async fn open_store(config: &Config) -> anyhow::Result<Box<dyn Store>> {
+    let store: Box<dyn Store> = match &config.database_url {
+        Some(url) => Box::new(PostgisStore::connect(&url.0, config.city.crs).await?),
+        None => Box::new(GpkgStore::open_in(&config.data_dir, config.city.crs).await?),
+    };
+    store.prepare(&config.catalog).await?;
+    Ok(store)
+}
+
+fn export(args: ExportArgs) -> anyhow::Result<()> {
+    let (config, layer) = config_and_layer(&args.store, &args.layer)?;
+    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
+    let features = runtime.block_on(async { anyhow::Ok(open_store(&config).await?.load(&layer).await?) })?;
+    let municipality =
+        crate::export::Municipality { code: config.city.code.clone(), name: config.city.name_ja.clone() };
+    let write = |out: &mut dyn std::io::Write, path| {
+        crate::export::export(&layer, &features, config.city.crs, args.format, &municipality, path, out)
+    };
+    match (&args.output, args.format) {
+        (Some(path), crate::export::Format::Gpkg) => write(&mut std::io::sink(), Some(path))?,
+        (Some(path), _) => {
+            let mut file = std::io::BufWriter::new(std::fs::File::create(path)?);
+            write(&mut file, None)?;
+            std::io::Write::flush(&mut file)?;
+        }
+        (None, _) => write(&mut std::io::stdout().lock(), None)?,
+    }
+    eprintln!("{}: exported {} features", layer.id, features.len());
+    Ok(())
+}
+
+fn import(args: ImportArgs) -> anyhow::Result<()> {
+    use crate::import::{ReadOptions, mapping::Mapping, mojxml::Datum, ogr::OgrOptions};
+    let (config, layer) = config_and_layer(&args.store, &args.layer)?;
     let datum = match args.datum {
         DatumArg::Jgd2000 => Datum::Jgd2000,
         DatumArg::Jgd2011 => Datum::Jgd2011,
     };
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
     runtime.block_on(async {
-        let store: Box<dyn Store> = match &config.database_url {
-            Some(url) => Box::new(PostgisStore::connect(&url.0, config.city.crs).await?),
-            None => Box::new(GpkgStore::open_in(&config.data_dir, config.city.crs).await?),
-        };
-        store.prepare(&config.catalog).await?;
+        let store = open_store(&config).await?;
         let mapping = args.mapping.as_deref().map(Mapping::read).transpose()?.unwrap_or_default();
         let ogr = OgrOptions {
             srs: args.srs,

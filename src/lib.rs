@@ -3,7 +3,7 @@
 //! Read `docs/ARCHITECTURE.md` first. In one line: [`store`] keeps the layers, [`engine`]
 //! holds them in memory generalised per zoom, [`tile`] encodes vector tiles, [`http`] serves
 //! them, [`follow`] keeps the engine in step with changes to the store, [`import`] reads the
-//! files cities hold, and [`app`] wires these together from a [`config::Config`].
+//! files cities hold, [`export`] writes public layers as open data, and [`app`] wires these together from a [`config::Config`].
 
 pub mod app;
 pub mod catalog;
@@ -12,6 +12,7 @@ pub mod config;
 pub mod crs;
 pub mod demo;
 pub mod engine;
+pub mod export;
 pub mod feature;
 pub mod follow;
 pub mod http;

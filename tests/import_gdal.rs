@@ -71,14 +71,17 @@ title_ja = "消防水利"
 title_en = "Fire-fighting water"
 geometry = "point"
 [layers.fire_water.attributes.kind]
+visibility = "public"
 type = "text"
 title_ja = "種別"
 title_en = "Kind"
 [layers.fire_water.attributes.address]
+visibility = "public"
 type = "text"
 title_ja = "所在地"
 title_en = "Address"
 [layers.fire_water.attributes.diameter_mm]
+visibility = "public"
 type = "integer"
 title_ja = "口径"
 title_en = "Diameter (mm)"
@@ -581,4 +584,67 @@ async fn a_zipped_shapefile_reads_like_the_shapefile_and_bad_files_fail_clearly(
         "{}",
         text(&out)
     );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn export_writes_public_open_data_only() {
+    let Some(root) = support::sample_data("") else { return };
+    let city = City::new();
+    let hydrants = root.join("yaizu-city-opendata/消防水利施設一覧/222127_fire_hydrant.csv");
+    city.ok("fire_water", &[&hydrants], &[]);
+    city.ok("parcels", &[&root.join("moj-xml/13113-0110-44_shibuya_kokyo9.xml")], &[]);
+    let export = |layer: &str, format: &str, extra: &[&str]| {
+        Command::new(env!("CARGO_BIN_EXE_machizu"))
+            .args(["export", "--layer", layer, "--format", format, "--config"])
+            .arg(city.dir.path().join("city.toml"))
+            .arg("--data")
+            .arg(city.dir.path().join("data"))
+            .args(extra)
+            .output()
+            .unwrap()
+    };
+
+    // 自治体標準オープンデータセット CSV: standard first columns, Japanese names, 緯度/経度.
+    let out = export("fire_water", "csv", &[]);
+    assert!(out.status.success(), "{}", text(&out));
+    let csv = String::from_utf8(out.stdout).unwrap();
+    let mut lines = csv.split("\r\n");
+    assert_eq!(lines.next().unwrap(), "全国地方公共団体コード,ID,地方公共団体名,種別,所在地_連結表記,口径,緯度,経度");
+    let first: Vec<&str> = lines.next().unwrap().split(',').collect();
+    assert_eq!(first[0], "062120", "Obanazawa's code with its check digit");
+    assert_eq!((first[2], first[3], first[4]), ("尾花沢市", "防火水そう", "静岡県焼津市石津728番地2"));
+    let (lat, lon): (f64, f64) = (first[6].parse().unwrap(), first[7].parse().unwrap());
+    assert!((lat - 34.843137).abs() < 1e-7 && (lon - 138.308824).abs() < 1e-7, "{lat} {lon}");
+    assert_eq!(csv.matches("\r\n").count(), 1 + 193);
+
+    // Parcels: public attributes only — no owner, no import source.
+    let out = export("parcels", "geojson", &[]);
+    assert!(out.status.success(), "{}", text(&out));
+    let j: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let features = j["features"].as_array().unwrap();
+    assert_eq!(features.len(), 328);
+    let props = features[0]["properties"].as_object().unwrap();
+    assert!(props.contains_key("chiban") && !props.contains_key("owner_name") && !props.contains_key("source"));
+    let lon = features[0]["geometry"]["coordinates"][0][0][0].as_f64().unwrap();
+    assert!((139.0..140.0).contains(&lon), "WGS84 longitude: {lon}");
+
+    // GeoPackage, in the store's CRS, with the same public fields.
+    let gpkg = city.dir.path().join("parcels.gpkg");
+    let out = export("parcels", "gpkg", &["--output", gpkg.to_str().unwrap()]);
+    assert!(out.status.success(), "{}", text(&out));
+    let ds = gdal::Dataset::open(&gpkg).unwrap();
+    let layer = ds.layer_by_name("parcels").unwrap();
+    assert_eq!(layer.feature_count(), 328);
+    let fields: Vec<String> = layer.defn().fields().map(|f| f.name()).collect();
+    assert!(fields.contains(&"chiban".to_owned()) && !fields.iter().any(|f| f == "owner_name" || f == "source"));
+
+    // A staff-only layer is not exported at all.
+    std::fs::write(
+        city.dir.path().join("city.toml"),
+        format!("{CITY_LAYERS}\n[layers.parcels]\nvisibility = \"staff\"\n"),
+    )
+    .unwrap();
+    let out = export("parcels", "csv", &[]);
+    assert!(!out.status.success());
+    assert!(text(&out).contains("layer parcels is staff-only"), "{}", text(&out));
 }
