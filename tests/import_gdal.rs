@@ -648,3 +648,24 @@ async fn export_writes_public_open_data_only() {
     assert!(!out.status.success());
     assert!(text(&out).contains("layer parcels is staff-only"), "{}", text(&out));
 }
+
+/// Every JGD2011 and JGD2000 plane rectangular zone, JGD2011 and JGD2000 geographic, WGS84 and
+/// the compound codes with height (through their horizontal part) land within 1 mm of cs2cs.
+#[test]
+fn every_japanese_crs_transforms_like_cs2cs() {
+    use machizu::crs::Transformer;
+    // A point 10 km north-east of each zone's origin, in that zone's own coordinates.
+    let zones = (6669..=6687).chain(2443..=2461);
+    let mut cases: Vec<(u32, u32, (f64, f64))> = zones.map(|c| (c, c, (10_000.0, 10_000.0))).collect();
+    cases.extend([(6668, 6668, (140.4, 38.6)), (4612, 4612, (140.4, 38.6)), (4326, 4326, (140.4, 38.6))]);
+    // Compound codes: transformed as their horizontal CRS, which cs2cs is given directly.
+    cases.extend((10162..=10180).map(|c| (c, 6669 + c - 10162, (10_000.0, 10_000.0))));
+    cases.push((6697, 6668, (140.4, 38.6)));
+    for (code, horizontal, p) in cases {
+        let t = Transformer::new(Epsg(code).horizontal(), Epsg::JGD2011_ZONE_X).unwrap();
+        let ours = t.point(p.0, p.1).unwrap();
+        let theirs = support::cs2cs(&format!("EPSG:{horizontal}"), "EPSG:6678", &[p])[0];
+        let d = ((ours.0 - theirs.0).powi(2) + (ours.1 - theirs.1).powi(2)).sqrt();
+        assert!(d < 0.001, "EPSG:{code}: {d} m from cs2cs");
+    }
+}
