@@ -61,10 +61,11 @@ impl App {
         if config.demo && is_empty(store.as_ref(), &config.catalog).await? {
             seed_demo(store.as_ref(), &config.catalog, demo::DEFAULT_SEED).await?;
         }
-        let engine = Arc::new(Engine::new(Arc::new(config.catalog.clone()), store.crs(), config.tile_cache_bytes)?);
+        // The engine holds the layers that can be tiled (unreferenced ones stay in the store).
+        let engine = Arc::new(Engine::new(Arc::new(config.catalog.tiled()), store.crs(), config.tile_cache_bytes)?);
         // Listen before loading, so that no change falls between the two.
         let feed = store.watch().await?;
-        for layer in config.catalog.layers() {
+        for layer in engine.catalog().layers() {
             let t = Instant::now();
             follow::reload(store.as_ref(), &engine, layer.id.as_str()).await?;
             let n = engine.layer(layer.id.as_str()).map_or(0, |l| l.len());

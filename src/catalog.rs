@@ -233,6 +233,10 @@ pub struct LayerDef {
     pub visibility: Visibility,
     /// Fed by live positions rather than by imports (the snowplow layer).
     pub live: bool,
+    /// Its geometry is in the store's CRS (true), or in local coordinates that place nothing on
+    /// the earth (false: MOJ maps in 任意座標系, kept with `--allow-arbitrary`). An unreferenced
+    /// layer is stored (with the undefined Cartesian SRS) but never tiled.
+    pub referenced: bool,
 }
 
 impl LayerDef {
@@ -341,6 +345,11 @@ impl Catalog {
         Ok(())
     }
 
+    /// The layers that can be tiled: all but the unreferenced ones.
+    pub fn tiled(&self) -> Catalog {
+        Catalog { layers: self.layers.iter().filter(|l| l.referenced).cloned().collect() }
+    }
+
     /// Resolves a comma-separated layer list (`roads,parcels`) for `audience`. A layer the
     /// audience may not see is reported as unknown, so its existence does not leak.
     ///
@@ -393,6 +402,7 @@ impl Catalog {
                 maxzoom: zooms.1,
                 visibility: Visibility::Public,
                 live: false,
+                referenced: true,
             }
             .with_source_attribute()
         };
@@ -422,7 +432,7 @@ impl Catalog {
         );
         snowplows.live = true;
         snowplows.attributes.retain(|a| a.name != SOURCE_ATTRIBUTE);
-        Self {
+        let mut catalog = Self {
             layers: vec![
                 layer(
                     "boundary",
@@ -529,7 +539,18 @@ impl Catalog {
                 ),
                 snowplows,
             ],
-        }
+        };
+        // Parcels of MOJ maps in 任意座標系, kept apart: staff-only, never tiled.
+        let parcels = catalog.get("parcels").expect("built in");
+        let arbitrary = LayerDef {
+            id: LayerId("parcels_arbitrary".to_owned()),
+            title: Title::new("筆（任意座標系）", "Parcels in arbitrary coordinates"),
+            visibility: Visibility::Staff,
+            referenced: false,
+            ..parcels.clone()
+        };
+        catalog.layers.push(arbitrary);
+        catalog
     }
 }
 

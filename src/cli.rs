@@ -85,6 +85,10 @@ pub struct ImportArgs {
     /// The layer of a multi-layer file (GeoPackage, GPX, GML) to read.
     #[arg(long)]
     pub source_layer: Option<String>,
+    /// Keep MOJ maps in 任意座標系 (not georeferenced) in an unreferenced layer such as
+    /// parcels_arbitrary: stored, staff-only, never tiled.
+    #[arg(long)]
+    pub allow_arbitrary: bool,
     /// Import only the features matching this OGR SQL condition (e.g. "highway IS NOT NULL").
     #[arg(long = "where")]
     pub filter: Option<String>,
@@ -263,7 +267,7 @@ fn import(args: ImportArgs) -> anyhow::Result<()> {
             source_layer: args.source_layer.clone(),
             filter: args.filter.clone(),
         };
-        let options = ReadOptions { datum, ogr, mapping };
+        let options = ReadOptions { datum, ogr, mapping, allow_arbitrary: args.allow_arbitrary };
         let progress = std::sync::Arc::new(TerminalProgress::default());
         let report = crate::import::import(
             store.as_ref(),
@@ -328,6 +332,13 @@ impl Default for TerminalProgress {
     }
 }
 
+impl TerminalProgress {
+    fn reading_message(&self, features: usize) {
+        let rate = features as f64 / self.bar.elapsed().as_secs_f64().max(1e-3);
+        self.bar.set_message(format!("読み込み / reading: {features} features, {rate:.0}/s"));
+    }
+}
+
 impl crate::import::Progress for TerminalProgress {
     fn reading(&self, bytes: u64) {
         self.bar.set_length(bytes);
@@ -336,7 +347,11 @@ impl crate::import::Progress for TerminalProgress {
 
     fn read(&self, bytes: u64, features: usize) {
         self.bar.inc(bytes);
-        self.bar.set_message(format!("読み込み / reading: {features} features"));
+        self.reading_message(features);
+    }
+
+    fn features(&self, features: usize) {
+        self.reading_message(features);
     }
 
     fn writing(&self, features: usize) {

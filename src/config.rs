@@ -223,6 +223,7 @@ fn apply_layer(catalog: &mut Catalog, id: &str, ov: LayerOverride) -> Result<(),
             maxzoom: crate::tile::MAX_ZOOM,
             visibility: Visibility::Public,
             live: false,
+            referenced: true,
         },
     };
     if let Some(v) = ov.title_ja {

@@ -80,14 +80,7 @@ async fn push_then_pull_round_trips_the_demo_city_exactly() {
     let max = src.export(roads).await.unwrap().last().unwrap().feature.id;
     let new = NewFeature {
         geometry: src.load(roads).await.unwrap()[0].geometry.clone(),
-        attributes: vec![
-            AttrValue::text("新設路線"),
-            AttrValue::Null,
-            AttrValue::Null,
-            AttrValue::Null,
-            AttrValue::Null,
-            AttrValue::Null,
-        ],
+        attributes: roads.values_by_name([("name", AttrValue::text("新設路線"))]),
     };
     assert_eq!(pg.insert(roads, std::slice::from_ref(&new)).await.unwrap(), vec![max + 1]);
     assert_eq!(back.insert(roads, &[new]).await.unwrap(), vec![max + 1]);

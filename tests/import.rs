@@ -234,3 +234,50 @@ async fn a_zip_inside_a_zip_is_read_as_the_ministry_distributes_it() {
     assert!(out.status.success(), "{}", text(&out));
     assert!(text(&out).contains("read 8 features from 1 document, imported 8"), "{}", text(&out));
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn arbitrary_maps_are_kept_apart_only_when_allowed() {
+    let Some(dir) = support::sample_data("moj-xml") else { return };
+    let furano = dir.join("01229-4500-1_furano_arbitrary.xml");
+    let tmp = tempfile::tempdir().unwrap();
+    let data = tmp.path().join("data");
+    let arg = |s: &str| std::ffi::OsString::from(s);
+    let with = |extra: &[&str]| {
+        let mut args = vec![arg("--data"), data.clone().into_os_string()];
+        args.extend(extra.iter().map(|s| arg(s)));
+        args
+    };
+    let run = |extra: &[&str]| {
+        let args = with(extra);
+        let refs: Vec<&std::ffi::OsStr> = args.iter().map(|a| a.as_os_str()).collect();
+        Command::new(env!("CARGO_BIN_EXE_machizu")).arg("import").arg(&furano).args(refs).output().unwrap()
+    };
+    // Into parcels: refused, saying how to keep it.
+    let out = run(&["--layer", "parcels"]);
+    assert!(
+        !out.status.success() && text(&out).contains("--layer parcels_arbitrary --allow-arbitrary"),
+        "{}",
+        text(&out)
+    );
+    // Into the unreferenced layer, only with consent.
+    let out = run(&["--layer", "parcels_arbitrary"]);
+    assert!(!out.status.success() && text(&out).contains("needs --allow-arbitrary"), "{}", text(&out));
+    let out = run(&["--layer", "parcels_arbitrary", "--allow-arbitrary"]);
+    assert!(out.status.success(), "{}", text(&out));
+
+    // Stored in the map's own coordinates (no transform), with the undefined Cartesian SRS.
+    let map = mojxml::parse(&std::fs::read(&furano).unwrap()[..]).unwrap();
+    let store = GpkgStore::open_in(&data, Epsg::JGD2011_ZONE_X).await.unwrap();
+    let catalog = Catalog::builtin();
+    store.prepare(&catalog).await.unwrap();
+    let def = catalog.get("parcels_arbitrary").unwrap();
+    let stored = store.load(def).await.unwrap();
+    assert_eq!(stored.len(), 130);
+    assert_eq!(stored[0].geometry, geo_types::Geometry::Polygon(map.parcels[0].polygon.clone()));
+    let srs =
+        Command::new("ogrinfo").arg("-so").arg(data.join("machizu.gpkg")).arg("parcels_arbitrary").output().unwrap();
+    assert!(String::from_utf8_lossy(&srs.stdout).contains("Undefined Cartesian SRS"));
+    // Staff-only, and never tiled.
+    assert!(!def.visible_to(machizu::catalog::Audience::Public));
+    assert!(catalog.tiled().get("parcels_arbitrary").is_none() && catalog.tiled().get("parcels").is_some());
+}

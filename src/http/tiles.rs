@@ -35,7 +35,7 @@ pub async fn tile(
         .ok_or_else(|| ApiError::BadRequest(format!("a tile path ends in {{y}}.mvt, got {y:?}")))?;
     let (z, x, y) = (parse_part("z", &z)?, parse_part("x", &x)?, parse_part("y", y)?);
     let audience = Audience::Public;
-    let defs = app.config.catalog.resolve(&layers, audience)?;
+    let defs = app.engine.catalog().resolve(&layers, audience)?;
     let max = defs.iter().map(|d| d.maxzoom).max().unwrap_or(0);
     let coord = TileCoord::new_with_max(u32::try_from(z).unwrap_or(u32::MAX), x, y, max)?;
     let live = defs.iter().any(|d| d.live);
@@ -116,7 +116,7 @@ pub async fn tilejson(
         ApiError::NotFound(format!("no resource /tiles/{spec}; TileJSON is at /tiles/{{layers}}.json"))
     })?;
     let audience = Audience::Public;
-    let defs = app.config.catalog.resolve(layers, audience)?;
+    let defs = app.engine.catalog().resolve(layers, audience)?;
     let ids: Vec<&str> = defs.iter().map(|d| d.id.as_str()).collect();
     let city = &app.config.city;
     let mut bounds: Option<[f64; 4]> = None;

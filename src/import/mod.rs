@@ -37,9 +37,14 @@ pub enum ImportError {
     Moj { path: String, error: MojError },
     #[error(
         "{path}: the map is in 任意座標系 (arbitrary local coordinates), which places nothing on the \
-         earth; it cannot go into {layer}"
+         earth; it cannot go into {layer} (to keep it apart, unreferenced and untiled: \
+         --layer parcels_arbitrary --allow-arbitrary)"
     )]
     Arbitrary { path: String, layer: String },
+    #[error(
+        "layer {layer} holds maps in 任意座標系, not placed on the earth: importing into it needs --allow-arbitrary"
+    )]
+    Unreferenced { layer: String },
     #[error("{path}: no file machizu can read ({what})")]
     UnknownFormat { path: PathBuf, what: String },
     #[error("{path}: {error}")]
@@ -63,6 +68,8 @@ pub struct ReadOptions {
     pub ogr: OgrOptions,
     /// Which source field fills which attribute (the built-in rules where it says nothing).
     pub mapping: Mapping,
+    /// Consent to import MOJ maps in 任意座標系 into an unreferenced layer.
+    pub allow_arbitrary: bool,
 }
 
 /// What an import read and wrote.
@@ -109,6 +116,8 @@ pub trait Progress: Send + Sync {
     fn reading(&self, _bytes: u64) {}
     /// One source of `bytes` has been read, giving `features` in all so far.
     fn read(&self, _bytes: u64, _features: usize) {}
+    /// Reading goes on: `features` read in all so far.
+    fn features(&self, _features: usize) {}
     /// Every source is read; `features` are being written.
     fn writing(&self, _features: usize) {}
 }
@@ -127,6 +136,9 @@ pub fn read(
     if layer.attribute_index(SOURCE_ATTRIBUTE).is_none() || layer.live {
         return Err(ImportError::WrongLayer { layer: layer.id.to_string(), what: "imports (it is fed live)".into() });
     }
+    if !layer.referenced && !options.allow_arbitrary {
+        return Err(ImportError::Unreferenced { layer: layer.id.to_string() });
+    }
     let mut batch = Batch::default();
     progress.reading(paths.iter().filter_map(|p| std::fs::metadata(p).ok()).map(|m| m.len()).sum());
     for path in paths {
@@ -139,9 +151,16 @@ pub fn read(
                 batch.sources.push(source);
                 batch.documents += 1;
             }
+        } else if !layer.referenced {
+            return Err(ImportError::WrongLayer {
+                layer: layer.id.to_string(),
+                what: format!("{}: only MOJ maps in 任意座標系 go into an unreferenced layer", path.display()),
+            });
         } else {
             let ogr_err = |error| ImportError::Ogr { path: path.clone(), error };
-            for table in ogr::read(path, layer.geometry.family(), &options.ogr).map_err(ogr_err)? {
+            let before = batch.features.len();
+            let tables = ogr::read(path, layer.geometry.family(), &options.ogr, &mut |n| progress.features(before + n));
+            for table in tables.map_err(ogr_err)? {
                 table_features(table, layer, store_crs, &options.mapping, &mut batch)?;
                 batch.documents += 1;
             }
@@ -387,20 +406,32 @@ fn moj_features(
             what: "cadastral parcels (polygons)".into(),
         });
     }
-    let from = match map.crs {
-        MapCrs::Arbitrary => {
+    let crs_err = |error| ImportError::Crs { path: name.to_owned(), error };
+    // An unreferenced layer keeps a 任意座標系 map's own coordinates; nothing else mixes.
+    let transformer = match (map.crs, layer.referenced) {
+        (MapCrs::Arbitrary, true) => {
             return Err(ImportError::Arbitrary { path: name.to_owned(), layer: layer.id.to_string() });
         }
-        crs => crs.epsg(datum).expect("plane rectangular"),
+        (MapCrs::Arbitrary, false) => None,
+        (_, false) => {
+            return Err(ImportError::WrongLayer {
+                layer: layer.id.to_string(),
+                what: format!("{name}, a map in 公共座標系: it belongs in a georeferenced layer (parcels)"),
+            });
+        }
+        (crs, true) => {
+            let from = crs.epsg(datum).expect("plane rectangular");
+            Some(Transformer::new(from, store_crs).map_err(crs_err)?)
+        }
     };
-    let crs_err = |error| ImportError::Crs { path: name.to_owned(), error };
-    let transformer = Transformer::new(from, store_crs).map_err(crs_err)?;
     let text = |s: &str| if s.is_empty() { AttrValue::Null } else { AttrValue::text(s) };
     map.parcels
         .iter()
         .map(|p| {
             let mut geometry = geo_types::Geometry::Polygon(p.polygon.clone());
-            transformer.geometry(&mut geometry).map_err(crs_err)?;
+            if let Some(t) = &transformer {
+                t.geometry(&mut geometry).map_err(crs_err)?;
+            }
             let attributes = layer.values_by_name([
                 ("chiban", text(&p.chiban)),
                 ("oaza", text(&p.oaza_name)),

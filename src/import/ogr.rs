@@ -114,8 +114,14 @@ fn family(t: T::Type) -> Option<&'static str> {
     }
 }
 
-/// Reads the layers of `path` that go into a layer of geometry family `want`.
-pub fn read(path: &Path, want: &str, options: &OgrOptions) -> Result<Vec<Table>, OgrError> {
+/// Reads the layers of `path` that go into a layer of geometry family `want`, telling
+/// `progress` every 1,024 features how many it has read.
+pub fn read(
+    path: &Path,
+    want: &str,
+    options: &OgrOptions,
+    progress: &mut dyn FnMut(usize),
+) -> Result<Vec<Table>, OgrError> {
     quiet_gdal();
     let ext = path.extension().and_then(|e| e.to_str()).unwrap_or("").to_ascii_lowercase();
     let (gdal_path, zipped) = if ext == "zip" {
@@ -156,6 +162,7 @@ pub fn read(path: &Path, want: &str, options: &OgrOptions) -> Result<Vec<Table>,
     let layers = choose_layers(&dataset, want, &driver, options.source_layer.as_deref())?;
     let many = dataset.layer_count() > 1;
     let mut tables = Vec::new();
+    let mut count = 0;
     for index in layers {
         let mut layer = dataset.layer(index)?;
         if let Some(filter) = &options.filter {
@@ -190,6 +197,10 @@ pub fn read(path: &Path, want: &str, options: &OgrOptions) -> Result<Vec<Table>,
                 }),
             };
             raw_rows.push((feature.fid().unwrap_or(raw_rows.len() as u64), geometry, values));
+            count += 1;
+            if count % 1024 == 0 {
+                progress(count);
+            }
         }
         // Decode names and text with one encoding for the whole layer, checked on every value.
         let all_bytes: Vec<&[u8]> = raw_names

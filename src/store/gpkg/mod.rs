@@ -76,6 +76,12 @@ impl GpkgStore {
     }
 
     /// Writes checked rows within `tx` and widens the layer's extent; returns their ids.
+    /// The GeoPackage SRS of a layer's geometry: the store's CRS, or -1 (undefined Cartesian)
+    /// for an unreferenced layer.
+    fn srs_id(&self, layer: &LayerDef) -> i64 {
+        if layer.referenced { i64::from(self.crs.0) } else { -1 }
+    }
+
     async fn write_rows(
         &self,
         tx: &mut SqliteConnection,
@@ -100,7 +106,7 @@ impl GpkgStore {
                 let envelope = vec![rect.min().x, rect.max().x, rect.min().y, rect.max().y];
                 let wkb = row
                     .geometry
-                    .to_gpkg_wkb(CoordDimensions::xy(), Some(self.crs.0 as i32), envelope)
+                    .to_gpkg_wkb(CoordDimensions::xy(), Some(self.srs_id(layer) as i32), envelope)
                     .map_err(|e| StoreError::new_geometry(layer, n, e))?;
                 args.add(wkb).map_err(|e| StoreError::new_geometry(layer, n, e))?;
                 for (a, v) in layer.attributes.iter().zip(row.attributes) {
@@ -174,14 +180,14 @@ impl GpkgStore {
             .bind(t)
             .bind(&layer.title.ja)
             .bind(description)
-            .bind(self.crs.0 as i64)
+            .bind(self.srs_id(layer))
             .execute(&mut *tx)
             .await
             .map_err(StoreError::db(format!("registering {t} in gpkg_contents")))?;
         sqlx::query(include_str!("sql/register_geometry_column.sql"))
             .bind(t)
             .bind(layer.geometry.ogc_name())
-            .bind(self.crs.0 as i64)
+            .bind(self.srs_id(layer))
             .execute(&mut *tx)
             .await
             .map_err(StoreError::db(format!("registering {t} in gpkg_geometry_columns")))?;

@@ -67,6 +67,11 @@ impl PostgisStore {
     }
 
     /// Writes checked rows in batches within `tx`; returns their ids.
+    /// The SRID of a layer's geometry: the store's CRS, or 0 (unknown) for an unreferenced layer.
+    fn srid(&self, layer: &LayerDef) -> i32 {
+        if layer.referenced { self.crs.0 as i32 } else { 0 }
+    }
+
     async fn write_rows(
         &self,
         tx: &mut PgConnection,
@@ -84,7 +89,7 @@ impl PostgisStore {
                 let n = b * BATCH + k;
                 let ewkb = row
                     .geometry
-                    .to_ewkb(CoordDimensions::xy(), Some(self.crs.0 as i32))
+                    .to_ewkb(CoordDimensions::xy(), Some(self.srid(layer)))
                     .map_err(|e| StoreError::new_geometry(layer, n, e))?;
                 geoms.push(ewkb);
                 for ((col, a), v) in columns.iter_mut().zip(&layer.attributes).zip(row.attributes) {
@@ -118,7 +123,7 @@ impl PostgisStore {
 
     async fn ensure_layer(&self, layer: &LayerDef) -> Result<(), StoreError> {
         let t = layer.id.as_str();
-        let srid = self.crs.0;
+        let srid = self.srid(layer);
         let mut tx = self.pool.begin().await.map_err(StoreError::db("starting a transaction"))?;
         let ddl = format!(
             "CREATE TABLE IF NOT EXISTS \"{t}\" (fid bigserial PRIMARY KEY, geom geometry({}, {srid}) NOT NULL, \
