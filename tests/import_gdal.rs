@@ -669,3 +669,34 @@ fn every_japanese_crs_transforms_like_cs2cs() {
         assert!(d < 0.001, "EPSG:{code}: {d} m from cs2cs");
     }
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn shapefiles_import_into_postgis_the_same_way() {
+    let Some(dir) = support::sample_data("yaizu-city-opendata") else { return };
+    let url = support::fresh_database().await;
+    let city = City::new();
+    let files =
+        [dir.join("浸水履歴_平成13年/浸水履歴_平成13年.shp"), dir.join("浸水履歴_平成18年/浸水履歴_平成18年.shp")];
+    let args = ["--database-url", url.as_str()];
+    let said = city.ok("flood_history", &[&files[0], &files[1]], &args);
+    assert_eq!(said.matches("cut in half").count(), 2, "{said}");
+    let again = city.ok("flood_history", &[&files[1]], &[args[0], args[1], "--replace"]);
+    assert!(again.contains("imported 8 replacing 8"), "{again}");
+    let store = machizu::store::postgis::PostgisStore::connect(&url, Epsg::JGD2011_ZONE_X).await.unwrap();
+    let catalog = city.catalog();
+    store.prepare(&catalog).await.unwrap();
+    let def = catalog.get("flood_history").unwrap();
+    let stored = store.load(def).await.unwrap();
+    assert_eq!(stored.len(), gdal_counts(&files[0], None).0 + 8);
+    let damage = def.attribute_index("damage").unwrap();
+    assert!(stored.iter().any(|f| f.attributes[damage] == AttrValue::text("道路冠水（路肩5cm程")));
+    // The same features as the GeoPackage import, to the bit.
+    city.ok("flood_history", &[&files[0], &files[1]], &[]);
+    let mut in_gpkg = city.features("flood_history").await;
+    let mut in_pg = stored;
+    for v in [&mut in_gpkg, &mut in_pg] {
+        v.sort_by(|a, b| format!("{:?}", a.attributes).cmp(&format!("{:?}", b.attributes)));
+    }
+    let geoms = |v: &[Feature]| v.iter().map(|f| format!("{:?}", f.geometry)).collect::<Vec<_>>();
+    assert_eq!(geoms(&in_gpkg), geoms(&in_pg));
+}
