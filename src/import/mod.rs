@@ -133,8 +133,8 @@ pub fn read(
     options: &ReadOptions,
     progress: &dyn Progress,
 ) -> Result<Batch, ImportError> {
-    if layer.attribute_index(SOURCE_ATTRIBUTE).is_none() || layer.live {
-        return Err(ImportError::WrongLayer { layer: layer.id.to_string(), what: "imports (it is fed live)".into() });
+    if layer.live || layer.attribute_index(SOURCE_ATTRIBUTE).is_none() {
+        return Err(ImportError::WrongLayer { layer: layer.id.to_string(), what: "imports: it is fed live".into() });
     }
     if !layer.referenced && !options.allow_arbitrary {
         return Err(ImportError::Unreferenced { layer: layer.id.to_string() });
@@ -178,8 +178,10 @@ fn is_moj(path: &Path) -> bool {
     let Ok(n) = std::fs::File::open(path).and_then(|mut f| f.read(&mut head)) else { return true };
     let head = &head[..n];
     if head.starts_with(b"PK") {
-        let Ok(archive) = std::fs::File::open(path).map(zip::ZipArchive::new) else { return true };
-        let Ok(archive) = archive else { return true };
+        // An unreadable zip goes to the MOJ reader, which says what is wrong with it.
+        let Some(archive) = std::fs::File::open(path).ok().and_then(|f| zip::ZipArchive::new(f).ok()) else {
+            return true;
+        };
         const GDAL: [&str; 8] = [".shp", ".gpkg", ".geojson", ".json", ".gml", ".csv", ".fgb", ".gpx"];
         return !archive.file_names().flatten().any(|n| GDAL.iter().any(|e| n.to_lowercase().ends_with(e)));
     }

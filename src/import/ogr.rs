@@ -76,13 +76,14 @@ pub struct Table {
 
 /// One feature: its geometry, or why it has none usable, and its values.
 #[derive(Debug)]
-pub struct Row {
+pub struct Row<V = Value> {
     pub fid: u64,
     pub geometry: Result<G<f64>, String>,
-    pub values: Vec<Value>,
+    pub values: Vec<V>,
 }
 
 /// A value as read, before decoding.
+#[derive(Debug)]
 enum Raw {
     Bytes(Vec<u8>),
     Value(Value),
@@ -123,136 +124,161 @@ pub fn read(
     progress: &mut dyn FnMut(usize),
 ) -> Result<Vec<Table>, OgrError> {
     quiet_gdal();
-    let ext = path.extension().and_then(|e| e.to_str()).unwrap_or("").to_ascii_lowercase();
-    let (gdal_path, zipped) = if ext == "zip" {
-        (PathBuf::from(format!("/vsizip/{}", path.display())), true)
-    } else {
-        (path.to_owned(), false)
-    };
-    let open_options: Vec<&str> = match ext.as_str() {
-        // No recoding: text arrives as bytes and is decoded here.
-        "shp" | "dbf" | "zip" => vec!["ENCODING="],
-        // Never write a .gfs schema file next to the source.
-        "gml" | "xml" => vec!["WRITE_GFS=NO"],
-        "csv" => vec![
-            "X_POSSIBLE_NAMES=経度,lon,lng,long,longitude,x,X",
-            "Y_POSSIBLE_NAMES=緯度,lat,latitude,y,Y",
-            "KEEP_GEOM_COLUMNS=NO",
-        ],
-        _ => vec![],
-    };
-    let dataset = Dataset::open_ex(
-        &gdal_path,
-        DatasetOptions {
-            open_flags: GdalOpenFlags::GDAL_OF_VECTOR | GdalOpenFlags::GDAL_OF_READONLY,
-            open_options: Some(&open_options),
-            ..DatasetOptions::default()
-        },
-    )
-    .map_err(|e| {
-        let detail = match e {
-            gdal::errors::GdalError::NullPointer { msg, .. } if !msg.is_empty() => format!(": {msg}"),
-            gdal::errors::GdalError::NullPointer { .. } => String::new(),
-            other => format!(": {other}"),
-        };
-        OgrError::Open(detail)
-    })?;
+    let (dataset, zipped) = open(path)?;
     let driver = dataset.driver().short_name();
     let file_name = path.file_name().map_or_else(|| path.display().to_string(), |f| f.to_string_lossy().into_owned());
-    let layers = choose_layers(&dataset, want, &driver, options.source_layer.as_deref())?;
     let many = dataset.layer_count() > 1;
-    let mut tables = Vec::new();
     let mut count = 0;
-    for index in layers {
+    let mut tables = Vec::new();
+    for index in choose_layers(&dataset, want, &driver, options.source_layer.as_deref())? {
         let mut layer = dataset.layer(index)?;
         if let Some(filter) = &options.filter {
             layer.set_attribute_filter(filter).map_err(|e| OgrError::Filter(filter.clone(), e.to_string()))?;
         }
-        let layer_name = layer.name();
-        let name = if many { format!("{file_name}:{layer_name}") } else { file_name.clone() };
+        let name = if many { format!("{file_name}:{}", layer.name()) } else { file_name.clone() };
         let (crs, swap, crs_note) = layer_crs(&layer, path, &driver, &name, options.srs)?;
         let declared = declared_encoding(path, &driver, zipped, options.encoding);
-        // SAFETY: the definition belongs to `layer`, alive for this block; names are copied out.
-        let raw_names: Vec<Vec<u8>> = unsafe {
-            let defn = layer.defn().c_defn();
-            (0..gdal_sys::OGR_FD_GetFieldCount(defn))
-                .map(|i| {
-                    CStr::from_ptr(gdal_sys::OGR_Fld_GetNameRef(gdal_sys::OGR_FD_GetFieldDefn(defn, i)))
-                        .to_bytes()
-                        .to_vec()
-                })
-                .collect()
-        };
-        let kinds: Vec<_> = layer.defn().fields().map(|f| f.field_type()).collect();
-        let mut raw_rows = Vec::new();
-        let mut repaired = 0;
-        for feature in layer.features() {
-            let values = (0..kinds.len()).map(|i| raw_value(&feature, i, kinds[i])).collect::<Vec<_>>();
-            let geometry = match feature.geometry() {
-                None => Err("it has no geometry".to_owned()),
-                Some(g) if g.is_empty() => Err("its geometry is empty".to_owned()),
-                Some(g) => read_geometry(g, want, swap).map(|(g, fixed)| {
-                    repaired += usize::from(fixed);
-                    g
-                }),
-            };
-            raw_rows.push((feature.fid().unwrap_or(raw_rows.len() as u64), geometry, values));
-            count += 1;
-            if count % 1024 == 0 {
-                progress(count);
-            }
-        }
-        // Decode names and text with one encoding for the whole layer, checked on every value.
-        let all_bytes: Vec<&[u8]> = raw_names
-            .iter()
-            .map(Vec::as_slice)
-            .chain(raw_rows.iter().flat_map(|r| r.2.iter()).filter_map(|v| match v {
-                Raw::Bytes(b) => Some(b.as_slice()),
-                Raw::Value(_) => None,
-            }))
-            .collect();
-        let (encoding, encoding_note) = text::choose(declared, &all_bytes);
-        // What the user said is not overruled: it is an error, saying what the text is.
-        if let Some((given, "--encoding")) = declared
-            && given != encoding
-        {
-            return Err(OgrError::Encoding { layer: name, given: given.name(), reads_as: text::display(encoding) });
-        }
-        let mut notes: Vec<String> = crs_note.into_iter().chain(encoding_note).collect();
-        let fields: Vec<String> = raw_names.iter().map(|n| text::decode(encoding, n).text).collect();
-        let rows = raw_rows
-            .into_iter()
-            .map(|(fid, geometry, values)| {
-                let values = values
-                    .into_iter()
-                    .enumerate()
-                    .map(|(i, v)| match v {
-                        Raw::Value(v) => v,
-                        Raw::Bytes(b) => {
-                            let d = text::decode(encoding, &b);
-                            if d.cut {
-                                notes.push(format!(
-                                    "feature {fid}, field {}: the last character was cut in half by the field's width; \
-                                     kept {:?}",
-                                    fields[i], d.text
-                                ));
-                            } else if d.malformed {
-                                notes.push(format!(
-                                    "feature {fid}, field {}: bytes that are not {} were replaced by �",
-                                    fields[i],
-                                    text::display(encoding)
-                                ));
-                            }
-                            Value::Text(d.text)
-                        }
-                    })
-                    .collect();
-                Row { fid, geometry, values }
-            })
-            .collect();
-        tables.push(Table { name, crs, fields, rows, repaired, notes });
+        let raw = read_raw(&mut layer, want, swap, &mut |n| {
+            count += n;
+            progress(count);
+        });
+        let mut table = decode(name, crs, raw, declared)?;
+        table.notes.splice(0..0, crs_note);
+        tables.push(table);
     }
     Ok(tables)
+}
+
+/// Opens a file (a zip through `/vsizip/`) with the open options machizu needs; and whether it
+/// is zipped.
+fn open(path: &Path) -> Result<(Dataset, bool), OgrError> {
+    let ext = path.extension().and_then(|e| e.to_str()).unwrap_or("").to_ascii_lowercase();
+    let zipped = ext == "zip";
+    let gdal_path = if zipped { PathBuf::from(format!("/vsizip/{}", path.display())) } else { path.to_owned() };
+    let open_options: &[&str] = match ext.as_str() {
+        // No recoding: text arrives as bytes and is decoded here.
+        "shp" | "dbf" | "zip" => &["ENCODING="],
+        // Never write a .gfs schema file next to the source.
+        "gml" | "xml" => &["WRITE_GFS=NO"],
+        "csv" => &[
+            "X_POSSIBLE_NAMES=経度,lon,lng,long,longitude,x,X",
+            "Y_POSSIBLE_NAMES=緯度,lat,latitude,y,Y",
+            "KEEP_GEOM_COLUMNS=NO",
+        ],
+        _ => &[],
+    };
+    let options = DatasetOptions {
+        open_flags: GdalOpenFlags::GDAL_OF_VECTOR | GdalOpenFlags::GDAL_OF_READONLY,
+        open_options: Some(open_options),
+        ..DatasetOptions::default()
+    };
+    let dataset = Dataset::open_ex(&gdal_path, options).map_err(|e| {
+        OgrError::Open(match e {
+            gdal::errors::GdalError::NullPointer { msg, .. } if !msg.is_empty() => format!(": {msg}"),
+            gdal::errors::GdalError::NullPointer { .. } => String::new(),
+            other => format!(": {other}"),
+        })
+    })?;
+    Ok((dataset, zipped))
+}
+
+/// A layer as read, its text still bytes.
+struct RawTable {
+    names: Vec<Vec<u8>>,
+    rows: Vec<Row<Raw>>,
+    repaired: usize,
+}
+
+/// Reads every feature of `layer`: values (text as bytes) and geometry ready for a `want`
+/// layer. `progress` hears of every 1,024 features.
+fn read_raw(layer: &mut gdal::vector::Layer<'_>, want: &str, swap: bool, progress: &mut dyn FnMut(usize)) -> RawTable {
+    // SAFETY: the definition belongs to `layer`, alive for this block; names are copied out.
+    let names: Vec<Vec<u8>> = unsafe {
+        let defn = layer.defn().c_defn();
+        (0..gdal_sys::OGR_FD_GetFieldCount(defn))
+            .map(|i| {
+                CStr::from_ptr(gdal_sys::OGR_Fld_GetNameRef(gdal_sys::OGR_FD_GetFieldDefn(defn, i))).to_bytes().to_vec()
+            })
+            .collect()
+    };
+    let kinds: Vec<_> = layer.defn().fields().map(|f| f.field_type()).collect();
+    let mut raw = RawTable { names, rows: Vec::new(), repaired: 0 };
+    for feature in layer.features() {
+        let values = kinds.iter().enumerate().map(|(i, k)| raw_value(&feature, i, *k)).collect();
+        let geometry = match feature.geometry() {
+            None => Err("it has no geometry".to_owned()),
+            Some(g) if g.is_empty() => Err("its geometry is empty".to_owned()),
+            Some(g) => read_geometry(g, want, swap).map(|(g, fixed)| {
+                raw.repaired += usize::from(fixed);
+                g
+            }),
+        };
+        raw.rows.push(Row { fid: feature.fid().unwrap_or(raw.rows.len() as u64), geometry, values });
+        if raw.rows.len().is_multiple_of(1024) {
+            progress(1024);
+        }
+    }
+    progress(raw.rows.len() % 1024);
+    raw
+}
+
+/// Decodes a layer's names and text with one encoding, checked against every value: the
+/// declared one if it reads them all, else the one that does. An `--encoding` that does not
+/// read them is an error.
+fn decode(
+    name: String,
+    crs: Epsg,
+    raw: RawTable,
+    declared: Option<(&'static encoding_rs::Encoding, &'static str)>,
+) -> Result<Table, OgrError> {
+    let all_bytes: Vec<&[u8]> = raw
+        .names
+        .iter()
+        .map(Vec::as_slice)
+        .chain(raw.rows.iter().flat_map(|r| &r.values).filter_map(|v| match v {
+            Raw::Bytes(b) => Some(b.as_slice()),
+            Raw::Value(_) => None,
+        }))
+        .collect();
+    let (encoding, note) = text::choose(declared, &all_bytes);
+    if let Some((given, "--encoding")) = declared
+        && given != encoding
+    {
+        return Err(OgrError::Encoding { layer: name, given: given.name(), reads_as: text::display(encoding) });
+    }
+    let mut notes: Vec<String> = note.into_iter().collect();
+    let fields: Vec<String> = raw.names.iter().map(|n| text::decode(encoding, n).text).collect();
+    let mut text_value = |fid: u64, field: usize, bytes: &[u8]| {
+        let d = text::decode(encoding, bytes);
+        let name = &fields[field];
+        if d.cut {
+            notes.push(format!(
+                "feature {fid}, field {name}: the last character was cut in half by the field's width; kept {:?}",
+                d.text
+            ));
+        } else if d.malformed {
+            notes.push(format!(
+                "feature {fid}, field {name}: bytes that are not {} were replaced by �",
+                text::display(encoding)
+            ));
+        }
+        Value::Text(d.text)
+    };
+    let rows = raw
+        .rows
+        .into_iter()
+        .map(|Row { fid, geometry, values }| Row {
+            fid,
+            geometry,
+            values: (values.into_iter().enumerate())
+                .map(|(i, v)| match v {
+                    Raw::Value(v) => v,
+                    Raw::Bytes(b) => text_value(fid, i, &b),
+                })
+                .collect(),
+        })
+        .collect();
+    Ok(Table { name, crs, fields, rows, repaired: raw.repaired, notes })
 }
 
 /// The layers to read: the one named, the only one, or the only ones whose geometry fits.
