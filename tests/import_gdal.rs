@@ -105,6 +105,18 @@ geometry = "multilinestring"
 type = "text"
 title_ja = "名前"
 title_en = "Name"
+[layers.books]
+title_ja = "書籍（符号化の試験）"
+title_en = "Books (an encoding test)"
+geometry = "point"
+[layers.books.attributes.title]
+type = "text"
+title_ja = "書籍名"
+title_en = "Title"
+[layers.books.attributes.author]
+type = "text"
+title_ja = "著者"
+title_en = "Author"
 [layers.land_use]
 title_ja = "土地利用"
 title_en = "Land use"
@@ -395,6 +407,14 @@ async fn n03_shift_jis_without_prj_needs_srs_and_then_lands() {
     let (_, _, source) = gdal_counts(&shp, None);
     let stored = city.features("boundary").await;
     assert!(off(first_vertex(&stored[0].geometry), "EPSG:4612", source) < 0.001);
+
+    // Shift_JIS field names (書籍名, 著者) fill the attributes titled like them.
+    let Some(books) = support::sample_data("shapefile-sjis/shapefile-rs-shift_jis/shift_jis.shp") else { return };
+    city.ok("books", &[&books], &["--srs", "EPSG:6668"]);
+    assert_eq!(city.features("books").await.len(), 6);
+    let titles = city.texts("books", "title").await;
+    assert!(titles.contains(&"三四郎".to_owned()) && titles.contains(&"平家物語".to_owned()), "{titles:?}");
+    assert!(city.texts("books", "author").await.contains(&"夏目漱石".to_owned()));
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -427,6 +447,20 @@ async fn geojson_geopackage_gpx_and_csv() {
     assert_eq!(city.features("roads").await.len(), parts);
     let said = city.ok("toilets", &[&gpkg], &["--source-layer", "harbours_points"]);
     assert!(said.contains("imported 0"), "{said}");
+
+    // OpenStreetMap: the roads among the lines of a PBF extract, by --where.
+    let pbf = root.join("osm-extracts/monaco-latest.osm.pbf");
+    city.ok("roads", &[&pbf], &["--source-layer", "lines", "--where", "highway IS NOT NULL", "--replace"]);
+    let ds = gdal::Dataset::open(&pbf).unwrap();
+    let mut lines = ds.layer_by_name("lines").unwrap();
+    let highway = lines.defn().field_index("highway").unwrap();
+    // (The gdal crate reads an unset field as an empty string.)
+    let highways =
+        lines.features().filter(|f| f.field_as_string(highway).unwrap().is_some_and(|h| !h.is_empty())).count();
+    let from_pbf = from_source(&city, "roads", "monaco-latest.osm.pbf:lines").await;
+    assert_eq!(from_pbf.len(), highways);
+    let classes = city.texts("roads", "road_class").await;
+    assert!(classes.iter().any(|c| c == "residential"), "highway fills road_class");
 
     // GPX: tracks and routes of each file as lines, named as recorded.
     let gpx = root.join("gps-tracks/georust-gpx");

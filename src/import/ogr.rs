@@ -284,12 +284,13 @@ fn decode(
 /// The layers to read: the one named, the only one, or the only ones whose geometry fits.
 fn choose_layers(dataset: &Dataset, want: &str, driver: &str, named: Option<&str>) -> Result<Vec<usize>, OgrError> {
     // A layer that does not declare its geometry type (GML with mixed members) is typed by its
-    // first geometry.
+    // first geometry when machizu must choose — not when the layer is named: reading one layer
+    // of an OSM file moves the others on.
     let all: Vec<(String, T::Type, Option<u64>)> = dataset
         .layers()
         .map(|mut l| {
             let mut t = l.defn().geometry_type();
-            if family(t).is_none() {
+            if named.is_none() && family(t).is_none() {
                 t = l.features().find_map(|f| f.geometry().map(Geometry::geometry_type)).unwrap_or(t);
                 l.reset_feature_reading();
             }
