@@ -117,6 +117,22 @@ title_en = "Title"
 type = "text"
 title_ja = "著者"
 title_en = "Author"
+[layers.gas_pipes]
+title_ja = "ガス管"
+title_en = "Gas pipes"
+geometry = "linestring"
+[layers.gas_pipes.attributes.pipe_kind]
+type = "text"
+title_ja = "管路種別"
+title_en = "Pipe kind"
+[layers.road_areas]
+title_ja = "道路区域"
+title_en = "Road areas"
+geometry = "multipolygon"
+[layers.road_edges]
+title_ja = "道路縁"
+title_en = "Road edges"
+geometry = "linestring"
 [layers.land_use]
 title_ja = "土地利用"
 title_en = "Land use"
@@ -206,7 +222,12 @@ fn gdal_counts(path: &Path, layer: Option<&str>) -> (usize, usize, (f64, f64)) {
     let ds = gdal::Dataset::open_ex(
         path,
         gdal::DatasetOptions {
-            open_options: (path.extension().unwrap() == "shp").then_some(&["ENCODING="][..]),
+            open_options: match path.extension().unwrap().to_str().unwrap() {
+                "shp" => Some(&["ENCODING="][..]),
+                // Never a .gfs file next to the sample data.
+                "gml" | "xml" => Some(&["WRITE_GFS=NO"][..]),
+                _ => None,
+            },
             ..Default::default()
         },
     )
@@ -574,6 +595,20 @@ async fn plateau_pipes_and_buildings() {
     let outlines = from_source(&city, "buildings", "BldA_excerpt.xml").await;
     assert_eq!(outlines.len(), 3);
     assert!(off(first_vertex(&outlines[0].geometry), "EPSG:6668", (139.708789472, 35.688618)) < 0.001);
+
+    // Gas pipes (a utility's, in a layer the city adds), PLATEAU road areas, 基盤地図情報 road edges.
+    let gas = [unf.join("08EE751_unf_10169_gas_op.gml"), unf.join("08EE754_unf_10169_gas_op.gml")];
+    city.ok("gas_pipes", &[&gas[0], &gas[1]], &[]);
+    assert_eq!(city.features("gas_pipes").await.len(), 7 + 8);
+    assert!(city.texts("gas_pipes", "pipe_kind").await.iter().all(|k| k == "ガス管路"));
+    city.ok("road_areas", &[&root.join("plateau-misc/osaka_52350422_tran_6697_op.gml")], &[]);
+    assert_eq!(city.features("road_areas").await.len(), 91);
+    let edges = root.join("fgd-gml/RdCompt_excerpt.xml");
+    city.ok("road_edges", &[&edges], &[]);
+    let (n, _, (lon, lat)) = gdal_counts(&edges, None);
+    let stored = city.features("road_edges").await;
+    assert_eq!(stored.len(), n);
+    assert!(off(first_vertex(&stored[0].geometry), "EPSG:6668", (lon, lat)) < 0.001);
 
     // PLATEAU land use into a city layer.
     city.ok("land_use", &[&root.join("plateau-misc/numazu_523836_luse_6668_op.gml")], &[]);
