@@ -559,6 +559,7 @@ async fn plateau_pipes_and_buildings() {
     let said = city.ok("sewer_lines", &[&sewer[0], &sewer[1]], &[]);
     let solids = said.matches("its geometry is a 3D solid, which has no line to import").count();
     assert_eq!(city.features("sewer_lines").await.len() + solids, 158 + 2, "{said}");
+    assert!(said.contains(&format!("read 160 features from 2 documents, imported {}", 160 - solids)), "{said}");
     assert!(city.texts("sewer_lines", "pipe_kind").await.iter().any(|k| k == "雨水管路"));
 
     // Snow-melting pipes (消雪管路), Nagaoka's snow answer.

@@ -77,7 +77,9 @@ pub struct ReadOptions {
 pub struct ImportReport {
     /// Source documents read (a zip may hold several).
     pub documents: usize,
+    /// Source features read (a multi-part one split for a single-part layer counts once).
     pub read: usize,
+    /// Features written.
     pub imported: usize,
     /// Features an earlier import of the same sources had brought, now replaced.
     pub replaced: u64,
@@ -98,6 +100,8 @@ pub struct ImportReport {
 pub struct Batch {
     pub features: Vec<NewFeature>,
     pub documents: usize,
+    /// Source features read.
+    pub read: usize,
     /// The `source` attribute of each document's features (one per document).
     pub sources: Vec<String>,
     pub repaired: usize,
@@ -148,6 +152,7 @@ pub fn read(
                 let map = mojxml::parse(&xml[..]).map_err(|error| ImportError::Moj { path: name.clone(), error })?;
                 let source = format!("{} ({})", map.map_name, name.rsplit(['/', '!']).next().unwrap_or(&name));
                 batch.features.extend(moj_features(&map, &name, &source, layer, store_crs, options.datum)?);
+                batch.read += map.parcels.len();
                 batch.sources.push(source);
                 batch.documents += 1;
             }
@@ -215,6 +220,7 @@ fn table_features(
     batch.repaired += table.repaired;
     let source = AttrValue::text(name.as_str());
     let source_index = layer.attribute_index(SOURCE_ATTRIBUTE).expect("checked by read");
+    batch.read += table.rows.len();
     for row in table.rows {
         let skip = |why: String| format!("{name}: feature {}: {why}", row.fid);
         let mut geometry = match row.geometry {
@@ -314,19 +320,19 @@ pub async fn import(
     let batch = tokio::task::spawn_blocking(move || read(&paths, &layer_def, crs, &options, p.as_ref()))
         .await
         .expect("the reader does not panic")?;
-    let read = batch.features.len();
     let (imported, replaced) = if dry_run {
         (0, 0)
     } else {
-        tracing::info!("writing {read} features into {} in one transaction", layer.id);
-        progress.writing(read);
+        let n = batch.features.len();
+        tracing::info!("writing {n} features into {} in one transaction", layer.id);
+        progress.writing(n);
         let key = Key { attribute: SOURCE_ATTRIBUTE, values: &batch.sources, replace };
         let (ids, replaced) = store.insert_keyed(layer, &batch.features, &key).await?;
         (ids.len(), replaced)
     };
     Ok(ImportReport {
         documents: batch.documents,
-        read,
+        read: batch.read,
         imported,
         replaced,
         repaired: batch.repaired,
