@@ -1,7 +1,7 @@
-//! The command line: `machizu serve …`, `machizu db push|pull …` and `machizu import …`. Parses
-//! arguments, reads the config file, sets up logging and the runtime, then runs the server
-//! until SIGTERM or Ctrl-C, copies the data between the embedded GeoPackage and PostGIS, or
-//! imports files into a layer.
+//! The command line: `machizu serve …`, `machizu db push|pull …`, `machizu import …` and
+//! `machizu export …`. Parses arguments, reads the config file, sets up logging and the runtime,
+//! then runs the server until SIGTERM or Ctrl-C, copies the data between the embedded
+//! GeoPackage and PostGIS, imports files into a layer, or exports a public layer as open data.
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
