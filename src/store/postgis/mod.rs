@@ -14,8 +14,8 @@ use std::time::Duration;
 use async_trait::async_trait;
 use geozero::wkb::Ewkb;
 use geozero::{CoordDimensions, ToGeo, ToWkb};
+use sqlx::Row;
 use sqlx::postgres::{PgConnection, PgPool, PgPoolOptions, PgRow};
-use sqlx::{AssertSqlSafe, Row};
 
 mod changes;
 
@@ -23,9 +23,6 @@ use super::{ChangeFeed, Key, Store, StoreError, StoreHealth, WriteRow, catalog_s
 use crate::catalog::{AttrType, Catalog, LayerDef};
 use crate::crs::Epsg;
 use crate::feature::{AttrValue, Feature, FeatureId, NewFeature, Record};
-
-/// Rows per `INSERT … SELECT FROM UNNEST(…)` statement.
-const BATCH: usize = 2_000;
 
 /// A PostGIS-backed [`Store`].
 pub struct PostgisStore {
@@ -72,53 +69,79 @@ impl PostgisStore {
         if layer.referenced { self.crs.0 as i32 } else { 0 }
     }
 
+    /// Writes rows with `COPY … FROM STDIN (FORMAT csv)`, the fastest way into PostgreSQL.
+    /// New rows get their ids from the table's sequence first (so they are known without
+    /// `RETURNING`); kept rows (a copy) bring theirs.
     async fn write_rows(
         &self,
         tx: &mut PgConnection,
         layer: &LayerDef,
         rows: &[WriteRow<'_>],
     ) -> Result<Vec<FeatureId>, StoreError> {
-        let keep = rows.first().is_some_and(|r| r.kept.is_some());
-        let sql = catalog_sql(insert_sql(layer, keep)).0;
-        let mut ids = Vec::with_capacity(rows.len());
-        for (b, batch) in rows.chunks(BATCH).enumerate() {
-            let mut geoms = Vec::with_capacity(batch.len());
-            let mut columns: Vec<Column> = layer.attributes.iter().map(|a| Column::new(a.kind)).collect();
-            let (mut fids, mut versions, mut created, mut updated) = (Vec::new(), Vec::new(), Vec::new(), Vec::new());
-            for (k, row) in batch.iter().enumerate() {
-                let n = b * BATCH + k;
-                let ewkb = row
-                    .geometry
-                    .to_ewkb(CoordDimensions::xy(), Some(self.srid(layer)))
-                    .map_err(|e| StoreError::new_geometry(layer, n, e))?;
-                geoms.push(ewkb);
-                for ((col, a), v) in columns.iter_mut().zip(&layer.attributes).zip(row.attributes) {
-                    col.push(v).map_err(|m| StoreError::new_attribute(layer, n, &a.name, m))?;
-                }
-                if let Some(r) = row.kept {
-                    fids.push(r.feature.id);
-                    versions.push(r.version);
-                    created.push(r.created_at.clone());
-                    updated.push(r.updated_at.clone());
-                }
+        let Some(first) = rows.first() else { return Ok(Vec::new()) };
+        let keep = first.kept.is_some();
+        let t = layer.id.as_str();
+        let ids: Vec<FeatureId> = if keep {
+            rows.iter().map(|r| r.kept.expect("all rows kept or none").feature.id).collect()
+        } else {
+            let mut ids: Vec<FeatureId> = sqlx::query_scalar(include_str!("sql/next_ids.sql"))
+                .bind(format!("\"{t}\""))
+                .bind(rows.len() as i64)
+                .fetch_all(&mut *tx)
+                .await
+                .map_err(StoreError::db(format!("numbering new features of {t}")))?;
+            ids.sort_unstable();
+            ids
+        };
+        let names: String = layer.attributes.iter().map(|a| format!(", \"{}\"", a.name)).collect();
+        let kept = if keep { ", version, created_at, updated_at" } else { "" };
+        let statement = format!("COPY \"{t}\" (fid, geom{names}{kept}) FROM STDIN WITH (FORMAT csv)");
+        let mut copy = tx.copy_in_raw(&statement).await.map_err(StoreError::db(format!("starting a copy into {t}")))?;
+        let mut buf = Vec::with_capacity(1 << 20);
+        for (n, (row, id)) in rows.iter().zip(&ids).enumerate() {
+            if let Err(e) = self.csv_row(&mut buf, layer, n, row, *id) {
+                copy.abort(e.to_string()).await.ok();
+                return Err(e);
             }
-            let mut q = sqlx::query_scalar::<_, i64>(AssertSqlSafe(sql.clone())).bind(geoms);
-            for col in columns {
-                q = match col {
-                    Column::Text(v) => q.bind(v),
-                    Column::Int(v) => q.bind(v),
-                    Column::Real(v) => q.bind(v),
-                    Column::Bool(v) => q.bind(v),
-                };
+            if buf.len() >= 1 << 20 {
+                copy.send(std::mem::take(&mut buf)).await.map_err(StoreError::db(format!("copying into {t}")))?;
             }
-            if keep {
-                q = q.bind(fids).bind(versions).bind(created).bind(updated);
-            }
-            let batch_ids =
-                q.fetch_all(&mut *tx).await.map_err(StoreError::db(format!("inserting into {}", layer.id)))?;
-            ids.extend(batch_ids);
         }
+        copy.send(buf).await.map_err(StoreError::db(format!("copying into {t}")))?;
+        copy.finish().await.map_err(StoreError::db(format!("copying into {t}")))?;
         Ok(ids)
+    }
+
+    /// One row of `COPY … (FORMAT csv)`: fid, geometry as hex EWKB, attributes (text quoted,
+    /// null as an empty unquoted field), and the bookkeeping of a kept row.
+    fn csv_row(
+        &self,
+        buf: &mut Vec<u8>,
+        layer: &LayerDef,
+        n: usize,
+        row: &WriteRow<'_>,
+        id: FeatureId,
+    ) -> Result<(), StoreError> {
+        use std::io::Write;
+        let ewkb = row
+            .geometry
+            .to_ewkb(CoordDimensions::xy(), Some(self.srid(layer)))
+            .map_err(|e| StoreError::new_geometry(layer, n, e))?;
+        write!(buf, "{id},").expect("writing to a Vec");
+        const HEX: &[u8; 16] = b"0123456789ABCDEF";
+        buf.extend(ewkb.iter().flat_map(|b| [HEX[usize::from(b >> 4)], HEX[usize::from(b & 15)]]));
+        for (a, v) in layer.attributes.iter().zip(row.attributes) {
+            buf.push(b',');
+            csv_value(buf, a.kind, v).map_err(|m| StoreError::new_attribute(layer, n, &a.name, m))?;
+        }
+        if let Some(r) = row.kept {
+            write!(buf, ",{},", r.version).expect("writing to a Vec");
+            csv_text(buf, &r.created_at);
+            buf.push(b',');
+            csv_text(buf, &r.updated_at);
+        }
+        buf.push(b'\n');
+        Ok(())
     }
 
     async fn ensure_layer(&self, layer: &LayerDef) -> Result<(), StoreError> {
@@ -183,49 +206,6 @@ fn select_sql(layer: &LayerDef, what: Select) -> String {
     sql
 }
 
-/// `INSERT … SELECT FROM UNNEST(…)` of geometries (`$1`) and attribute arrays; with `keep`,
-/// also fids, versions and times (the last four arrays).
-fn insert_sql(layer: &LayerDef, keep: bool) -> String {
-    let n = layer.attributes.len();
-    let mut names: String = layer.attributes.iter().map(|a| format!(", \"{}\"", a.name)).collect();
-    let mut values: String = layer
-        .attributes
-        .iter()
-        .enumerate()
-        .map(|(i, a)| match a.kind {
-            AttrType::Date | AttrType::DateTime => format!(", u.c{i}::{}", a.kind.pg_type()),
-            _ => format!(", u.c{i}"),
-        })
-        .collect();
-    let mut arrays: String = layer
-        .attributes
-        .iter()
-        .enumerate()
-        .map(|(i, a)| {
-            let ty = match a.kind {
-                AttrType::Integer => "int8[]",
-                AttrType::Real => "float8[]",
-                AttrType::Boolean => "bool[]",
-                _ => "text[]",
-            };
-            format!(", ${}::{ty}", i + 2)
-        })
-        .collect();
-    let mut cols: String = (0..n).map(|i| format!(", c{i}")).collect();
-    if keep {
-        names.push_str(", fid, version, created_at, updated_at");
-        values.push_str(", u.k_fid, u.k_version, u.k_created::timestamptz, u.k_updated::timestamptz");
-        arrays.push_str(&format!(", ${}::int8[], ${}::int8[], ${}::text[], ${}::text[]", n + 2, n + 3, n + 4, n + 5));
-        cols.push_str(", k_fid, k_version, k_created, k_updated");
-    }
-    format!(
-        "WITH ins AS (INSERT INTO \"{t}\" (geom{names}) \
-         SELECT ST_GeomFromEWKB(u.g){values} FROM UNNEST($1::bytea[]{arrays}) WITH ORDINALITY AS u(g{cols}, ord) \
-         ORDER BY u.ord RETURNING fid) SELECT fid FROM ins ORDER BY fid",
-        t = layer.id
-    )
-}
-
 fn read_feature(layer: &LayerDef, row: &PgRow) -> Result<Feature, StoreError> {
     let id: i64 = row.try_get(0).map_err(StoreError::db(format!("reading a row of {}", layer.id)))?;
     let blob: Vec<u8> = row.try_get(1).map_err(StoreError::db("reading a geometry"))?;
@@ -254,39 +234,35 @@ fn read_value(row: &PgRow, i: usize, kind: AttrType) -> Result<AttrValue, sqlx::
     })
 }
 
-/// One attribute's values for a batch, as a typed array.
-enum Column {
-    Text(Vec<Option<String>>),
-    Int(Vec<Option<i64>>),
-    Real(Vec<Option<f64>>),
-    Bool(Vec<Option<bool>>),
+/// A value as a CSV field of `COPY`: text quoted (so an empty text is not null), numbers and
+/// booleans as PostgreSQL reads them, null as nothing.
+fn csv_value(buf: &mut Vec<u8>, kind: AttrType, v: &AttrValue) -> Result<(), String> {
+    use std::io::Write;
+    match (kind, v) {
+        (_, AttrValue::Null) => {}
+        (AttrType::Text | AttrType::Date | AttrType::DateTime, AttrValue::Text(s)) => csv_text(buf, s),
+        (AttrType::Integer, AttrValue::Int(i)) => write!(buf, "{i}").expect("writing to a Vec"),
+        (AttrType::Real, AttrValue::Int(i)) => write!(buf, "{}", *i as f64).expect("writing to a Vec"),
+        // Rust writes the shortest text that reads back to the same f64; PostgreSQL reads it
+        // exactly.
+        (AttrType::Real, AttrValue::Real(r)) if r.is_finite() => write!(buf, "{r}").expect("writing to a Vec"),
+        (AttrType::Real, AttrValue::Real(r)) if r.is_nan() => buf.extend(b"NaN"),
+        (AttrType::Real, AttrValue::Real(r)) => buf.extend(if *r > 0.0 { &b"Infinity"[..] } else { b"-Infinity" }),
+        (AttrType::Boolean, AttrValue::Bool(b)) => buf.push(if *b { b't' } else { b'f' }),
+        (_, v) => return Err(format!("value {v:?} does not fit the column type")),
+    }
+    Ok(())
 }
 
-impl Column {
-    fn new(kind: AttrType) -> Self {
-        match kind {
-            AttrType::Integer => Self::Int(Vec::new()),
-            AttrType::Real => Self::Real(Vec::new()),
-            AttrType::Boolean => Self::Bool(Vec::new()),
-            _ => Self::Text(Vec::new()),
+fn csv_text(buf: &mut Vec<u8>, s: &str) {
+    buf.push(b'"');
+    for b in s.bytes() {
+        if b == b'"' {
+            buf.push(b'"');
         }
+        buf.push(b);
     }
-
-    fn push(&mut self, v: &AttrValue) -> Result<(), String> {
-        match (self, v) {
-            (Self::Text(c), AttrValue::Null) => c.push(None),
-            (Self::Int(c), AttrValue::Null) => c.push(None),
-            (Self::Real(c), AttrValue::Null) => c.push(None),
-            (Self::Bool(c), AttrValue::Null) => c.push(None),
-            (Self::Text(c), AttrValue::Text(s)) => c.push(Some(s.clone())),
-            (Self::Int(c), AttrValue::Int(i)) => c.push(Some(*i)),
-            (Self::Real(c), AttrValue::Real(f)) => c.push(Some(*f)),
-            (Self::Real(c), AttrValue::Int(i)) => c.push(Some(*i as f64)),
-            (Self::Bool(c), AttrValue::Bool(b)) => c.push(Some(*b)),
-            (_, v) => return Err(format!("value {v:?} does not fit the column type")),
-        }
-        Ok(())
-    }
+    buf.push(b'"');
 }
 
 #[async_trait]
@@ -466,10 +442,16 @@ mod tests {
     }
 
     #[test]
-    fn insert_sql_casts_dates_and_keeps_order() {
-        let c = Catalog::builtin();
-        let sql = insert_sql(c.get("hazardous_buildings").unwrap(), false);
-        assert!(sql.contains("u.c2::date"), "{sql}");
-        assert!(sql.contains("WITH ORDINALITY") && sql.ends_with("ORDER BY fid"));
+    fn copy_fields_keep_null_apart_from_empty_text_and_floats_exact() {
+        let field = |kind, v: AttrValue| {
+            let mut buf = Vec::new();
+            csv_value(&mut buf, kind, &v).map(|()| String::from_utf8(buf).unwrap())
+        };
+        assert_eq!(field(AttrType::Text, AttrValue::Null).unwrap(), "");
+        assert_eq!(field(AttrType::Text, AttrValue::text("")).unwrap(), "\"\"");
+        assert_eq!(field(AttrType::Text, AttrValue::text("市道\"昭和\",線\n")).unwrap(), "\"市道\"\"昭和\"\",線\n\"");
+        assert_eq!(field(AttrType::Real, AttrValue::Real(0.1 + 0.2)).unwrap().parse::<f64>().unwrap(), 0.1 + 0.2);
+        assert_eq!(field(AttrType::Boolean, AttrValue::Bool(true)).unwrap(), "t");
+        assert!(field(AttrType::Integer, AttrValue::text("x")).is_err());
     }
 }
