@@ -6,8 +6,9 @@
 //! `date`, `timestamptz`), `version`, `created_at`, `updated_at`. The tables hold geometry in the
 //! city CRS (EPSG:6678 by default), exactly as the GeoPackage store does, so copying between
 //! the two is lossless. `schema/postgis/` holds the migrations run at start; per-layer DDL is
-//! generated from the catalog. Inserts go in batches through `UNNEST` of column arrays, in one
-//! transaction.
+//! generated from the catalog. Inserts stream through `COPY … FROM STDIN (FORMAT csv)` in the
+//! caller's transaction, new rows numbered from the table's sequence first. An unreferenced
+//! layer (`LayerDef::referenced` false) has SRID 0.
 
 use std::time::Duration;
 
