@@ -7,6 +7,10 @@
 //! There is no GeoPackage R-tree extension: its triggers call SpatiaLite/GDAL SQL functions that
 //! plain SQLite lacks, and the engine keeps its own spatial indexes in memory.
 //!
+//! An unreferenced layer (`LayerDef::referenced` false) is registered with SRS -1, "undefined
+//! Cartesian". Rows are written up to 500 per `INSERT` (each statement is a round trip to
+//! sqlx's SQLite thread).
+//!
 //! Durability: rollback journal with `synchronous = FULL`; every `insert` is one transaction.
 
 use std::path::{Path, PathBuf};
