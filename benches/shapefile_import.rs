@@ -5,7 +5,9 @@
 //! one transaction; features/s of each, median of three runs.
 //!
 //! Run: `cargo bench --bench shapefile_import [-- FEATURES]` (default 200,000 features; target:
-//! machizu not slower than ogr2ogr). With `KEEP=1` the files are kept, for profiling.
+//! machizu not slower than ogr2ogr). With `BENCH_DATABASE_URL=postgres://user@host:port/db` (a
+//! PostGIS database it may write `roads` in) it also compares the two into PostGIS. With
+//! `KEEP=1` the files are kept, for profiling.
 
 use std::path::Path;
 use std::process::Command;
@@ -108,9 +110,69 @@ fn main() {
         assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     });
     let rate = |d: Duration| n as f64 / d.as_secs_f64();
-    println!("machizu import: {:>8.3} s  {:>9.0} features/s", machizu.as_secs_f64(), rate(machizu));
-    println!("ogr2ogr:        {:>8.3} s  {:>9.0} features/s", ogr2ogr.as_secs_f64(), rate(ogr2ogr));
-    println!("machizu / ogr2ogr: {:.2}× (target ≥ 1)", rate(machizu) / rate(ogr2ogr));
+    println!("GeoPackage");
+    println!("  machizu import: {:>8.3} s  {:>9.0} features/s", machizu.as_secs_f64(), rate(machizu));
+    println!("  ogr2ogr:        {:>8.3} s  {:>9.0} features/s", ogr2ogr.as_secs_f64(), rate(ogr2ogr));
+    println!("  machizu / ogr2ogr: {:.2}× (target ≥ 1)", rate(machizu) / rate(ogr2ogr));
+
+    // PostGIS, when a database is given: machizu into its live `roads` table (GiST index and
+    // change-feed triggers maintained), ogr2ogr into a new table (its index built afterwards).
+    if let Ok(url) = std::env::var("BENCH_DATABASE_URL") {
+        let psql = |sql: &str| {
+            let out = Command::new("psql").args([url.as_str(), "-qc", sql]).output().expect("psql");
+            assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        };
+        let machizu = time(|| {
+            psql("DROP TABLE IF EXISTS roads CASCADE");
+            let out = Command::new(env!("CARGO_BIN_EXE_machizu"))
+                .args(["import", "--layer", "roads", "--mapping"])
+                .arg(&mapping)
+                .args(["--database-url", &url])
+                .arg(&shp)
+                .output()
+                .unwrap();
+            assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        });
+        let pg = url.replacen("postgres://", "", 1);
+        let (user_host, db) = pg.rsplit_once('/').expect("postgres://user@host:port/db");
+        let (user, host_port) = user_host.split_once('@').expect("a user in the URL");
+        let (host, port) = host_port.split_once(':').unwrap_or((host_port, "5432"));
+        let ogr2ogr = time(|| {
+            let out = Command::new("ogr2ogr")
+                .args([
+                    "-overwrite",
+                    "-f",
+                    "PostgreSQL",
+                    &format!("PG:host={host} port={port} user={user} dbname={db}"),
+                ])
+                .arg(&shp)
+                .args(["-t_srs", "EPSG:6678", "-nln", "ogr2ogr_roads", "-gt", "unlimited"])
+                .output()
+                .unwrap();
+            assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        });
+        // Into an existing table with its index, as a city's live layer table is.
+        let append = time(|| {
+            psql("TRUNCATE ogr2ogr_roads");
+            let out = Command::new("ogr2ogr")
+                .args(["-append", "-f", "PostgreSQL", &format!("PG:host={host} port={port} user={user} dbname={db}")])
+                .arg(&shp)
+                .args(["-t_srs", "EPSG:6678", "-nln", "ogr2ogr_roads", "-gt", "unlimited"])
+                .output()
+                .unwrap();
+            assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        });
+        psql("DROP TABLE IF EXISTS ogr2ogr_roads");
+        println!("PostGIS");
+        println!("  machizu import:            {:>8.3} s  {:>9.0} features/s", machizu.as_secs_f64(), rate(machizu));
+        println!("  ogr2ogr, new table:        {:>8.3} s  {:>9.0} features/s", ogr2ogr.as_secs_f64(), rate(ogr2ogr));
+        println!("  ogr2ogr -append, indexed:  {:>8.3} s  {:>9.0} features/s", append.as_secs_f64(), rate(append));
+        println!(
+            "  machizu / ogr2ogr: {:.2}× (new table), {:.2}× (-append)",
+            rate(machizu) / rate(ogr2ogr),
+            rate(machizu) / rate(append)
+        );
+    }
     if std::env::var_os("KEEP").is_none() {
         std::fs::remove_dir_all(&dir).unwrap();
     } else {
