@@ -287,6 +287,9 @@ fn fit(kind: GeometryKind, g: geo_types::Geometry<f64>) -> Result<Vec<geo_types:
         G::MultiPolygon(m) => m.0.into_iter().map(G::Polygon).collect(),
         _ => return Err(wrong),
     };
+    if parts.is_empty() {
+        return Err("its geometry is empty".into());
+    }
     parts.iter().map(|p| kind.conform(p)).collect::<Result<Vec<_>, _>>().map_err(|_| wrong)
 }
 
@@ -456,4 +459,24 @@ fn moj_features(
             Ok(NewFeature { geometry, attributes })
         })
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use geo_types::{Geometry as G, LineString, MultiLineString, MultiPolygon, Point, line_string};
+
+    #[test]
+    fn fit_splits_multi_parts_for_single_layers_and_refuses_the_wrong_family() {
+        let a = line_string![(x: 0.0, y: 0.0), (x: 1.0, y: 1.0)];
+        let b = line_string![(x: 2.0, y: 2.0), (x: 3.0, y: 3.0)];
+        let multi = G::MultiLineString(MultiLineString(vec![a.clone(), b]));
+        assert_eq!(fit(GeometryKind::LineString, multi.clone()).unwrap().len(), 2);
+        assert_eq!(fit(GeometryKind::MultiLineString, multi).unwrap().len(), 1);
+        assert_eq!(fit(GeometryKind::MultiLineString, G::LineString(a)).unwrap().len(), 1);
+        let e = fit(GeometryKind::Polygon, G::Point(Point::new(0.0, 0.0))).unwrap_err();
+        assert_eq!(e, "a point cannot go into a polygon layer");
+        assert!(fit(GeometryKind::Polygon, G::MultiPolygon(MultiPolygon(vec![]))).is_err());
+        assert!(fit(GeometryKind::LineString, G::LineString(LineString(vec![]))).is_err());
+    }
 }
