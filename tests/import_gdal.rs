@@ -560,6 +560,10 @@ async fn plateau_pipes_and_buildings() {
     let worst = off(first_vertex(&pipes[0].geometry), "EPSG:6676", (east, north));
     assert!(worst < 0.001, "water pipe {worst} m from cs2cs");
     assert!(city.texts("water_mains", "pipe_kind").await.iter().all(|k| k == "水道管路"));
+    // Saying the file's own CRS again changes nothing (the axis order is still the file's).
+    city.ok("water_mains", &[&water[0]], &["--srs", "EPSG:10169", "--replace"]);
+    let again = from_source(&city, "water_mains", "08EE752_unf_10169_water_op.gml:WaterPipe").await;
+    assert!(off(first_vertex(&again[0].geometry), "EPSG:6676", (east, north)) < 0.001);
     assert!(city.values("water_mains", "install_year").await.contains(&AttrValue::Int(2007)));
 
     // Sewer: pipes with only a 3D solid are reported, not imported as something else.

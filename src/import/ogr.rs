@@ -340,28 +340,34 @@ fn layer_crs(
 ) -> Result<(Epsg, bool, Option<String>), OgrError> {
     let file = layer.spatial_ref().map(|s| (identify(&s), northing_first_data(&s), s.name().unwrap_or_default()));
     let sniffed = if file.is_none() && driver == "GML" { srs_name(path) } else { None };
-    let csv_standard = driver == "CSV" && layer.defn().fields().count() > 0 && has_latlon_columns(path);
-    match (srs, file, sniffed) {
-        (Some(given), file, _) => {
-            let note = file.and_then(|(code, _, fname)| {
+    // The order of the coordinates as they come is the file's affair, whatever --srs says: GML
+    // lists them in its srsName's own axis order; other files say (x, y) unless GDAL says not.
+    let swap = match (&file, sniffed) {
+        (Some((_, swap, _)), _) => *swap,
+        (None, Some(code)) => epsg_northing_first(code.horizontal()),
+        (None, None) => false,
+    };
+    let said =
+        file.as_ref().map(|(code, _, fname)| (*code, fname.clone())).or(sniffed.map(|c| (Some(c), c.to_string())));
+    match (srs, said) {
+        (Some(given), said) => {
+            let note = said.and_then(|(code, fname)| {
                 (code.map(Epsg::horizontal) != Some(given.horizontal()))
                     .then(|| format!("--srs {given} used instead of the file's {fname}"))
             });
-            Ok((given.horizontal(), false, note))
+            Ok((given.horizontal(), swap, note))
         }
-        (None, Some((Some(code), swap, _)), _) => Ok((code.horizontal(), swap, None)),
-        (None, Some((None, _, fname)), _) => {
+        (None, Some((Some(code), _))) => Ok((code.horizontal(), swap, None)),
+        (None, Some((None, fname))) => {
             Err(OgrError::NoCrs { layer: name.to_owned(), found: format!(" as an EPSG code (it says {fname:?})") })
         }
-        // GML lists coordinates in its srsName's own axis order.
-        (None, None, Some(code)) => Ok((code.horizontal(), epsg_northing_first(code.horizontal()), None)),
         // 自治体標準オープンデータセット: 緯度/経度 are JGD2011 (世界測地系) degrees.
-        (None, None, None) if csv_standard => Ok((
+        (None, None) if driver == "CSV" && has_latlon_columns(path) => Ok((
             Epsg(6668),
             false,
             Some("緯度/経度 columns read as JGD2011 degrees (自治体標準オープンデータセット)".to_owned()),
         )),
-        (None, None, None) => Err(OgrError::NoCrs { layer: name.to_owned(), found: String::new() }),
+        (None, None) => Err(OgrError::NoCrs { layer: name.to_owned(), found: String::new() }),
     }
 }
 
