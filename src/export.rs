@@ -32,6 +32,8 @@ pub enum Format {
 pub enum ExportError {
     #[error("layer {0} is staff-only: export writes open data, from public layers only")]
     NotPublic(String),
+    #[error("layer {0} is not georeferenced (任意座標系): it has no place on the earth to export")]
+    Unreferenced(String),
     #[error("a GeoPackage is a file: give --output FILE")]
     NeedsFile,
     #[error(transparent)]
@@ -83,6 +85,9 @@ pub fn export(
 ) -> Result<(), ExportError> {
     if !layer.visible_to(Audience::Public) {
         return Err(ExportError::NotPublic(layer.id.to_string()));
+    }
+    if !layer.referenced {
+        return Err(ExportError::Unreferenced(layer.id.to_string()));
     }
     match format {
         Format::Geojson => geojson(layer, features, crs, out),
