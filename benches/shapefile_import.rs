@@ -137,30 +137,21 @@ fn main() {
         let (user_host, db) = pg.rsplit_once('/').expect("postgres://user@host:port/db");
         let (user, host_port) = user_host.split_once('@').expect("a user in the URL");
         let (host, port) = host_port.split_once(':').unwrap_or((host_port, "5432"));
-        let ogr2ogr = time(|| {
+        let ogr2ogr_pg = |mode: &str| {
+            let pg = format!("PG:host={host} port={port} user={user} dbname={db}");
             let out = Command::new("ogr2ogr")
-                .args([
-                    "-overwrite",
-                    "-f",
-                    "PostgreSQL",
-                    &format!("PG:host={host} port={port} user={user} dbname={db}"),
-                ])
+                .args([mode, "-f", "PostgreSQL", &pg])
                 .arg(&shp)
                 .args(["-t_srs", "EPSG:6678", "-nln", "ogr2ogr_roads", "-gt", "unlimited"])
                 .output()
                 .unwrap();
             assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
-        });
+        };
+        let ogr2ogr = time(|| ogr2ogr_pg("-overwrite"));
         // Into an existing table with its index, as a city's live layer table is.
         let append = time(|| {
             psql("TRUNCATE ogr2ogr_roads");
-            let out = Command::new("ogr2ogr")
-                .args(["-append", "-f", "PostgreSQL", &format!("PG:host={host} port={port} user={user} dbname={db}")])
-                .arg(&shp)
-                .args(["-t_srs", "EPSG:6678", "-nln", "ogr2ogr_roads", "-gt", "unlimited"])
-                .output()
-                .unwrap();
-            assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+            ogr2ogr_pg("-append");
         });
         psql("DROP TABLE IF EXISTS ogr2ogr_roads");
         println!("PostGIS");
