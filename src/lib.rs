@@ -17,5 +17,6 @@ pub mod feature;
 pub mod follow;
 pub mod http;
 pub mod import;
+pub mod search;
 pub mod store;
 pub mod tile;
