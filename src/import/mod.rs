@@ -144,9 +144,14 @@ pub fn read(
         return Err(ImportError::Unreferenced { layer: layer.id.to_string() });
     }
     let mut batch = Batch::default();
-    progress.reading(paths.iter().filter_map(|p| std::fs::metadata(p).ok()).map(|m| m.len()).sum());
-    for path in paths {
-        let size = std::fs::metadata(path).map_err(|error| ImportError::Io { path: path.clone(), error })?.len();
+    let sizes = paths
+        .iter()
+        .map(|path| {
+            std::fs::metadata(path).map(|m| m.len()).map_err(|error| ImportError::Io { path: path.clone(), error })
+        })
+        .collect::<Result<Vec<u64>, _>>()?;
+    progress.reading(sizes.iter().sum());
+    for (path, &size) in paths.iter().zip(&sizes) {
         if is_moj(path) {
             for (name, xml) in documents(path)? {
                 let map = mojxml::parse(&xml[..]).map_err(|error| ImportError::Moj { path: name.clone(), error })?;

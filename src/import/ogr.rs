@@ -95,11 +95,15 @@ fn quiet_gdal() {
     ONCE.call_once(|| gdal::config::set_error_handler(|class, no, msg| tracing::debug!("GDAL {class:?} {no}: {msg}")));
 }
 
+/// An OGR geometry type without Z and M (`wkbLineString25D` → `wkbLineString`).
+fn flatten(t: T::Type) -> T::Type {
+    // SAFETY: a pure function on an integer.
+    unsafe { gdal_sys::OGR_GT_Flatten(t) }
+}
+
 /// The geometry family (`point`, `line`, `polygon`) an OGR geometry type belongs to.
 fn family(t: T::Type) -> Option<&'static str> {
-    // SAFETY: pure functions on an integer.
-    let flat = unsafe { gdal_sys::OGR_GT_Flatten(t) };
-    match flat {
+    match flatten(t) {
         T::wkbPoint | T::wkbMultiPoint => Some("point"),
         T::wkbLineString | T::wkbMultiLineString | T::wkbCircularString | T::wkbCompoundCurve | T::wkbMultiCurve => {
             Some("line")
@@ -478,8 +482,11 @@ fn declared_encoding(
             if let Some(e) = cpg.and_then(|b| text::label(&String::from_utf8_lossy(&b))) {
                 return Some((e, "the .cpg file"));
             }
-            let dbf = std::fs::read(path.with_extension("dbf")).ok()?;
-            text::from_ldid(*dbf.get(29)?).map(|e| (e, "the DBF's language driver id"))
+            // Byte 29 of the DBF header; the file itself can be large.
+            use std::io::Read;
+            let mut header = [0u8; 32];
+            std::fs::File::open(path.with_extension("dbf")).and_then(|mut f| f.read_exact(&mut header)).ok()?;
+            text::from_ldid(header[29]).map(|e| (e, "the DBF's language driver id"))
         }
         "GPKG" | "GeoJSON" | "FlatGeobuf" | "GPX" | "GML" | "OSM" => Some((encoding_rs::UTF_8, "the format")),
         _ => None,
@@ -518,10 +525,7 @@ fn raw_value(feature: &gdal::vector::Feature<'_>, i: usize, kind: gdal_sys::OGRF
 /// A feature's geometry as geo-types in (east, north) order, ready for a `want` layer; and
 /// whether it was repaired.
 fn read_geometry(g: &Geometry, want: &str, swap: bool) -> Result<(G<f64>, bool), String> {
-    let kind = g.geometry_type();
-    // SAFETY: pure function on an integer.
-    let flat = unsafe { gdal_sys::OGR_GT_Flatten(kind) };
-    let solid = matches!(flat, T::wkbPolyhedralSurface | T::wkbTIN);
+    let solid = matches!(flatten(g.geometry_type()), T::wkbPolyhedralSurface | T::wkbTIN);
     if solid && want != "polygon" {
         return Err(format!("its geometry is a 3D solid, which has no {want} to import"));
     }
@@ -592,8 +596,7 @@ fn make_valid(geo: &G<f64>) -> Result<G<f64>, String> {
 /// Converts an OGR geometry of any type (Z and M dropped, curves linearised) to geo-types.
 fn to_geo(g: &Geometry) -> Result<G<f64>, String> {
     use geo_types::{Coord, LineString, MultiLineString, MultiPoint, MultiPolygon, Point, Polygon};
-    // SAFETY: pure function on an integer.
-    let flat = unsafe { gdal_sys::OGR_GT_Flatten(g.geometry_type()) };
+    let flat = flatten(g.geometry_type());
     let line = |g: &Geometry| {
         let mut pts = Vec::new();
         g.get_points(&mut pts);
