@@ -35,6 +35,42 @@ pub enum Command {
     Import(ImportArgs),
     /// Write a public layer's public attributes as open data: GeoJSON, CSV (自治体標準オープンデータセット) or GeoPackage.
     Export(ExportArgs),
+    /// API keys for staff tools and other systems (`Authorization: Bearer <key>`).
+    #[command(subcommand)]
+    Keys(KeysCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum KeysCommand {
+    /// Make a key and print it, once: only its hash is kept.
+    Create(KeyCreateArgs),
+    /// List the keys (never their secrets).
+    List(StoreArgs),
+    /// Revoke a key at once, by its id (the part after `mzk_`).
+    Revoke {
+        id: String,
+        #[command(flatten)]
+        store: StoreArgs,
+    },
+}
+
+#[derive(Debug, clap::Args)]
+pub struct KeyCreateArgs {
+    /// Who or what the key is for (shown in the audit log).
+    #[arg(long)]
+    pub name: String,
+    /// public, staff (sees staff-only data, edits features) or admin (also reads the audit log).
+    #[arg(long, value_parser = parse_role)]
+    pub role: crate::auth::Role,
+    /// Only these layers (comma-separated); elsewhere the key counts as no key [default: all].
+    #[arg(long, value_delimiter = ',')]
+    pub layers: Option<Vec<String>>,
+    #[command(flatten)]
+    pub store: StoreArgs,
+}
+
+fn parse_role(s: &str) -> Result<crate::auth::Role, String> {
+    crate::auth::Role::parse(s).ok_or_else(|| format!("unknown role {s:?}: use public, staff or admin"))
 }
 
 #[derive(Debug, clap::Args)]
@@ -184,6 +220,7 @@ pub fn main() -> ExitCode {
         Command::Db(DbCommand::Pull(args)) => copy(args, Direction::Pull),
         Command::Import(args) => import(args),
         Command::Export(args) => export(args),
+        Command::Keys(command) => keys(command),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -201,15 +238,20 @@ fn read_config(path: Option<&PathBuf>) -> anyhow::Result<FileConfig> {
     })
 }
 
-/// The config, and the layer `id` of its catalog.
-fn config_and_layer(store: &StoreArgs, id: &str) -> anyhow::Result<(Config, crate::catalog::LayerDef)> {
+/// The config the store arguments name.
+fn store_config(store: &StoreArgs) -> anyhow::Result<Config> {
     let file = read_config(store.config.as_ref())?;
     let overrides = Overrides {
         data_dir: store.data.clone(),
         database_url: store.database_url.clone().map(crate::config::Secret),
         ..Overrides::default()
     };
-    let config = Config::resolve(file, overrides)?;
+    Ok(Config::resolve(file, overrides)?)
+}
+
+/// The config, and the layer `id` of its catalog.
+fn config_and_layer(store: &StoreArgs, id: &str) -> anyhow::Result<(Config, crate::catalog::LayerDef)> {
+    let config = store_config(store)?;
     let layer = config
         .catalog
         .get(id)
@@ -248,6 +290,51 @@ fn export(args: ExportArgs) -> anyhow::Result<()> {
     }
     eprintln!("{}: exported {} features", layer.id, features.len());
     Ok(())
+}
+
+fn keys(command: KeysCommand) -> anyhow::Result<()> {
+    use crate::auth::NewKey;
+    let store_args = match &command {
+        KeysCommand::Create(args) => &args.store,
+        KeysCommand::List(store) | KeysCommand::Revoke { store, .. } => store,
+    };
+    let config = store_config(store_args)?;
+    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
+    runtime.block_on(async {
+        let store = open_store(&config).await?;
+        match command {
+            KeysCommand::Create(args) => {
+                for id in args.layers.iter().flatten() {
+                    anyhow::ensure!(config.catalog.get(id).is_some(), "no layer {id:?} in the catalog");
+                }
+                let new = NewKey::generate(&args.name, args.role, args.layers);
+                let key = store.create_key(&new).await?;
+                eprintln!("created key {} ({}, {}); it is shown this once:", key.id, key.role.as_str(), key.name);
+                println!("{}", new.token);
+            }
+            KeysCommand::List(_) => {
+                println!("{:<14} {:<7} {:<26} {:<26} {:<20} name", "id", "role", "created", "revoked", "layers");
+                for k in store.keys().await? {
+                    let layers = k.layers.map_or("(all)".to_owned(), |l| l.join(","));
+                    let revoked = k.revoked_at.unwrap_or_else(|| "-".to_owned());
+                    println!(
+                        "{:<14} {:<7} {:<26} {:<26} {:<20} {}",
+                        k.id,
+                        k.role.as_str(),
+                        k.created_at,
+                        revoked,
+                        layers,
+                        k.name
+                    );
+                }
+            }
+            KeysCommand::Revoke { id, .. } => {
+                anyhow::ensure!(store.revoke_key(&id).await?, "no key {id:?} that is not already revoked");
+                eprintln!("revoked key {id}");
+            }
+        }
+        Ok(())
+    })
 }
 
 fn import(args: ImportArgs) -> anyhow::Result<()> {

@@ -86,32 +86,77 @@ impl Epsg {
 
     /// The CRS's name and OGC WKT 1 (GDAL flavour), as GeoPackage's `gpkg_spatial_ref_sys` wants.
     pub fn describe(self) -> Result<(String, String), CrsError> {
-        // The `proj` crate offers no WKT export, so this one call goes to proj-sys directly.
+        // The `proj` crate offers no WKT export, so this goes to proj-sys directly.
+        // SAFETY (closure): `pj` is a valid CRS for the call; returned strings are copied out.
+        self.with_pj(|ctx, pj| unsafe {
+            let name = proj_sys::proj_get_name(pj);
+            let wkt = proj_sys::proj_as_wkt(ctx, pj, proj_sys::PJ_WKT_TYPE_PJ_WKT1_GDAL, std::ptr::null());
+            (!name.is_null() && !wkt.is_null()).then(|| {
+                (
+                    CStr::from_ptr(name).to_string_lossy().into_owned(),
+                    CStr::from_ptr(wkt).to_string_lossy().into_owned(),
+                )
+            })
+        })
+    }
+
+    /// Whether the CRS's official first axis points north (latitude first for EPSG:4326 and
+    /// 6668, northing `X` first for the plane rectangular zones): how OGC APIs and GML write
+    /// coordinates in it, unlike CRS84 or Web Mercator. Asked of PROJ once per code.
+    ///
+    /// ```
+    /// use machizu::crs::Epsg;
+    /// assert!(Epsg(6678).northing_first().unwrap());
+    /// assert!(Epsg(4326).northing_first().unwrap());
+    /// assert!(!Epsg(3857).northing_first().unwrap());
+    /// ```
+    pub fn northing_first(self) -> Result<bool, CrsError> {
+        static KNOWN: std::sync::Mutex<Vec<(Epsg, bool)>> = std::sync::Mutex::new(Vec::new());
+        if let Some(&(_, n)) = KNOWN.lock().unwrap_or_else(|e| e.into_inner()).iter().find(|(c, _)| *c == self) {
+            return Ok(n);
+        }
+        // SAFETY (closure): `pj` is a valid CRS; the coordinate system is checked for null and
+        // destroyed; the direction string is read before it is.
+        let north = self.with_pj(|ctx, pj| unsafe {
+            let cs = proj_sys::proj_crs_get_coordinate_system(ctx, pj);
+            if cs.is_null() {
+                return None;
+            }
+            let mut direction = std::ptr::null();
+            let null = std::ptr::null_mut();
+            let ok =
+                proj_sys::proj_cs_get_axis_info(ctx, cs, 0, null, null, &mut direction, null.cast(), null, null, null);
+            let north = (ok != 0 && !direction.is_null()).then(|| {
+                let d = CStr::from_ptr(direction).to_string_lossy();
+                d.eq_ignore_ascii_case("north") || d.eq_ignore_ascii_case("south")
+            });
+            proj_sys::proj_destroy(cs);
+            north
+        })?;
+        KNOWN.lock().unwrap_or_else(|e| e.into_inner()).push((self, north));
+        Ok(north)
+    }
+
+    /// Runs `f` on this CRS as a PROJ object in a private context; `None` from `f` means PROJ
+    /// could not answer.
+    fn with_pj<T>(
+        self,
+        f: impl FnOnce(*mut proj_sys::PJ_CONTEXT, *mut proj_sys::PJconsts) -> Option<T>,
+    ) -> Result<T, CrsError> {
         let def = CString::new(self.to_string()).map_err(|_| CrsError::BadCode(self.to_string()))?;
-        // SAFETY: a private PROJ context is created and destroyed here; every pointer PROJ
-        // returns is checked for null and copied out before the objects are destroyed.
-        unsafe {
+        // SAFETY: a private PROJ context is created and destroyed here; the object is checked
+        // for null before `f` sees it and destroyed after.
+        let out = unsafe {
             let ctx = proj_sys::proj_context_create();
             let pj = proj_sys::proj_create(ctx, def.as_ptr());
-            let result = if pj.is_null() {
-                Err(CrsError::Unknown(self.to_string()))
-            } else {
-                let name = proj_sys::proj_get_name(pj);
-                let wkt = proj_sys::proj_as_wkt(ctx, pj, proj_sys::PJ_WKT_TYPE_PJ_WKT1_GDAL, std::ptr::null());
-                let out = if name.is_null() || wkt.is_null() {
-                    Err(CrsError::Unknown(self.to_string()))
-                } else {
-                    Ok((
-                        CStr::from_ptr(name).to_string_lossy().into_owned(),
-                        CStr::from_ptr(wkt).to_string_lossy().into_owned(),
-                    ))
-                };
+            let out = if pj.is_null() { None } else { f(ctx, pj) };
+            if !pj.is_null() {
                 proj_sys::proj_destroy(pj);
-                out
-            };
+            }
             proj_sys::proj_context_destroy(ctx);
-            result
-        }
+            out
+        };
+        out.ok_or_else(|| CrsError::Unknown(self.to_string()))
     }
 }
 
@@ -184,6 +229,24 @@ impl Transformer {
 }
 
 /// A function over one run of coordinates (a ring, a line, a point).
+/// Runs `f` with a transformer from `from` to `to`, made once per thread and kept (creating a
+/// PROJ transformation costs far more than using one; request handlers call this).
+pub fn with_transformer<T>(from: Epsg, to: Epsg, f: impl FnOnce(&Transformer) -> T) -> Result<T, CrsError> {
+    thread_local! {
+        static CACHE: std::cell::RefCell<Vec<std::rc::Rc<Transformer>>> = const { std::cell::RefCell::new(Vec::new()) };
+    }
+    let found = CACHE.with_borrow(|c| c.iter().find(|t| t.from == from && t.to == to).cloned());
+    let t = match found {
+        Some(t) => t,
+        None => {
+            let t = std::rc::Rc::new(Transformer::new(from, to)?);
+            CACHE.with_borrow_mut(|c| c.push(t.clone()));
+            t
+        }
+    };
+    Ok(f(&t))
+}
+
 pub type CoordRunFn<'a, E> = dyn FnMut(&mut [geo_types::Coord<f64>]) -> Result<(), E> + 'a;
 
 /// Calls `f` on every run of coordinates of a geometry (each ring, line and point), in place.

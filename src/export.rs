@@ -102,32 +102,12 @@ fn geojson(layer: &LayerDef, features: &[Feature], crs: Epsg, out: &mut dyn Writ
     for f in features {
         let mut g = f.geometry.clone();
         to_wgs84.geometry(&mut g)?;
-        let properties = layer
-            .visible_attributes(Audience::Public)
-            .map(|(i, a)| (a.name.clone(), json(&f.attributes[i])))
-            .collect::<serde_json::Map<_, _>>();
-        collection.push(geojson::Feature {
-            bbox: None,
-            geometry: Some(geojson::Geometry::new(geojson::GeometryValue::from(&g))),
-            id: Some(geojson::feature::Id::Number(f.id.into())),
-            properties: Some(properties),
-            foreign_members: None,
-        });
+        collection.push(f.to_geojson(layer, Audience::Public, &g));
     }
     let fc = geojson::FeatureCollection { bbox: None, features: collection, foreign_members: None };
     serde_json::to_writer(&mut *out, &fc).map_err(std::io::Error::from)?;
     writeln!(out)?;
     Ok(())
-}
-
-fn json(v: &AttrValue) -> serde_json::Value {
-    match v {
-        AttrValue::Null => serde_json::Value::Null,
-        AttrValue::Bool(b) => (*b).into(),
-        AttrValue::Int(i) => (*i).into(),
-        AttrValue::Real(r) => serde_json::Number::from_f64(*r).map_or(serde_json::Value::Null, Into::into),
-        AttrValue::Text(s) => s.as_str().into(),
-    }
 }
 
 /// The standard column name of an attribute: 名称 and 所在地_連結表記 for `name` and `address`,

@@ -29,6 +29,17 @@ impl AttrValue {
     pub fn is_null(&self) -> bool {
         matches!(self, Self::Null)
     }
+
+    /// The value as JSON (a non-finite real is null).
+    pub fn to_json(&self) -> serde_json::Value {
+        match self {
+            AttrValue::Null => serde_json::Value::Null,
+            AttrValue::Bool(b) => (*b).into(),
+            AttrValue::Int(i) => (*i).into(),
+            AttrValue::Real(r) => serde_json::Number::from_f64(*r).map_or(serde_json::Value::Null, Into::into),
+            AttrValue::Text(s) => s.as_str().into(),
+        }
+    }
 }
 
 impl From<&str> for AttrValue {
@@ -90,6 +101,27 @@ pub struct Record {
     pub version: i64,
     pub created_at: String,
     pub updated_at: String,
+}
+
+impl Feature {
+    /// The feature as GeoJSON with `geometry` (already in the output CRS and axis order) and
+    /// the attributes `audience` may see of `layer`.
+    pub fn to_geojson(
+        &self,
+        layer: &crate::catalog::LayerDef,
+        audience: crate::catalog::Audience,
+        geometry: &geo_types::Geometry<f64>,
+    ) -> geojson::Feature {
+        let properties =
+            layer.visible_attributes(audience).map(|(i, a)| (a.name.clone(), self.attributes[i].to_json())).collect();
+        geojson::Feature {
+            bbox: None,
+            geometry: Some(geojson::Geometry::new(geojson::GeometryValue::from(geometry))),
+            id: Some(geojson::feature::Id::Number(self.id.into())),
+            properties: Some(properties),
+            foreign_members: None,
+        }
+    }
 }
 
 /// The smallest rectangle holding all of `rects`, if there are any.

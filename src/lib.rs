@@ -6,6 +6,7 @@
 //! files cities hold, [`export`] writes public layers as open data, and [`app`] wires these together from a [`config::Config`].
 
 pub mod app;
+pub mod auth;
 pub mod catalog;
 pub mod cli;
 pub mod config;
@@ -17,6 +18,8 @@ pub mod feature;
 pub mod follow;
 pub mod http;
 pub mod import;
+pub mod ogc;
+pub mod query;
 pub mod search;
 pub mod store;
 pub mod tile;

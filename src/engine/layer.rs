@@ -1,10 +1,11 @@
 //! A layer as the engine holds it: a large base [`Segment`] built at load, and a small delta
 //! segment of the features changed since, so that an edit costs milliseconds, not a rebuild.
 //!
-//! A segment is built all at once from features in Web Mercator: features are put in Hilbert
+//! A segment is built all at once from features in the store's CRS: features are put in Hilbert
 //! order, attribute values are interned into one table of ready-encoded MVT values (each
-//! distinct value encoded once, however many features share it), and the zoom levels are
-//! generalised in parallel. [`LayerData::apply`] makes the next version of a layer from a batch
+//! distinct value encoded once, however many features share it), the zoom levels are
+//! generalised in parallel from a Web Mercator copy, and an R-tree of the features' bounding
+//! boxes in the store's CRS (metres on the ground) answers spatial queries ([`crate::query`]). [`LayerData::apply`] makes the next version of a layer from a batch
 //! of changes: base features that were replaced or deleted are masked out, and the delta is
 //! rebuilt from its (few) features; when the delta grows past a fraction of the base, both are
 //! merged into a new base. Versions are immutable: readers keep rendering the one they hold.
@@ -16,6 +17,8 @@ use geo::BoundingRect;
 use geo_types::Rect;
 use indexmap::IndexMap;
 use rayon::prelude::*;
+use rstar::primitives::{GeomWithData, Rectangle};
+use rstar::{AABB, RTree};
 
 use super::EngineError;
 use super::level::{Level, LevelInput};
@@ -30,12 +33,19 @@ use crate::tile::mvt::{GeomType, encode_value};
 const COMPACT_MIN: usize = 512;
 const COMPACT_FRACTION: usize = 16;
 
-/// Features generalised and indexed for rendering, built in one go.
+/// A feature's bounding box in the store's CRS, with its index in the segment.
+pub type BoxEntry = GeomWithData<Rectangle<[f64; 2]>, u32>;
+
+/// Features generalised and indexed for rendering and for spatial queries, built in one go.
 #[derive(Debug)]
 pub struct Segment {
-    /// The features in Web Mercator, in Hilbert order: feature index `i` below. Kept so that a
-    /// later version of the layer can be rebuilt without the store.
+    /// The features in the store's CRS, in Hilbert order: feature index `i` below. Kept for
+    /// queries and so that a later version of the layer can be rebuilt without the store.
     pub features: Vec<Feature>,
+    /// Web Mercator bounds by feature index (which tiles a change touches).
+    mercator_bounds: Vec<Option<Rect<f64>>>,
+    /// The features' bounding boxes in the store's CRS.
+    pub rtree: RTree<BoxEntry>,
     /// Feature ids, by feature index.
     pub ids: Vec<u64>,
     /// Distinct attribute values, each encoded as an MVT `Value` body, in one arena: value
@@ -54,15 +64,28 @@ pub struct Segment {
 }
 
 impl Segment {
-    /// Builds a segment from features already in Web Mercator, extending `base`'s values if given.
-    fn build(def: &LayerDef, mut features: Vec<Feature>, base: Option<&Segment>) -> Self {
+    /// Builds a segment from features in the store's CRS, extending `base`'s values if given.
+    fn build(
+        def: &LayerDef,
+        features: Vec<Feature>,
+        to_mercator: &Transformer,
+        base: Option<&Segment>,
+    ) -> Result<Self, EngineError> {
+        let mut pairs = features
+            .into_iter()
+            .map(|f| {
+                let mut g = f.geometry.clone();
+                to_mercator.geometry(&mut g).map(|()| (f, g))
+            })
+            .collect::<Result<Vec<_>, _>>()?;
         // Features near each other on the map sit near each other in memory, so a tile reads
         // a few runs of each array instead of jumping across the layer (the hot path is
         // bound by memory, not arithmetic).
         // Ties go by id, so the order depends on the features, not on how they came.
-        features.sort_by_cached_key(|f| {
-            (f.geometry.bounding_rect().map_or(0, |r| hilbert_key(r.center().x, r.center().y)), f.id)
+        pairs.sort_by_cached_key(|(f, m)| {
+            (m.bounding_rect().map_or(0, |r| hilbert_key(r.center().x, r.center().y)), f.id)
         });
+        let (features, mercator): (Vec<Feature>, Vec<geo_types::Geometry<f64>>) = pairs.into_iter().unzip();
         let mut ids = Vec::with_capacity(features.len());
         // `tags[tag_offsets[i]..tag_offsets[i + 1]]` are feature `i`'s (attribute index, value
         // id); each level keeps its own copy, in its order.
@@ -90,10 +113,21 @@ impl Segment {
             }
             tag_offsets.push(tags.len() as u32);
         }
-        let extent = union_rects(features.iter().filter_map(|f| f.geometry.bounding_rect()));
+        let mercator_bounds: Vec<Option<Rect<f64>>> = mercator.iter().map(|g| g.bounding_rect()).collect();
+        let extent = union_rects(mercator_bounds.iter().flatten().copied());
+        let rtree = RTree::bulk_load(
+            features
+                .iter()
+                .enumerate()
+                .filter_map(|(i, f)| {
+                    let r = f.geometry.bounding_rect()?;
+                    Some(BoxEntry::new(Rectangle::from_corners(r.min().into(), r.max().into()), i as u32))
+                })
+                .collect(),
+        );
         let inputs = || {
-            features.iter().enumerate().map(|(i, f)| LevelInput {
-                geometry: &f.geometry,
+            mercator.iter().enumerate().map(|(i, geometry)| LevelInput {
+                geometry,
                 id: ids[i],
                 tags: &tags[tag_offsets[i] as usize..tag_offsets[i + 1] as usize],
             })
@@ -102,7 +136,24 @@ impl Segment {
             .into_par_iter()
             .map(|z| (z >= def.minzoom).then(|| Level::build(inputs(), z, z < def.maxzoom)))
             .collect();
-        Self { features, ids, value_bytes, value_offsets, first_value, value_ids, levels, extent }
+        Ok(Self {
+            features,
+            mercator_bounds,
+            rtree,
+            ids,
+            value_bytes,
+            value_offsets,
+            first_value,
+            value_ids,
+            levels,
+            extent,
+        })
+    }
+
+    /// Indices of the features whose bounding box meets `area` (in the store's CRS).
+    pub fn in_box(&self, area: Rect<f64>) -> impl Iterator<Item = u32> + '_ {
+        let envelope = AABB::from_corners(area.min().into(), area.max().into());
+        self.rtree.locate_in_envelope_intersecting(&envelope).map(|e| e.data)
     }
 
     pub fn len(&self) -> usize {
@@ -156,12 +207,12 @@ pub struct Applied {
 impl LayerData {
     /// Builds the layer from features in `store_crs`.
     pub fn build(def: LayerDef, features: Vec<Feature>, store_crs: Epsg) -> Result<Self, EngineError> {
-        let features = to_mercator(features, store_crs)?;
-        let base = Segment::build(&def, features, None);
-        Ok(Self::from_base(def, base))
+        let to_mercator = Transformer::new(store_crs, Epsg::WEB_MERCATOR)?;
+        let base = Segment::build(&def, features, &to_mercator, None)?;
+        Self::from_base(def, base, &to_mercator)
     }
 
-    fn from_base(def: LayerDef, base: Segment) -> Self {
+    fn from_base(def: LayerDef, base: Segment, to_mercator: &Transformer) -> Result<Self, EngineError> {
         let base_index = base.ids.iter().enumerate().map(|(i, &id)| (id, i as u32)).collect();
         let geom_type = match def.geometry.family() {
             "point" => GeomType::Point,
@@ -169,9 +220,9 @@ impl LayerData {
             _ => GeomType::Polygon,
         };
         let removed = vec![0; base.len().div_ceil(64)];
-        let delta = Segment::build(&def, Vec::new(), Some(&base));
+        let delta = Segment::build(&def, Vec::new(), to_mercator, Some(&base))?;
         let bounds = base.extent.map(lonlat_bounds);
-        Self {
+        Ok(Self {
             def,
             geom_type,
             base: Arc::new(base),
@@ -180,33 +231,40 @@ impl LayerData {
             removed_count: 0,
             delta,
             bounds,
-        }
+        })
     }
 
     /// The next version of this layer: `upserts` (in `store_crs`) added or replacing the
     /// features with their ids, and `deletes` gone. Ids that are not in the layer are ignored.
     pub fn apply(&self, upserts: Vec<Feature>, deletes: &[FeatureId], store_crs: Epsg) -> Result<Applied, EngineError> {
-        let upserts = to_mercator(upserts, store_crs)?;
+        let to_mercator = Transformer::new(store_crs, Epsg::WEB_MERCATOR)?;
         let mut changed = Vec::new();
         let mut removed = self.removed.clone();
         let mut removed_count = self.removed_count;
-        let mut delta: IndexMap<u64, Feature> = self.delta.features.iter().map(|f| (f.id as u64, f.clone())).collect();
+        // The delta's features by id, with their Web Mercator bounds.
+        let mut delta: IndexMap<u64, (Feature, Option<Rect<f64>>)> = (self.delta.features.iter())
+            .zip(&self.delta.mercator_bounds)
+            .map(|(f, b)| (f.id as u64, (f.clone(), *b)))
+            .collect();
         for id in deletes.iter().chain(upserts.iter().map(|f| &f.id)).map(|&id| id as u64) {
             if let Some(&i) = self.base_index.get(&id) {
                 let (word, bit) = (i as usize / 64, 1u64 << (i % 64));
                 if removed[word] & bit == 0 {
                     removed[word] |= bit;
                     removed_count += 1;
-                    changed.extend(self.base.features[i as usize].geometry.bounding_rect());
+                    changed.extend(self.base.mercator_bounds[i as usize]);
                 }
             }
-            if let Some(old) = delta.shift_remove(&id) {
-                changed.extend(old.geometry.bounding_rect());
+            if let Some((_, old)) = delta.shift_remove(&id) {
+                changed.extend(old);
             }
         }
         for f in upserts {
-            changed.extend(f.geometry.bounding_rect());
-            delta.insert(f.id as u64, f);
+            let mut g = f.geometry.clone();
+            to_mercator.geometry(&mut g)?;
+            let b = g.bounding_rect();
+            changed.extend(b);
+            delta.insert(f.id as u64, (f, b));
         }
         let data = if delta.len() > COMPACT_MIN.max(self.base.len() / COMPACT_FRACTION) {
             // Merge: every live base feature plus the delta becomes the new base.
@@ -219,10 +277,15 @@ impl LayerData {
                     .filter(|(i, _)| removed[i / 64] & (1 << (i % 64)) == 0)
                     .map(|(_, f)| f.clone()),
             );
-            all.extend(delta.into_values());
-            Self::from_base(self.def.clone(), Segment::build(&self.def, all, None))
+            all.extend(delta.into_values().map(|(f, _)| f));
+            Self::from_base(self.def.clone(), Segment::build(&self.def, all, &to_mercator, None)?, &to_mercator)?
         } else {
-            let delta = Segment::build(&self.def, delta.into_values().collect(), Some(&self.base));
+            let delta = Segment::build(
+                &self.def,
+                delta.into_values().map(|(f, _)| f).collect(),
+                &to_mercator,
+                Some(&self.base),
+            )?;
             let bounds = union_rects(self.base.extent.into_iter().chain(delta.extent)).map(lonlat_bounds);
             Self {
                 def: self.def.clone(),
@@ -270,6 +333,50 @@ impl LayerData {
         if v < self.delta.first_value { self.base.value(v) } else { self.delta.value(v) }
     }
 
+    /// Every feature in the store's CRS: the base's that were not replaced, then the delta's.
+    pub fn features(&self) -> impl Iterator<Item = &Feature> {
+        let base = self.base.features.iter().enumerate().filter(|(i, _)| !is_masked(&self.removed, *i as u32));
+        base.map(|(_, f)| f).chain(&self.delta.features)
+    }
+
+    /// The feature with this id.
+    pub fn get(&self, id: FeatureId) -> Option<&Feature> {
+        match self.base_index.get(&(id as u64)) {
+            Some(&i) if !is_masked(&self.removed, i) => Some(&self.base.features[i as usize]),
+            _ => self.delta.features.iter().find(|f| f.id == id),
+        }
+    }
+
+    /// The features whose bounding box meets `area` (in the store's CRS), by R-tree.
+    pub fn in_box(&self, area: Rect<f64>) -> impl Iterator<Item = &Feature> {
+        let base = self.base.in_box(area).filter(|&i| !is_masked(&self.removed, i));
+        let base = base.map(|i| &self.base.features[i as usize]);
+        base.chain(self.delta.in_box(area).map(|i| &self.delta.features[i as usize]))
+    }
+
+    /// The features in order of their bounding box's distance from `p` (in the store's CRS),
+    /// with that distance: a lower bound of the distance to the feature itself.
+    pub fn by_box_distance(&self, p: [f64; 2]) -> impl Iterator<Item = (&Feature, f64)> {
+        fn segment<'a>(
+            s: &'a Segment,
+            mask: Option<&'a [u64]>,
+            p: [f64; 2],
+        ) -> std::iter::Peekable<impl Iterator<Item = (&'a Feature, f64)>> {
+            s.rtree
+                .nearest_neighbor_iter_with_distance_2(&p)
+                .filter(move |(e, _)| mask.is_none_or(|m| !is_masked(m, e.data)))
+                .map(move |(e, d2)| (&s.features[e.data as usize], d2.sqrt()))
+                .peekable()
+        }
+        let mask = (self.removed_count > 0).then_some(self.removed.as_slice());
+        let (mut base, mut delta) = (segment(&self.base, mask, p), segment(&self.delta, None, p));
+        std::iter::from_fn(move || match (base.peek(), delta.peek()) {
+            (Some(a), Some(b)) if b.1 < a.1 => delta.next(),
+            (Some(_), _) => base.next(),
+            (None, _) => delta.next(),
+        })
+    }
+
     /// Number of features changed since the base was built (for metrics and tests).
     pub fn delta_len(&self) -> usize {
         self.delta.len()
@@ -280,14 +387,6 @@ impl LayerData {
 #[inline]
 pub fn is_masked(mask: &[u64], i: u32) -> bool {
     mask[i as usize / 64] & (1 << (i % 64)) != 0
-}
-
-fn to_mercator(mut features: Vec<Feature>, store_crs: Epsg) -> Result<Vec<Feature>, EngineError> {
-    let transformer = Transformer::new(store_crs, Epsg::WEB_MERCATOR)?;
-    for f in &mut features {
-        transformer.geometry(&mut f.geometry)?;
-    }
-    Ok(features)
 }
 
 /// Position of a Web Mercator point along a Hilbert curve over the world, on a 2^16 grid.

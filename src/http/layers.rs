@@ -1,4 +1,4 @@
-//! `GET /layers`: the catalog as the caller may see it — layers, titles in Japanese and
+//! `GET /layers`: the catalog as the caller may see it (staff see staff-only layers and attributes) — layers, titles in Japanese and
 //! English, geometry, zoom range, public attributes, feature counts and bounds.
 
 use axum::Json;
@@ -6,6 +6,7 @@ use axum::extract::State;
 use serde_json::{Value, json};
 
 use super::AppState;
+use crate::auth::Caller;
 use crate::catalog::{Audience, LayerDef};
 
 /// One layer's description for `audience` (shared with TileJSON's `vector_layers`).
@@ -28,15 +29,14 @@ pub fn describe(app: &AppState, layer: &LayerDef, audience: Audience) -> Value {
     })
 }
 
-pub async fn list(State(app): State<AppState>) -> Json<Value> {
-    let audience = Audience::Public;
+pub async fn list(State(app): State<AppState>, caller: Caller) -> Json<Value> {
     let layers: Vec<Value> = app
         .config
         .catalog
         .layers()
         .iter()
-        .filter(|l| l.visible_to(audience))
-        .map(|l| describe(&app, l, audience))
+        .filter(|l| l.visible_to(caller.audience(l)))
+        .map(|l| describe(&app, l, caller.audience(l)))
         .collect();
     Json(json!({
         "city": app.config.city,

@@ -12,9 +12,11 @@
 //! For now every route serves the public audience: staff-only layers and attributes are not
 //! reachable here until authentication exists.
 
+pub mod auth;
 pub mod error;
 pub mod health;
 pub mod layers;
+pub mod query;
 pub mod tiles;
 pub mod web;
 
@@ -30,6 +32,20 @@ use tower_http::trace::TraceLayer;
 use crate::app::App;
 pub use error::ApiError;
 
+/// Query-string parameters, with a JSON 400 naming the parameter that was wrong.
+pub struct Params<T>(pub T);
+
+impl<T: serde::de::DeserializeOwned, S: Send + Sync> axum::extract::FromRequestParts<S> for Params<T> {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut axum::http::request::Parts, _: &S) -> Result<Self, ApiError> {
+        let query = parts.uri.query().unwrap_or("");
+        serde_urlencoded::from_str(query)
+            .map(Params)
+            .map_err(|e| ApiError::BadRequest(format!("query parameters: {e}")))
+    }
+}
+
 /// Shared state of every handler.
 pub type AppState = Arc<App>;
 
@@ -39,8 +55,17 @@ pub fn router(app: AppState) -> Router {
         .route("/tiles/{layers}/{z}/{x}/{y}", get(tiles::tile))
         .route("/tiles/{spec}", get(tiles::tilejson))
         .route("/layers", get(layers::list))
+        .route("/query/point", get(query::point))
+        .route("/query/nearest", get(query::nearest))
+        .route("/query/within", get(query::within))
+        .route("/query/intersects", axum::routing::post(query::intersects))
         .route("/health", get(health::health))
-        .layer(CorsLayer::new().allow_origin(Any).allow_methods([Method::GET, Method::HEAD]));
+        .layer(
+            CorsLayer::new()
+                .allow_origin(Any)
+                .allow_methods([Method::GET, Method::HEAD, Method::POST])
+                .allow_headers([axum::http::header::CONTENT_TYPE]),
+        );
     Router::new()
         .merge(public_api)
         .merge(web::routes(&app.config))

@@ -12,7 +12,8 @@ use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde_json::{Value, json};
 
-use super::{ApiError, AppState};
+use super::{ApiError, AppState, auth};
+use crate::auth::Caller;
 use crate::catalog::Audience;
 use crate::tile::TileCoord;
 
@@ -26,6 +27,7 @@ fn parse_part(name: &str, value: &str) -> Result<u64, ApiError> {
 
 pub async fn tile(
     State(app): State<AppState>,
+    caller: Caller,
     Path((layers, z, x, y)): Path<(String, String, String, String)>,
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
@@ -34,8 +36,7 @@ pub async fn tile(
         .or_else(|| y.strip_suffix(".pbf"))
         .ok_or_else(|| ApiError::BadRequest(format!("a tile path ends in {{y}}.mvt, got {y:?}")))?;
     let (z, x, y) = (parse_part("z", &z)?, parse_part("x", &x)?, parse_part("y", y)?);
-    let audience = Audience::Public;
-    let defs = app.engine.catalog().resolve(&layers, audience)?;
+    let (defs, audience) = auth::resolve(app.engine.catalog(), &layers, &caller)?;
     let max = defs.iter().map(|d| d.maxzoom).max().unwrap_or(0);
     let coord = TileCoord::new_with_max(u32::try_from(z).unwrap_or(u32::MAX), x, y, max)?;
     let live = defs.iter().any(|d| d.live);
@@ -65,9 +66,14 @@ pub async fn tile(
     let gzip = want_gzip && !tile.is_empty();
     let etag = if gzip { tile.gzip_etag() } else { tile.etag.clone() };
     let mut h = HeaderMap::new();
-    h.insert(header::VARY, HeaderValue::from_static("accept-encoding"));
-    // Live layers change every second; the rest can be reused briefly and revalidated.
-    let cache = if live { "no-cache" } else { "public, max-age=60, stale-while-revalidate=600" };
+    h.insert(header::VARY, HeaderValue::from_static("accept-encoding, authorization"));
+    // Live layers change every second; the rest can be reused briefly and revalidated. Staff
+    // tiles are for the caller alone: no shared cache (CDN, proxy) may keep them.
+    let cache = match (audience, live) {
+        (Audience::Staff, _) => "private, no-cache",
+        (_, true) => "no-cache",
+        _ => "public, max-age=60, stale-while-revalidate=600",
+    };
     h.insert(header::CACHE_CONTROL, HeaderValue::from_static(cache));
     h.insert(header::ETAG, HeaderValue::from_str(&etag).expect("hex etag is a valid header"));
     // Whether the tile came from machizu's tile cache (for operators, load tests and tests).
@@ -109,14 +115,14 @@ fn if_none_match(headers: &HeaderMap, etag: &str) -> bool {
 
 pub async fn tilejson(
     State(app): State<AppState>,
+    caller: Caller,
     Path(spec): Path<String>,
     headers: HeaderMap,
 ) -> Result<Json<Value>, ApiError> {
     let layers = spec.strip_suffix(".json").ok_or_else(|| {
         ApiError::NotFound(format!("no resource /tiles/{spec}; TileJSON is at /tiles/{{layers}}.json"))
     })?;
-    let audience = Audience::Public;
-    let defs = app.engine.catalog().resolve(layers, audience)?;
+    let (defs, audience) = auth::resolve(app.engine.catalog(), layers, &caller)?;
     let ids: Vec<&str> = defs.iter().map(|d| d.id.as_str()).collect();
     let city = &app.config.city;
     let mut bounds: Option<[f64; 4]> = None;

@@ -12,6 +12,7 @@ pub mod postgis;
 use async_trait::async_trait;
 use serde::Serialize;
 
+use crate::auth::{ApiKey, NewKey, Role};
 use crate::catalog::{Catalog, LayerDef};
 use crate::crs::{CrsError, Epsg};
 use crate::feature::{AttrValue, Feature, FeatureId, NewFeature, Record};
@@ -121,6 +122,24 @@ pub(crate) fn normal_time(t: String) -> String {
 /// and always double-quoted, so they cannot inject.
 pub(crate) fn catalog_sql(sql: String) -> sqlx::AssertSqlSafe<std::sync::Arc<str>> {
     sqlx::AssertSqlSafe(sql.into())
+}
+
+/// A row of `select_keys.sql`: id, name, role, layers, created_at, revoked_at.
+pub(crate) type KeyRow = (String, String, String, Option<String>, String, Option<String>);
+
+pub(crate) fn api_key((id, name, role, layers, created_at, revoked_at): KeyRow) -> Result<ApiKey, StoreError> {
+    let role = Role::parse(&role).ok_or_else(|| StoreError::Schema {
+        layer: "machizu_api_keys".into(),
+        message: format!("unknown role {role:?}"),
+    })?;
+    let layers = layers.map(|l| l.split(',').map(str::to_owned).collect());
+    let (created_at, revoked_at) = (normal_time(created_at), revoked_at.map(normal_time));
+    Ok(ApiKey { id, name, role, layers, created_at, revoked_at })
+}
+
+/// The `layers` column of a key.
+pub(crate) fn key_layers(key: &ApiKey) -> Option<String> {
+    key.layers.as_ref().map(|l| l.join(","))
 }
 
 /// What a store reports about itself on `/health`.
@@ -248,4 +267,16 @@ pub trait Store: Send + Sync {
 
     /// Whether the store answers.
     async fn health(&self) -> StoreHealth;
+
+    /// Stores a new API key's hash and record; returns the record as stored.
+    async fn create_key(&self, key: &NewKey) -> Result<ApiKey, StoreError>;
+
+    /// Every API key, revoked ones too, oldest first.
+    async fn keys(&self) -> Result<Vec<ApiKey>, StoreError>;
+
+    /// The key whose token has this hash ([`crate::auth::hash_token`]), revoked or not.
+    async fn key_by_hash(&self, hash: &str) -> Result<Option<ApiKey>, StoreError>;
+
+    /// Revokes a key; false if there is no such key or it was revoked before.
+    async fn revoke_key(&self, id: &str) -> Result<bool, StoreError>;
 }

@@ -20,7 +20,11 @@ use sqlx::postgres::{PgConnection, PgPool, PgPoolOptions, PgRow};
 
 mod changes;
 
-use super::{ChangeFeed, Key, Store, StoreError, StoreHealth, WriteRow, catalog_sql, kept_rows, new_rows, normal_time};
+use super::{
+    ChangeFeed, Key, KeyRow, Store, StoreError, StoreHealth, WriteRow, api_key, catalog_sql, kept_rows, key_layers,
+    new_rows, normal_time,
+};
+use crate::auth::{ApiKey, NewKey};
 use crate::catalog::{AttrType, Catalog, LayerDef};
 use crate::crs::Epsg;
 use crate::feature::{AttrValue, Feature, FeatureId, NewFeature, Record};
@@ -414,6 +418,46 @@ impl Store for PostgisStore {
             .await
             .map(|_| ())
             .map_err(StoreError::db("writing metadata"))
+    }
+
+    async fn create_key(&self, new: &NewKey) -> Result<ApiKey, StoreError> {
+        let created_at: String = sqlx::query_scalar(include_str!("sql/insert_key.sql"))
+            .bind(&new.key.id)
+            .bind(&new.hash)
+            .bind(&new.key.name)
+            .bind(new.key.role.as_str())
+            .bind(key_layers(&new.key))
+            .fetch_one(&self.pool)
+            .await
+            .map_err(StoreError::db("storing an API key"))?;
+        Ok(ApiKey { created_at: normal_time(created_at), ..new.key.clone() })
+    }
+
+    async fn keys(&self) -> Result<Vec<ApiKey>, StoreError> {
+        let rows: Vec<KeyRow> = sqlx::query_as(include_str!("sql/select_keys.sql"))
+            .bind(None::<String>)
+            .fetch_all(&self.pool)
+            .await
+            .map_err(StoreError::db("reading API keys"))?;
+        rows.into_iter().map(api_key).collect()
+    }
+
+    async fn key_by_hash(&self, hash: &str) -> Result<Option<ApiKey>, StoreError> {
+        let row: Option<KeyRow> = sqlx::query_as(include_str!("sql/select_keys.sql"))
+            .bind(hash)
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(StoreError::db("looking up an API key"))?;
+        row.map(api_key).transpose()
+    }
+
+    async fn revoke_key(&self, id: &str) -> Result<bool, StoreError> {
+        let done = sqlx::query(include_str!("sql/revoke_key.sql"))
+            .bind(id)
+            .execute(&self.pool)
+            .await
+            .map_err(StoreError::db("revoking an API key"))?;
+        Ok(done.rows_affected() == 1)
     }
 
     async fn health(&self) -> StoreHealth {

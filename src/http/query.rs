@@ -1,0 +1,208 @@
+//! Spatial questions (`/query/…`): thin handlers over [`crate::query`].
+//!
+//! Positions come in WGS 84 longitude/latitude and features go out as GeoJSON (RFC 7946, WGS 84)
+//! with two foreign members per feature: `layer` and `distance_m` (metres on the ground). Only
+//! the layers and attributes the caller may see are searched and shown.
+
+use std::sync::Arc;
+
+use axum::Json;
+use axum::extract::State;
+use geo_types::{Geometry, Point};
+use serde::Deserialize;
+use serde_json::{Value, json};
+
+use super::{ApiError, AppState, Params, auth};
+use crate::auth::Caller;
+use crate::catalog::{Audience, LayerDef};
+use crate::crs::{Epsg, with_transformer};
+use crate::engine::LayerData;
+use crate::ogc::crs::OgcCrs;
+use crate::query::{self, Hit};
+
+/// The largest radius a question may ask about, in metres.
+pub const MAX_RADIUS_M: f64 = 5_000.0;
+/// The most features `nearest` returns.
+pub const MAX_K: usize = 100;
+/// The most features any question returns.
+pub const MAX_HITS: usize = 10_000;
+
+#[derive(Debug, Deserialize)]
+pub struct PointParams {
+    lon: f64,
+    lat: f64,
+    /// Comma-separated layer ids [default: every layer the caller may see].
+    layers: Option<String>,
+    /// Search radius for lines and points, in metres.
+    radius_m: Option<f64>,
+}
+
+#[derive(Debug, Deserialize)]
+pub struct NearestParams {
+    layer: String,
+    lon: f64,
+    lat: f64,
+    k: Option<usize>,
+    /// Farthest to look, in metres [default and most: 5,000].
+    max_distance_m: Option<f64>,
+}
+
+#[derive(Debug, Deserialize)]
+pub struct WithinParams {
+    layer: String,
+    lon: f64,
+    lat: f64,
+    radius_m: f64,
+}
+
+#[derive(Debug, Deserialize)]
+pub struct IntersectsParams {
+    layers: Option<String>,
+}
+
+/// The layers to ask: the list given (each visible to the caller), or all the caller may see.
+fn layers(app: &AppState, list: Option<&str>, caller: &Caller) -> Result<Vec<(Arc<LayerData>, Audience)>, ApiError> {
+    let catalog = app.engine.catalog();
+    let defs: Vec<&LayerDef> = match list {
+        Some(list) => auth::resolve(catalog, list, caller)?.0,
+        None => catalog.layers().iter().filter(|l| l.visible_to(caller.audience(l))).collect(),
+    };
+    Ok(defs.into_iter().filter_map(|d| Some((app.engine.layer(d.id.as_str())?, caller.audience(d)))).collect())
+}
+
+/// A WGS 84 position in the store's CRS.
+fn position(app: &AppState, lon: f64, lat: f64) -> Result<Point<f64>, ApiError> {
+    if !(-180.0..=180.0).contains(&lon) || !(-90.0..=90.0).contains(&lat) {
+        return Err(ApiError::BadRequest(format!("lon must be in -180..180 and lat in -90..90, got {lon}, {lat}")));
+    }
+    let (x, y) = with_transformer(Epsg::WGS84, app.store.crs(), |t| t.point(lon, lat))
+        .and_then(|r| r)
+        .map_err(|e| ApiError::BadRequest(e.to_string()))?;
+    Ok(Point::new(x, y))
+}
+
+fn radius(name: &str, r: f64) -> Result<f64, ApiError> {
+    if (0.0..=MAX_RADIUS_M).contains(&r) {
+        Ok(r)
+    } else {
+        Err(ApiError::BadRequest(format!("{name} must be between 0 and {MAX_RADIUS_M} metres, got {r}")))
+    }
+}
+
+/// Hits as a GeoJSON feature collection in WGS 84.
+fn collection(app: &AppState, hits: &[(&LayerData, Audience, Hit<'_>)]) -> Result<Value, ApiError> {
+    let crs84 = OgcCrs::crs84();
+    let mut features = Vec::with_capacity(hits.len());
+    for (layer, audience, hit) in hits.iter().take(MAX_HITS) {
+        let g = crs84.output(&hit.feature.geometry, app.store.crs()).map_err(|e| ApiError::Internal(e.to_string()))?;
+        let mut f = hit.feature.to_geojson(&layer.def, *audience, &g);
+        let members =
+            [("layer".to_owned(), json!(layer.def.id)), ("distance_m".to_owned(), json!(round_cm(hit.distance_m)))];
+        f.foreign_members = Some(members.into_iter().collect());
+        features.push(f);
+    }
+    Ok(json!({
+        "type": "FeatureCollection",
+        "numberReturned": features.len(),
+        "features": features,
+    }))
+}
+
+fn round_cm(m: f64) -> f64 {
+    (m * 100.0).round() / 100.0
+}
+
+/// `GET /query/point?lon&lat[&layers][&radius_m]`: everything at a point — the polygons that
+/// hold it, the nearest line within 30 m, the points within 50 m — layer by layer.
+pub async fn point(
+    State(app): State<AppState>,
+    caller: Caller,
+    Params(p): Params<PointParams>,
+) -> Result<Json<Value>, ApiError> {
+    let at = position(&app, p.lon, p.lat)?;
+    let r = p.radius_m.map(|r| radius("radius_m", r)).transpose()?;
+    let layers = layers(&app, p.layers.as_deref(), &caller)?;
+    let hits: Vec<_> = layers
+        .iter()
+        .flat_map(|(l, a)| query::at_point(l, at, r).into_iter().map(move |h| (l.as_ref(), *a, h)))
+        .collect();
+    Ok(Json(collection(&app, &hits)?))
+}
+
+/// `GET /query/nearest?layer&lon&lat[&k][&max_distance_m]`: the `k` nearest features.
+pub async fn nearest(
+    State(app): State<AppState>,
+    caller: Caller,
+    Params(p): Params<NearestParams>,
+) -> Result<Json<Value>, ApiError> {
+    let at = position(&app, p.lon, p.lat)?;
+    let k = p.k.unwrap_or(1);
+    if !(1..=MAX_K).contains(&k) {
+        return Err(ApiError::BadRequest(format!("k must be between 1 and {MAX_K}, got {k}")));
+    }
+    let max = radius("max_distance_m", p.max_distance_m.unwrap_or(MAX_RADIUS_M))?;
+    let (layer, audience) = one_layer(&app, &p.layer, &caller)?;
+    let hits: Vec<_> = query::nearest(&layer, at, k, max).into_iter().map(|h| (layer.as_ref(), audience, h)).collect();
+    Ok(Json(collection(&app, &hits)?))
+}
+
+/// `GET /query/within?layer&lon&lat&radius_m`: every feature within a distance, nearest first.
+pub async fn within(
+    State(app): State<AppState>,
+    caller: Caller,
+    Params(p): Params<WithinParams>,
+) -> Result<Json<Value>, ApiError> {
+    let at = position(&app, p.lon, p.lat)?;
+    let r = radius("radius_m", p.radius_m)?;
+    let (layer, audience) = one_layer(&app, &p.layer, &caller)?;
+    let hits: Vec<_> =
+        query::within(&layer, &Geometry::Point(at), r).into_iter().map(|h| (layer.as_ref(), audience, h)).collect();
+    Ok(Json(collection(&app, &hits)?))
+}
+
+/// `POST /query/intersects[?layers]` with a GeoJSON geometry (WGS 84) as the body: every
+/// feature that meets it.
+pub async fn intersects(
+    State(app): State<AppState>,
+    caller: Caller,
+    Params(p): Params<IntersectsParams>,
+    body: axum::body::Bytes,
+) -> Result<Json<Value>, ApiError> {
+    let g = geojson_geometry(&body)?;
+    let g = OgcCrs::crs84().input(g, app.store.crs()).map_err(|e| ApiError::BadRequest(e.to_string()))?;
+    let layers = layers(&app, p.layers.as_deref(), &caller)?;
+    let hits: Vec<_> = layers
+        .iter()
+        .flat_map(|(l, a)| query::intersecting(l, &g).into_iter().map(move |h| (l.as_ref(), *a, h)))
+        .collect();
+    if hits.len() > MAX_HITS {
+        return Err(ApiError::BadRequest(format!(
+            "the geometry meets {} features, more than {MAX_HITS}: ask about a smaller area or fewer layers",
+            hits.len()
+        )));
+    }
+    Ok(Json(collection(&app, &hits)?))
+}
+
+fn one_layer(app: &AppState, id: &str, caller: &Caller) -> Result<(Arc<LayerData>, Audience), ApiError> {
+    let (def, audience) = auth::layer(app.engine.catalog(), id, caller)?;
+    let data = app.engine.layer(def.id.as_str()).ok_or_else(|| ApiError::NotFound(format!("unknown layer {id:?}")))?;
+    Ok((data, audience))
+}
+
+/// A GeoJSON geometry (or a Feature holding one) from a request body.
+pub fn geojson_geometry(body: &[u8]) -> Result<Geometry<f64>, ApiError> {
+    let bad = |m: String| ApiError::BadRequest(format!("the body must be a GeoJSON geometry: {m}"));
+    let gj: geojson::GeoJson = serde_json::from_slice(body).map_err(|e| bad(e.to_string()))?;
+    let geometry = match gj {
+        geojson::GeoJson::Geometry(g) => g,
+        geojson::GeoJson::Feature(geojson::Feature { geometry: Some(g), .. }) => g,
+        _ => return Err(bad("got a feature without geometry or a collection".into())),
+    };
+    let g: Geometry<f64> = geometry.try_into().map_err(|e: geojson::Error| bad(e.to_string()))?;
+    use geo::CoordsIter;
+    if g.coords_iter().any(|c| !c.x.is_finite() || !c.y.is_finite()) {
+        return Err(bad("coordinates must be finite numbers".into()));
+    }
+    Ok(g)
+}

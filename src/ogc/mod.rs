@@ -1,0 +1,2 @@
+//! OGC API – Features: CRS handling ([`crs`]).
+pub mod crs;

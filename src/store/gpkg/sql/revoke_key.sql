@@ -1,0 +1,2 @@
+UPDATE machizu_api_keys SET revoked_at = strftime('%Y-%m-%dT%H:%M:%fZ','now')
+WHERE id = ?1 AND revoked_at IS NULL
