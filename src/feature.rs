@@ -104,6 +104,26 @@ pub struct Record {
 }
 
 impl Feature {
+    /// A strong HTTP entity tag of the stored feature: a hash of its id, every coordinate and
+    /// every attribute (staff-only ones too), so any change to it changes the tag. Optimistic
+    /// concurrency (`If-Match`) compares it with the feature as stored.
+    pub fn etag(&self) -> String {
+        use geo::CoordsIter;
+        let mut h = xxhash_rust::xxh3::Xxh3::new();
+        h.update(&self.id.to_le_bytes());
+        for c in self.geometry.coords_iter() {
+            h.update(&c.x.to_bits().to_le_bytes());
+            h.update(&c.y.to_bits().to_le_bytes());
+        }
+        // Part boundaries count too: the same coordinates split differently are a change.
+        h.update(format!("{:?}", geometry_shape(&self.geometry)).as_bytes());
+        for a in &self.attributes {
+            h.update(a.to_json().to_string().as_bytes());
+            h.update(&[0]);
+        }
+        format!("\"{:016x}\"", h.digest())
+    }
+
     /// The feature as GeoJSON with `geometry` (already in the output CRS and axis order) and
     /// the attributes `audience` may see of `layer`.
     pub fn to_geojson(
@@ -121,6 +141,25 @@ impl Feature {
             properties: Some(properties),
             foreign_members: None,
         }
+    }
+}
+
+/// The number of coordinates of each part and ring of a geometry.
+fn geometry_shape(g: &geo_types::Geometry<f64>) -> Vec<usize> {
+    use geo::CoordsIter;
+    use geo_types::Geometry as G;
+    let polygon = |p: &geo_types::Polygon<f64>| {
+        std::iter::once(p.exterior().0.len())
+            .chain(p.interiors().iter().map(|r| r.0.len()))
+            .chain([0])
+            .collect::<Vec<_>>()
+    };
+    match g {
+        G::Polygon(p) => polygon(p),
+        G::MultiPolygon(mp) => mp.0.iter().flat_map(polygon).collect(),
+        G::MultiLineString(ml) => ml.0.iter().map(|l| l.0.len()).collect(),
+        G::GeometryCollection(gc) => gc.0.iter().flat_map(geometry_shape).chain([usize::MAX]).collect(),
+        other => vec![other.coords_count()],
     }
 }
 

@@ -195,6 +195,8 @@ pub struct LayerData {
     delta: Segment,
     /// Bounds of all features as `[west, south, east, north]` in degrees.
     pub bounds: Option<[f64; 4]>,
+    /// Every live feature as (in delta, index), by ascending id: made on first use (paging).
+    by_id: std::sync::OnceLock<Vec<(bool, u32)>>,
 }
 
 /// What [`LayerData::apply`] made: the next version and where on the map it differs.
@@ -231,6 +233,7 @@ impl LayerData {
             removed_count: 0,
             delta,
             bounds,
+            by_id: Default::default(),
         })
     }
 
@@ -296,6 +299,7 @@ impl LayerData {
                 removed_count,
                 delta,
                 bounds,
+                by_id: Default::default(),
             }
         };
         Ok(Applied { data, changed })
@@ -337,6 +341,21 @@ impl LayerData {
     pub fn features(&self) -> impl Iterator<Item = &Feature> {
         let base = self.base.features.iter().enumerate().filter(|(i, _)| !is_masked(&self.removed, *i as u32));
         base.map(|(_, f)| f).chain(&self.delta.features)
+    }
+
+    /// Every feature, by ascending id (the order is made once per version of the layer).
+    pub fn features_by_id(&self) -> impl Iterator<Item = &Feature> {
+        let order = self.by_id.get_or_init(|| {
+            let base = (0..self.base.len() as u32).filter(|&i| !is_masked(&self.removed, i)).map(|i| (false, i));
+            let mut order: Vec<(bool, u32)> = base.chain((0..self.delta.len() as u32).map(|i| (true, i))).collect();
+            order.sort_unstable_by_key(|&(delta, i)| self.segment(delta).features[i as usize].id);
+            order
+        });
+        order.iter().map(|&(delta, i)| &self.segment(delta).features[i as usize])
+    }
+
+    fn segment(&self, delta: bool) -> &Segment {
+        if delta { &self.delta } else { &self.base }
     }
 
     /// The feature with this id.

@@ -16,6 +16,7 @@ pub mod auth;
 pub mod error;
 pub mod health;
 pub mod layers;
+pub mod ogc;
 pub mod query;
 pub mod tiles;
 pub mod web;
@@ -46,6 +47,14 @@ impl<T: serde::de::DeserializeOwned, S: Send + Sync> axum::extract::FromRequestP
     }
 }
 
+/// `scheme://host` of the request, from `Host` and `X-Forwarded-Proto`.
+pub fn base_url(headers: &axum::http::HeaderMap) -> String {
+    use axum::http::header;
+    let host = headers.get(header::HOST).and_then(|h| h.to_str().ok()).unwrap_or("localhost");
+    let proto = headers.get("x-forwarded-proto").and_then(|h| h.to_str().ok()).unwrap_or("http");
+    format!("{proto}://{host}")
+}
+
 /// Shared state of every handler.
 pub type AppState = Arc<App>;
 
@@ -55,6 +64,14 @@ pub fn router(app: AppState) -> Router {
         .route("/tiles/{layers}/{z}/{x}/{y}", get(tiles::tile))
         .route("/tiles/{spec}", get(tiles::tilejson))
         .route("/layers", get(layers::list))
+        .route("/ogc", get(ogc::landing))
+        .route("/ogc/", get(ogc::landing))
+        .route("/ogc/conformance", get(ogc::conformance))
+        .route("/ogc/collections", get(ogc::collections))
+        .route("/ogc/collections/{id}", get(ogc::collection))
+        .route("/ogc/collections/{id}/queryables", get(ogc::queryables))
+        .route("/ogc/collections/{id}/items", get(ogc::items))
+        .route("/ogc/collections/{id}/items/{fid}", get(ogc::item))
         .route("/query/point", get(query::point))
         .route("/query/nearest", get(query::nearest))
         .route("/query/within", get(query::within))

@@ -28,6 +28,7 @@ pub const MAX_K: usize = 100;
 pub const MAX_HITS: usize = 10_000;
 
 #[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct PointParams {
     lon: f64,
     lat: f64,
@@ -38,6 +39,7 @@ pub struct PointParams {
 }
 
 #[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct NearestParams {
     layer: String,
     lon: f64,
@@ -48,6 +50,7 @@ pub struct NearestParams {
 }
 
 #[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct WithinParams {
     layer: String,
     lon: f64,
@@ -56,6 +59,7 @@ pub struct WithinParams {
 }
 
 #[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct IntersectsParams {
     layers: Option<String>,
 }

@@ -12,7 +12,7 @@ use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde_json::{Value, json};
 
-use super::{ApiError, AppState, auth};
+use super::{ApiError, AppState, auth, base_url};
 use crate::auth::Caller;
 use crate::catalog::Audience;
 use crate::tile::TileCoord;
@@ -161,13 +161,6 @@ pub async fn tilejson(
         "center": [city.center[0], city.center[1], city.zoom],
         "vector_layers": vector_layers,
     })))
-}
-
-/// `scheme://host` of the request, from `Host` and `X-Forwarded-Proto`.
-fn base_url(headers: &HeaderMap) -> String {
-    let host = headers.get(header::HOST).and_then(|h| h.to_str().ok()).unwrap_or("localhost");
-    let proto = headers.get("x-forwarded-proto").and_then(|h| h.to_str().ok()).unwrap_or("http");
-    format!("{proto}://{host}")
 }
 
 #[cfg(test)]

@@ -91,13 +91,33 @@ pub enum Filter {
     And(Vec<Filter>),
     Or(Vec<Filter>),
     Not(Box<Filter>),
-    Compare { attr: usize, op: CmpOp, value: Literal },
-    Like { attr: usize, pattern: Vec<char> },
-    In { attr: usize, values: Vec<Literal> },
-    Between { attr: usize, low: Literal, high: Literal },
-    IsNull { attr: usize },
+    Compare {
+        attr: usize,
+        op: CmpOp,
+        value: Literal,
+    },
+    Like {
+        attr: usize,
+        pattern: Vec<char>,
+    },
+    In {
+        attr: usize,
+        values: Vec<Literal>,
+    },
+    Between {
+        attr: usize,
+        low: Literal,
+        high: Literal,
+    },
+    IsNull {
+        attr: usize,
+    },
     /// The feature's geometry `op` the given one (in the store's CRS).
-    Spatial { op: SpatialOp, geometry: Box<Geometry<f64>>, distance: f64 },
+    Spatial {
+        op: SpatialOp,
+        geometry: Box<Geometry<f64>>,
+        distance: f64,
+    },
 }
 
 /// What a filter is compiled against.
@@ -113,8 +133,12 @@ impl Filter {
     /// Parses and compiles `source` in `lang`.
     pub fn parse(source: &str, lang: Lang, cx: &Context<'_>) -> Result<Self, FilterError> {
         let expr = match lang {
-            Lang::Text => cql2::parse_text(source).map_err(|e| FilterError(format!("invalid cql2-text filter: {e}")))?,
-            Lang::Json => cql2::parse_json(source).map_err(|e| FilterError(format!("invalid cql2-json filter: {e}")))?,
+            Lang::Text => {
+                cql2::parse_text(source).map_err(|e| FilterError(format!("invalid cql2-text filter: {e}")))?
+            }
+            Lang::Json => {
+                cql2::parse_json(source).map_err(|e| FilterError(format!("invalid cql2-json filter: {e}")))?
+            }
         };
         Self::compile(&expr, cx)
     }
@@ -328,11 +352,11 @@ impl Filter {
     }
 }
 
-fn intersection(a: Rect<f64>, b: Rect<f64>) -> Rect<f64> {
+/// The overlap of two rectangles (degenerate when they do not overlap).
+pub(crate) fn intersection(a: Rect<f64>, b: Rect<f64>) -> Rect<f64> {
     let (min_x, min_y) = (a.min().x.max(b.min().x), a.min().y.max(b.min().y));
     let (max_x, max_y) = (a.max().x.min(b.max().x), a.max().y.min(b.max().y));
-    // An empty intersection: a degenerate rectangle that no box meets... unless it touches,
-    // which the exact test then rejects.
+    // No overlap: a degenerate rectangle on the edge; the exact tests reject what touches it.
     Rect::new((min_x, min_y), (max_x.max(min_x), max_y.max(min_y)))
 }
 
@@ -428,7 +452,8 @@ fn geometry_literal(e: &Expr, cx: &Context<'_>) -> Result<Geometry<f64>, FilterE
             geozero::wkt::Wkt(wkt.as_str()).to_geo().map_err(|e| FilterError(format!("invalid geometry {wkt}: {e}")))?
         }
         Expr::BBox { bbox } => {
-            let n: Vec<f64> = bbox.iter().filter_map(|b| if let Expr::Float(v) = **b { Some(v) } else { None }).collect();
+            let n: Vec<f64> =
+                bbox.iter().filter_map(|b| if let Expr::Float(v) = **b { Some(v) } else { None }).collect();
             let (a, b) = match n.as_slice() {
                 [x0, y0, x1, y1] | [x0, y0, _, x1, y1, _] => ((*x0, *y0), (*x1, *y1)),
                 _ => return err("BBOX needs 4 (or 6) numbers"),
@@ -470,7 +495,11 @@ mod tests {
             ("snow_priority", AttrValue::Int(priority)),
             ("internal_note", AttrValue::from("秘")),
         ]);
-        Feature { id: 1, geometry: Geometry::LineString(line_string![(x: x, y: 0.0), (x: x, y: 100.0)]), attributes: values }
+        Feature {
+            id: 1,
+            geometry: Geometry::LineString(line_string![(x: x, y: 0.0), (x: x, y: 100.0)]),
+            attributes: values,
+        }
     }
 
     fn compile(text: &str, audience: Audience) -> Result<Filter, FilterError> {
@@ -540,7 +569,10 @@ mod tests {
     #[test]
     fn errors_say_what_is_wrong() {
         let e = |t: &str| compile(t, Audience::Public).unwrap_err().0;
-        assert!(e("internal_note = '秘'").contains("unknown property \"internal_note\""), "staff-only is unknown to the public");
+        assert!(
+            e("internal_note = '秘'").contains("unknown property \"internal_note\""),
+            "staff-only is unknown to the public"
+        );
         assert!(compile("internal_note = '秘'", Audience::Staff).is_ok());
         assert!(e("width_m = 'wide'").contains("width_m is a number"));
         assert!(e("name = 3").contains("name is text"));

@@ -3,3 +3,4 @@
 //! are in [`crate::http::ogc`].
 pub mod crs;
 pub mod filter;
+pub mod items;
