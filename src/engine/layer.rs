@@ -25,6 +25,7 @@ use super::level::{Level, LevelInput};
 use crate::catalog::LayerDef;
 use crate::crs::{Epsg, Transformer};
 use crate::feature::{Feature, FeatureId, union_rects};
+use crate::search::TextIndex;
 use crate::tile::coord::mercator_to_lonlat;
 use crate::tile::mvt::{GeomType, encode_value};
 
@@ -46,6 +47,8 @@ pub struct Segment {
     mercator_bounds: Vec<Option<Rect<f64>>>,
     /// The features' bounding boxes in the store's CRS.
     pub rtree: RTree<BoxEntry>,
+    /// Searchable text, made on the first search.
+    text: std::sync::OnceLock<TextIndex>,
     /// Feature ids, by feature index.
     pub ids: Vec<u64>,
     /// Distinct attribute values, each encoded as an MVT `Value` body, in one arena: value
@@ -140,6 +143,7 @@ impl Segment {
             features,
             mercator_bounds,
             rtree,
+            text: Default::default(),
             ids,
             value_bytes,
             value_offsets,
@@ -352,6 +356,11 @@ impl LayerData {
             order
         });
         order.iter().map(|&(delta, i)| &self.segment(delta).features[i as usize])
+    }
+
+    /// Each segment's text index (made on first use), features and mask of removed features.
+    pub fn text_indexes(&self) -> [(&TextIndex, &[Feature], Option<&[u64]>); 2] {
+        self.segments().map(|(s, mask)| (s.text.get_or_init(|| TextIndex::build(&self.def, &s.features)), s.features.as_slice(), mask))
     }
 
     fn segment(&self, delta: bool) -> &Segment {

@@ -18,6 +18,7 @@ pub mod health;
 pub mod layers;
 pub mod ogc;
 pub mod query;
+pub mod search;
 pub mod tiles;
 pub mod web;
 
@@ -72,6 +73,7 @@ pub fn router(app: AppState) -> Router {
         .route("/ogc/collections/{id}/queryables", get(ogc::queryables))
         .route("/ogc/collections/{id}/items", get(ogc::items))
         .route("/ogc/collections/{id}/items/{fid}", get(ogc::item))
+        .route("/search", get(search::search))
         .route("/query/point", get(query::point))
         .route("/query/nearest", get(query::nearest))
         .route("/query/within", get(query::within))

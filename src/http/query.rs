@@ -17,6 +17,7 @@ use crate::auth::Caller;
 use crate::catalog::{Audience, LayerDef};
 use crate::crs::{Epsg, with_transformer};
 use crate::engine::LayerData;
+use crate::feature::Feature;
 use crate::ogc::crs::OgcCrs;
 use crate::query::{self, Hit};
 
@@ -65,7 +66,7 @@ pub struct IntersectsParams {
 }
 
 /// The layers to ask: the list given (each visible to the caller), or all the caller may see.
-fn layers(app: &AppState, list: Option<&str>, caller: &Caller) -> Result<Vec<(Arc<LayerData>, Audience)>, ApiError> {
+pub(super) fn layers(app: &AppState, list: Option<&str>, caller: &Caller) -> Result<Vec<(Arc<LayerData>, Audience)>, ApiError> {
     let catalog = app.engine.catalog();
     let defs: Vec<&LayerDef> = match list {
         Some(list) => auth::resolve(catalog, list, caller)?.0,
@@ -93,23 +94,34 @@ fn radius(name: &str, r: f64) -> Result<f64, ApiError> {
     }
 }
 
-/// Hits as a GeoJSON feature collection in WGS 84.
-fn collection(app: &AppState, hits: &[(&LayerData, Audience, Hit<'_>)]) -> Result<Value, ApiError> {
+/// Features as a GeoJSON feature collection in WGS 84, each with its `layer` and the given
+/// extra foreign members.
+pub(super) fn collection<'a>(
+    app: &AppState,
+    found: impl IntoIterator<Item = (&'a LayerDef, Audience, &'a Feature, Vec<(&'static str, Value)>)>,
+    extra: Value,
+) -> Result<Value, ApiError> {
     let crs84 = OgcCrs::crs84();
-    let mut features = Vec::with_capacity(hits.len());
-    for (layer, audience, hit) in hits.iter().take(MAX_HITS) {
-        let g = crs84.output(&hit.feature.geometry, app.store.crs()).map_err(|e| ApiError::Internal(e.to_string()))?;
-        let mut f = hit.feature.to_geojson(&layer.def, *audience, &g);
-        let members =
-            [("layer".to_owned(), json!(layer.def.id)), ("distance_m".to_owned(), json!(round_cm(hit.distance_m)))];
-        f.foreign_members = Some(members.into_iter().collect());
+    let mut features = Vec::new();
+    for (layer, audience, feature, members) in found.into_iter().take(MAX_HITS) {
+        let g = crs84.output(&feature.geometry, app.store.crs()).map_err(|e| ApiError::Internal(e.to_string()))?;
+        let mut f = feature.to_geojson(layer, audience, &g);
+        let members = std::iter::once(("layer", json!(layer.id))).chain(members);
+        f.foreign_members = Some(members.map(|(k, v)| (k.to_owned(), v)).collect());
         features.push(f);
     }
-    Ok(json!({
-        "type": "FeatureCollection",
-        "numberReturned": features.len(),
-        "features": features,
-    }))
+    let mut out = json!({"type": "FeatureCollection", "numberReturned": features.len()});
+    if let Value::Object(extra) = extra {
+        out.as_object_mut().expect("an object").extend(extra);
+    }
+    out["features"] = json!(features);
+    Ok(out)
+}
+
+/// Hits as a feature collection, with their distances.
+fn hits(app: &AppState, hits: &[(&LayerData, Audience, Hit<'_>)]) -> Result<Value, ApiError> {
+    let found = hits.iter().map(|(l, a, h)| (&l.def, *a, h.feature, vec![("distance_m", json!(round_cm(h.distance_m)))]));
+    collection(app, found, Value::Null)
 }
 
 fn round_cm(m: f64) -> f64 {
@@ -126,11 +138,11 @@ pub async fn point(
     let at = position(&app, p.lon, p.lat)?;
     let r = p.radius_m.map(|r| radius("radius_m", r)).transpose()?;
     let layers = layers(&app, p.layers.as_deref(), &caller)?;
-    let hits: Vec<_> = layers
+    let found: Vec<_> = layers
         .iter()
         .flat_map(|(l, a)| query::at_point(l, at, r).into_iter().map(move |h| (l.as_ref(), *a, h)))
         .collect();
-    Ok(Json(collection(&app, &hits)?))
+    Ok(Json(hits(&app, &found)?))
 }
 
 /// `GET /query/nearest?layer&lon&lat[&k][&max_distance_m]`: the `k` nearest features.
@@ -146,8 +158,8 @@ pub async fn nearest(
     }
     let max = radius("max_distance_m", p.max_distance_m.unwrap_or(MAX_RADIUS_M))?;
     let (layer, audience) = one_layer(&app, &p.layer, &caller)?;
-    let hits: Vec<_> = query::nearest(&layer, at, k, max).into_iter().map(|h| (layer.as_ref(), audience, h)).collect();
-    Ok(Json(collection(&app, &hits)?))
+    let found: Vec<_> = query::nearest(&layer, at, k, max).into_iter().map(|h| (layer.as_ref(), audience, h)).collect();
+    Ok(Json(hits(&app, &found)?))
 }
 
 /// `GET /query/within?layer&lon&lat&radius_m`: every feature within a distance, nearest first.
@@ -159,9 +171,9 @@ pub async fn within(
     let at = position(&app, p.lon, p.lat)?;
     let r = radius("radius_m", p.radius_m)?;
     let (layer, audience) = one_layer(&app, &p.layer, &caller)?;
-    let hits: Vec<_> =
+    let found: Vec<_> =
         query::within(&layer, &Geometry::Point(at), r).into_iter().map(|h| (layer.as_ref(), audience, h)).collect();
-    Ok(Json(collection(&app, &hits)?))
+    Ok(Json(hits(&app, &found)?))
 }
 
 /// `POST /query/intersects[?layers]` with a GeoJSON geometry (WGS 84) as the body: every
@@ -175,17 +187,17 @@ pub async fn intersects(
     let g = geojson_geometry(&body)?;
     let g = OgcCrs::crs84().input(g, app.store.crs()).map_err(|e| ApiError::BadRequest(e.to_string()))?;
     let layers = layers(&app, p.layers.as_deref(), &caller)?;
-    let hits: Vec<_> = layers
+    let found: Vec<_> = layers
         .iter()
         .flat_map(|(l, a)| query::intersecting(l, &g).into_iter().map(move |h| (l.as_ref(), *a, h)))
         .collect();
-    if hits.len() > MAX_HITS {
+    if found.len() > MAX_HITS {
         return Err(ApiError::BadRequest(format!(
             "the geometry meets {} features, more than {MAX_HITS}: ask about a smaller area or fewer layers",
-            hits.len()
+            found.len()
         )));
     }
-    Ok(Json(collection(&app, &hits)?))
+    Ok(Json(hits(&app, &found)?))
 }
 
 fn one_layer(app: &AppState, id: &str, caller: &Caller) -> Result<(Arc<LayerData>, Audience), ApiError> {

@@ -1,4 +1,228 @@
-//! Search: finding parcels by 地番 and features by name (issue #5). So far the 地番 query
-//! normaliser and ranking ([`chiban`]), which the search routes build on.
+//! Search: parcels by 地番 ([`chiban`] normalises what people type) and features by name
+//! across layers, ranked and paged.
+//!
+//! Each engine segment keeps a [`TextIndex`], made on the first search after the segment was
+//! built: the searchable attribute values folded ([`chiban::fold`]) and sorted, so that a 地番
+//! is found by binary search on its prefix, plus the distinct 大字/字 places of parcels with
+//! their features, so that a place alone (`大字尾花沢`) does not scan every parcel. Names are
+//! matched anywhere in the value (`仲町` finds `市道仲町44号線`) by a scan of the folded values,
+//! which are few (roads, facilities), not of the features.
+//!
+//! Scores: 4 the whole value (and the place, for a 地番), 3 the 地番 exactly, 2 a prefix at a
+//! `-` or the start of a name, 1 any prefix or a name containing the text.
 
 pub mod chiban;
+
+use std::collections::HashMap;
+
+use crate::catalog::{Audience, LayerDef};
+use crate::engine::LayerData;
+use crate::engine::layer::is_masked;
+use crate::feature::{AttrValue, Feature};
+use chiban::{ChibanQuery, fold};
+
+/// Attributes searched by name, when a layer has them.
+pub const NAME_ATTRIBUTES: &[&str] = &["name", "label", "address"];
+/// The attribute holding a parcel's 地番, and its place names.
+pub const CHIBAN: &str = "chiban";
+const OAZA: &str = "oaza";
+const AZA: &str = "aza";
+
+/// One searchable value.
+#[derive(Debug)]
+struct Entry {
+    key: Box<str>,
+    attr: u16,
+    feature: u32,
+}
+
+/// The searchable values of one segment's features (see the module documentation).
+#[derive(Debug, Default)]
+pub struct TextIndex {
+    /// Sorted by (attribute, key).
+    entries: Vec<Entry>,
+    /// Distinct (大字, 字) of parcels, folded, with their features.
+    places: Vec<(String, String, Vec<u32>)>,
+    /// Each parcel's place (an index into `places`).
+    place_of: Vec<u32>,
+}
+
+impl TextIndex {
+    /// Indexes `features` of `layer`.
+    pub fn build(layer: &LayerDef, features: &[Feature]) -> Self {
+        let attrs: Vec<usize> = std::iter::once(CHIBAN)
+            .chain(NAME_ATTRIBUTES.iter().copied())
+            .filter_map(|n| layer.attribute_index(n))
+            .collect();
+        let mut entries = Vec::new();
+        for (i, f) in features.iter().enumerate() {
+            for &a in &attrs {
+                if let AttrValue::Text(t) = &f.attributes[a] {
+                    entries.push(Entry { key: fold(t).into(), attr: a as u16, feature: i as u32 });
+                }
+            }
+        }
+        entries.sort_unstable_by(|a, b| (a.attr, &a.key).cmp(&(b.attr, &b.key)));
+        let mut places: HashMap<(String, String), Vec<u32>> = HashMap::new();
+        if let (Some(_), Some(o), Some(z)) =
+            (layer.attribute_index(CHIBAN), layer.attribute_index(OAZA), layer.attribute_index(AZA))
+        {
+            for (i, f) in features.iter().enumerate() {
+                let text = |k: usize| if let AttrValue::Text(t) = &f.attributes[k] { fold(t) } else { String::new() };
+                places.entry((text(o), text(z))).or_default().push(i as u32);
+            }
+        }
+        let places: Vec<_> = places.into_iter().map(|((o, z), fs)| (o, z, fs)).collect();
+        let mut place_of = vec![0; if places.is_empty() { 0 } else { features.len() }];
+        for (p, (_, _, fs)) in places.iter().enumerate() {
+            fs.iter().for_each(|&f| place_of[f as usize] = p as u32);
+        }
+        Self { entries, places, place_of }
+    }
+
+    fn attribute(&self, attr: usize) -> &[Entry] {
+        let attr = attr as u16;
+        let start = self.entries.partition_point(|e| e.attr < attr);
+        let end = self.entries.partition_point(|e| e.attr <= attr);
+        &self.entries[start..end]
+    }
+}
+
+/// A feature found, with its score.
+#[derive(Debug, Clone, Copy)]
+pub struct Found<'a> {
+    pub layer: &'a LayerDef,
+    pub feature: &'a Feature,
+    pub score: u32,
+    /// The attribute that matched.
+    pub attribute: &'a str,
+}
+
+/// Searches `layers` (with what the caller sees of each) for `text`: 地番 in layers that have
+/// them, names in every layer. Best first; ties in layer order, then by the matched value in
+/// natural order (`2` before `10`), then id.
+pub fn search<'a>(layers: &'a [(std::sync::Arc<LayerData>, Audience)], text: &str) -> Vec<Found<'a>> {
+    let folded = fold(text.trim());
+    if folded.is_empty() {
+        return Vec::new();
+    }
+    let mut found: Vec<(Found<'a>, usize, &'a str)> = Vec::new();
+    for (rank, (layer, audience)) in layers.iter().enumerate() {
+        let def = &layer.def;
+        let visible = |name: &str| def.visible_attributes(*audience).find(|(_, a)| a.name == name).map(|(i, _)| i);
+        for (index, features, mask) in layer.text_indexes() {
+            let live = |i: u32| mask.is_none_or(|m| !is_masked(m, i)).then(|| &features[i as usize]);
+            if let Some(c) = visible(CHIBAN) {
+                let q = ChibanQuery::parse(text);
+                chiban_search(def, index, c, &q, &mut |i, score| {
+                    if let Some(f) = live(i) {
+                        let key = chiban_text(f, c);
+                        found.push((Found { layer: def, feature: f, score, attribute: CHIBAN }, rank, key));
+                    }
+                });
+            }
+            for name in NAME_ATTRIBUTES {
+                let Some(a) = visible(name) else { continue };
+                for e in index.attribute(a) {
+                    let score = if *e.key == *folded {
+                        4
+                    } else if e.key.starts_with(&folded) {
+                        2
+                    } else if e.key.contains(&folded) {
+                        1
+                    } else {
+                        continue;
+                    };
+                    if let Some(f) = live(e.feature) {
+                        found.push((Found { layer: def, feature: f, score, attribute: name }, rank, chiban_text(f, a)));
+                    }
+                }
+            }
+        }
+    }
+    found.sort_by(|(a, ra, ka), (b, rb, kb)| {
+        b.score.cmp(&a.score).then(ra.cmp(rb)).then_with(|| natural(ka, kb)).then(a.feature.id.cmp(&b.feature.id))
+    });
+    // A feature found by two attributes counts once, at its best.
+    let mut seen = std::collections::HashSet::new();
+    found.into_iter().filter(|(f, r, _)| seen.insert((*r, f.feature.id))).map(|(f, _, _)| f).collect()
+}
+
+fn chiban_text(f: &Feature, attr: usize) -> &str {
+    if let AttrValue::Text(t) = &f.attributes[attr] { t } else { "" }
+}
+
+/// Calls `hit(feature, score)` for each parcel of `index` matching `q`.
+fn chiban_search(layer: &LayerDef, index: &TextIndex, attr: usize, q: &ChibanQuery, hit: &mut dyn FnMut(u32, u32)) {
+    if index.place_of.is_empty() || layer.attribute_index(CHIBAN) != Some(attr) {
+        return;
+    }
+    match &q.number {
+        Some(n) => {
+            let entries = index.attribute(attr);
+            let start = entries.partition_point(|e| *e.key < **n);
+            for e in entries[start..].iter().take_while(|e| e.key.starts_with(n.as_str())) {
+                let (oaza, aza) = index.place_of(e.feature);
+                if let Some(score) = q.score(&e.key, oaza, aza) {
+                    hit(e.feature, score);
+                }
+            }
+        }
+        None => {
+            for (oaza, aza, features) in &index.places {
+                if let Some(score) = q.score("", oaza, aza) {
+                    features.iter().for_each(|&f| hit(f, score));
+                }
+            }
+        }
+    }
+}
+
+impl TextIndex {
+    /// The folded (大字, 字) of a parcel.
+    fn place_of(&self, feature: u32) -> (&str, &str) {
+        let (o, z, _) = &self.places[self.place_of[feature as usize] as usize];
+        (o, z)
+    }
+}
+
+/// Compares two strings with runs of digits as numbers: `2-1` < `10`, `123-4` < `123-10`.
+pub fn natural(a: &str, b: &str) -> std::cmp::Ordering {
+    let (mut a, mut b) = (a.as_bytes(), b.as_bytes());
+    loop {
+        match (a.first(), b.first()) {
+            (None, None) => return std::cmp::Ordering::Equal,
+            (None, _) => return std::cmp::Ordering::Less,
+            (_, None) => return std::cmp::Ordering::Greater,
+            (Some(x), Some(y)) if x.is_ascii_digit() && y.is_ascii_digit() => {
+                let da = a.iter().take_while(|c| c.is_ascii_digit()).count();
+                let db = b.iter().take_while(|c| c.is_ascii_digit()).count();
+                let (na, nb) = (trim_zeros(&a[..da]), trim_zeros(&b[..db]));
+                let o = na.len().cmp(&nb.len()).then(na.cmp(nb));
+                if o.is_ne() {
+                    return o;
+                }
+                (a, b) = (&a[da..], &b[db..]);
+            }
+            (Some(x), Some(y)) if x != y => return x.cmp(y),
+            _ => (a, b) = (&a[1..], &b[1..]),
+        }
+    }
+}
+
+fn trim_zeros(d: &[u8]) -> &[u8] {
+    let z = d.iter().take_while(|&&c| c == b'0').count();
+    &d[z..]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn natural_order() {
+        let mut v = vec!["123-10", "10", "2-1", "123-4", "123", "2"];
+        v.sort_by(|a, b| natural(a, b));
+        assert_eq!(v, ["2", "2-1", "10", "123", "123-4", "123-10"]);
+    }
+}
