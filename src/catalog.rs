@@ -219,6 +219,8 @@ pub struct AttributeDef {
     pub kind: AttrType,
     pub title: Title,
     pub visibility: Visibility,
+    /// A feature written through the API must have a value (imports are not held to it).
+    pub required: bool,
 }
 
 /// One layer.
@@ -253,6 +255,7 @@ impl LayerDef {
                 kind: AttrType::Text,
                 title: Title::new("出典", "Source"),
                 visibility: Visibility::Staff,
+                required: false,
             });
         }
         self
@@ -391,6 +394,7 @@ impl Catalog {
             kind,
             title: Title::new(ja, en),
             visibility,
+            required: false,
         };
         let layer = |id: &str, ja: &str, en: &str, geometry, zooms: (u8, u8), attributes| {
             LayerDef {
@@ -540,6 +544,13 @@ impl Catalog {
                 snowplows,
             ],
         };
+        // What an edit must give: a parcel's 地番 and 大字, a hazardous building's status, a
+        // road's class.
+        for (layer, attribute) in [("parcels", "chiban"), ("parcels", "oaza"), ("hazardous_buildings", "status"), ("roads", "road_class")] {
+            let l = catalog.get_mut(layer).expect("built in");
+            let i = l.attribute_index(attribute).expect("built in");
+            l.attributes[i].required = true;
+        }
         // Parcels of MOJ maps in 任意座標系, kept apart: staff-only, never tiled.
         let parcels = catalog.get("parcels").expect("built in");
         let arbitrary = LayerDef {

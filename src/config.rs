@@ -97,6 +97,8 @@ pub struct AttributeOverride {
     pub title_ja: Option<String>,
     pub title_en: Option<String>,
     pub visibility: Option<Visibility>,
+    /// Whether a feature written through the API must have a value.
+    pub required: Option<bool>,
 }
 
 /// Overrides of one layer, or a new layer.
@@ -262,6 +264,9 @@ fn apply_layer(catalog: &mut Catalog, id: &str, ov: LayerOverride) -> Result<(),
                 if let Some(v) = a.visibility {
                     def.visibility = v;
                 }
+                if let Some(v) = a.required {
+                    def.required = v;
+                }
             }
             None => layer.attributes.push(AttributeDef {
                 title: Title {
@@ -271,6 +276,7 @@ fn apply_layer(catalog: &mut Catalog, id: &str, ov: LayerOverride) -> Result<(),
                 name,
                 kind: a.kind.ok_or_else(|| err("a new attribute needs a type"))?,
                 visibility: a.visibility.unwrap_or(Visibility::Staff),
+                required: a.required.unwrap_or(false),
             }),
         }
     }

@@ -9,6 +9,8 @@ use axum::response::{IntoResponse, Response};
 use serde::Serialize;
 
 use crate::catalog::CatalogError;
+use crate::ogc::write::FieldError;
+use crate::store::StoreError;
 use crate::tile::TileCoordError;
 
 /// An error as the client sees it.
@@ -22,6 +24,12 @@ pub enum ApiError {
     Forbidden(String),
     #[error("{0}")]
     NotFound(String),
+    /// The resource changed since the client read it (`If-Match`).
+    #[error("{0}")]
+    PreconditionFailed(String),
+    /// The body does not fit the layer: every problem, with where it is.
+    #[error("the feature does not fit the layer: {}", .0.iter().map(|e| format!("{}: {}", e.path, e.message)).collect::<Vec<_>>().join("; "))]
+    Invalid(Vec<FieldError>),
     #[error("internal error: {0}")]
     Internal(String),
 }
@@ -30,6 +38,8 @@ pub enum ApiError {
 struct Body<'a> {
     error: &'a str,
     message: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    errors: Option<Vec<FieldError>>,
 }
 
 impl IntoResponse for ApiError {
@@ -39,16 +49,19 @@ impl IntoResponse for ApiError {
             ApiError::Unauthorized(_) => (StatusCode::UNAUTHORIZED, "unauthorized"),
             ApiError::Forbidden(_) => (StatusCode::FORBIDDEN, "forbidden"),
             ApiError::NotFound(_) => (StatusCode::NOT_FOUND, "not_found"),
+            ApiError::PreconditionFailed(_) => (StatusCode::PRECONDITION_FAILED, "precondition_failed"),
+            ApiError::Invalid(_) => (StatusCode::UNPROCESSABLE_ENTITY, "invalid"),
             ApiError::Internal(_) => (StatusCode::INTERNAL_SERVER_ERROR, "internal"),
         };
-        let message = match self {
+        let message = match &self {
             ApiError::Internal(detail) => {
                 tracing::error!(%detail, "internal error");
                 "the server could not complete the request".to_owned()
             }
             other => other.to_string(),
         };
-        let mut response = (status, Json(Body { error: code, message })).into_response();
+        let errors = if let ApiError::Invalid(e) = self { Some(e) } else { None };
+        let mut response = (status, Json(Body { error: code, message, errors })).into_response();
         if status == StatusCode::UNAUTHORIZED {
             response.headers_mut().insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
         }
@@ -61,6 +74,20 @@ impl From<CatalogError> for ApiError {
         match e {
             CatalogError::UnknownLayer(_) => ApiError::NotFound(e.to_string()),
             _ => ApiError::BadRequest(e.to_string()),
+        }
+    }
+}
+
+impl From<StoreError> for ApiError {
+    fn from(e: StoreError) -> Self {
+        match e {
+            StoreError::NoFeature { .. } => ApiError::NotFound(e.to_string()),
+            StoreError::Stale { .. } => ApiError::PreconditionFailed(e.to_string()),
+            StoreError::Geometry { message, .. } => {
+                ApiError::Invalid(vec![FieldError { path: "geometry".into(), message }])
+            }
+            StoreError::Schema { message, .. } => ApiError::Invalid(vec![FieldError { path: "properties".into(), message }]),
+            other => ApiError::Internal(other.to_string()),
         }
     }
 }

@@ -6,13 +6,19 @@
 //! | `GET /tiles/{layers}/{z}/{x}/{y}.mvt` | a vector tile of one or more layers ([`tiles`]) |
 //! | `GET /tiles/{layers}.json` | TileJSON 3.0 for those layers ([`tiles`]) |
 //! | `GET /layers` | the layer catalog ([`layers`]) |
+//! | `GET /ogc…` | OGC API – Features: collections, items, queryables ([`ogc`]) |
+//! | `POST /ogc/collections/{id}/items`, `PUT`/`PATCH`/`DELETE …/items/{fid}` | edits ([`edit`]) |
+//! | `GET /audit` | the audit log of edits, for admin keys ([`edit`]) |
+//! | `GET /query/point`, `/query/nearest`, `/query/within`, `POST /query/intersects` | spatial questions ([`query`]) |
+//! | `GET /search` | 地番 and name search ([`search`]) |
 //! | `GET /health` | liveness and store status ([`health`]) |
 //! | `GET /`, `/web/…`, `/vendor/maplibre-gl/…`, `/styles/…` | the map page and its assets ([`web`]) |
 //!
-//! For now every route serves the public audience: staff-only layers and attributes are not
-//! reachable here until authentication exists.
+//! Every route serves the [`crate::auth::Caller`] that [`auth`] establishes from the request's
+//! API key: without one, the public — public layers and attributes only.
 
 pub mod auth;
+pub mod edit;
 pub mod error;
 pub mod health;
 pub mod layers;
@@ -71,8 +77,12 @@ pub fn router(app: AppState) -> Router {
         .route("/ogc/collections", get(ogc::collections))
         .route("/ogc/collections/{id}", get(ogc::collection))
         .route("/ogc/collections/{id}/queryables", get(ogc::queryables))
-        .route("/ogc/collections/{id}/items", get(ogc::items))
-        .route("/ogc/collections/{id}/items/{fid}", get(ogc::item))
+        .route("/ogc/collections/{id}/items", get(ogc::items).post(edit::create))
+        .route(
+            "/ogc/collections/{id}/items/{fid}",
+            get(ogc::item).put(edit::replace).patch(edit::update).delete(edit::delete),
+        )
+        .route("/audit", get(edit::audit))
         .route("/search", get(search::search))
         .route("/query/point", get(query::point))
         .route("/query/nearest", get(query::nearest))

@@ -39,11 +39,13 @@ pub const CONFORMANCE: &[&str] = &[
     "http://www.opengis.net/spec/cql2/1.0/conf/basic-spatial-functions",
     "http://www.opengis.net/spec/cql2/1.0/conf/basic-spatial-functions-plus",
     "http://www.opengis.net/spec/cql2/1.0/conf/spatial-functions",
+    "http://www.opengis.net/spec/ogcapi-features-4/1.0/conf/create-replace-delete",
+    "http://www.opengis.net/spec/ogcapi-features-4/1.0/conf/update",
 ];
 
 /// The CRSs offered besides CRS84: WGS 84, Web Mercator, JGD2011 and its zone X, and the
 /// store's CRS.
-fn crss(app: &AppState) -> Vec<Epsg> {
+pub(super) fn crss(app: &AppState) -> Vec<Epsg> {
     let mut v = vec![Epsg::WGS84, Epsg::WEB_MERCATOR, Epsg(6668), Epsg::JGD2011_ZONE_X];
     if !v.contains(&app.store.crs()) {
         v.push(app.store.crs());

@@ -40,6 +40,10 @@ pub enum StoreError {
         "layer {layer}: {count} features already have {attribute} = {values:?}; replace them, or nothing is written"
     )]
     AlreadyThere { layer: String, attribute: String, values: Vec<String>, count: u64 },
+    #[error("layer {layer} has no feature {id}")]
+    NoFeature { layer: String, id: FeatureId },
+    #[error("feature {id} of layer {layer} has changed since it was read (its ETag is now {current})")]
+    Stale { layer: String, id: FeatureId, current: String },
     #[error(transparent)]
     Crs(#[from] CrsError),
 }
@@ -122,6 +126,123 @@ pub(crate) fn normal_time(t: String) -> String {
 /// and always double-quoted, so they cannot inject.
 pub(crate) fn catalog_sql(sql: String) -> sqlx::AssertSqlSafe<std::sync::Arc<str>> {
     sqlx::AssertSqlSafe(sql.into())
+}
+
+/// One change to one feature, as the feature API makes it.
+#[derive(Debug, Clone)]
+pub enum Edit {
+    Create(NewFeature),
+    /// The whole feature anew (geometry and every attribute).
+    Replace { id: FeatureId, feature: NewFeature },
+    /// Some attributes (by schema position) and, if given, the geometry.
+    Update { id: FeatureId, geometry: Option<geo_types::Geometry<f64>>, attributes: Vec<(usize, AttrValue)> },
+    Delete { id: FeatureId },
+}
+
+impl Edit {
+    /// The audit log's name for it.
+    pub fn action(&self) -> &'static str {
+        match self {
+            Edit::Create(_) => "create",
+            Edit::Replace { .. } => "replace",
+            Edit::Update { .. } => "update",
+            Edit::Delete { .. } => "delete",
+        }
+    }
+
+    /// The feature it changes (none for a create).
+    pub fn id(&self) -> Option<FeatureId> {
+        match self {
+            Edit::Create(_) => None,
+            Edit::Replace { id, .. } | Edit::Update { id, .. } | Edit::Delete { id } => Some(*id),
+        }
+    }
+
+    /// What to write, given the feature as stored now (read in the edit's transaction):
+    /// `None` to write nothing (a delete). Checks that the feature exists and, with `expect`,
+    /// that its ETag is still that. `now` is the change time.
+    pub(crate) fn plan(
+        &self,
+        layer: &LayerDef,
+        current: Option<&Record>,
+        expect: Option<&str>,
+        now: &str,
+    ) -> Result<Option<Record>, StoreError> {
+        if let Some(id) = self.id() {
+            let current = current.ok_or_else(|| StoreError::NoFeature { layer: layer.id.to_string(), id })?;
+            let tag = current.feature.etag();
+            if expect.is_some_and(|e| e != tag) {
+                return Err(StoreError::Stale { layer: layer.id.to_string(), id, current: tag });
+            }
+        }
+        let next = |feature: Feature| Record {
+            feature,
+            version: current.map_or(1, |c| c.version + 1),
+            created_at: current.map_or_else(|| now.to_owned(), |c| c.created_at.clone()),
+            updated_at: now.to_owned(),
+        };
+        Ok(match self {
+            Edit::Create(f) => {
+                Some(next(Feature { id: 0, geometry: f.geometry.clone(), attributes: f.attributes.clone() }))
+            }
+            Edit::Replace { id, feature } => {
+                Some(next(Feature { id: *id, geometry: feature.geometry.clone(), attributes: feature.attributes.clone() }))
+            }
+            Edit::Update { geometry, attributes, .. } => {
+                let mut f = current.expect("checked above").feature.clone();
+                if let Some(g) = geometry {
+                    f.geometry = g.clone();
+                }
+                for (i, v) in attributes {
+                    f.attributes[*i] = v.clone();
+                }
+                Some(next(f))
+            }
+            Edit::Delete { .. } => None,
+        })
+    }
+}
+
+/// A feature before and after an edit, as stored.
+#[derive(Debug, Clone)]
+pub struct Edited {
+    pub before: Option<Record>,
+    pub after: Option<Record>,
+}
+
+/// A change time as both stores write it (UTC, milliseconds).
+pub(crate) fn now() -> String {
+    chrono::Utc::now().format("%Y-%m-%dT%H:%M:%S%.3fZ").to_string()
+}
+
+/// A record as the audit log keeps it: GeoJSON in the store's CRS with every attribute and the
+/// version.
+pub(crate) fn audit_json(layer: &LayerDef, r: Option<&Record>) -> Option<String> {
+    let r = r?;
+    let mut f = r.feature.to_geojson(layer, crate::catalog::Audience::Staff, &r.feature.geometry);
+    f.foreign_members = Some([("version".to_owned(), serde_json::json!(r.version))].into_iter().collect());
+    Some(serde_json::to_string(&f).expect("a feature serialises"))
+}
+
+/// One entry of the audit log.
+#[derive(Debug, Clone, Serialize)]
+pub struct AuditEntry {
+    pub id: i64,
+    pub at: String,
+    pub actor: String,
+    pub action: String,
+    pub layer: String,
+    pub feature_id: FeatureId,
+    pub before: Option<serde_json::Value>,
+    pub after: Option<serde_json::Value>,
+}
+
+/// A row of `select_audit.sql`.
+pub(crate) type AuditRow = (i64, String, String, String, String, i64, Option<String>, Option<String>);
+
+pub(crate) fn audit_entry((id, at, actor, action, layer, feature_id, before, after): AuditRow) -> AuditEntry {
+    let json = |t: Option<String>| t.and_then(|t| serde_json::from_str(&t).ok());
+    AuditEntry { id, at: normal_time(at), actor, action, layer, feature_id, before: json(before), after: json(after) }
 }
 
 /// A row of `select_keys.sql`: id, name, role, layers, created_at, revoked_at.
@@ -267,6 +388,20 @@ pub trait Store: Send + Sync {
 
     /// Whether the store answers.
     async fn health(&self) -> StoreHealth;
+
+    /// Makes one edit in one transaction, with its audit log entry (`actor` did it): the
+    /// feature is read and locked, checked against `expect` (its ETag) if given, written, and
+    /// the entry records it before and after. Returns both.
+    async fn edit(&self, layer: &LayerDef, edit: &Edit, expect: Option<&str>, actor: &str)
+    -> Result<Edited, StoreError>;
+
+    /// The newest audit log entries, newest first, of a layer or a feature if given.
+    async fn audit(
+        &self,
+        layer: Option<&str>,
+        feature: Option<FeatureId>,
+        limit: u32,
+    ) -> Result<Vec<AuditEntry>, StoreError>;
 
     /// Stores a new API key's hash and record; returns the record as stored.
     async fn create_key(&self, key: &NewKey) -> Result<ApiKey, StoreError>;

@@ -26,7 +26,7 @@ use sqlx::sqlite::{
 };
 use sqlx::{Arguments, AssertSqlSafe, Row};
 
-use super::{
+use super::{AuditEntry, AuditRow, Edit, Edited, audit_entry, audit_json, checked_row, now, 
     Key, KeyRow, Store, StoreError, StoreHealth, WriteRow, api_key, catalog_sql, kept_rows, key_layers, new_rows,
     normal_time,
 };
@@ -216,6 +216,8 @@ enum Select {
     Ids,
     /// Every feature, with version and times.
     Export,
+    /// The feature whose fid is the first parameter, with version and times, locked for an edit.
+    Record,
 }
 
 fn select_sql(layer: &LayerDef, what: Select) -> String {
@@ -223,12 +225,15 @@ fn select_sql(layer: &LayerDef, what: Select) -> String {
     for a in &layer.attributes {
         sql.push_str(&format!(", \"{}\"", a.name));
     }
-    if what == Select::Export {
+    if matches!(what, Select::Export | Select::Record) {
         sql.push_str(", version, CAST(created_at AS TEXT), CAST(updated_at AS TEXT)");
     }
     sql.push_str(&format!(" FROM \"{}\"", layer.id));
-    if what == Select::Ids {
-        sql.push_str(" WHERE fid IN (SELECT value FROM json_each(?1))");
+    match what {
+        Select::Ids => sql.push_str(" WHERE fid IN (SELECT value FROM json_each(?1))"),
+        // The transaction began IMMEDIATE: the file is locked for writing already.
+        Select::Record => sql.push_str(" WHERE fid = ?1"),
+        _ => {}
     }
     sql.push_str(" ORDER BY fid");
     sql
@@ -245,6 +250,31 @@ fn insert_sql(layer: &LayerDef, keep: bool, rows: usize) -> String {
     let row = format!("(?{marks}{kept_marks})");
     let values = vec![row; rows].join(", ");
     format!("INSERT INTO \"{}\" (geom{names}{kept_names}) VALUES {values}", layer.id)
+}
+
+/// Features with their versions and times (`Select::Export` or `Select::Record` rows).
+fn read_records(layer: &LayerDef, rows: &[SqliteRow]) -> Result<Vec<Record>, StoreError> {
+    let features = read_features(layer, rows)?;
+    if features.len() != rows.len() {
+        return Err(StoreError::Schema {
+            layer: layer.id.to_string(),
+            message: "features without geometry cannot be copied or edited".into(),
+        });
+    }
+    let n = layer.attributes.len() + 2;
+    features
+        .into_iter()
+        .zip(rows)
+        .map(|(feature, row)| {
+            let read = |e| StoreError::db(format!("reading the bookkeeping of {}", layer.id))(e);
+            Ok(Record {
+                feature,
+                version: row.try_get(n).map_err(read)?,
+                created_at: normal_time(row.try_get(n + 1).map_err(read)?),
+                updated_at: normal_time(row.try_get(n + 2).map_err(read)?),
+            })
+        })
+        .collect()
 }
 
 fn read_features(layer: &LayerDef, rows: &[SqliteRow]) -> Result<Vec<Feature>, StoreError> {
@@ -388,27 +418,66 @@ impl Store for GpkgStore {
             .fetch_all(&self.pool)
             .await
             .map_err(StoreError::db(format!("reading {}", layer.id)))?;
-        let features = read_features(layer, &rows)?;
-        if features.len() != rows.len() {
-            return Err(StoreError::Schema {
-                layer: layer.id.to_string(),
-                message: "features without geometry cannot be copied".into(),
-            });
+        read_records(layer, &rows)
+    }
+
+    async fn edit(&self, layer: &LayerDef, edit: &Edit, expect: Option<&str>, actor: &str) -> Result<Edited, StoreError> {
+        let t = layer.id.as_str();
+        // IMMEDIATE: take the write lock before reading, so that nobody changes the feature
+        // between the check and the write (a deferred transaction could not upgrade later).
+        let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await.map_err(StoreError::db("starting a transaction"))?;
+        let record = async |tx: &mut SqliteConnection, id: FeatureId| -> Result<Option<Record>, StoreError> {
+            let rows = sqlx::query(catalog_sql(select_sql(layer, Select::Record)))
+                .bind(id)
+                .fetch_all(&mut *tx)
+                .await
+                .map_err(StoreError::db(format!("reading feature {id} of {t}")))?;
+            Ok(read_records(layer, &rows)?.pop())
+        };
+        let before = match edit.id() {
+            Some(id) => record(&mut tx, id).await?,
+            None => None,
+        };
+        let planned = edit.plan(layer, before.as_ref(), expect, &now())?;
+        if let Some(b) = &before {
+            sqlx::query(catalog_sql(format!("DELETE FROM \"{t}\" WHERE fid = ?1")))
+                .bind(b.feature.id)
+                .execute(&mut *tx)
+                .await
+                .map_err(StoreError::db(format!("replacing feature {} of {t}", b.feature.id)))?;
         }
-        let n = layer.attributes.len() + 2;
-        features
-            .into_iter()
-            .zip(&rows)
-            .map(|(feature, row)| {
-                let read = |e| StoreError::db(format!("reading the bookkeeping of {}", layer.id))(e);
-                Ok(Record {
-                    feature,
-                    version: row.try_get(n).map_err(read)?,
-                    created_at: normal_time(row.try_get(n + 1).map_err(read)?),
-                    updated_at: normal_time(row.try_get(n + 2).map_err(read)?),
-                })
-            })
-            .collect()
+        let after = match &planned {
+            Some(r) => {
+                let row = checked_row(layer, 0, &r.feature.geometry, &r.feature.attributes, before.as_ref().map(|_| r))?;
+                let id = self.write_rows(&mut tx, layer, &[row]).await?[0];
+                record(&mut tx, id).await?
+            }
+            None => None,
+        };
+        let id = edit.id().or(after.as_ref().map(|r| r.feature.id)).expect("an edit has a feature");
+        sqlx::query(include_str!("sql/insert_audit.sql"))
+            .bind(actor)
+            .bind(edit.action())
+            .bind(t)
+            .bind(id)
+            .bind(audit_json(layer, before.as_ref()))
+            .bind(audit_json(layer, after.as_ref()))
+            .execute(&mut *tx)
+            .await
+            .map_err(StoreError::db("writing the audit log"))?;
+        tx.commit().await.map_err(StoreError::db(format!("committing an edit of {t}")))?;
+        Ok(Edited { before, after })
+    }
+
+    async fn audit(&self, layer: Option<&str>, feature: Option<FeatureId>, limit: u32) -> Result<Vec<AuditEntry>, StoreError> {
+        let rows: Vec<AuditRow> = sqlx::query_as(include_str!("sql/select_audit.sql"))
+            .bind(layer)
+            .bind(feature)
+            .bind(i64::from(limit))
+            .fetch_all(&self.pool)
+            .await
+            .map_err(StoreError::db("reading the audit log"))?;
+        Ok(rows.into_iter().map(audit_entry).collect())
     }
 
     async fn replace(

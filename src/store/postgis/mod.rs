@@ -20,7 +20,7 @@ use sqlx::postgres::{PgConnection, PgPool, PgPoolOptions, PgRow};
 
 mod changes;
 
-use super::{
+use super::{AuditEntry, AuditRow, Edit, Edited, audit_entry, audit_json, checked_row, now, 
     ChangeFeed, Key, KeyRow, Store, StoreError, StoreHealth, WriteRow, api_key, catalog_sql, kept_rows, key_layers,
     new_rows, normal_time,
 };
@@ -188,6 +188,8 @@ enum Select {
     Ids,
     /// Every feature, with version and times.
     Export,
+    /// The feature whose fid is the first parameter, with version and times, locked for an edit.
+    Record,
 }
 
 fn select_sql(layer: &LayerDef, what: Select) -> String {
@@ -199,15 +201,19 @@ fn select_sql(layer: &LayerDef, what: Select) -> String {
             _ => sql.push_str(&format!(", \"{}\"", a.name)),
         }
     }
-    if what == Select::Export {
+    if matches!(what, Select::Export | Select::Record) {
         let utc = |c: &str| format!("to_char({c} AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"')");
         sql.push_str(&format!(", version, {}, {}", utc("created_at"), utc("updated_at")));
     }
     sql.push_str(&format!(" FROM \"{}\"", layer.id));
-    if what == Select::Ids {
-        sql.push_str(" WHERE fid = ANY($1)");
+    match what {
+        Select::Ids => sql.push_str(" WHERE fid = ANY($1)"),
+        Select::Record => sql.push_str(" WHERE fid = $1 FOR UPDATE"),
+        _ => {}
     }
-    sql.push_str(" ORDER BY fid");
+    if what != Select::Record {
+        sql.push_str(" ORDER BY fid");
+    }
     sql
 }
 
@@ -228,6 +234,18 @@ fn read_feature(layer: &LayerDef, row: &PgRow) -> Result<Feature, StoreError> {
         })
         .collect::<Result<_, _>>()?;
     Ok(Feature { id, geometry, attributes })
+}
+
+/// A feature with its version and times (a `Select::Export` or `Select::Record` row).
+fn read_record(layer: &LayerDef, row: &PgRow) -> Result<Record, StoreError> {
+    let n = layer.attributes.len() + 2;
+    let read = |e| StoreError::db(format!("reading the bookkeeping of {}", layer.id))(e);
+    Ok(Record {
+        feature: read_feature(layer, row)?,
+        version: row.try_get(n).map_err(read)?,
+        created_at: normal_time(row.try_get(n + 1).map_err(read)?),
+        updated_at: normal_time(row.try_get(n + 2).map_err(read)?),
+    })
 }
 
 fn read_value(row: &PgRow, i: usize, kind: AttrType) -> Result<AttrValue, sqlx::Error> {
@@ -354,18 +372,67 @@ impl Store for PostgisStore {
             .fetch_all(&self.pool)
             .await
             .map_err(StoreError::db(format!("reading {}", layer.id)))?;
-        let n = layer.attributes.len() + 2;
-        rows.iter()
-            .map(|row| {
-                let read = |e| StoreError::db(format!("reading the bookkeeping of {}", layer.id))(e);
-                Ok(Record {
-                    feature: read_feature(layer, row)?,
-                    version: row.try_get(n).map_err(read)?,
-                    created_at: normal_time(row.try_get(n + 1).map_err(read)?),
-                    updated_at: normal_time(row.try_get(n + 2).map_err(read)?),
-                })
-            })
-            .collect()
+        rows.iter().map(|row| read_record(layer, row)).collect()
+    }
+
+    async fn edit(&self, layer: &LayerDef, edit: &Edit, expect: Option<&str>, actor: &str) -> Result<Edited, StoreError> {
+        let t = layer.id.as_str();
+        let mut tx = self.pool.begin().await.map_err(StoreError::db("starting a transaction"))?;
+        let before = match edit.id() {
+            Some(id) => sqlx::query(catalog_sql(select_sql(layer, Select::Record)))
+                .bind(id)
+                .fetch_optional(&mut *tx)
+                .await
+                .map_err(StoreError::db(format!("reading feature {id} of {t}")))?
+                .map(|row| read_record(layer, &row))
+                .transpose()?,
+            None => None,
+        };
+        let planned = edit.plan(layer, before.as_ref(), expect, &now())?;
+        if let Some(b) = &before {
+            sqlx::query(catalog_sql(format!("DELETE FROM \"{t}\" WHERE fid = $1")))
+                .bind(b.feature.id)
+                .execute(&mut *tx)
+                .await
+                .map_err(StoreError::db(format!("replacing feature {} of {t}", b.feature.id)))?;
+        }
+        let after = match &planned {
+            Some(r) => {
+                let row = checked_row(layer, 0, &r.feature.geometry, &r.feature.attributes, before.as_ref().map(|_| r))?;
+                let id = self.write_rows(&mut tx, layer, &[row]).await?[0];
+                let row = sqlx::query(catalog_sql(select_sql(layer, Select::Record)))
+                    .bind(id)
+                    .fetch_one(&mut *tx)
+                    .await
+                    .map_err(StoreError::db(format!("reading feature {id} of {t} back")))?;
+                Some(read_record(layer, &row)?)
+            }
+            None => None,
+        };
+        let id = edit.id().or(after.as_ref().map(|r| r.feature.id)).expect("an edit has a feature");
+        sqlx::query(include_str!("sql/insert_audit.sql"))
+            .bind(actor)
+            .bind(edit.action())
+            .bind(t)
+            .bind(id)
+            .bind(audit_json(layer, before.as_ref()))
+            .bind(audit_json(layer, after.as_ref()))
+            .execute(&mut *tx)
+            .await
+            .map_err(StoreError::db("writing the audit log"))?;
+        tx.commit().await.map_err(StoreError::db(format!("committing an edit of {t}")))?;
+        Ok(Edited { before, after })
+    }
+
+    async fn audit(&self, layer: Option<&str>, feature: Option<FeatureId>, limit: u32) -> Result<Vec<AuditEntry>, StoreError> {
+        let rows: Vec<AuditRow> = sqlx::query_as(include_str!("sql/select_audit.sql"))
+            .bind(layer)
+            .bind(feature)
+            .bind(i64::from(limit))
+            .fetch_all(&self.pool)
+            .await
+            .map_err(StoreError::db("reading the audit log"))?;
+        Ok(rows.into_iter().map(audit_entry).collect())
     }
 
     async fn replace(
