@@ -546,7 +546,9 @@ impl Catalog {
         };
         // What an edit must give: a parcel's 地番 and 大字, a hazardous building's status, a
         // road's class.
-        for (layer, attribute) in [("parcels", "chiban"), ("parcels", "oaza"), ("hazardous_buildings", "status"), ("roads", "road_class")] {
+        for (layer, attribute) in
+            [("parcels", "chiban"), ("parcels", "oaza"), ("hazardous_buildings", "status"), ("roads", "road_class")]
+        {
             let l = catalog.get_mut(layer).expect("built in");
             let i = l.attribute_index(attribute).expect("built in");
             l.attributes[i].required = true;

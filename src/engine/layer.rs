@@ -360,7 +360,9 @@ impl LayerData {
 
     /// Each segment's text index (made on first use), features and mask of removed features.
     pub fn text_indexes(&self) -> [(&TextIndex, &[Feature], Option<&[u64]>); 2] {
-        self.segments().map(|(s, mask)| (s.text.get_or_init(|| TextIndex::build(&self.def, &s.features)), s.features.as_slice(), mask))
+        self.segments().map(|(s, mask)| {
+            (s.text.get_or_init(|| TextIndex::build(&self.def, &s.features)), s.features.as_slice(), mask)
+        })
     }
 
     fn segment(&self, delta: bool) -> &Segment {

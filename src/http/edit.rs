@@ -81,7 +81,8 @@ async fn apply(
     let Some(after) = after else { return Ok(StatusCode::NO_CONTENT.into_response()) };
     let f = &after.feature;
     let g = OgcCrs::crs84().output(&f.geometry, app.store.crs()).map_err(|e| ApiError::Internal(e.to_string()))?;
-    let body = serde_json::to_value(f.to_geojson(layer, Audience::Staff, &g)).map_err(|e| ApiError::Internal(e.to_string()))?;
+    let body = serde_json::to_value(f.to_geojson(layer, Audience::Staff, &g))
+        .map_err(|e| ApiError::Internal(e.to_string()))?;
     let mut h = HeaderMap::new();
     h.insert(header::ETAG, HeaderValue::from_str(&f.etag()).expect("a hex tag is a valid header"));
     h.insert(header::CONTENT_TYPE, HeaderValue::from_static("application/geo+json"));
@@ -162,7 +163,11 @@ pub struct AuditParams {
 }
 
 /// `GET /audit[?layer][&feature_id][&limit]`: the newest audit entries (admin keys only).
-pub async fn audit(State(app): State<AppState>, caller: Caller, Params(p): Params<AuditParams>) -> Result<Json<Value>, ApiError> {
+pub async fn audit(
+    State(app): State<AppState>,
+    caller: Caller,
+    Params(p): Params<AuditParams>,
+) -> Result<Json<Value>, ApiError> {
     match caller.role {
         Role::Admin => {}
         _ if caller.key.is_none() => return Err(ApiError::Unauthorized("the audit log needs an admin API key".into())),

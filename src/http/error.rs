@@ -86,7 +86,9 @@ impl From<StoreError> for ApiError {
             StoreError::Geometry { message, .. } => {
                 ApiError::Invalid(vec![FieldError { path: "geometry".into(), message }])
             }
-            StoreError::Schema { message, .. } => ApiError::Invalid(vec![FieldError { path: "properties".into(), message }]),
+            StoreError::Schema { message, .. } => {
+                ApiError::Invalid(vec![FieldError { path: "properties".into(), message }])
+            }
             other => ApiError::Internal(other.to_string()),
         }
     }

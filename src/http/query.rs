@@ -66,7 +66,11 @@ pub struct IntersectsParams {
 }
 
 /// The layers to ask: the list given (each visible to the caller), or all the caller may see.
-pub(super) fn layers(app: &AppState, list: Option<&str>, caller: &Caller) -> Result<Vec<(Arc<LayerData>, Audience)>, ApiError> {
+pub(super) fn layers(
+    app: &AppState,
+    list: Option<&str>,
+    caller: &Caller,
+) -> Result<Vec<(Arc<LayerData>, Audience)>, ApiError> {
     let catalog = app.engine.catalog();
     let defs: Vec<&LayerDef> = match list {
         Some(list) => auth::resolve(catalog, list, caller)?.0,
@@ -120,7 +124,8 @@ pub(super) fn collection<'a>(
 
 /// Hits as a feature collection, with their distances.
 fn hits(app: &AppState, hits: &[(&LayerData, Audience, Hit<'_>)]) -> Result<Value, ApiError> {
-    let found = hits.iter().map(|(l, a, h)| (&l.def, *a, h.feature, vec![("distance_m", json!(round_cm(h.distance_m)))]));
+    let found =
+        hits.iter().map(|(l, a, h)| (&l.def, *a, h.feature, vec![("distance_m", json!(round_cm(h.distance_m)))]));
     collection(app, found, Value::Null)
 }
 

@@ -65,7 +65,8 @@ pub fn feature(body: &[u8], schema: &Schema<'_>) -> Result<NewFeature, Invalid> 
     let mut attributes = vec![AttrValue::Null; schema.layer.attributes.len()];
     properties(object.get("properties"), schema, &mut errors, |i, v| attributes[i] = v);
     for (i, a) in schema.layer.attributes.iter().enumerate() {
-        if a.required && attributes[i].is_null() && !errors.0.iter().any(|e| e.path == format!("properties.{}", a.name)) {
+        if a.required && attributes[i].is_null() && !errors.0.iter().any(|e| e.path == format!("properties.{}", a.name))
+        {
             errors.add(format!("properties.{}", a.name), format!("{} ({}) is required", a.name, a.title.ja));
         }
     }
@@ -96,7 +97,10 @@ pub fn patch(body: &[u8], schema: &Schema<'_>) -> Result<(Option<Geometry<f64>>,
     for (i, v) in &changes {
         let a = &schema.layer.attributes[*i];
         if a.required && v.is_null() {
-            errors.add(format!("properties.{}", a.name), format!("{} ({}) is required: it cannot be cleared", a.name, a.title.ja));
+            errors.add(
+                format!("properties.{}", a.name),
+                format!("{} ({}) is required: it cannot be cleared", a.name, a.title.ja),
+            );
         }
     }
     if errors.0.is_empty() { Ok((geometry, changes)) } else { Err(Invalid(errors.0)) }
@@ -140,7 +144,8 @@ fn geometry(v: &Value, schema: &Schema<'_>, errors: &mut Errors) -> Option<Geome
     let [w, s, e, n] = schema.bounds;
     match lonlat.ok().and_then(|l| l.bounding_rect()) {
         Some(r) if r.min().x >= w && r.min().y >= s && r.max().x <= e && r.max().y <= n => {}
-        _ => errors.add("geometry", format!("the geometry must lie inside the city's extent [{w}, {s}, {e}, {n}] (degrees)")),
+        _ => errors
+            .add("geometry", format!("the geometry must lie inside the city's extent [{w}, {s}, {e}, {n}] (degrees)")),
     }
     match schema.crs.input(g, schema.store_crs) {
         Ok(g) => Some(g),
@@ -176,8 +181,12 @@ fn value_of(v: &Value, kind: AttrType) -> Result<AttrValue, String> {
     match (kind, v) {
         (_, Value::Null) => Ok(AttrValue::Null),
         (AttrType::Text, Value::String(s)) => Ok(AttrValue::Text(s.clone())),
-        (AttrType::Integer, Value::Number(n)) => n.as_i64().map(AttrValue::Int).ok_or_else(|| format!("{n} is not a whole number")),
-        (AttrType::Real, Value::Number(n)) => n.as_f64().map(AttrValue::Real).ok_or_else(|| format!("{n} is not a number")),
+        (AttrType::Integer, Value::Number(n)) => {
+            n.as_i64().map(AttrValue::Int).ok_or_else(|| format!("{n} is not a whole number"))
+        }
+        (AttrType::Real, Value::Number(n)) => {
+            n.as_f64().map(AttrValue::Real).ok_or_else(|| format!("{n} is not a number"))
+        }
         (AttrType::Boolean, Value::Bool(b)) => Ok(AttrValue::Bool(*b)),
         (AttrType::Date, Value::String(s)) => NaiveDate::parse_from_str(s, "%Y-%m-%d")
             .map(|_| AttrValue::Text(s.clone()))
@@ -209,7 +218,8 @@ mod tests {
         let layer = Catalog::builtin().get("hazardous_buildings").unwrap().clone();
         let crs = OgcCrs::crs84();
         let schema = Schema { layer: &layer, crs: &crs, store_crs: Epsg(6678), bounds: [140.31, 38.44, 140.62, 38.72] };
-        feature(body.as_bytes(), &schema).map_err(|e| e.0.into_iter().map(|f| format!("{}: {}", f.path, f.message)).collect())
+        feature(body.as_bytes(), &schema)
+            .map_err(|e| e.0.into_iter().map(|f| format!("{}: {}", f.path, f.message)).collect())
     }
 
     #[test]
@@ -232,10 +242,15 @@ mod tests {
         assert!(joined.contains("properties.structure: expected text, got 5"), "{joined}");
         assert!(joined.contains("properties.colour: hazardous_buildings has no attribute \"colour\""), "{joined}");
         assert!(joined.contains("properties.status: status (判定) is required"), "{joined}");
-        let outside = check(r#"{"type":"Feature","geometry":{"type":"Point","coordinates":[139.7,35.7]},"properties":{"status":"x"}}"#).unwrap_err();
+        let outside = check(
+            r#"{"type":"Feature","geometry":{"type":"Point","coordinates":[139.7,35.7]},"properties":{"status":"x"}}"#,
+        )
+        .unwrap_err();
         assert!(outside[0].contains("inside the city's extent"), "{outside:?}");
         assert!(check("[1]").unwrap_err()[0].contains("JSON object"));
-        assert!(check(r#"{"type":"Feature","properties":{"status":"x"}}"#).unwrap_err()[0].contains("needs a geometry"));
+        assert!(
+            check(r#"{"type":"Feature","properties":{"status":"x"}}"#).unwrap_err()[0].contains("needs a geometry")
+        );
     }
 
     #[test]

@@ -133,10 +133,19 @@ pub(crate) fn catalog_sql(sql: String) -> sqlx::AssertSqlSafe<std::sync::Arc<str
 pub enum Edit {
     Create(NewFeature),
     /// The whole feature anew (geometry and every attribute).
-    Replace { id: FeatureId, feature: NewFeature },
+    Replace {
+        id: FeatureId,
+        feature: NewFeature,
+    },
     /// Some attributes (by schema position) and, if given, the geometry.
-    Update { id: FeatureId, geometry: Option<geo_types::Geometry<f64>>, attributes: Vec<(usize, AttrValue)> },
-    Delete { id: FeatureId },
+    Update {
+        id: FeatureId,
+        geometry: Option<geo_types::Geometry<f64>>,
+        attributes: Vec<(usize, AttrValue)>,
+    },
+    Delete {
+        id: FeatureId,
+    },
 }
 
 impl Edit {
@@ -185,9 +194,11 @@ impl Edit {
             Edit::Create(f) => {
                 Some(next(Feature { id: 0, geometry: f.geometry.clone(), attributes: f.attributes.clone() }))
             }
-            Edit::Replace { id, feature } => {
-                Some(next(Feature { id: *id, geometry: feature.geometry.clone(), attributes: feature.attributes.clone() }))
-            }
+            Edit::Replace { id, feature } => Some(next(Feature {
+                id: *id,
+                geometry: feature.geometry.clone(),
+                attributes: feature.attributes.clone(),
+            })),
             Edit::Update { geometry, attributes, .. } => {
                 let mut f = current.expect("checked above").feature.clone();
                 if let Some(g) = geometry {
@@ -392,8 +403,13 @@ pub trait Store: Send + Sync {
     /// Makes one edit in one transaction, with its audit log entry (`actor` did it): the
     /// feature is read and locked, checked against `expect` (its ETag) if given, written, and
     /// the entry records it before and after. Returns both.
-    async fn edit(&self, layer: &LayerDef, edit: &Edit, expect: Option<&str>, actor: &str)
-    -> Result<Edited, StoreError>;
+    async fn edit(
+        &self,
+        layer: &LayerDef,
+        edit: &Edit,
+        expect: Option<&str>,
+        actor: &str,
+    ) -> Result<Edited, StoreError>;
 
     /// The newest audit log entries, newest first, of a layer or a feature if given.
     async fn audit(

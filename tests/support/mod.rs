@@ -12,6 +12,7 @@ use axum::body::Body;
 use axum::http::{Request, Response};
 use http_body_util::BodyExt;
 use machizu::app::App;
+use machizu::auth::{NewKey, Role};
 use machizu::config::Config;
 use machizu::crs::Epsg;
 use machizu::store::gpkg::{FILE_NAME, GpkgStore};
@@ -24,6 +25,7 @@ const FIXTURE_SOURCES: &[&str] = &[
     include_str!("../../src/catalog.rs"),
     include_str!("../../src/store/gpkg/mod.rs"),
     include_str!("../../schema/gpkg/geopackage_core.sql"),
+    include_str!("../../schema/gpkg/machizu.sql"),
 ];
 
 /// `rel` under the real sample data (`MACHIZU_SAMPLE_DATA`, default `../shared/data`), or
@@ -94,6 +96,42 @@ impl TestServer {
 
     pub async fn request(&self, req: Request<Body>) -> Response<Body> {
         self.router.clone().oneshot(req).await.unwrap()
+    }
+
+    /// A new API key with `role` (for all layers); returns the token.
+    pub async fn key(&self, role: Role) -> String {
+        let new = NewKey::generate(&format!("test {role:?}"), role, None);
+        self.app.store.create_key(&new).await.unwrap();
+        new.token
+    }
+
+    /// `method uri` with an optional key, JSON body and extra headers.
+    pub async fn call(
+        &self,
+        method: &str,
+        uri: &str,
+        key: Option<&str>,
+        body: Option<&serde_json::Value>,
+        headers: &[(&str, &str)],
+    ) -> Response<Body> {
+        let mut req = Request::builder().method(method).uri(uri);
+        if let Some(k) = key {
+            req = req.header("authorization", format!("Bearer {k}"));
+        }
+        for (name, value) in headers {
+            req = req.header(*name, *value);
+        }
+        let body = body.map_or_else(Body::empty, |b| Body::from(b.to_string()));
+        self.request(req.body(body).unwrap()).await
+    }
+
+    /// `GET uri` with a key, as JSON (asserting 200).
+    pub async fn get_json(&self, uri: &str, key: Option<&str>) -> serde_json::Value {
+        let r = self.call("GET", uri, key, None, &[]).await;
+        let status = r.status();
+        let body = body_bytes(r).await;
+        assert_eq!(status, 200, "GET {uri}: {}", String::from_utf8_lossy(&body));
+        serde_json::from_slice(&body).unwrap()
     }
 }
 

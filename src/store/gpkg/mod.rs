@@ -26,9 +26,9 @@ use sqlx::sqlite::{
 };
 use sqlx::{Arguments, AssertSqlSafe, Row};
 
-use super::{AuditEntry, AuditRow, Edit, Edited, audit_entry, audit_json, checked_row, now, 
-    Key, KeyRow, Store, StoreError, StoreHealth, WriteRow, api_key, catalog_sql, kept_rows, key_layers, new_rows,
-    normal_time,
+use super::{
+    AuditEntry, AuditRow, Edit, Edited, Key, KeyRow, Store, StoreError, StoreHealth, WriteRow, api_key, audit_entry,
+    audit_json, catalog_sql, checked_row, kept_rows, key_layers, new_rows, normal_time, now,
 };
 use crate::auth::{ApiKey, NewKey};
 use crate::catalog::{AttrType, Catalog, LayerDef};
@@ -421,7 +421,13 @@ impl Store for GpkgStore {
         read_records(layer, &rows)
     }
 
-    async fn edit(&self, layer: &LayerDef, edit: &Edit, expect: Option<&str>, actor: &str) -> Result<Edited, StoreError> {
+    async fn edit(
+        &self,
+        layer: &LayerDef,
+        edit: &Edit,
+        expect: Option<&str>,
+        actor: &str,
+    ) -> Result<Edited, StoreError> {
         let t = layer.id.as_str();
         // IMMEDIATE: take the write lock before reading, so that nobody changes the feature
         // between the check and the write (a deferred transaction could not upgrade later).
@@ -448,7 +454,8 @@ impl Store for GpkgStore {
         }
         let after = match &planned {
             Some(r) => {
-                let row = checked_row(layer, 0, &r.feature.geometry, &r.feature.attributes, before.as_ref().map(|_| r))?;
+                let row =
+                    checked_row(layer, 0, &r.feature.geometry, &r.feature.attributes, before.as_ref().map(|_| r))?;
                 let id = self.write_rows(&mut tx, layer, &[row]).await?[0];
                 record(&mut tx, id).await?
             }
@@ -469,7 +476,12 @@ impl Store for GpkgStore {
         Ok(Edited { before, after })
     }
 
-    async fn audit(&self, layer: Option<&str>, feature: Option<FeatureId>, limit: u32) -> Result<Vec<AuditEntry>, StoreError> {
+    async fn audit(
+        &self,
+        layer: Option<&str>,
+        feature: Option<FeatureId>,
+        limit: u32,
+    ) -> Result<Vec<AuditEntry>, StoreError> {
         let rows: Vec<AuditRow> = sqlx::query_as(include_str!("sql/select_audit.sql"))
             .bind(layer)
             .bind(feature)

@@ -20,9 +20,9 @@ use sqlx::postgres::{PgConnection, PgPool, PgPoolOptions, PgRow};
 
 mod changes;
 
-use super::{AuditEntry, AuditRow, Edit, Edited, audit_entry, audit_json, checked_row, now, 
-    ChangeFeed, Key, KeyRow, Store, StoreError, StoreHealth, WriteRow, api_key, catalog_sql, kept_rows, key_layers,
-    new_rows, normal_time,
+use super::{
+    AuditEntry, AuditRow, ChangeFeed, Edit, Edited, Key, KeyRow, Store, StoreError, StoreHealth, WriteRow, api_key,
+    audit_entry, audit_json, catalog_sql, checked_row, kept_rows, key_layers, new_rows, normal_time, now,
 };
 use crate::auth::{ApiKey, NewKey};
 use crate::catalog::{AttrType, Catalog, LayerDef};
@@ -375,7 +375,13 @@ impl Store for PostgisStore {
         rows.iter().map(|row| read_record(layer, row)).collect()
     }
 
-    async fn edit(&self, layer: &LayerDef, edit: &Edit, expect: Option<&str>, actor: &str) -> Result<Edited, StoreError> {
+    async fn edit(
+        &self,
+        layer: &LayerDef,
+        edit: &Edit,
+        expect: Option<&str>,
+        actor: &str,
+    ) -> Result<Edited, StoreError> {
         let t = layer.id.as_str();
         let mut tx = self.pool.begin().await.map_err(StoreError::db("starting a transaction"))?;
         let before = match edit.id() {
@@ -398,7 +404,8 @@ impl Store for PostgisStore {
         }
         let after = match &planned {
             Some(r) => {
-                let row = checked_row(layer, 0, &r.feature.geometry, &r.feature.attributes, before.as_ref().map(|_| r))?;
+                let row =
+                    checked_row(layer, 0, &r.feature.geometry, &r.feature.attributes, before.as_ref().map(|_| r))?;
                 let id = self.write_rows(&mut tx, layer, &[row]).await?[0];
                 let row = sqlx::query(catalog_sql(select_sql(layer, Select::Record)))
                     .bind(id)
@@ -424,7 +431,12 @@ impl Store for PostgisStore {
         Ok(Edited { before, after })
     }
 
-    async fn audit(&self, layer: Option<&str>, feature: Option<FeatureId>, limit: u32) -> Result<Vec<AuditEntry>, StoreError> {
+    async fn audit(
+        &self,
+        layer: Option<&str>,
+        feature: Option<FeatureId>,
+        limit: u32,
+    ) -> Result<Vec<AuditEntry>, StoreError> {
         let rows: Vec<AuditRow> = sqlx::query_as(include_str!("sql/select_audit.sql"))
             .bind(layer)
             .bind(feature)
