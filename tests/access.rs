@@ -1,0 +1,196 @@
+//! Access control: every route × {no key, public key, staff key, admin key, revoked key}. No
+//! staff-only layer or attribute ever reaches a caller who is not staff (in bodies, tiles,
+//! counts or errors), and no write succeeds without the right role.
+
+mod support;
+
+use machizu::auth::Role;
+use machizu::catalog::Visibility;
+use serde_json::json;
+use support::{CENTRE_Z14, TestServer, body_bytes, vector_tile};
+
+/// Names and values that only staff may see in the demo city with `sewer_lines` made
+/// staff-only: attribute names, the layer's id, and its pipe kinds.
+const STAFF_ONLY: &[&str] = &[
+    "owner_name",
+    "owner_contact",
+    "owner_address",
+    "internal_note",
+    "\"notes\"",
+    "device_id",
+    "\"source\"",
+    "sewer_lines",
+    "汚水",
+];
+
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum Who {
+    Nobody,
+    Public,
+    Staff,
+    Admin,
+    Revoked,
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn every_route_for_every_kind_of_caller() {
+    let s = TestServer::demo_with(|c| c.catalog.get_mut("sewer_lines").unwrap().visibility = Visibility::Staff).await;
+    let public = s.key(Role::Public).await;
+    let staff = s.key(Role::Staff).await;
+    let admin = s.key(Role::Admin).await;
+    let revoked = s.key(Role::Staff).await;
+    let revoked_id = revoked.split('_').nth(1).unwrap().to_owned();
+    assert!(s.app.store.revoke_key(&revoked_id).await.unwrap());
+
+    let (z, x, y) = CENTRE_Z14;
+    let reads: Vec<(String, &str)> = vec![
+        ("/layers".into(), "any"),
+        ("/tiles/roads,hazardous_buildings.json".into(), "any"),
+        ("/ogc/collections".into(), "any"),
+        ("/ogc/collections/hazardous_buildings".into(), "any"),
+        ("/ogc/collections/hazardous_buildings/queryables".into(), "any"),
+        ("/ogc/collections/hazardous_buildings/items?limit=1000".into(), "any"),
+        ("/ogc/collections/hazardous_buildings/items/1".into(), "any"),
+        ("/ogc/collections/parcels/items?limit=50".into(), "any"),
+        ("/query/point?lon=140.405&lat=38.6".into(), "any"),
+        ("/query/nearest?layer=hazardous_buildings&lon=140.405&lat=38.6&k=20".into(), "any"),
+        ("/query/within?layer=hazardous_buildings&lon=140.405&lat=38.6&radius_m=5000".into(), "any"),
+        (format!("/search?q={}", "%E5%B0%BE%E8%8A%B1%E6%B2%A2"), "any"),
+        ("/search?q=1".into(), "any"),
+        // The staff-only layer itself: 404 to the public, as if it did not exist.
+        ("/tiles/sewer_lines.json".into(), "staff"),
+        ("/ogc/collections/sewer_lines".into(), "staff"),
+        ("/ogc/collections/sewer_lines/items".into(), "staff"),
+        ("/ogc/collections/sewer_lines/items/1".into(), "staff"),
+        ("/query/nearest?layer=sewer_lines&lon=140.405&lat=38.6".into(), "staff"),
+        ("/query/point?lon=140.405&lat=38.6&layers=sewer_lines".into(), "staff"),
+        ("/audit".into(), "admin"),
+    ];
+    for who in [Who::Nobody, Who::Public, Who::Staff, Who::Admin, Who::Revoked] {
+        let key = match who {
+            Who::Nobody => None,
+            Who::Public => Some(public.as_str()),
+            Who::Staff => Some(staff.as_str()),
+            Who::Admin => Some(admin.as_str()),
+            Who::Revoked => Some(revoked.as_str()),
+        };
+        let is_staff = matches!(who, Who::Staff | Who::Admin);
+        for (uri, needs) in &reads {
+            let r = s.call("GET", uri, key, None, &[]).await;
+            let status = r.status().as_u16();
+            let body = String::from_utf8(body_bytes(r).await).unwrap();
+            let expected = match (who, *needs) {
+                (Who::Revoked, _) => 401,
+                (_, "any") => 200,
+                (Who::Staff | Who::Admin, "staff") => 200,
+                (_, "staff") => 404,
+                (Who::Admin, "admin") => 200,
+                (Who::Nobody, "admin") => 401,
+                (_, "admin") => 403,
+                _ => unreachable!(),
+            };
+            assert_eq!(status, expected, "{who:?} GET {uri}: {body}");
+            if !is_staff && *needs == "staff" && who != Who::Revoked {
+                // The answer is the one for a layer that does not exist.
+                let nope = s.call("GET", &uri.replace("sewer_lines", "no_such_layer"), key, None, &[]).await;
+                let nope = String::from_utf8(body_bytes(nope).await).unwrap();
+                assert_eq!(body.replace("sewer_lines", "no_such_layer"), nope, "{who:?} GET {uri}");
+            } else if !is_staff {
+                for secret in STAFF_ONLY {
+                    assert!(!body.contains(secret), "{who:?} GET {uri} shows {secret}: {body:.300}");
+                }
+            }
+            if who == Who::Revoked {
+                assert!(body.contains("revoked"), "{body}");
+            }
+        }
+        // Staff see what the public may not.
+        if is_staff {
+            let items = s.get_json("/ogc/collections/hazardous_buildings/items?limit=1", key).await;
+            assert!(items["features"][0]["properties"].get("owner_name").is_some());
+            let layers = s.get_json("/layers", key).await.to_string();
+            assert!(layers.contains("sewer_lines") && layers.contains("internal_note"));
+        }
+        // Tiles: staff-only attributes and layers in the tile itself.
+        let r = s
+            .call("GET", &format!("/tiles/roads,hazardous_buildings,water_mains/{z}/{x}/{y}.mvt"), key, None, &[])
+            .await;
+        let status = r.status().as_u16();
+        let cache_control = r.headers().get("cache-control").map(|v| v.to_str().unwrap().to_owned());
+        assert_eq!(status, if who == Who::Revoked { 401 } else { 200 }, "{who:?} tile");
+        if status == 200 {
+            let tile = vector_tile::decode(&body_bytes(r).await);
+            let keys: Vec<&str> = tile.layers.iter().flat_map(|l| l.keys.iter().map(String::as_str)).collect();
+            assert_eq!(keys.contains(&"internal_note"), is_staff, "{who:?}: {keys:?}");
+            assert_eq!(cache_control.unwrap().starts_with("private"), is_staff, "staff tiles are never shared");
+        }
+        let r = s.call("GET", &format!("/tiles/sewer_lines/{z}/{x}/{y}.mvt"), key, None, &[]).await;
+        let expected = match who {
+            Who::Revoked => 401,
+            Who::Staff | Who::Admin => 200,
+            _ => 404,
+        };
+        assert_eq!(r.status().as_u16(), expected, "{who:?} staff-only layer tile");
+
+        // Writes: staff and admin only.
+        let point = json!({"type": "Feature", "geometry": {"type": "Point", "coordinates": [140.41, 38.61]}, "properties": {"status": "管理不全空家等"}});
+        let r = s.call("POST", "/ogc/collections/hazardous_buildings/items", key, Some(&point), &[]).await;
+        let created = r.status().as_u16();
+        let expected = match who {
+            Who::Nobody | Who::Revoked => 401,
+            Who::Public => 403,
+            Who::Staff | Who::Admin => 201,
+        };
+        assert_eq!(created, expected, "{who:?} POST");
+        let target = if created == 201 { body_json_id(r).await } else { 1 };
+        let patch = json!({"properties": {"structure": "木造"}});
+        let item = format!("/ogc/collections/hazardous_buildings/items/{target}");
+        for (method, body) in [("PATCH", Some(&patch)), ("PUT", Some(&point)), ("DELETE", None)] {
+            let r = s.call(method, &item, key, body, &[]).await;
+            let expected = match who {
+                Who::Nobody | Who::Revoked => 401,
+                Who::Public => 403,
+                Who::Staff | Who::Admin if method == "DELETE" => 204,
+                Who::Staff | Who::Admin => 200,
+            };
+            assert_eq!(r.status().as_u16(), expected, "{who:?} {method}");
+        }
+        // The staff-only layer cannot even be named by a writer who may not see it.
+        let pipe = json!({"type": "Feature", "geometry": {"type": "LineString", "coordinates": [[140.41, 38.61], [140.411, 38.611]]}, "properties": {}});
+        let r = s.call("POST", "/ogc/collections/sewer_lines/items", key, Some(&pipe), &[]).await;
+        let expected = match who {
+            Who::Revoked => 401,
+            Who::Nobody | Who::Public => 404,
+            Who::Staff | Who::Admin => 201,
+        };
+        assert_eq!(r.status().as_u16(), expected, "{who:?} POST to a staff-only layer");
+    }
+    // Nothing the refused callers tried was written: only the staff and admin edits are audited.
+    let entries = s.app.store.audit(None, None, 1000).await.unwrap();
+    assert_eq!(entries.len(), 2 * 5, "two writers × (create, update, replace, delete, create pipe)");
+    assert!(entries.iter().all(|e| e.actor.contains("test Staff") || e.actor.contains("test Admin")));
+}
+
+async fn body_json_id(r: axum::http::Response<axum::body::Body>) -> i64 {
+    support::body_json(r).await["id"].as_i64().unwrap()
+}
+
+#[tokio::test]
+async fn a_scoped_key_writes_only_its_layers() {
+    let s = TestServer::demo().await;
+    let new = machizu::auth::NewKey::generate("除雪GPS", Role::Staff, Some(vec!["roads".into()]));
+    s.app.store.create_key(&new).await.unwrap();
+    let key = Some(new.token.as_str());
+    let point = json!({"type": "Feature", "geometry": {"type": "Point", "coordinates": [140.41, 38.61]}, "properties": {"status": "x"}});
+    let r = s.call("POST", "/ogc/collections/hazardous_buildings/items", key, Some(&point), &[]).await;
+    assert_eq!(r.status(), 403);
+    // Outside its scope the key sees what the public sees.
+    let items = s.get_json("/ogc/collections/hazardous_buildings/items?limit=1", key).await;
+    assert!(items["features"][0]["properties"].get("owner_name").is_none());
+    let road = s.get_json("/ogc/collections/roads/items?limit=1", key).await;
+    assert!(road["features"][0]["properties"].get("internal_note").is_some());
+    let r = s
+        .call("PATCH", "/ogc/collections/roads/items/1", key, Some(&json!({"properties": {"width_m": 7.5}})), &[])
+        .await;
+    assert_eq!(r.status(), 200);
+}
