@@ -424,6 +424,48 @@ async fn point_nearest_within_and_search() {
     assert_eq!(s.get("/search?q=").await.status(), 400);
 }
 
+#[tokio::test]
+async fn the_openapi_document_describes_every_route() {
+    let s = TestServer::demo().await;
+    let api = s.get_json("/api", None).await;
+    assert!(api["openapi"].as_str().unwrap().starts_with("3."));
+    let paths = api["paths"].as_object().unwrap();
+    for (path, methods) in [
+        ("/tiles/{layers}/{z}/{x}/{y}", &["get"][..]),
+        ("/tiles/{spec}", &["get"]),
+        ("/layers", &["get"]),
+        ("/health", &["get"]),
+        ("/ogc", &["get"]),
+        ("/ogc/conformance", &["get"]),
+        ("/ogc/collections", &["get"]),
+        ("/ogc/collections/{id}", &["get"]),
+        ("/ogc/collections/{id}/queryables", &["get"]),
+        ("/ogc/collections/{id}/items", &["get", "post"]),
+        ("/ogc/collections/{id}/items/{fid}", &["get", "put", "patch", "delete"]),
+        ("/audit", &["get"]),
+        ("/search", &["get"]),
+        ("/query/point", &["get"]),
+        ("/query/nearest", &["get"]),
+        ("/query/within", &["get"]),
+        ("/query/intersects", &["post"]),
+    ] {
+        for m in methods {
+            assert!(paths.get(path).and_then(|p| p.get(*m)).is_some(), "{m} {path} is documented");
+        }
+    }
+    let limit = paths["/ogc/collections/{id}/items"]["get"]["parameters"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| p["name"] == "limit")
+        .unwrap();
+    assert_eq!(limit["schema"]["maximum"], 10000);
+    let nearest = paths["/query/nearest"]["get"]["parameters"].as_array().unwrap();
+    assert!(nearest.iter().any(|p| p["name"] == "k"), "query parameters come from the handlers' types");
+    assert!(api["components"]["securitySchemes"]["api_key"]["scheme"].as_str().unwrap().eq_ignore_ascii_case("bearer"));
+    assert!(paths["/ogc/collections/{id}/items/{fid}"]["put"]["responses"].get("412").is_some());
+}
+
 /// GDAL's OGC API – Features client lists the collections and reads every feature, in CRS84.
 #[tokio::test(flavor = "multi_thread")]
 async fn gdal_reads_the_service() {

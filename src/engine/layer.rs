@@ -359,7 +359,7 @@ impl LayerData {
     }
 
     /// Each segment's text index (made on first use), features and mask of removed features.
-    pub fn text_indexes(&self) -> [(&TextIndex, &[Feature], Option<&[u64]>); 2] {
+    pub fn text_indexes(&self) -> [TextSegment<'_>; 2] {
         self.segments().map(|(s, mask)| {
             (s.text.get_or_init(|| TextIndex::build(&self.def, &s.features)), s.features.as_slice(), mask)
         })
@@ -412,6 +412,9 @@ impl LayerData {
         self.delta.len()
     }
 }
+
+/// A segment's text index, its features, and the mask of its removed features.
+pub type TextSegment<'a> = (&'a TextIndex, &'a [Feature], Option<&'a [u64]>);
 
 /// Whether bit `i` of `mask` is set.
 #[inline]

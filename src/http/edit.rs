@@ -17,6 +17,7 @@ use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
 use serde_json::Value;
 
+use super::error::ErrorBody;
 use super::{ApiError, AppState, Params, auth, base_url};
 use crate::auth::{Caller, Role};
 use crate::catalog::{Audience, LayerDef};
@@ -99,6 +100,11 @@ fn schema<'a>(app: &'a AppState, layer: &'a LayerDef, crs: &'a OgcCrs) -> Schema
 }
 
 /// `POST /ogc/collections/{id}/items`: a new feature (201, `Location`, `ETag`).
+#[utoipa::path(post, path = "/ogc/collections/{id}/items", tag = "edit", security(("api_key" = [])),
+    params(("id" = String, Path), ("Content-Crs" = Option<String>, Header, description = "CRS URI of the body's geometry")),
+    request_body(content_type = "application/geo+json", description = "a GeoJSON Feature"),
+    responses((status = 201, description = "created; Location and ETag"), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
+              (status = 404, body = ErrorBody), (status = 422, body = ErrorBody)))]
 pub async fn create(
     State(app): State<AppState>,
     caller: Caller,
@@ -113,6 +119,11 @@ pub async fn create(
 }
 
 /// `PUT /ogc/collections/{id}/items/{fid}`: the whole feature anew.
+#[utoipa::path(put, path = "/ogc/collections/{id}/items/{fid}", tag = "edit", security(("api_key" = [])),
+    params(("id" = String, Path), ("fid" = i64, Path), ("If-Match" = Option<String>, Header), ("Content-Crs" = Option<String>, Header)),
+    request_body(content_type = "application/geo+json", description = "the whole GeoJSON Feature"),
+    responses((status = 200, description = "replaced; new ETag"), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
+              (status = 404, body = ErrorBody), (status = 412, body = ErrorBody), (status = 422, body = ErrorBody)))]
 pub async fn replace(
     State(app): State<AppState>,
     caller: Caller,
@@ -128,6 +139,11 @@ pub async fn replace(
 }
 
 /// `PATCH /ogc/collections/{id}/items/{fid}`: a merge patch of geometry and properties.
+#[utoipa::path(patch, path = "/ogc/collections/{id}/items/{fid}", tag = "edit", security(("api_key" = [])),
+    params(("id" = String, Path), ("fid" = i64, Path), ("If-Match" = Option<String>, Header), ("Content-Crs" = Option<String>, Header)),
+    request_body(content_type = "application/merge-patch+json", description = "a merge patch of geometry and properties"),
+    responses((status = 200, description = "updated; new ETag"), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
+              (status = 404, body = ErrorBody), (status = 412, body = ErrorBody), (status = 422, body = ErrorBody)))]
 pub async fn update(
     State(app): State<AppState>,
     caller: Caller,
@@ -138,11 +154,16 @@ pub async fn update(
     let layer = writable(&app, &id, &caller)?;
     let fid = feature_id(&fid)?;
     let crs = content_crs(&app, &headers)?;
-    let (geometry, attributes) = write::patch(&body, &schema(&app, layer, &crs)).map_err(|e| ApiError::Invalid(e.0))?;
-    apply(&app, layer, &caller, Edit::Update { id: fid, geometry, attributes }, if_match(&headers), &headers).await
+    let patch = write::patch(&body, &schema(&app, layer, &crs)).map_err(|e| ApiError::Invalid(e.0))?;
+    let edit = Edit::Update { id: fid, geometry: patch.geometry, attributes: patch.attributes };
+    apply(&app, layer, &caller, edit, if_match(&headers), &headers).await
 }
 
 /// `DELETE /ogc/collections/{id}/items/{fid}` (204).
+#[utoipa::path(delete, path = "/ogc/collections/{id}/items/{fid}", tag = "edit", security(("api_key" = [])),
+    params(("id" = String, Path), ("fid" = i64, Path), ("If-Match" = Option<String>, Header)),
+    responses((status = 204, description = "deleted"), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
+              (status = 404, body = ErrorBody), (status = 412, body = ErrorBody)))]
 pub async fn delete(
     State(app): State<AppState>,
     caller: Caller,
@@ -154,7 +175,8 @@ pub async fn delete(
     apply(&app, layer, &caller, Edit::Delete { id: fid }, if_match(&headers), &headers).await
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct AuditParams {
     layer: Option<String>,
@@ -163,6 +185,9 @@ pub struct AuditParams {
 }
 
 /// `GET /audit[?layer][&feature_id][&limit]`: the newest audit entries (admin keys only).
+#[utoipa::path(get, path = "/audit", tag = "edit", security(("api_key" = [])), params(AuditParams),
+    responses((status = 200, description = "newest audit entries: who, when, what, before and after"),
+              (status = 401, body = ErrorBody), (status = 403, body = ErrorBody)))]
 pub async fn audit(
     State(app): State<AppState>,
     caller: Caller,

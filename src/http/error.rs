@@ -34,12 +34,16 @@ pub enum ApiError {
     Internal(String),
 }
 
-#[derive(Serialize)]
-struct Body<'a> {
-    error: &'a str,
-    message: String,
+/// The body of every error response.
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct ErrorBody {
+    /// A code: bad_request, unauthorized, forbidden, not_found, precondition_failed, invalid, internal.
+    pub error: &'static str,
+    /// What was wrong, for a person.
+    pub message: String,
+    /// For 422: every problem with the body, with where it is.
     #[serde(skip_serializing_if = "Option::is_none")]
-    errors: Option<Vec<FieldError>>,
+    pub errors: Option<Vec<FieldError>>,
 }
 
 impl IntoResponse for ApiError {
@@ -61,7 +65,7 @@ impl IntoResponse for ApiError {
             other => other.to_string(),
         };
         let errors = if let ApiError::Invalid(e) = self { Some(e) } else { None };
-        let mut response = (status, Json(Body { error: code, message, errors })).into_response();
+        let mut response = (status, Json(ErrorBody { error: code, message, errors })).into_response();
         if status == StatusCode::UNAUTHORIZED {
             response.headers_mut().insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
         }

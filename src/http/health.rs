@@ -6,6 +6,8 @@ use serde_json::{Value, json};
 
 use super::AppState;
 
+#[utoipa::path(get, path = "/health", tag = "server",
+    responses((status = 200, description = "status of the server and its store")))]
 pub async fn health(State(app): State<AppState>) -> Json<Value> {
     let store = app.store.health().await;
     let features: usize =

@@ -29,6 +29,8 @@ pub fn describe(app: &AppState, layer: &LayerDef, audience: Audience) -> Value {
     })
 }
 
+#[utoipa::path(get, path = "/layers", tag = "layers",
+    responses((status = 200, description = "the layers the caller may see, with titles, attributes, counts and bounds")))]
 pub async fn list(State(app): State<AppState>, caller: Caller) -> Json<Value> {
     let layers: Vec<Value> = app
         .config

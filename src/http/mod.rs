@@ -12,6 +12,7 @@
 //! | `GET /query/point`, `/query/nearest`, `/query/within`, `POST /query/intersects` | spatial questions ([`query`]) |
 //! | `GET /search` | 地番 and name search ([`search`]) |
 //! | `GET /health` | liveness and store status ([`health`]) |
+//! | `GET /api` | the OpenAPI 3 document of all of the above, generated from the handlers' annotations |
 //! | `GET /`, `/web/…`, `/vendor/maplibre-gl/…`, `/styles/…` | the map page and its assets ([`web`]) |
 //!
 //! Every route serves the [`crate::auth::Caller`] that [`auth`] establishes from the request's
@@ -65,30 +66,60 @@ pub fn base_url(headers: &axum::http::HeaderMap) -> String {
 /// Shared state of every handler.
 pub type AppState = Arc<App>;
 
+/// The OpenAPI document's fixed parts; the paths come from the handlers' annotations as the
+/// routes are registered, so the document cannot miss a route.
+#[derive(utoipa::OpenApi)]
+#[openapi(
+    info(title = "machizu", description = "統合型GIS tile and geodata server: vector tiles, OGC API – Features, spatial queries, search, edits"),
+    modifiers(&BearerKeys),
+    tags((name = "tiles"), (name = "ogc", description = "OGC API – Features Parts 1–3"), (name = "edit", description = "OGC API – Features Part 4"),
+         (name = "query"), (name = "search"), (name = "layers"), (name = "server")),
+)]
+struct ApiDoc;
+
+/// `Authorization: Bearer <key>` as the `api_key` security scheme.
+struct BearerKeys;
+
+impl utoipa::Modify for BearerKeys {
+    fn modify(&self, api: &mut utoipa::openapi::OpenApi) {
+        use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
+        let scheme = HttpBuilder::new().scheme(HttpAuthScheme::Bearer).description(Some("machizu keys create")).build();
+        api.components
+            .get_or_insert_with(Default::default)
+            .add_security_scheme("api_key", SecurityScheme::Http(scheme));
+    }
+}
+
 /// Every route of the server.
 pub fn router(app: AppState) -> Router {
-    let public_api = Router::new()
-        .route("/tiles/{layers}/{z}/{x}/{y}", get(tiles::tile))
-        .route("/tiles/{spec}", get(tiles::tilejson))
-        .route("/layers", get(layers::list))
-        .route("/ogc", get(ogc::landing))
+    use utoipa::OpenApi;
+    use utoipa_axum::router::OpenApiRouter;
+    use utoipa_axum::routes;
+    let (api_routes, api) = OpenApiRouter::with_openapi(ApiDoc::openapi())
+        .routes(routes!(tiles::tile))
+        .routes(routes!(tiles::tilejson))
+        .routes(routes!(layers::list))
+        .routes(routes!(ogc::landing))
+        .routes(routes!(ogc::conformance))
+        .routes(routes!(ogc::collections))
+        .routes(routes!(ogc::collection))
+        .routes(routes!(ogc::queryables))
+        .routes(routes!(ogc::items, edit::create))
+        .routes(routes!(ogc::item, edit::replace, edit::update, edit::delete))
+        .routes(routes!(edit::audit))
+        .routes(routes!(search::search))
+        .routes(routes!(query::point))
+        .routes(routes!(query::nearest))
+        .routes(routes!(query::within))
+        .routes(routes!(query::intersects))
+        .routes(routes!(health::health))
+        .split_for_parts();
+    let api = Arc::new(api);
+    let public_api = api_routes
         .route("/ogc/", get(ogc::landing))
-        .route("/ogc/conformance", get(ogc::conformance))
-        .route("/ogc/collections", get(ogc::collections))
-        .route("/ogc/collections/{id}", get(ogc::collection))
-        .route("/ogc/collections/{id}/queryables", get(ogc::queryables))
-        .route("/ogc/collections/{id}/items", get(ogc::items).post(edit::create))
-        .route(
-            "/ogc/collections/{id}/items/{fid}",
-            get(ogc::item).put(edit::replace).patch(edit::update).delete(edit::delete),
-        )
-        .route("/audit", get(edit::audit))
-        .route("/search", get(search::search))
-        .route("/query/point", get(query::point))
-        .route("/query/nearest", get(query::nearest))
-        .route("/query/within", get(query::within))
-        .route("/query/intersects", axum::routing::post(query::intersects))
-        .route("/health", get(health::health))
+        .route("/api", get(move || std::future::ready(axum::Json(api.clone()))))
+        // Browsers may read from any site (the city website embeds the map); a key cannot be
+        // sent cross-site (Authorization is not an allowed header), and there are no cookies.
         .layer(
             CorsLayer::new()
                 .allow_origin(Any)

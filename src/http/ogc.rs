@@ -1,4 +1,4 @@
-//! OGC API – Features under `/ogc`: Part 1 (Core, GeoJSON, OpenAPI 3.0), Part 2 (CRS by
+//! OGC API – Features under `/ogc`: Part 1 (Core, GeoJSON; the API definition is OpenAPI 3.1 at `/api`), Part 2 (CRS by
 //! reference), Part 3 (Filtering with CQL2 text and JSON, queryables). The documents are
 //! built here; choosing features is [`crate::ogc::items`], filters [`crate::ogc::filter`].
 //!
@@ -12,6 +12,7 @@ use axum::http::{HeaderMap, HeaderValue, header};
 use axum::response::{IntoResponse, Response};
 use serde_json::{Value, json};
 
+use super::error::ErrorBody;
 use super::{ApiError, AppState, auth, base_url};
 use crate::auth::Caller;
 use crate::catalog::{AttrType, Audience, LayerDef};
@@ -26,7 +27,6 @@ const JSON: &str = "application/json";
 pub const CONFORMANCE: &[&str] = &[
     "http://www.opengis.net/spec/ogcapi-features-1/1.0/conf/core",
     "http://www.opengis.net/spec/ogcapi-features-1/1.0/conf/geojson",
-    "http://www.opengis.net/spec/ogcapi-features-1/1.0/conf/oas30",
     "http://www.opengis.net/spec/ogcapi-features-2/1.0/conf/crs",
     "http://www.opengis.net/spec/ogcapi-features-3/1.0/conf/filter",
     "http://www.opengis.net/spec/ogcapi-features-3/1.0/conf/features-filter",
@@ -62,6 +62,7 @@ fn link(href: String, rel: &str, kind: &str, title: &str) -> Value {
 }
 
 /// `GET /ogc`: the landing page.
+#[utoipa::path(get, path = "/ogc", tag = "ogc", responses((status = 200, description = "OGC API landing page")))]
 pub async fn landing(State(app): State<AppState>, headers: HeaderMap) -> Json<Value> {
     let base = format!("{}/ogc", base_url(&headers));
     let city = &app.config.city;
@@ -70,7 +71,7 @@ pub async fn landing(State(app): State<AppState>, headers: HeaderMap) -> Json<Va
         "description": "統合型GIS: 道路・上下水道・危険家屋・地籍・除雪車 (OGC API – Features)",
         "links": [
             link(base.clone(), "self", JSON, "this document"),
-            link(format!("{}/api", base_url(&headers)), "service-desc", "application/vnd.oai.openapi+json;version=3.0", "the API definition"),
+            link(format!("{}/api", base_url(&headers)), "service-desc", "application/vnd.oai.openapi+json;version=3.1", "the API definition"),
             link(format!("{base}/conformance"), "conformance", JSON, "conformance classes"),
             link(format!("{base}/collections"), "data", JSON, "the collections (layers)"),
         ],
@@ -78,11 +79,13 @@ pub async fn landing(State(app): State<AppState>, headers: HeaderMap) -> Json<Va
 }
 
 /// `GET /ogc/conformance`.
+#[utoipa::path(get, path = "/ogc/conformance", tag = "ogc", responses((status = 200, description = "conformance classes")))]
 pub async fn conformance() -> Json<Value> {
     Json(json!({ "conformsTo": CONFORMANCE }))
 }
 
 /// `GET /ogc/collections`: the layers the caller may see.
+#[utoipa::path(get, path = "/ogc/collections", tag = "ogc", responses((status = 200, description = "the collections the caller may see")))]
 pub async fn collections(State(app): State<AppState>, caller: Caller, headers: HeaderMap) -> Json<Value> {
     let base = format!("{}/ogc", base_url(&headers));
     let list: Vec<Value> = app
@@ -100,6 +103,8 @@ pub async fn collections(State(app): State<AppState>, caller: Caller, headers: H
 }
 
 /// `GET /ogc/collections/{id}`.
+#[utoipa::path(get, path = "/ogc/collections/{id}", tag = "ogc", params(("id" = String, Path, description = "layer id")),
+    responses((status = 200, description = "one collection"), (status = 404, body = ErrorBody)))]
 pub async fn collection(
     State(app): State<AppState>,
     caller: Caller,
@@ -143,6 +148,8 @@ fn collection_doc(app: &AppState, layer: &LayerDef, audience: Audience, base: &s
 
 /// `GET /ogc/collections/{id}/queryables`: a JSON Schema of the properties the caller may
 /// filter by, and the geometry.
+#[utoipa::path(get, path = "/ogc/collections/{id}/queryables", tag = "ogc", params(("id" = String, Path)),
+    responses((status = 200, description = "JSON Schema of the properties filters may use", content_type = "application/schema+json"), (status = 404, body = ErrorBody)))]
 pub async fn queryables(
     State(app): State<AppState>,
     caller: Caller,
@@ -183,6 +190,19 @@ pub async fn queryables(
 }
 
 /// `GET /ogc/collections/{id}/items`.
+#[utoipa::path(get, path = "/ogc/collections/{id}/items", tag = "ogc",
+    params(("id" = String, Path),
+        ("limit" = Option<u32>, Query, minimum = 1, maximum = 10000, description = "page size, default 100"),
+        ("offset" = Option<u32>, Query, description = "features to skip"),
+        ("bbox" = Option<String>, Query, description = "minx,miny,maxx,maxy in bbox-crs"),
+        ("bbox-crs" = Option<String>, Query, description = "CRS URI of bbox (default CRS84)"),
+        ("crs" = Option<String>, Query, description = "CRS URI of the response (CRS84, EPSG 4326, 3857, 6668, 6678)"),
+        ("datetime" = Option<String>, Query, description = "date, time or interval start/end (.. open) on the layer's date"),
+        ("filter" = Option<String>, Query, description = "CQL2 filter"),
+        ("filter-lang" = Option<String>, Query, description = "cql2-text (default) or cql2-json"),
+        ("filter-crs" = Option<String>, Query, description = "CRS URI of geometries in the filter (default CRS84)")),
+    responses((status = 200, description = "GeoJSON FeatureCollection; any queryable property may also be given as property=value", content_type = "application/geo+json"),
+              (status = 400, body = ErrorBody), (status = 404, body = ErrorBody)))]
 pub async fn items(
     State(app): State<AppState>,
     caller: Caller,
@@ -237,6 +257,9 @@ pub async fn items(
 }
 
 /// `GET /ogc/collections/{id}/items/{featureId}`.
+#[utoipa::path(get, path = "/ogc/collections/{id}/items/{fid}", tag = "ogc",
+    params(("id" = String, Path), ("fid" = i64, Path), ("crs" = Option<String>, Query, description = "CRS URI of the response")),
+    responses((status = 200, description = "GeoJSON Feature with its ETag", content_type = "application/geo+json"), (status = 404, body = ErrorBody)))]
 pub async fn item(
     State(app): State<AppState>,
     caller: Caller,

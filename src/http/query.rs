@@ -12,6 +12,7 @@ use geo_types::{Geometry, Point};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
+use super::error::ErrorBody;
 use super::{ApiError, AppState, Params, auth};
 use crate::auth::Caller;
 use crate::catalog::{Audience, LayerDef};
@@ -28,7 +29,8 @@ pub const MAX_K: usize = 100;
 /// The most features any question returns.
 pub const MAX_HITS: usize = 10_000;
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct PointParams {
     lon: f64,
@@ -39,7 +41,8 @@ pub struct PointParams {
     radius_m: Option<f64>,
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct NearestParams {
     layer: String,
@@ -50,7 +53,8 @@ pub struct NearestParams {
     max_distance_m: Option<f64>,
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct WithinParams {
     layer: String,
@@ -59,7 +63,8 @@ pub struct WithinParams {
     radius_m: f64,
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct IntersectsParams {
     layers: Option<String>,
@@ -135,6 +140,8 @@ fn round_cm(m: f64) -> f64 {
 
 /// `GET /query/point?lon&lat[&layers][&radius_m]`: everything at a point — the polygons that
 /// hold it, the nearest line within 30 m, the points within 50 m — layer by layer.
+#[utoipa::path(get, path = "/query/point", tag = "query", params(PointParams),
+    responses((status = 200, description = "GeoJSON features with layer and distance_m"), (status = 400, body = ErrorBody)))]
 pub async fn point(
     State(app): State<AppState>,
     caller: Caller,
@@ -151,6 +158,8 @@ pub async fn point(
 }
 
 /// `GET /query/nearest?layer&lon&lat[&k][&max_distance_m]`: the `k` nearest features.
+#[utoipa::path(get, path = "/query/nearest", tag = "query", params(NearestParams),
+    responses((status = 200, description = "the k nearest features, nearest first"), (status = 400, body = ErrorBody), (status = 404, body = ErrorBody)))]
 pub async fn nearest(
     State(app): State<AppState>,
     caller: Caller,
@@ -168,6 +177,8 @@ pub async fn nearest(
 }
 
 /// `GET /query/within?layer&lon&lat&radius_m`: every feature within a distance, nearest first.
+#[utoipa::path(get, path = "/query/within", tag = "query", params(WithinParams),
+    responses((status = 200, description = "features within radius_m, nearest first"), (status = 400, body = ErrorBody), (status = 404, body = ErrorBody)))]
 pub async fn within(
     State(app): State<AppState>,
     caller: Caller,
@@ -183,6 +194,9 @@ pub async fn within(
 
 /// `POST /query/intersects[?layers]` with a GeoJSON geometry (WGS 84) as the body: every
 /// feature that meets it.
+#[utoipa::path(post, path = "/query/intersects", tag = "query", params(IntersectsParams),
+    request_body(content_type = "application/geo+json", description = "a GeoJSON geometry in WGS 84"),
+    responses((status = 200, description = "features meeting the geometry"), (status = 400, body = ErrorBody)))]
 pub async fn intersects(
     State(app): State<AppState>,
     caller: Caller,

@@ -7,6 +7,7 @@ use axum::extract::State;
 use serde::Deserialize;
 use serde_json::{Value, json};
 
+use super::error::ErrorBody;
 use super::query::{collection, layers};
 use super::{ApiError, AppState, Params};
 use crate::auth::Caller;
@@ -15,7 +16,8 @@ use crate::auth::Caller;
 pub const DEFAULT_LIMIT: usize = 20;
 pub const MAX_LIMIT: usize = 100;
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct SearchParams {
     q: String,
@@ -24,6 +26,8 @@ pub struct SearchParams {
     offset: Option<usize>,
 }
 
+#[utoipa::path(get, path = "/search", tag = "search", params(SearchParams),
+    responses((status = 200, description = "parcels by 地番 and features by name, ranked"), (status = 400, body = ErrorBody)))]
 pub async fn search(
     State(app): State<AppState>,
     caller: Caller,

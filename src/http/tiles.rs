@@ -12,6 +12,7 @@ use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde_json::{Value, json};
 
+use super::error::ErrorBody;
 use super::{ApiError, AppState, auth, base_url};
 use crate::auth::Caller;
 use crate::catalog::Audience;
@@ -25,6 +26,12 @@ fn parse_part(name: &str, value: &str) -> Result<u64, ApiError> {
         .map_err(|_| ApiError::BadRequest(format!("{name} must be a non-negative whole number, got {value:?}")))
 }
 
+#[utoipa::path(get, path = "/tiles/{layers}/{z}/{x}/{y}", tag = "tiles",
+    params(("layers" = String, Path, description = "comma-separated layer ids, e.g. roads,parcels"),
+           ("z" = u32, Path), ("x" = u32, Path), ("y" = String, Path, description = "row, with .mvt")),
+    responses((status = 200, description = "Mapbox Vector Tile", content_type = "application/vnd.mapbox-vector-tile"),
+              (status = 204, description = "empty tile"), (status = 304, description = "not modified"),
+              (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 404, body = ErrorBody)))]
 pub async fn tile(
     State(app): State<AppState>,
     caller: Caller,
@@ -113,6 +120,9 @@ fn if_none_match(headers: &HeaderMap, etag: &str) -> bool {
     header_items(headers, header::IF_NONE_MATCH).any(|t| t == "*" || t.trim_start_matches("W/") == etag)
 }
 
+#[utoipa::path(get, path = "/tiles/{spec}", tag = "tiles",
+    params(("spec" = String, Path, description = "layer ids with .json, e.g. roads,parcels.json")),
+    responses((status = 200, description = "TileJSON 3.0"), (status = 404, body = ErrorBody)))]
 pub async fn tilejson(
     State(app): State<AppState>,
     caller: Caller,

@@ -19,7 +19,7 @@ use crate::crs::Epsg;
 use crate::feature::{AttrValue, NewFeature};
 
 /// One problem with a request body: where (`geometry`, `properties.status`…) and what.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 pub struct FieldError {
     pub path: String,
     pub message: String,
@@ -76,9 +76,17 @@ pub fn feature(body: &[u8], schema: &Schema<'_>) -> Result<NewFeature, Invalid> 
     }
 }
 
+/// What a patch changes: the geometry (in the store's CRS) if given, and attributes by schema
+/// position.
+#[derive(Debug)]
+pub struct Patch {
+    pub geometry: Option<Geometry<f64>>,
+    pub attributes: Vec<(usize, AttrValue)>,
+}
+
 /// A partial change (`PATCH`, RFC 7396 merge patch of a GeoJSON Feature): the geometry if
 /// given, and the attributes named (null clears one).
-pub fn patch(body: &[u8], schema: &Schema<'_>) -> Result<(Option<Geometry<f64>>, Vec<(usize, AttrValue)>), Invalid> {
+pub fn patch(body: &[u8], schema: &Schema<'_>) -> Result<Patch, Invalid> {
     let mut errors = Errors(Vec::new());
     let object = json_object(body).map_err(|m| Invalid(vec![FieldError { path: String::new(), message: m }]))?;
     for key in object.keys().filter(|k| !matches!(k.as_str(), "type" | "geometry" | "properties" | "id")) {
@@ -103,7 +111,7 @@ pub fn patch(body: &[u8], schema: &Schema<'_>) -> Result<(Option<Geometry<f64>>,
             );
         }
     }
-    if errors.0.is_empty() { Ok((geometry, changes)) } else { Err(Invalid(errors.0)) }
+    if errors.0.is_empty() { Ok(Patch { geometry, attributes: changes }) } else { Err(Invalid(errors.0)) }
 }
 
 fn json_object(body: &[u8]) -> Result<Map<String, Value>, String> {
