@@ -49,6 +49,9 @@ pub struct Segment {
     pub rtree: RTree<BoxEntry>,
     /// Searchable text, made on the first search.
     text: std::sync::OnceLock<TextIndex>,
+    /// Each feature's geometry as GeoJSON in CRS84, made when first asked for (query answers
+    /// show the same city boundary or parcel again and again).
+    crs84: Vec<std::sync::OnceLock<Box<str>>>,
     /// Feature ids, by feature index.
     pub ids: Vec<u64>,
     /// Distinct attribute values, each encoded as an MVT `Value` body, in one arena: value
@@ -144,6 +147,7 @@ impl Segment {
             mercator_bounds,
             rtree,
             text: Default::default(),
+            crs84: (0..ids.len()).map(|_| Default::default()).collect(),
             ids,
             value_bytes,
             value_offsets,
@@ -356,6 +360,20 @@ impl LayerData {
             order
         });
         order.iter().map(|&(delta, i)| &self.segment(delta).features[i as usize])
+    }
+
+    /// `f`'s geometry as GeoJSON text in CRS84, made by `make` the first time this version of
+    /// the layer is asked for it. `f` must be one of this layer's features.
+    pub fn crs84_json(&self, f: &Feature, make: impl FnOnce() -> String) -> &str {
+        for (s, _) in self.segments() {
+            let range = s.features.as_ptr_range();
+            let at = f as *const Feature;
+            if range.contains(&at) {
+                let i = (at as usize - range.start as usize) / std::mem::size_of::<Feature>();
+                return s.crs84[i].get_or_init(|| make().into_boxed_str());
+            }
+        }
+        panic!("feature {} is not one of layer {}'s", f.id, self.def.id)
     }
 
     /// Each segment's text index (made on first use), features and mask of removed features.

@@ -6,8 +6,8 @@
 
 use std::sync::Arc;
 
-use axum::Json;
 use axum::extract::State;
+use axum::response::{IntoResponse, Response};
 use geo_types::{Geometry, Point};
 use serde::Deserialize;
 use serde_json::{Value, json};
@@ -103,34 +103,73 @@ fn radius(name: &str, r: f64) -> Result<f64, ApiError> {
     }
 }
 
+/// A feature of a query answer, its geometry already GeoJSON text.
+#[derive(serde::Serialize)]
+struct Out<'a> {
+    #[serde(rename = "type")]
+    kind: &'static str,
+    id: i64,
+    geometry: &'a serde_json::value::RawValue,
+    properties: serde_json::Map<String, Value>,
+    #[serde(flatten)]
+    members: serde_json::Map<String, Value>,
+}
+
 /// Features as a GeoJSON feature collection in WGS 84, each with its `layer` and the given
-/// extra foreign members.
+/// extra foreign members; `extra` adds members to the collection. Each feature's geometry in
+/// WGS 84 is made once per version of its layer ([`LayerData::crs84_json`]).
 pub(super) fn collection<'a>(
     app: &AppState,
-    found: impl IntoIterator<Item = (&'a LayerDef, Audience, &'a Feature, Vec<(&'static str, Value)>)>,
+    found: impl IntoIterator<Item = (&'a LayerData, Audience, &'a Feature, Vec<(&'static str, Value)>)>,
     extra: Value,
-) -> Result<Value, ApiError> {
+) -> Result<Response, ApiError> {
     let crs84 = OgcCrs::crs84();
+    let store_crs = app.store.crs();
     let mut features = Vec::new();
     for (layer, audience, feature, members) in found.into_iter().take(MAX_HITS) {
-        let g = crs84.output(&feature.geometry, app.store.crs()).map_err(|e| ApiError::Internal(e.to_string()))?;
-        let mut f = feature.to_geojson(layer, audience, &g);
-        let members = std::iter::once(("layer", json!(layer.id))).chain(members);
-        f.foreign_members = Some(members.map(|(k, v)| (k.to_owned(), v)).collect());
-        features.push(f);
+        let mut failed = None;
+        let geometry = layer.crs84_json(feature, || match crs84.output(&feature.geometry, store_crs) {
+            Ok(g) => {
+                serde_json::to_string(&geojson::Geometry::new(geojson::GeometryValue::from(&g))).expect("serialises")
+            }
+            Err(e) => {
+                failed = Some(e.to_string());
+                "null".to_owned()
+            }
+        });
+        if let Some(e) = failed {
+            return Err(ApiError::Internal(e));
+        }
+        let geometry: &serde_json::value::RawValue =
+            serde_json::from_str(geometry).map_err(|e| ApiError::Internal(e.to_string()))?;
+        let properties = layer
+            .def
+            .visible_attributes(audience)
+            .map(|(i, a)| (a.name.clone(), feature.attributes[i].to_json()))
+            .collect();
+        let members =
+            std::iter::once(("layer", json!(layer.def.id))).chain(members).map(|(k, v)| (k.to_owned(), v)).collect();
+        features.push(Out { kind: "Feature", id: feature.id, geometry, properties, members });
     }
-    let mut out = json!({"type": "FeatureCollection", "numberReturned": features.len()});
-    if let Value::Object(extra) = extra {
-        out.as_object_mut().expect("an object").extend(extra);
+    #[derive(serde::Serialize)]
+    struct Collection<'a> {
+        #[serde(rename = "type")]
+        kind: &'static str,
+        #[serde(rename = "numberReturned")]
+        returned: usize,
+        #[serde(flatten)]
+        extra: serde_json::Map<String, Value>,
+        features: Vec<Out<'a>>,
     }
-    out["features"] = json!(features);
-    Ok(out)
+    let extra = if let Value::Object(m) = extra { m } else { Default::default() };
+    let body = Collection { kind: "FeatureCollection", returned: features.len(), extra, features };
+    let bytes = serde_json::to_vec(&body).map_err(|e| ApiError::Internal(e.to_string()))?;
+    Ok(([(axum::http::header::CONTENT_TYPE, "application/geo+json")], bytes).into_response())
 }
 
 /// Hits as a feature collection, with their distances.
-fn hits(app: &AppState, hits: &[(&LayerData, Audience, Hit<'_>)]) -> Result<Value, ApiError> {
-    let found =
-        hits.iter().map(|(l, a, h)| (&l.def, *a, h.feature, vec![("distance_m", json!(round_cm(h.distance_m)))]));
+fn hits(app: &AppState, hits: &[(&LayerData, Audience, Hit<'_>)]) -> Result<Response, ApiError> {
+    let found = hits.iter().map(|(l, a, h)| (*l, *a, h.feature, vec![("distance_m", json!(round_cm(h.distance_m)))]));
     collection(app, found, Value::Null)
 }
 
@@ -146,7 +185,7 @@ pub async fn point(
     State(app): State<AppState>,
     caller: Caller,
     Params(p): Params<PointParams>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Response, ApiError> {
     let at = position(&app, p.lon, p.lat)?;
     let r = p.radius_m.map(|r| radius("radius_m", r)).transpose()?;
     let layers = layers(&app, p.layers.as_deref(), &caller)?;
@@ -154,7 +193,7 @@ pub async fn point(
         .iter()
         .flat_map(|(l, a)| query::at_point(l, at, r).into_iter().map(move |h| (l.as_ref(), *a, h)))
         .collect();
-    Ok(Json(hits(&app, &found)?))
+    hits(&app, &found)
 }
 
 /// `GET /query/nearest?layer&lon&lat[&k][&max_distance_m]`: the `k` nearest features.
@@ -164,7 +203,7 @@ pub async fn nearest(
     State(app): State<AppState>,
     caller: Caller,
     Params(p): Params<NearestParams>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Response, ApiError> {
     let at = position(&app, p.lon, p.lat)?;
     let k = p.k.unwrap_or(1);
     if !(1..=MAX_K).contains(&k) {
@@ -173,7 +212,7 @@ pub async fn nearest(
     let max = radius("max_distance_m", p.max_distance_m.unwrap_or(MAX_RADIUS_M))?;
     let (layer, audience) = one_layer(&app, &p.layer, &caller)?;
     let found: Vec<_> = query::nearest(&layer, at, k, max).into_iter().map(|h| (layer.as_ref(), audience, h)).collect();
-    Ok(Json(hits(&app, &found)?))
+    hits(&app, &found)
 }
 
 /// `GET /query/within?layer&lon&lat&radius_m`: every feature within a distance, nearest first.
@@ -183,13 +222,13 @@ pub async fn within(
     State(app): State<AppState>,
     caller: Caller,
     Params(p): Params<WithinParams>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Response, ApiError> {
     let at = position(&app, p.lon, p.lat)?;
     let r = radius("radius_m", p.radius_m)?;
     let (layer, audience) = one_layer(&app, &p.layer, &caller)?;
     let found: Vec<_> =
         query::within(&layer, &Geometry::Point(at), r).into_iter().map(|h| (layer.as_ref(), audience, h)).collect();
-    Ok(Json(hits(&app, &found)?))
+    hits(&app, &found)
 }
 
 /// `POST /query/intersects[?layers]` with a GeoJSON geometry (WGS 84) as the body: every
@@ -202,7 +241,7 @@ pub async fn intersects(
     caller: Caller,
     Params(p): Params<IntersectsParams>,
     body: axum::body::Bytes,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Response, ApiError> {
     let g = geojson_geometry(&body)?;
     let g = OgcCrs::crs84().input(g, app.store.crs()).map_err(|e| ApiError::BadRequest(e.to_string()))?;
     let layers = layers(&app, p.layers.as_deref(), &caller)?;
@@ -216,7 +255,7 @@ pub async fn intersects(
             found.len()
         )));
     }
-    Ok(Json(hits(&app, &found)?))
+    hits(&app, &found)
 }
 
 fn one_layer(app: &AppState, id: &str, caller: &Caller) -> Result<(Arc<LayerData>, Audience), ApiError> {

@@ -2,10 +2,10 @@
 //! ([`crate::search`]), as GeoJSON in WGS 84 with `layer`, `score` and `matched` (the
 //! attribute that matched) on each feature, and `numberMatched` for paging.
 
-use axum::Json;
 use axum::extract::State;
+use axum::response::Response;
 use serde::Deserialize;
-use serde_json::{Value, json};
+use serde_json::json;
 
 use super::error::ErrorBody;
 use super::query::{collection, layers};
@@ -32,7 +32,7 @@ pub async fn search(
     State(app): State<AppState>,
     caller: Caller,
     Params(p): Params<SearchParams>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Response, ApiError> {
     if p.q.trim().is_empty() || p.q.chars().count() > 200 {
         return Err(ApiError::BadRequest("q must be 1 to 200 characters".into()));
     }
@@ -42,12 +42,11 @@ pub async fn search(
     }
     let offset = p.offset.unwrap_or(0);
     let layers = layers(&app, p.layers.as_deref(), &caller)?;
-    let found = crate::search::search(&layers, &p.q);
+    let found = crate::search::search(&layers, &p.q, offset, limit);
     let audience = |id: &str| layers.iter().find(|(l, _)| l.def.id.as_str() == id).map(|(_, a)| *a);
-    let page = found.iter().skip(offset).take(limit).filter_map(|f| {
+    let page = found.page.iter().filter_map(|f| {
         let members = vec![("score", json!(f.score)), ("matched", json!(f.attribute))];
-        Some((f.layer, audience(f.layer.id.as_str())?, f.feature, members))
+        Some((f.layer, audience(f.layer.def.id.as_str())?, f.feature, members))
     });
-    let body = collection(&app, page, json!({"q": p.q, "numberMatched": found.len()}))?;
-    Ok(Json(body))
+    collection(&app, page, json!({"q": p.q, "numberMatched": found.matched}))
 }

@@ -152,24 +152,29 @@ impl ChibanQuery {
     /// assert_eq!(q.score("124", "尾花沢", ""), None);
     /// ```
     pub fn score(&self, chiban: &str, oaza: &str, aza: &str) -> Option<u32> {
-        let chiban = fold(chiban);
+        self.score_folded(&fold(chiban), &fold(oaza), &fold(aza))
+    }
+
+    /// [`ChibanQuery::score`] of values already [`fold`]ed (as the search index keeps them),
+    /// without allocating.
+    pub fn score_folded(&self, chiban: &str, oaza: &str, aza: &str) -> Option<u32> {
         let mut score = match &self.number {
             None => 1,
-            Some(n) if chiban == *n => 3,
-            Some(n) if chiban.starts_with(&format!("{n}-")) => 2,
+            Some(n) if chiban == n => 3,
+            Some(n) if chiban.starts_with(n.as_str()) && chiban.as_bytes().get(n.len()) == Some(&b'-') => 2,
             Some(n) if chiban.starts_with(n.as_str()) => 1,
             Some(_) => return None,
         };
         if let Some(place) = &self.place {
-            let names = [fold(oaza), fold(aza)];
-            let pieces: Vec<&str> = place.split('字').map(str::trim).filter(|p| !p.is_empty()).collect();
-            let found =
-                |p: &str| names.iter().any(|n| n.trim_start_matches("大字").trim_start_matches('字').contains(p));
-            if !pieces.iter().all(|p| found(p)) {
+            let names = [
+                oaza.trim_start_matches("大字").trim_start_matches('字'),
+                aza.trim_start_matches("大字").trim_start_matches('字'),
+            ];
+            let mut pieces = place.split('字').map(str::trim).filter(|p| !p.is_empty());
+            if !pieces.clone().all(|p| names.iter().any(|n| n.contains(p))) {
                 return None;
             }
-            if pieces.iter().all(|p| names.iter().any(|n| n.trim_start_matches("大字").trim_start_matches('字') == *p))
-            {
+            if pieces.all(|p| names.contains(&p)) {
                 score += 1;
             }
         }

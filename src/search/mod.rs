@@ -91,33 +91,44 @@ impl TextIndex {
 /// A feature found, with its score.
 #[derive(Debug, Clone, Copy)]
 pub struct Found<'a> {
-    pub layer: &'a LayerDef,
+    pub layer: &'a LayerData,
     pub feature: &'a Feature,
     pub score: u32,
     /// The attribute that matched.
     pub attribute: &'a str,
 }
 
+/// What a search found: how many features in all, and the page asked for.
+pub struct Results<'a> {
+    pub matched: usize,
+    pub page: Vec<Found<'a>>,
+}
+
 /// Searches `layers` (with what the caller sees of each) for `text`: 地番 in layers that have
 /// them, names in every layer. Best first; ties in layer order, then by the matched value in
-/// natural order (`2` before `10`), then id.
-pub fn search<'a>(layers: &'a [(std::sync::Arc<LayerData>, Audience)], text: &str) -> Vec<Found<'a>> {
+/// natural order (`2` before `10`), then id. Only the page asked for is put in order.
+pub fn search<'a>(
+    layers: &'a [(std::sync::Arc<LayerData>, Audience)],
+    text: &str,
+    offset: usize,
+    limit: usize,
+) -> Results<'a> {
     let folded = fold(text.trim());
     if folded.is_empty() {
-        return Vec::new();
+        return Results { matched: 0, page: Vec::new() };
     }
     let mut found: Vec<(Found<'a>, usize, &'a str)> = Vec::new();
+    let q = ChibanQuery::parse(text);
     for (rank, (layer, audience)) in layers.iter().enumerate() {
-        let def = &layer.def;
+        let (layer, def) = (layer.as_ref(), &layer.def);
         let visible = |name: &str| def.visible_attributes(*audience).find(|(_, a)| a.name == name).map(|(i, _)| i);
         for (index, features, mask) in layer.text_indexes() {
             let live = |i: u32| mask.is_none_or(|m| !is_masked(m, i)).then(|| &features[i as usize]);
             if let Some(c) = visible(CHIBAN) {
-                let q = ChibanQuery::parse(text);
                 chiban_search(def, index, c, &q, &mut |i, score| {
                     if let Some(f) = live(i) {
                         let key = chiban_text(f, c);
-                        found.push((Found { layer: def, feature: f, score, attribute: CHIBAN }, rank, key));
+                        found.push((Found { layer, feature: f, score, attribute: CHIBAN }, rank, key));
                     }
                 });
             }
@@ -134,18 +145,27 @@ pub fn search<'a>(layers: &'a [(std::sync::Arc<LayerData>, Audience)], text: &st
                         continue;
                     };
                     if let Some(f) = live(e.feature) {
-                        found.push((Found { layer: def, feature: f, score, attribute: name }, rank, chiban_text(f, a)));
+                        found.push((Found { layer, feature: f, score, attribute: name }, rank, chiban_text(f, a)));
                     }
                 }
             }
         }
     }
-    found.sort_by(|(a, ra, ka), (b, rb, kb)| {
-        b.score.cmp(&a.score).then(ra.cmp(rb)).then_with(|| natural(ka, kb)).then(a.feature.id.cmp(&b.feature.id))
-    });
     // A feature found by two attributes counts once, at its best.
-    let mut seen = std::collections::HashSet::new();
-    found.into_iter().filter(|(f, r, _)| seen.insert((*r, f.feature.id))).map(|(f, _, _)| f).collect()
+    found.sort_unstable_by(|(a, ra, _), (b, rb, _)| (ra, a.feature.id, b.score).cmp(&(rb, b.feature.id, a.score)));
+    found.dedup_by_key(|(f, r, _)| (*r, f.feature.id));
+    let matched = found.len();
+    let order = |(a, ra, ka): &(Found<'a>, usize, &str), (b, rb, kb): &(Found<'a>, usize, &str)| {
+        b.score.cmp(&a.score).then(ra.cmp(rb)).then_with(|| natural(ka, kb)).then(a.feature.id.cmp(&b.feature.id))
+    };
+    let end = (offset + limit).min(matched);
+    if end < matched {
+        found.select_nth_unstable_by(end, order);
+        found.truncate(end);
+    }
+    found.sort_unstable_by(order);
+    let page = found.into_iter().skip(offset).map(|(f, _, _)| f).collect();
+    Results { matched, page }
 }
 
 fn chiban_text(f: &Feature, attr: usize) -> &str {
@@ -163,14 +183,14 @@ fn chiban_search(layer: &LayerDef, index: &TextIndex, attr: usize, q: &ChibanQue
             let start = entries.partition_point(|e| *e.key < **n);
             for e in entries[start..].iter().take_while(|e| e.key.starts_with(n.as_str())) {
                 let (oaza, aza) = index.place_of(e.feature);
-                if let Some(score) = q.score(&e.key, oaza, aza) {
+                if let Some(score) = q.score_folded(&e.key, oaza, aza) {
                     hit(e.feature, score);
                 }
             }
         }
         None => {
             for (oaza, aza, features) in &index.places {
-                if let Some(score) = q.score("", oaza, aza) {
+                if let Some(score) = q.score_folded("", oaza, aza) {
                     features.iter().for_each(|&f| hit(f, score));
                 }
             }
