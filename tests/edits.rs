@@ -49,8 +49,8 @@ async fn stored_status(s: &TestServer, id: i64) -> Option<String> {
 }
 
 async fn edits_reach_the_store_the_next_tile_and_the_audit_log(s: &TestServer) {
-    let key = s.key(Role::Staff).await;
-    let key = Some(key.as_str());
+    let token = s.key(Role::Staff).await;
+    let key = Some(token.as_str());
     let items = "/ogc/collections/hazardous_buildings/items";
     let here = (140.4061, 38.6001);
     let there = (140.45, 38.65);
@@ -129,6 +129,14 @@ async fn edits_reach_the_store_the_next_tile_and_the_audit_log(s: &TestServer) {
     assert_eq!((update["before"]["version"].as_i64(), update["after"]["version"].as_i64()), (Some(1), Some(2)));
     assert!(entries[3]["before"].is_null() && entries[0]["after"].is_null());
     assert_eq!(entries[0]["before"]["properties"]["status"], "管理不全空家等");
+
+    // A revoked key stops working at once.
+    let id = token.split('_').nth(1).unwrap();
+    assert!(s.app.store.revoke_key(id).await.unwrap());
+    let r = s.call("POST", items, key, Some(&point(here.0, here.1, "特定空家等")), &[]).await;
+    assert_eq!(r.status(), 401);
+    let listed = s.app.store.keys().await.unwrap();
+    assert!(listed.iter().any(|k| k.id == id && k.revoked_at.is_some()));
 }
 
 #[tokio::test(flavor = "multi_thread")]
