@@ -114,7 +114,7 @@ pub async fn create(
 ) -> Result<Response, ApiError> {
     let layer = writable(&app, &id, &caller)?;
     let crs = content_crs(&app, &headers)?;
-    let feature = write::feature(&body, &schema(&app, layer, &crs)).map_err(|e| ApiError::Invalid(e.0))?;
+    let feature = write::feature(&body, &schema(&app, layer, &crs))?;
     apply(&app, layer, &caller, Edit::Create(feature), None, &headers).await
 }
 
@@ -134,7 +134,7 @@ pub async fn replace(
     let layer = writable(&app, &id, &caller)?;
     let fid = feature_id(&fid)?;
     let crs = content_crs(&app, &headers)?;
-    let feature = write::feature(&body, &schema(&app, layer, &crs)).map_err(|e| ApiError::Invalid(e.0))?;
+    let feature = write::feature(&body, &schema(&app, layer, &crs))?;
     apply(&app, layer, &caller, Edit::Replace { id: fid, feature }, if_match(&headers), &headers).await
 }
 
@@ -154,7 +154,7 @@ pub async fn update(
     let layer = writable(&app, &id, &caller)?;
     let fid = feature_id(&fid)?;
     let crs = content_crs(&app, &headers)?;
-    let patch = write::patch(&body, &schema(&app, layer, &crs)).map_err(|e| ApiError::Invalid(e.0))?;
+    let patch = write::patch(&body, &schema(&app, layer, &crs))?;
     let edit = Edit::Update { id: fid, geometry: patch.geometry, attributes: patch.attributes };
     apply(&app, layer, &caller, edit, if_match(&headers), &headers).await
 }

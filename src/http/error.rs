@@ -9,7 +9,7 @@ use axum::response::{IntoResponse, Response};
 use serde::Serialize;
 
 use crate::catalog::CatalogError;
-use crate::ogc::write::FieldError;
+use crate::ogc::write::{FieldError, Invalid};
 use crate::store::StoreError;
 use crate::tile::TileCoordError;
 
@@ -95,6 +95,12 @@ impl From<StoreError> for ApiError {
             }
             other => ApiError::Internal(other.to_string()),
         }
+    }
+}
+
+impl From<Invalid> for ApiError {
+    fn from(e: Invalid) -> Self {
+        ApiError::Invalid(e.0)
     }
 }
 
