@@ -2,8 +2,10 @@
 //!
 //! Read `docs/ARCHITECTURE.md` first. In one line: [`store`] keeps the layers, [`engine`]
 //! holds them in memory generalised per zoom, [`tile`] encodes vector tiles, [`http`] serves
-//! them, [`follow`] keeps the engine in step with changes to the store, [`import`] reads the
-//! files cities hold, [`export`] writes public layers as open data, and [`app`] wires these together from a [`config::Config`].
+//! them with the feature API ([`ogc`]), spatial questions ([`query`]) and search ([`search`]) to
+//! the callers [`auth`] allows, [`follow`] keeps the engine in step with changes to the store,
+//! [`import`] reads the files cities hold, [`export`] writes public layers as open data, and
+//! [`app`] wires these together from a [`config::Config`].
 
 pub mod app;
 pub mod auth;
