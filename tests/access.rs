@@ -111,6 +111,14 @@ async fn every_route_for_every_kind_of_caller() {
             let layers = s.get_json("/layers", key).await.to_string();
             assert!(layers.contains("sewer_lines") && layers.contains("internal_note"));
         }
+        // POST /query/intersects, a read with a body.
+        let area = json!({"type": "Polygon", "coordinates": [[[140.39, 38.59], [140.42, 38.59], [140.42, 38.61], [140.39, 38.61], [140.39, 38.59]]]});
+        let r = s.call("POST", "/query/intersects", key, Some(&area), &[]).await;
+        let status = r.status().as_u16();
+        let body = String::from_utf8(body_bytes(r).await).unwrap();
+        assert_eq!(status, if who == Who::Revoked { 401 } else { 200 }, "{who:?} POST /query/intersects");
+        assert_eq!(body.contains("owner_name") && body.contains("sewer_lines"), is_staff, "{who:?} intersects");
+
         // Tiles: staff-only attributes and layers in the tile itself.
         let r = s
             .call("GET", &format!("/tiles/roads,hazardous_buildings,water_mains/{z}/{x}/{y}.mvt"), key, None, &[])
@@ -173,6 +181,31 @@ async fn every_route_for_every_kind_of_caller() {
 
 async fn body_json_id(r: axum::http::Response<axum::body::Body>) -> i64 {
     support::body_json(r).await["id"].as_i64().unwrap()
+}
+
+/// Any site may read (the city website embeds the map); no site may send a key or cookies
+/// along, so no cross-site page can write.
+#[tokio::test]
+async fn cross_site_pages_read_but_cannot_write() {
+    let s = TestServer::demo().await;
+    let origin = ("origin", "https://www.city.example.jp");
+    let r = s.call("GET", "/ogc/collections/roads/items?limit=1", None, None, &[origin]).await;
+    assert_eq!(r.headers()["access-control-allow-origin"], "*");
+    assert!(r.headers().get("access-control-allow-credentials").is_none());
+    let preflight = s
+        .call(
+            "OPTIONS",
+            "/ogc/collections/roads/items/1",
+            None,
+            None,
+            &[origin, ("access-control-request-method", "PATCH"), ("access-control-request-headers", "authorization")],
+        )
+        .await;
+    let allowed =
+        |h: &str| preflight.headers().get(h).map(|v| v.to_str().unwrap().to_ascii_lowercase()).unwrap_or_default();
+    assert!(!allowed("access-control-allow-methods").contains("patch"), "{:?}", preflight.headers());
+    assert!(!allowed("access-control-allow-headers").contains("authorization"), "{:?}", preflight.headers());
+    assert!(preflight.headers().get("access-control-allow-credentials").is_none());
 }
 
 #[tokio::test]
