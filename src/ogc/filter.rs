@@ -480,7 +480,7 @@ fn like(s: &[char], p: &[char]) -> bool {
 mod tests {
     use super::*;
     use crate::catalog::Catalog;
-    use geo_types::{Point, line_string};
+    use geo_types::line_string;
 
     fn roads() -> LayerDef {
         Catalog::builtin().get("roads").unwrap().clone()
@@ -563,7 +563,6 @@ mod tests {
         .unwrap();
         assert!(f.matches(&road("国道13号", None, Some(12.0), 1, 0.0)));
         assert!(!f.matches(&road("県道", None, Some(12.0), 1, 0.0)));
-        let _ = Point::new(0.0, 0.0);
     }
 
     #[test]
