@@ -20,6 +20,7 @@ pub mod feature;
 pub mod follow;
 pub mod http;
 pub mod import;
+pub mod live;
 pub mod ogc;
 pub mod query;
 pub mod search;
