@@ -116,7 +116,9 @@ impl Feature {
             h.update(&c.y.to_bits().to_le_bytes());
         }
         // Part boundaries count too: the same coordinates split differently are a change.
-        h.update(format!("{:?}", geometry_shape(&self.geometry)).as_bytes());
+        for n in geometry_shape(&self.geometry) {
+            h.update(&(n as u64).to_le_bytes());
+        }
         for a in &self.attributes {
             h.update(a.to_json().to_string().as_bytes());
             h.update(&[0]);

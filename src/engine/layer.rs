@@ -19,6 +19,7 @@ use indexmap::IndexMap;
 use rayon::prelude::*;
 use rstar::primitives::{GeomWithData, Rectangle};
 use rstar::{AABB, RTree};
+use serde_json::value::RawValue;
 
 use super::EngineError;
 use super::level::{Level, LevelInput};
@@ -51,7 +52,7 @@ pub struct Segment {
     text: std::sync::OnceLock<TextIndex>,
     /// Each feature's geometry as GeoJSON in CRS84, made when first asked for (query answers
     /// show the same city boundary or parcel again and again).
-    crs84: Vec<std::sync::OnceLock<Box<str>>>,
+    crs84: Vec<std::sync::OnceLock<Box<RawValue>>>,
     /// Feature ids, by feature index.
     pub ids: Vec<u64>,
     /// Distinct attribute values, each encoded as an MVT `Value` body, in one arena: value
@@ -362,18 +363,24 @@ impl LayerData {
         order.iter().map(|&(delta, i)| &self.segment(delta).features[i as usize])
     }
 
-    /// `f`'s geometry as GeoJSON text in CRS84, made by `make` the first time this version of
-    /// the layer is asked for it. `f` must be one of this layer's features.
-    pub fn crs84_json(&self, f: &Feature, make: impl FnOnce() -> String) -> &str {
-        for (s, _) in self.segments() {
-            let range = s.features.as_ptr_range();
-            let at = f as *const Feature;
-            if range.contains(&at) {
-                let i = (at as usize - range.start as usize) / std::mem::size_of::<Feature>();
-                return s.crs84[i].get_or_init(|| make().into_boxed_str());
-            }
+    /// `f`'s geometry as GeoJSON in CRS84, made by `make` the first time this version of the
+    /// layer is asked for it (a failure is not kept). `f` must be one of this layer's features.
+    pub fn crs84_json<E>(&self, f: &Feature, make: impl FnOnce() -> Result<Box<RawValue>, E>) -> Result<&RawValue, E> {
+        let at = f as *const Feature;
+        let (segment, i) = self
+            .segments()
+            .into_iter()
+            .find_map(|(s, _)| {
+                let range = s.features.as_ptr_range();
+                range.contains(&at).then(|| (s, (at as usize - range.start as usize) / std::mem::size_of::<Feature>()))
+            })
+            .unwrap_or_else(|| panic!("feature {} is not one of layer {}'s", f.id, self.def.id));
+        let cell = &segment.crs84[i];
+        if let Some(json) = cell.get() {
+            return Ok(json);
         }
-        panic!("feature {} is not one of layer {}'s", f.id, self.def.id)
+        let json = make()?;
+        Ok(cell.get_or_init(|| json))
     }
 
     /// Each segment's text index (made on first use), features and mask of removed features.

@@ -127,21 +127,11 @@ pub(super) fn collection<'a>(
     let store_crs = app.store.crs();
     let mut features = Vec::new();
     for (layer, audience, feature, members) in found.into_iter().take(MAX_HITS) {
-        let mut failed = None;
-        let geometry = layer.crs84_json(feature, || match crs84.output(&feature.geometry, store_crs) {
-            Ok(g) => {
-                serde_json::to_string(&geojson::Geometry::new(geojson::GeometryValue::from(&g))).expect("serialises")
-            }
-            Err(e) => {
-                failed = Some(e.to_string());
-                "null".to_owned()
-            }
-        });
-        if let Some(e) = failed {
-            return Err(ApiError::Internal(e));
-        }
-        let geometry: &serde_json::value::RawValue =
-            serde_json::from_str(geometry).map_err(|e| ApiError::Internal(e.to_string()))?;
+        let geometry = layer.crs84_json(feature, || {
+            let g = crs84.output(&feature.geometry, store_crs).map_err(|e| ApiError::Internal(e.to_string()))?;
+            let json = serde_json::to_string(&geojson::Geometry::new(geojson::GeometryValue::from(&g)));
+            json.and_then(serde_json::value::RawValue::from_string).map_err(|e| ApiError::Internal(e.to_string()))
+        })?;
         let properties = layer
             .def
             .visible_attributes(audience)

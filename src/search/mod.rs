@@ -125,7 +125,7 @@ pub fn search<'a>(
         for (index, features, mask) in layer.text_indexes() {
             let live = |i: u32| mask.is_none_or(|m| !is_masked(m, i)).then(|| &features[i as usize]);
             if let Some(c) = visible(CHIBAN) {
-                chiban_search(def, index, c, &q, &mut |i, score| {
+                chiban_search(index, c, &q, &mut |i, score| {
                     if let Some(f) = live(i) {
                         let key = chiban_text(f, c);
                         found.push((Found { layer, feature: f, score, attribute: CHIBAN }, rank, key));
@@ -173,8 +173,8 @@ fn chiban_text(f: &Feature, attr: usize) -> &str {
 }
 
 /// Calls `hit(feature, score)` for each parcel of `index` matching `q`.
-fn chiban_search(layer: &LayerDef, index: &TextIndex, attr: usize, q: &ChibanQuery, hit: &mut dyn FnMut(u32, u32)) {
-    if index.place_of.is_empty() || layer.attribute_index(CHIBAN) != Some(attr) {
+fn chiban_search(index: &TextIndex, attr: usize, q: &ChibanQuery, hit: &mut dyn FnMut(u32, u32)) {
+    if index.place_of.is_empty() {
         return;
     }
     match &q.number {
