@@ -9,6 +9,7 @@ use crate::catalog::Catalog;
 use crate::config::Config;
 use crate::engine::{Engine, EngineError};
 use crate::follow::{self, Follower};
+use crate::live::{Live, LiveError};
 use crate::store::gpkg::GpkgStore;
 use crate::store::postgis::PostgisStore;
 use crate::store::{Store, StoreError};
@@ -25,6 +26,8 @@ pub enum AppError {
     Follow(#[from] follow::FollowError),
     #[error("while generating the demo city: {0}")]
     Demo(#[from] crs::CrsError),
+    #[error("while starting live tracking: {0}")]
+    Live(#[from] LiveError),
 }
 
 /// A ready server state: configuration, store and loaded engine.
@@ -42,6 +45,8 @@ pub struct App {
     /// so that a core does not idle while the next render is handed its permit
     /// (docs/benchmarks.md).
     pub render_slots: tokio::sync::Semaphore,
+    /// Vehicle positions in, live map and plowed roads out.
+    pub live: Arc<Live>,
 }
 
 impl App {
@@ -74,7 +79,8 @@ impl App {
         let follower = feed.map(|feed| follow::spawn(store.clone(), engine.clone(), feed));
         let dataset_notice = store.meta(demo::META_KEY).await?;
         let render_slots = tokio::sync::Semaphore::new(config.render_slots);
-        Ok(Self { config, store, engine, dataset_notice, follower, render_slots })
+        let live = Live::start(store.clone(), engine.clone(), config.live.clone(), config.city.bounds).await?;
+        Ok(Self { config, store, engine, dataset_notice, follower, render_slots, live })
     }
 }
 

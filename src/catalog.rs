@@ -429,13 +429,24 @@ impl Catalog {
                 a("label", Text, "表示名", "Label", P),
                 a("vehicle_kind", Text, "車種", "Vehicle kind", P),
                 a("heading_deg", Real, "進行方位(度)", "Heading (deg)", P),
-                a("reported_at", DateTime, "受信時刻", "Reported at", P),
-                a("device_id", Text, "端末ID", "Device id", S),
+                a("speed_kmh", Real, "速度(km/h)", "Speed (km/h)", P),
+                a("blade_down", Boolean, "排雪板使用中", "Blade down", P),
+                a("spreader_on", Boolean, "散布中", "Spreading", P),
+                a("reported_at", DateTime, "測位時刻", "Position time", P),
+                a("age_min", Integer, "経過時間(分)", "Age (min)", P),
+                a("vehicle_id", Text, "車両ID", "Vehicle id", S),
                 a("operator", Text, "運転事業者", "Operator", S),
             ],
         );
         snowplows.live = true;
         snowplows.attributes.retain(|a| a.name != SOURCE_ATTRIBUTE);
+        // Every vehicle, public or not, for staff (the public layer holds public vehicles only).
+        let fleet = LayerDef {
+            id: LayerId("snowplows_fleet".to_owned()),
+            title: Title::new("除雪車（全車両）", "Snowplows (whole fleet)"),
+            visibility: Visibility::Staff,
+            ..snowplows.clone()
+        };
         let mut catalog = Self {
             layers: vec![
                 layer(
@@ -522,6 +533,8 @@ impl Catalog {
                         a("route_no", Text, "路線番号", "Route number", P),
                         a("width_m", Real, "幅員(m)", "Width (m)", P),
                         a("snow_priority", Integer, "除雪優先順位", "Snow-removal priority", P),
+                        a("last_plowed_at", DateTime, "最終除雪時刻", "Last plowed at", P),
+                        a("plowed_class", Text, "除雪経過区分", "Plowed (time class)", P),
                         a("internal_note", Text, "内部メモ", "Internal note", S),
                     ],
                 ),
@@ -542,6 +555,7 @@ impl Catalog {
                     ],
                 ),
                 snowplows,
+                fleet,
             ],
         };
         // What an edit must give: a parcel's 地番 and 大字, a hazardous building's status, a

@@ -203,6 +203,13 @@ pub struct ServeArgs {
     /// How many tiles may render at once; more requests wait their turn [default: 2 × cores].
     #[arg(long, env = "MACHIZU_RENDER_SLOTS")]
     pub render_slots: Option<usize>,
+    /// Also accept the OsmAnd tracker protocol at `/` on this address (stock clients post to a
+    /// server's root) [default: off].
+    #[arg(long, env = "MACHIZU_OSMAND_LISTEN")]
+    pub osmand_listen: Option<SocketAddr>,
+    /// Take OwnTracks positions from this MQTT broker (mqtt://host:1883) [default: off].
+    #[arg(long, env = "MACHIZU_MQTT_URL")]
+    pub mqtt_url: Option<String>,
 }
 
 pub fn main() -> ExitCode {
@@ -486,6 +493,8 @@ fn serve(args: ServeArgs) -> anyhow::Result<()> {
         tile_cache_mb: args.tile_cache_mb,
         render_slots: args.render_slots,
         no_demo: args.no_demo,
+        osmand_listen: args.osmand_listen,
+        mqtt_url: args.mqtt_url,
     };
     let config = Config::resolve(file, overrides)?;
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;

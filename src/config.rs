@@ -88,6 +88,39 @@ pub struct ServerSection {
     pub database_url: Option<String>,
 }
 
+/// The `[live]` table: vehicle tracking (src/live/).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct LiveConfig {
+    /// Hours of trail kept in memory and shown, and how long a silent vehicle stays on the
+    /// live map; default 12.
+    pub trail_hours: u32,
+    /// Days raw fixes are kept whole before being thinned to one a minute; default 180.
+    pub retention_days: u32,
+    /// How far (metres) a fix may be from the road it is matched to; default 20.
+    pub match_radius_m: f64,
+    /// A second listener for the OsmAnd protocol at `/` (stock clients post to the server's
+    /// root); default none.
+    pub osmand_listen: Option<SocketAddr>,
+    /// An MQTT broker to take OwnTracks positions from (`mqtt://host:1883`); default none.
+    pub mqtt_url: Option<String>,
+    /// The topic filter subscribed to; default `owntracks/#`.
+    pub mqtt_topic: String,
+}
+
+impl Default for LiveConfig {
+    fn default() -> Self {
+        Self {
+            trail_hours: 12,
+            retention_days: 180,
+            match_radius_m: 20.0,
+            osmand_listen: None,
+            mqtt_url: None,
+            mqtt_topic: "owntracks/#".into(),
+        }
+    }
+}
+
 /// Overrides of one attribute, or a new attribute.
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -125,6 +158,8 @@ pub struct FileConfig {
     pub city: Option<City>,
     #[serde(default)]
     pub layers: IndexMap<String, LayerOverride>,
+    #[serde(default)]
+    pub live: LiveConfig,
 }
 
 impl FileConfig {
@@ -153,6 +188,7 @@ pub struct Config {
     pub database_url: Option<Secret>,
     pub city: City,
     pub catalog: Catalog,
+    pub live: LiveConfig,
 }
 
 /// A string that `Debug` does not print (database URLs carry passwords).
@@ -174,6 +210,8 @@ pub struct Overrides {
     pub tile_cache_mb: Option<u64>,
     pub render_slots: Option<usize>,
     pub no_demo: bool,
+    pub osmand_listen: Option<SocketAddr>,
+    pub mqtt_url: Option<String>,
 }
 
 impl Config {
@@ -200,6 +238,11 @@ impl Config {
             database_url: o.database_url.or(s.database_url.map(Secret)),
             city: file.city.unwrap_or_default(),
             catalog,
+            live: LiveConfig {
+                osmand_listen: o.osmand_listen.or(file.live.osmand_listen),
+                mqtt_url: o.mqtt_url.or(file.live.mqtt_url),
+                ..file.live
+            },
         })
     }
 

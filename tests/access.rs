@@ -17,7 +17,7 @@ const STAFF_ONLY: &[&str] = &[
     "owner_address",
     "internal_note",
     "\"notes\"",
-    "device_id",
+    "vehicle_id",
     "\"source\"",
     "sewer_lines",
     "汚水",

@@ -311,7 +311,7 @@ async fn each_error_is_a_400_or_404_saying_what_is_wrong() {
         (format!("{items}?crs={}", enc("http://www.opengis.net/def/crs/EPSG/0/2451")), 400, "not offered"),
         (format!("{items}?crs=nonsense"), 400, "not a CRS URI"),
         (format!("{items}?datetime=yesterday"), 400, "datetime must be"),
-        ("/ogc/collections/roads/items?datetime=2025-01-01".to_owned(), 400, "has no time"),
+        ("/ogc/collections/water_mains/items?datetime=2025-01-01".to_owned(), 400, "has no time"),
         (format!("{items}?colour=red"), 400, "unknown parameter \"colour\""),
         (format!("{items}?owner_name=x"), 400, "unknown parameter \"owner_name\""),
         (format!("{items}?limit=5&limit=6"), 400, "given twice"),

@@ -24,3 +24,45 @@ CREATE TABLE IF NOT EXISTS machizu_audit (
 );
 INSERT OR IGNORE INTO gpkg_contents (table_name, data_type, identifier, description)
 VALUES ('machizu_audit', 'attributes', 'machizu_audit', 'machizu audit log of feature edits');
+
+-- Vehicles that report positions (src/live/vehicle.rs): only the SHA-256 of each device
+-- credential is kept. `num` is the vehicle's feature id in the snowplow layers.
+CREATE TABLE IF NOT EXISTS machizu_vehicles (
+  num INTEGER PRIMARY KEY AUTOINCREMENT NOT NULL,
+  id TEXT NOT NULL UNIQUE,
+  name TEXT NOT NULL,
+  kind TEXT NOT NULL CHECK (kind IN ('plow', 'blower', 'spreader', 'patrol')),
+  operator TEXT,
+  label TEXT NOT NULL,
+  public BOOLEAN NOT NULL,
+  device_sha256 TEXT NOT NULL UNIQUE,
+  created_at DATETIME NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ','now')),
+  revoked_at DATETIME
+);
+
+-- Every accepted position report (src/live/): device time and server time, in WGS 84, with its
+-- quality flags (comma-separated; NULL when plausible) and the road it was matched to.
+CREATE TABLE IF NOT EXISTS machizu_fixes (
+  id INTEGER PRIMARY KEY AUTOINCREMENT NOT NULL,
+  vehicle TEXT NOT NULL,
+  device_time DATETIME NOT NULL,
+  received_at DATETIME NOT NULL,
+  lon REAL NOT NULL,
+  lat REAL NOT NULL,
+  speed_mps REAL,
+  heading_deg REAL,
+  altitude_m REAL,
+  accuracy_m REAL,
+  hdop REAL,
+  battery_pct REAL,
+  blade_down BOOLEAN,
+  spreader_on BOOLEAN,
+  extra TEXT,
+  flags TEXT,
+  road INTEGER,
+  UNIQUE (vehicle, device_time)
+);
+CREATE INDEX IF NOT EXISTS machizu_fixes_time ON machizu_fixes (device_time);
+CREATE INDEX IF NOT EXISTS machizu_fixes_road ON machizu_fixes (road, device_time) WHERE road IS NOT NULL;
+INSERT OR IGNORE INTO gpkg_contents (table_name, data_type, identifier, description)
+VALUES ('machizu_fixes', 'attributes', 'machizu_fixes', 'machizu vehicle position reports (WGS 84)');

@@ -11,7 +11,7 @@ use axum::http::header::AUTHORIZATION;
 use axum::http::request::Parts;
 
 use super::{ApiError, AppState};
-use crate::auth::{Caller, hash_token};
+use crate::auth::{Caller, Role, hash_token};
 use crate::catalog::{Audience, Catalog, CatalogError, LayerDef};
 
 impl FromRequestParts<AppState> for Caller {
@@ -60,5 +60,17 @@ pub fn layer<'a>(catalog: &'a Catalog, id: &str, caller: &Caller) -> Result<(&'a
     match catalog.get(id) {
         Some(l) if l.visible_to(caller.audience(l)) => Ok((l, caller.audience(l))),
         _ => Err(CatalogError::UnknownLayer(id.to_owned()).into()),
+    }
+}
+
+/// Checks that the caller has at least `role` for `what`: a 401 without a key, a 403 with a
+/// lesser one.
+pub fn require(caller: &Caller, role: Role, what: &str) -> Result<(), ApiError> {
+    if caller.role >= role {
+        Ok(())
+    } else if caller.key.is_none() {
+        Err(ApiError::Unauthorized(format!("{what} needs an API key with the {} role", role.as_str())))
+    } else {
+        Err(ApiError::Forbidden(format!("{what} is for keys with the {} role", role.as_str())))
     }
 }

@@ -29,7 +29,9 @@ use crate::store::{Edit, Edited};
 /// The layer `id`, if the caller may change it.
 fn writable<'a>(app: &'a AppState, id: &str, caller: &Caller) -> Result<&'a LayerDef, ApiError> {
     let (layer, _) = auth::layer(app.engine.catalog(), id, caller)?;
-    if caller.may_write(layer) {
+    if layer.live {
+        Err(ApiError::Forbidden(format!("{} is fed by vehicle positions, not edited", layer.id)))
+    } else if caller.may_write(layer) {
         Ok(layer)
     } else if caller.key.is_none() {
         Err(ApiError::Unauthorized("changing features needs a staff API key (Authorization: Bearer …)".into()))
@@ -193,11 +195,7 @@ pub async fn audit(
     caller: Caller,
     Params(p): Params<AuditParams>,
 ) -> Result<Json<Value>, ApiError> {
-    match caller.role {
-        Role::Admin => {}
-        _ if caller.key.is_none() => return Err(ApiError::Unauthorized("the audit log needs an admin API key".into())),
-        _ => return Err(ApiError::Forbidden("the audit log is for admin keys".into())),
-    }
+    auth::require(&caller, Role::Admin, "the audit log")?;
     let limit = p.limit.unwrap_or(100);
     if !(1..=1000).contains(&limit) {
         return Err(ApiError::BadRequest(format!("limit must be between 1 and 1000, got {limit}")));

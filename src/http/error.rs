@@ -9,6 +9,8 @@ use axum::response::{IntoResponse, Response};
 use serde::Serialize;
 
 use crate::catalog::CatalogError;
+use crate::live::LiveError;
+use crate::live::fix::FixError;
 use crate::ogc::write::{FieldError, Invalid};
 use crate::store::StoreError;
 use crate::tile::TileCoordError;
@@ -30,6 +32,9 @@ pub enum ApiError {
     /// The body does not fit the layer: every problem, with where it is.
     #[error("the feature does not fit the layer: {}", .0.iter().map(|e| format!("{}: {}", e.path, e.message)).collect::<Vec<_>>().join("; "))]
     Invalid(Vec<FieldError>),
+    /// The server cannot take the request now (the store is down); retry.
+    #[error("{0}")]
+    Unavailable(String),
     #[error("internal error: {0}")]
     Internal(String),
 }
@@ -37,7 +42,8 @@ pub enum ApiError {
 /// The body of every error response.
 #[derive(Serialize, utoipa::ToSchema)]
 pub struct ErrorBody {
-    /// A code: bad_request, unauthorized, forbidden, not_found, precondition_failed, invalid, internal.
+    /// A code: bad_request, unauthorized, forbidden, not_found, precondition_failed, invalid,
+    /// unavailable, internal.
     pub error: &'static str,
     /// What was wrong, for a person.
     pub message: String,
@@ -55,6 +61,7 @@ impl IntoResponse for ApiError {
             ApiError::NotFound(_) => (StatusCode::NOT_FOUND, "not_found"),
             ApiError::PreconditionFailed(_) => (StatusCode::PRECONDITION_FAILED, "precondition_failed"),
             ApiError::Invalid(_) => (StatusCode::UNPROCESSABLE_ENTITY, "invalid"),
+            ApiError::Unavailable(_) => (StatusCode::SERVICE_UNAVAILABLE, "unavailable"),
             ApiError::Internal(_) => (StatusCode::INTERNAL_SERVER_ERROR, "internal"),
         };
         let message = match &self {
@@ -68,6 +75,9 @@ impl IntoResponse for ApiError {
         let mut response = (status, Json(ErrorBody { error: code, message, errors })).into_response();
         if status == StatusCode::UNAUTHORIZED {
             response.headers_mut().insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+        }
+        if status == StatusCode::SERVICE_UNAVAILABLE {
+            response.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from_static("5"));
         }
         response
     }
@@ -94,6 +104,23 @@ impl From<StoreError> for ApiError {
                 ApiError::Invalid(vec![FieldError { path: "properties".into(), message }])
             }
             other => ApiError::Internal(other.to_string()),
+        }
+    }
+}
+
+impl From<FixError> for ApiError {
+    fn from(e: FixError) -> Self {
+        ApiError::BadRequest(e.to_string())
+    }
+}
+
+impl From<LiveError> for ApiError {
+    fn from(e: LiveError) -> Self {
+        match e {
+            LiveError::Bad(e) => e.into(),
+            LiveError::UnknownDevice => ApiError::Forbidden(e.to_string()),
+            LiveError::Store(e) => e.into(),
+            LiveError::Write(_) => ApiError::Unavailable(e.to_string()),
         }
     }
 }

@@ -11,6 +11,10 @@
 //! | `GET /audit` | the audit log of edits, for admin keys ([`edit`]) |
 //! | `GET /query/point`, `/query/nearest`, `/query/within`, `POST /query/intersects` | spatial questions ([`query`]) |
 //! | `GET /search` | 地番 and name search ([`search`]) |
+//! | `GET|POST /ingest/osmand`, `POST /ingest/traccar`, `POST /ingest/batch` | vehicle positions in ([`live`]) |
+//! | `GET /live/vehicles`, `/live/stream` (SSE), `/live/ws` (WebSocket), `/live/fixes` | the live map out, playback ([`live`]) |
+//! | `GET /query/plowed` | when the road at a point was last plowed ([`live`]) |
+//! | `GET|POST /admin/vehicles`, `DELETE /admin/vehicles/{id}` | the vehicle registry, for admin keys ([`live`]) |
 //! | `GET /health` | liveness and store status ([`health`]) |
 //! | `GET /api` | the OpenAPI 3 document of all of the above, generated from the handlers' annotations |
 //! | `GET /`, `/web/…`, `/vendor/maplibre-gl/…`, `/styles/…` | the map page and its assets ([`web`]) |
@@ -23,6 +27,7 @@ pub mod edit;
 pub mod error;
 pub mod health;
 pub mod layers;
+pub mod live;
 pub mod ogc;
 pub mod query;
 pub mod search;
@@ -73,7 +78,8 @@ pub type AppState = Arc<App>;
     info(title = "machizu", description = "統合型GIS tile and geodata server: vector tiles, OGC API – Features, spatial queries, search, edits"),
     modifiers(&BearerKeys),
     tags((name = "tiles"), (name = "ogc", description = "OGC API – Features Parts 1–3"), (name = "edit", description = "OGC API – Features Part 4"),
-         (name = "query"), (name = "search"), (name = "layers"), (name = "server")),
+         (name = "query"), (name = "search"), (name = "layers"),
+         (name = "live", description = "vehicle positions in, live map out"), (name = "server")),
 )]
 struct ApiDoc;
 
@@ -112,6 +118,16 @@ pub fn router(app: AppState) -> Router {
         .routes(routes!(query::nearest))
         .routes(routes!(query::within))
         .routes(routes!(query::intersects))
+        .routes(routes!(live::plowed))
+        .routes(routes!(live::osmand_get, live::osmand_post))
+        .routes(routes!(live::traccar))
+        .routes(routes!(live::batch))
+        .routes(routes!(live::vehicles))
+        .routes(routes!(live::stream))
+        .routes(routes!(live::ws))
+        .routes(routes!(live::fixes))
+        .routes(routes!(live::list_vehicles, live::add_vehicle))
+        .routes(routes!(live::revoke_vehicle))
         .routes(routes!(health::health))
         .split_for_parts();
     let api = Arc::new(api);
@@ -134,11 +150,35 @@ pub fn router(app: AppState) -> Router {
         .with_state(app)
 }
 
-/// Serves `app` on `listener` until `shutdown` completes, then drains open requests.
+/// Serves `app` on `listener` (and the OsmAnd protocol on `live.osmand_listen`, if set) until
+/// `shutdown` completes, then drains open requests.
 pub async fn serve(
     listener: tokio::net::TcpListener,
     app: App,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    axum::serve(listener, router(Arc::new(app))).with_graceful_shutdown(shutdown).await
+    let app = Arc::new(app);
+    let (stop, stopped) = tokio::sync::watch::channel(false);
+    let osmand = match app.config.live.osmand_listen {
+        Some(address) => {
+            let listener = tokio::net::TcpListener::bind(address).await?;
+            tracing::info!(address = %listener.local_addr()?, "accepting the OsmAnd protocol at /");
+            let mut stopped = stopped.clone();
+            let server = axum::serve(listener, live::osmand_router(app.clone())).with_graceful_shutdown(async move {
+                let _ = stopped.wait_for(|s| *s).await;
+            });
+            Some(tokio::spawn(server.into_future()))
+        }
+        None => None,
+    };
+    let result = axum::serve(listener, router(app))
+        .with_graceful_shutdown(async move {
+            shutdown.await;
+            let _ = stop.send(true);
+        })
+        .await;
+    if let Some(osmand) = osmand {
+        osmand.await.map_err(std::io::Error::other)??;
+    }
+    result
 }

@@ -186,26 +186,12 @@ impl Fix {
         let device = v["device_id"].as_str().ok_or(FixError::Missing("device_id"))?;
         let loc = &v["location"];
         let coords = &loc["coords"];
-        let num = |field: &'static str, x: &Value| -> Result<Option<f64>, FixError> {
-            match x {
-                Value::Null => Ok(None),
-                Value::Number(n) => {
-                    n.as_f64().filter(|f| f.is_finite()).map(Some).ok_or_else(|| bad(field, n, "not a number"))
-                }
-                Value::String(s) => number(field, s).map(Some),
-                other => Err(bad(field, other, "not a number")),
-            }
-        };
+        let num = json_number;
         let lat = num("location.coords.latitude", &coords["latitude"])?
             .ok_or(FixError::Missing("location.coords.latitude"))?;
         let lon = num("location.coords.longitude", &coords["longitude"])?
             .ok_or(FixError::Missing("location.coords.longitude"))?;
-        let time = match &loc["timestamp"] {
-            Value::String(s) => parse_time(s)?,
-            Value::Number(n) => parse_time(&n.to_string())?,
-            Value::Null => return Err(FixError::Missing("location.timestamp")),
-            other => return Err(bad("location.timestamp", other, "not a time")),
-        };
+        let time = json_time("location.timestamp", &loc["timestamp"])?;
         let mut fix = Fix::new(device.to_owned(), time, lat, lon)?;
         fix.accuracy_m = num("accuracy", &coords["accuracy"])?;
         fix.speed_mps = num("speed", &coords["speed"])?.filter(|s| *s >= 0.0);
@@ -257,6 +243,56 @@ impl Fix {
             fix.extra.insert("tid".into(), tid.into());
         }
         Ok(Some(fix))
+    }
+
+    /// An item of machizu's batch upload (`POST /ingest/batch`): `device`, `time` (Unix
+    /// seconds or milliseconds, or ISO 8601), `lat`, `lon`, and optionally `speed_mps`,
+    /// `heading_deg`, `altitude_m`, `accuracy_m`, `hdop`, `battery_pct`, `blade_down`,
+    /// `spreader_on`, and `attributes` (an object of anything else).
+    pub fn from_batch(v: &Value) -> Result<Self, FixError> {
+        let device = v["device"].as_str().ok_or(FixError::Missing("device"))?;
+        let lat = json_number("lat", &v["lat"])?.ok_or(FixError::Missing("lat"))?;
+        let lon = json_number("lon", &v["lon"])?.ok_or(FixError::Missing("lon"))?;
+        let mut fix = Fix::new(device.to_owned(), json_time("time", &v["time"])?, lat, lon)?;
+        fix.speed_mps = json_number("speed_mps", &v["speed_mps"])?.filter(|s| *s >= 0.0);
+        fix.heading_deg = json_number("heading_deg", &v["heading_deg"])?.and_then(heading);
+        fix.altitude_m = json_number("altitude_m", &v["altitude_m"])?;
+        fix.accuracy_m = json_number("accuracy_m", &v["accuracy_m"])?;
+        fix.hdop = json_number("hdop", &v["hdop"])?;
+        fix.battery_pct = json_number("battery_pct", &v["battery_pct"])?;
+        for (field, slot) in [("blade_down", &mut fix.blade_down), ("spreader_on", &mut fix.spreader_on)] {
+            *slot = match &v[field] {
+                Value::Null => None,
+                Value::Bool(b) => Some(*b),
+                other => return Err(bad(field, other, "not true or false")),
+            };
+        }
+        match &v["attributes"] {
+            Value::Null => {}
+            Value::Object(m) => fix.extra.extend(m.iter().map(|(k, x)| (k.clone(), text(x)))),
+            other => return Err(bad("attributes", other, "not an object")),
+        }
+        Ok(fix)
+    }
+}
+
+/// A number from JSON, given as a number or as text; `None` when null or absent.
+fn json_number(field: &'static str, x: &Value) -> Result<Option<f64>, FixError> {
+    match x {
+        Value::Null => Ok(None),
+        Value::Number(n) => n.as_f64().filter(|f| f.is_finite()).map(Some).ok_or_else(|| bad(field, n, "not a number")),
+        Value::String(s) => number(field, s).map(Some),
+        other => Err(bad(field, other, "not a number")),
+    }
+}
+
+/// A time from JSON, as a number (Unix seconds or milliseconds) or text.
+fn json_time(field: &'static str, x: &Value) -> Result<DateTime<Utc>, FixError> {
+    match x {
+        Value::String(s) => parse_time(s),
+        Value::Number(n) => parse_time(&n.to_string()),
+        Value::Null => Err(FixError::Missing(field)),
+        other => Err(bad(field, other, "not a time")),
     }
 }
 

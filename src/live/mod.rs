@@ -1,4 +1,689 @@
-//! Live vehicle positions (issue #6, in progress): so far the reading of position reports from
-//! the protocols trackers speak ([`fix`]); ingest routes, the vehicle registry, live streams and
-//! "last plowed" per road build on it.
+//! Live vehicle positions: from the trackers' reports to the live map, the stream and the
+//! roads' "last plowed" times.
+//!
+//! ```text
+//! tracker ─(OsmAnd/Traccar/batch/MQTT)→ http::live ─→ Live::ingest ─→ writer task
+//!   writer: plausibility (check) → map matching (matcher) → one store transaction per batch
+//!           (group commit: every request waiting at that moment) → reply 2xx
+//!           → vehicle state, dirty set, roads to mark plowed
+//!   publisher (every 50 ms while anything moved): snowplow layers in the engine (tiles) and
+//!           one frame per audience on the broadcast channel (SSE and WebSocket clients)
+//!   ticker (every second / minute): roads' last_plowed_at and plowed_class (store, then
+//!           engine); vehicles' age; silent vehicles leave the map; old fixes thinned
+//! ```
+//!
+//! A fix is acknowledged only after its transaction commits. The plowed times written to the
+//! roads are derived from stored fixes (each keeps the road it matched), and are reconciled
+//! with them at start, so a crash between the two loses nothing.
+//!
+//! Public callers see the `snowplows` layer and frames holding only vehicles marked public,
+//! with their public label and kind; staff see `snowplows_fleet` and everything.
+
+pub mod check;
 pub mod fix;
+pub mod matcher;
+pub mod vehicle;
+
+use std::collections::{HashMap, HashSet};
+use std::sync::{Arc, Mutex, Weak};
+use std::time::Duration;
+
+use chrono::{DateTime, SecondsFormat, Utc};
+use geo::Coord;
+use serde::Serialize;
+use serde_json::{Value, json};
+use tokio::sync::{Notify, broadcast, mpsc, oneshot};
+
+use crate::catalog::Audience;
+use crate::config::LiveConfig;
+use crate::crs::{Epsg, with_transformer};
+use crate::engine::{Engine, LayerData};
+use crate::feature::{AttrValue, Feature, FeatureId};
+use crate::store::{FixRow, Store, StoreError};
+use check::Seen;
+use fix::{Fix, FixError};
+use vehicle::{NewVehicle, Vehicle};
+
+/// The public layer of vehicle positions (public vehicles only).
+pub const SNOWPLOWS: &str = "snowplows";
+/// The staff layer of vehicle positions (every vehicle).
+pub const FLEET: &str = "snowplows_fleet";
+/// The layer fixes are matched to.
+pub const ROADS: &str = "roads";
+/// Below this speed a vehicle is parked (or waiting), and clears no road.
+pub const PARKED_MPS: f64 = 1.0;
+/// The most fixes written in one transaction.
+const MAX_BATCH: usize = 10_000;
+/// How long a device lookup is remembered: a revocation made by another process (the CLI)
+/// takes effect within this time; one made through this server's API at once.
+const DEVICE_TTL: Duration = Duration::from_secs(2);
+/// How often moved vehicles are published.
+const PUBLISH_EVERY: Duration = Duration::from_millis(50);
+
+/// Why positions were not taken.
+#[derive(Debug, thiserror::Error)]
+pub enum LiveError {
+    #[error("{0}")]
+    Bad(#[from] FixError),
+    #[error("unknown or revoked device")]
+    UnknownDevice,
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error("positions could not be stored: {0}")]
+    Write(String),
+}
+
+/// What became of a batch of fixes.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, utoipa::ToSchema)]
+pub struct Ingested {
+    /// Stored now.
+    pub accepted: usize,
+    /// Already stored before (same vehicle and device time): not stored again.
+    pub duplicates: usize,
+    /// Of the accepted, how many were implausible (kept, but off the map).
+    pub flagged: usize,
+}
+
+/// One moment's changes on the live map, encoded once per audience: a GeoJSON
+/// FeatureCollection of the vehicles that moved, with `removed` listing vehicles that left.
+#[derive(Debug)]
+pub struct Frame {
+    pub staff: Arc<str>,
+    /// `None` when nothing in it is public.
+    pub public: Option<Arc<str>>,
+}
+
+impl Frame {
+    pub fn for_audience(&self, audience: Audience) -> Option<&Arc<str>> {
+        match audience {
+            Audience::Staff => Some(&self.staff),
+            Audience::Public => self.public.as_ref(),
+        }
+    }
+}
+
+struct Job {
+    fixes: Vec<(Arc<Vehicle>, Fix)>,
+    done: oneshot::Sender<Result<Ingested, String>>,
+}
+
+/// What the server knows of a vehicle now.
+struct VehicleState {
+    vehicle: Arc<Vehicle>,
+    /// The newest plausible fix (by device time).
+    latest: Option<FixRow>,
+}
+
+impl VehicleState {
+    fn seen(&self) -> Option<Seen> {
+        self.latest.as_ref().map(seen)
+    }
+}
+
+fn seen(f: &FixRow) -> Seen {
+    Seen { ms: parse_ms(&f.time), lon: f.lon, lat: f.lat }
+}
+
+fn parse_ms(t: &str) -> i64 {
+    DateTime::parse_from_rfc3339(t).map_or(0, |t| t.timestamp_millis())
+}
+
+/// A time as fixes and plowed times are written: UTC, milliseconds, `Z`.
+pub fn iso(t: DateTime<Utc>) -> String {
+    t.to_rfc3339_opts(SecondsFormat::Millis, true)
+}
+
+/// The plowed-status class of a road last plowed `age` ago.
+pub fn plowed_class(age: chrono::Duration) -> &'static str {
+    match age.num_minutes() {
+        ..60 => "under_1h",
+        60..180 => "1_3h",
+        180..360 => "3_6h",
+        360..720 => "6_12h",
+        _ => "over_12h",
+    }
+}
+
+/// The live side of the server. Made by [`Live::start`], which spawns its tasks.
+pub struct Live {
+    store: Arc<dyn Store>,
+    engine: Arc<Engine>,
+    config: LiveConfig,
+    /// The city's `[west, south, east, north]`.
+    extent: [f64; 4],
+    devices: moka::sync::Cache<String, Option<Arc<Vehicle>>>,
+    jobs: mpsc::Sender<Job>,
+    vehicles: Mutex<HashMap<String, VehicleState>>,
+    /// Vehicles moved (or gone) since the last publication.
+    dirty: Mutex<HashSet<String>>,
+    moved: Arc<Notify>,
+    /// Roads matched since the last flush, with their newest matched time.
+    plowed: Mutex<HashMap<FeatureId, String>>,
+    frames: broadcast::Sender<Arc<Frame>>,
+}
+
+impl Live {
+    /// Loads the registry, each vehicle's newest position and the plowed roads from the store,
+    /// fills the live layers, and starts the writer, publisher and ticker tasks.
+    pub async fn start(
+        store: Arc<dyn Store>,
+        engine: Arc<Engine>,
+        config: LiveConfig,
+        extent: [f64; 4],
+    ) -> Result<Arc<Self>, LiveError> {
+        let (jobs, rx) = mpsc::channel(4096);
+        let live = Arc::new(Self {
+            store,
+            engine,
+            extent,
+            devices: moka::sync::Cache::builder().time_to_live(DEVICE_TTL).max_capacity(10_000).build(),
+            jobs,
+            vehicles: Mutex::new(HashMap::new()),
+            dirty: Mutex::new(HashSet::new()),
+            moved: Arc::new(Notify::new()),
+            plowed: Mutex::new(HashMap::new()),
+            frames: broadcast::channel(256).0,
+            config,
+        });
+        live.load().await?;
+        tokio::spawn(writer(Arc::downgrade(&live), rx));
+        tokio::spawn(publisher(Arc::downgrade(&live), live.moved.clone()));
+        tokio::spawn(ticker(Arc::downgrade(&live)));
+        Ok(live)
+    }
+
+    pub fn config(&self) -> &LiveConfig {
+        &self.config
+    }
+
+    /// How far back the live map and trails reach.
+    fn horizon(&self) -> DateTime<Utc> {
+        Utc::now() - chrono::Duration::hours(i64::from(self.config.trail_hours))
+    }
+
+    /// The start of the season: plowed times and whole fixes reach this far back.
+    fn season_start(&self) -> DateTime<Utc> {
+        Utc::now() - chrono::Duration::days(i64::from(self.config.retention_days))
+    }
+
+    async fn load(&self) -> Result<(), LiveError> {
+        let registry: HashMap<String, Arc<Vehicle>> = self
+            .store
+            .vehicles()
+            .await?
+            .into_iter()
+            .filter(|v| v.revoked_at.is_none())
+            .map(|v| (v.id.clone(), Arc::new(v)))
+            .collect();
+        let latest = self.store.latest_fixes(&iso(self.horizon())).await?;
+        {
+            let mut vehicles = self.vehicles.lock().expect("not poisoned");
+            for f in latest {
+                if let Some(v) = registry.get(&f.vehicle) {
+                    self.dirty.lock().expect("not poisoned").insert(v.id.clone());
+                    vehicles.insert(v.id.clone(), VehicleState { vehicle: v.clone(), latest: Some(f) });
+                }
+            }
+        }
+        self.publish();
+        // Plowed times from the stored fixes, for any road whose stored time is older.
+        let matched = self.store.plowed_roads(&iso(self.season_start())).await?;
+        self.plowed.lock().expect("not poisoned").extend(matched);
+        self.flush_plowed().await?;
+        self.reclassify().await
+    }
+
+    /// The vehicle a device credential belongs to, if registered and not revoked.
+    pub async fn vehicle(&self, credential: &str) -> Result<Arc<Vehicle>, LiveError> {
+        let hash = crate::auth::hash_token(credential.trim());
+        let found = match self.devices.get(&hash) {
+            Some(found) => found,
+            None => {
+                let found = self.store.vehicle_by_device(&hash).await?.filter(|v| v.revoked_at.is_none()).map(Arc::new);
+                self.devices.insert(hash, found.clone());
+                found
+            }
+        };
+        found.ok_or(LiveError::UnknownDevice)
+    }
+
+    /// Resolves each report's device, then stores them all (one transaction with whatever
+    /// else is waiting); returns once they are durable. An unknown device refuses the lot.
+    pub async fn ingest(&self, reports: Vec<Fix>) -> Result<Ingested, LiveError> {
+        let mut fixes = Vec::with_capacity(reports.len());
+        let mut known: HashMap<String, Arc<Vehicle>> = HashMap::new();
+        for fix in reports {
+            let v = match known.get(&fix.device) {
+                Some(v) => v.clone(),
+                None => {
+                    let v = self.vehicle(&fix.device).await?;
+                    known.insert(fix.device.clone(), v.clone());
+                    v
+                }
+            };
+            fixes.push((v, fix));
+        }
+        if fixes.is_empty() {
+            return Ok(Ingested::default());
+        }
+        let (done, reply) = oneshot::channel();
+        self.jobs.send(Job { fixes, done }).await.map_err(|_| LiveError::Write("the writer has stopped".into()))?;
+        reply.await.map_err(|_| LiveError::Write("the writer has stopped".into()))?.map_err(LiveError::Write)
+    }
+
+    /// Writes a group of jobs in one transaction and answers each.
+    async fn write(&self, jobs: Vec<Job>) {
+        let received_at = iso(Utc::now());
+        let roads = self.engine.layer(ROADS);
+        let mut newest: HashMap<String, Option<Seen>> = HashMap::new();
+        let mut keys = HashSet::new();
+        let mut rows = Vec::new();
+        let mut owner = Vec::new();
+        let mut counts = vec![Ingested::default(); jobs.len()];
+        {
+            let vehicles = self.vehicles.lock().expect("not poisoned");
+            for (j, job) in jobs.iter().enumerate() {
+                for (v, fix) in &job.fixes {
+                    let here = Seen { ms: fix.time.timestamp_millis(), lon: fix.lon, lat: fix.lat };
+                    if !keys.insert((v.id.clone(), here.ms)) {
+                        counts[j].duplicates += 1;
+                        continue;
+                    }
+                    let prev =
+                        newest.entry(v.id.clone()).or_insert_with(|| vehicles.get(&v.id).and_then(VehicleState::seen));
+                    let flags = check::flags(&here, fix.accuracy_m, prev.as_ref(), self.extent);
+                    let mut road = None;
+                    if flags.is_empty() {
+                        road = roads.as_deref().and_then(|r| self.match_fix(r, v, fix, prev.as_ref(), &here));
+                        if prev.is_none_or(|p| p.ms < here.ms) {
+                            *prev = Some(here);
+                        }
+                    }
+                    rows.push(row(v, fix, &received_at, &flags, road));
+                    owner.push(j);
+                }
+            }
+        }
+        let ids = match self.store.insert_fixes(&rows).await {
+            Ok(ids) => ids,
+            Err(e) => {
+                tracing::error!(error = %e, fixes = rows.len(), "storing fixes failed");
+                for job in jobs {
+                    let _ = job.done.send(Err(e.to_string()));
+                }
+                return;
+            }
+        };
+        {
+            let mut vehicles = self.vehicles.lock().expect("not poisoned");
+            let mut dirty = self.dirty.lock().expect("not poisoned");
+            let mut plowed = self.plowed.lock().expect("not poisoned");
+            let mut by_id: HashMap<&str, &Arc<Vehicle>> = HashMap::new();
+            for job in &jobs {
+                for (v, _) in &job.fixes {
+                    by_id.insert(&v.id, v);
+                }
+            }
+            for ((mut r, id), j) in rows.into_iter().zip(ids).zip(owner) {
+                let Some(id) = id else {
+                    counts[j].duplicates += 1;
+                    continue;
+                };
+                r.id = id;
+                counts[j].accepted += 1;
+                if r.flags.is_some() {
+                    counts[j].flagged += 1;
+                    continue;
+                }
+                if let Some(road) = r.road {
+                    let t = plowed.entry(road).or_default();
+                    if *t < r.time {
+                        *t = r.time.clone();
+                    }
+                }
+                let v = by_id[r.vehicle.as_str()];
+                let state =
+                    vehicles.entry(v.id.clone()).or_insert_with(|| VehicleState { vehicle: v.clone(), latest: None });
+                state.vehicle = v.clone();
+                if state.latest.as_ref().is_none_or(|l| parse_ms(&l.time) < parse_ms(&r.time)) {
+                    dirty.insert(v.id.clone());
+                    state.latest = Some(r);
+                }
+            }
+        }
+        self.moved.notify_one();
+        for (job, n) in jobs.into_iter().zip(counts) {
+            let _ = job.done.send(Ok(n));
+        }
+    }
+
+    /// The road a plausible fix clears: only plows and blowers with the blade not reported up,
+    /// moving (by reported speed, else by distance from the previous fix), heading along it.
+    fn match_fix(
+        &self,
+        roads: &LayerData,
+        v: &Vehicle,
+        fix: &Fix,
+        prev: Option<&Seen>,
+        here: &Seen,
+    ) -> Option<FeatureId> {
+        if !v.kind.plows() || fix.blade_down == Some(false) {
+            return None;
+        }
+        let before = prev.filter(|p| p.ms < here.ms);
+        let speed = fix.speed_mps.or_else(|| before.map(|p| p.metres_to(here) / ((here.ms - p.ms) as f64 / 1000.0)))?;
+        if speed < PARKED_MPS {
+            return None;
+        }
+        let heading =
+            fix.heading_deg.or_else(|| before.filter(|p| p.metres_to(here) >= 5.0).map(|p| p.bearing_to(here)))?;
+        let (x, y) = with_transformer(Epsg::WGS84, self.store.crs(), |t| t.point(fix.lon, fix.lat)).ok()?.ok()?;
+        matcher::match_road(roads, Coord { x, y }, heading, self.config.match_radius_m)
+    }
+
+    /// Puts moved vehicles into the live layers and sends a frame to every subscriber.
+    fn publish(&self) {
+        let moved: Vec<String> = self.dirty.lock().expect("not poisoned").drain().collect();
+        if moved.is_empty() {
+            return;
+        }
+        let now = Utc::now();
+        let horizon = iso(self.horizon());
+        let (mut fleet, mut public, mut staff_json, mut public_json) = (vec![], vec![], vec![], vec![]);
+        let mut removed = vec![];
+        {
+            let vehicles = self.vehicles.lock().expect("not poisoned");
+            for id in &moved {
+                match vehicles.get(id).and_then(|s| s.latest.as_ref().filter(|l| l.time >= horizon).map(|l| (s, l))) {
+                    Some((s, latest)) => {
+                        let v = &s.vehicle;
+                        let feature = self.feature(v, latest, now);
+                        staff_json.push(vehicle_json(v, latest, Audience::Staff, None));
+                        if v.public {
+                            public.push(feature.clone());
+                            public_json.push(vehicle_json(v, latest, Audience::Public, None));
+                        }
+                        fleet.push(feature);
+                    }
+                    None => removed.push(vehicles.get(id).map(|s| s.vehicle.num)),
+                }
+            }
+        }
+        let removed: Vec<FeatureId> = removed.into_iter().flatten().collect();
+        for (layer, upserts) in [(FLEET, fleet), (SNOWPLOWS, public)] {
+            if let Err(e) = self.engine.apply_changes(layer, upserts, &removed) {
+                tracing::warn!(layer, error = %e, "live layer not updated");
+            }
+        }
+        let collection = |features: Vec<Value>| -> Arc<str> {
+            json!({"type": "FeatureCollection", "features": features, "removed": removed}).to_string().into()
+        };
+        let public = (!public_json.is_empty() || !removed.is_empty()).then(|| collection(public_json));
+        let frame = Frame { staff: collection(staff_json), public };
+        let _ = self.frames.send(Arc::new(frame));
+    }
+
+    /// A vehicle's feature in the live layers (attributes by name; the layers share a schema).
+    fn feature(&self, v: &Vehicle, f: &FixRow, now: DateTime<Utc>) -> Feature {
+        let def = self.engine.catalog().get(FLEET).or_else(|| self.engine.catalog().get(SNOWPLOWS));
+        let point = with_transformer(Epsg::WGS84, self.store.crs(), |t| t.point(f.lon, f.lat))
+            .ok()
+            .and_then(Result::ok)
+            .unwrap_or((f.lon, f.lat));
+        let age = (now.timestamp_millis() - parse_ms(&f.time)).max(0) / 60_000;
+        let opt = |v: Option<f64>| v.map_or(AttrValue::Null, AttrValue::Real);
+        let attributes = def.map_or_else(Vec::new, |d| {
+            d.values_by_name([
+                ("label", AttrValue::text(&v.label)),
+                ("vehicle_kind", AttrValue::text(v.kind.as_str())),
+                ("heading_deg", opt(f.heading_deg)),
+                ("speed_kmh", opt(f.speed_mps.map(kmh))),
+                ("blade_down", f.blade_down.map_or(AttrValue::Null, AttrValue::Bool)),
+                ("spreader_on", f.spreader_on.map_or(AttrValue::Null, AttrValue::Bool)),
+                ("reported_at", AttrValue::text(&f.time)),
+                ("age_min", AttrValue::Int(age)),
+                ("vehicle_id", AttrValue::text(&v.id)),
+                ("operator", v.operator.as_deref().map_or(AttrValue::Null, AttrValue::text)),
+            ])
+        });
+        Feature { id: v.num, geometry: geo_types::Geometry::Point(point.into()), attributes }
+    }
+
+    /// Every vehicle on the live map now, as `audience` may see them, with their age.
+    pub fn snapshot(&self, audience: Audience) -> Value {
+        let now = Utc::now().timestamp_millis();
+        let horizon = iso(self.horizon());
+        let vehicles = self.vehicles.lock().expect("not poisoned");
+        let mut list: Vec<(&Vehicle, &FixRow)> = vehicles
+            .values()
+            .filter(|s| audience == Audience::Staff || s.vehicle.public)
+            .filter_map(|s| s.latest.as_ref().filter(|l| l.time >= horizon).map(|l| (s.vehicle.as_ref(), l)))
+            .collect();
+        list.sort_by_key(|(v, _)| v.num);
+        let features: Vec<Value> = list
+            .into_iter()
+            .map(|(v, f)| vehicle_json(v, f, audience, Some(((now - parse_ms(&f.time)) / 1000).max(0))))
+            .collect();
+        json!({"type": "FeatureCollection", "features": features})
+    }
+
+    /// Frames as they are published (see [`Frame`]).
+    pub fn subscribe(&self) -> broadcast::Receiver<Arc<Frame>> {
+        self.frames.subscribe()
+    }
+
+    /// Registers a vehicle (see [`NewVehicle`]).
+    pub async fn add_vehicle(&self, new: &NewVehicle) -> Result<Vehicle, LiveError> {
+        let v = self.store.add_vehicle(new).await?;
+        self.devices.invalidate_all();
+        Ok(v)
+    }
+
+    /// Revokes a vehicle's device: refused from now on in this process (within
+    /// [`DEVICE_TTL`] in others), and off the live map.
+    pub async fn revoke_vehicle(&self, id: &str) -> Result<bool, LiveError> {
+        let done = self.store.revoke_vehicle(id).await?;
+        self.devices.invalidate_all();
+        if self.vehicles.lock().expect("not poisoned").get_mut(id).map(|s| s.latest = None).is_some() {
+            self.dirty.lock().expect("not poisoned").insert(id.to_owned());
+            self.publish();
+        }
+        Ok(done)
+    }
+
+    pub fn store(&self) -> &Arc<dyn Store> {
+        &self.store
+    }
+
+    /// Writes the newest matched time of each road whose stored `last_plowed_at` is older,
+    /// with its class, then updates the engine. On failure the times are kept for next time.
+    async fn flush_plowed(&self) -> Result<(), LiveError> {
+        let pending: Vec<(FeatureId, String)> = self.plowed.lock().expect("not poisoned").drain().collect();
+        let (Some(roads), Some(def)) = (self.engine.layer(ROADS), self.engine.catalog().get(ROADS)) else {
+            return Ok(());
+        };
+        let Some(at) = def.attribute_index("last_plowed_at") else { return Ok(()) };
+        let now = Utc::now();
+        let rows: Vec<(FeatureId, Vec<Option<String>>)> = pending
+            .iter()
+            .filter(|(id, t)| {
+                roads.get(*id).is_some_and(|f| match &f.attributes[at] {
+                    AttrValue::Text(old) => parse_ms(old) < parse_ms(t),
+                    _ => true,
+                })
+            })
+            .map(|(id, t)| {
+                let age = now - DateTime::parse_from_rfc3339(t).map_or(now, |t| t.with_timezone(&Utc));
+                (*id, vec![Some(t.clone()), Some(plowed_class(age).to_owned())])
+            })
+            .collect();
+        drop(roads);
+        self.set_plowed(def, rows).await.inspect_err(|_| {
+            let mut plowed = self.plowed.lock().expect("not poisoned");
+            for (id, t) in pending {
+                let e = plowed.entry(id).or_default();
+                if *e < t {
+                    *e = t;
+                }
+            }
+        })
+    }
+
+    async fn set_plowed(
+        &self,
+        def: &crate::catalog::LayerDef,
+        rows: Vec<(FeatureId, Vec<Option<String>>)>,
+    ) -> Result<(), LiveError> {
+        if rows.is_empty() {
+            return Ok(());
+        }
+        let features = self.store.set_derived(def, &["last_plowed_at", "plowed_class"], &rows).await?;
+        if let Err(e) = self.engine.apply_changes(ROADS, features, &[]) {
+            tracing::warn!(error = %e, "roads not updated in the engine");
+        }
+        Ok(())
+    }
+
+    /// Moves roads whose plowed time crossed a class boundary into their new class.
+    async fn reclassify(&self) -> Result<(), LiveError> {
+        let (Some(roads), Some(def)) = (self.engine.layer(ROADS), self.engine.catalog().get(ROADS)) else {
+            return Ok(());
+        };
+        let (Some(at), Some(class)) = (def.attribute_index("last_plowed_at"), def.attribute_index("plowed_class"))
+        else {
+            return Ok(());
+        };
+        let now = Utc::now();
+        let rows: Vec<(FeatureId, Vec<Option<String>>)> = roads
+            .features()
+            .filter_map(|f| {
+                let AttrValue::Text(t) = &f.attributes[at] else { return None };
+                let age = now - DateTime::parse_from_rfc3339(t).ok()?.with_timezone(&Utc);
+                let want = plowed_class(age);
+                (!matches!(&f.attributes[class], AttrValue::Text(c) if c == want))
+                    .then(|| (f.id, vec![Some(t.clone()), Some(want.to_owned())]))
+            })
+            .collect();
+        drop(roads);
+        self.set_plowed(def, rows).await
+    }
+
+    /// Refreshes every vehicle's age in the live layers, and takes silent ones off the map.
+    fn age(&self) {
+        let ids: Vec<String> = self.vehicles.lock().expect("not poisoned").keys().cloned().collect();
+        self.dirty.lock().expect("not poisoned").extend(ids);
+        self.publish();
+    }
+}
+
+fn kmh(mps: f64) -> f64 {
+    (mps * 36.0).round() / 10.0
+}
+
+fn row(v: &Vehicle, fix: &Fix, received_at: &str, flags: &[&str], road: Option<FeatureId>) -> FixRow {
+    FixRow {
+        id: 0,
+        vehicle: v.id.clone(),
+        time: iso(fix.time),
+        received_at: received_at.to_owned(),
+        lon: fix.lon,
+        lat: fix.lat,
+        speed_mps: fix.speed_mps,
+        heading_deg: fix.heading_deg,
+        altitude_m: fix.altitude_m,
+        accuracy_m: fix.accuracy_m,
+        hdop: fix.hdop,
+        battery_pct: fix.battery_pct,
+        blade_down: fix.blade_down,
+        spreader_on: fix.spreader_on,
+        extra: (!fix.extra.is_empty()).then(|| fix.extra.clone()),
+        flags: (!flags.is_empty()).then(|| flags.join(",")),
+        road,
+    }
+}
+
+/// A vehicle's position as GeoJSON for `audience`: the public get the label, kind and motion;
+/// staff also the vehicle id, name, operator and the fix's quality.
+pub fn vehicle_json(v: &Vehicle, f: &FixRow, audience: Audience, age_s: Option<i64>) -> Value {
+    let mut p = json!({
+        "label": v.label,
+        "kind": v.kind,
+        "kind_ja": v.kind.title_ja(),
+        "heading_deg": f.heading_deg,
+        "speed_kmh": f.speed_mps.map(kmh),
+        "blade_down": f.blade_down,
+        "spreader_on": f.spreader_on,
+        "reported_at": f.time,
+    });
+    if let Some(age) = age_s {
+        p["age_s"] = json!(age);
+    }
+    if audience == Audience::Staff {
+        p["vehicle_id"] = json!(v.id);
+        p["name"] = json!(v.name);
+        p["operator"] = json!(v.operator);
+        p["public"] = json!(v.public);
+        p["received_at"] = json!(f.received_at);
+        p["accuracy_m"] = json!(f.accuracy_m);
+        p["battery_pct"] = json!(f.battery_pct);
+    }
+    json!({"type": "Feature", "id": v.num, "geometry": {"type": "Point", "coordinates": [f.lon, f.lat]}, "properties": p})
+}
+
+/// Takes every job waiting (up to [`MAX_BATCH`] fixes) and writes them as one transaction.
+async fn writer(live: Weak<Live>, mut rx: mpsc::Receiver<Job>) {
+    while let Some(first) = rx.recv().await {
+        let mut n = first.fixes.len();
+        let mut jobs = vec![first];
+        while n < MAX_BATCH {
+            match rx.try_recv() {
+                Ok(job) => {
+                    n += job.fixes.len();
+                    jobs.push(job);
+                }
+                Err(_) => break,
+            }
+        }
+        let Some(live) = live.upgrade() else { return };
+        live.write(jobs).await;
+    }
+}
+
+/// Publishes moved vehicles at most every [`PUBLISH_EVERY`].
+async fn publisher(live: Weak<Live>, moved: Arc<Notify>) {
+    loop {
+        // Wake at least every second, so that a dropped `Live` ends this task.
+        let _ = tokio::time::timeout(Duration::from_secs(1), moved.notified()).await;
+        let Some(l) = live.upgrade() else { return };
+        l.publish();
+        drop(l);
+        tokio::time::sleep(PUBLISH_EVERY).await;
+    }
+}
+
+/// Every second: plowed roads. Every minute: classes and ages. Every six hours: thinning.
+async fn ticker(live: Weak<Live>) {
+    let mut second = tokio::time::interval(Duration::from_secs(1));
+    let mut n: u64 = 0;
+    loop {
+        second.tick().await;
+        let Some(l) = live.upgrade() else { return };
+        if let Err(e) = l.flush_plowed().await {
+            tracing::warn!(error = %e, "plowed roads not written (will retry)");
+        }
+        if n % 60 == 59 {
+            if let Err(e) = l.reclassify().await {
+                tracing::warn!(error = %e, "plowed classes not refreshed");
+            }
+            l.age();
+        }
+        if n % (6 * 3600) == 30 {
+            match l.store.thin_fixes(&iso(l.season_start())).await {
+                Ok(0) => {}
+                Ok(n) => tracing::info!(deleted = n, "thinned fixes older than the season"),
+                Err(e) => tracing::warn!(error = %e, "old fixes not thinned"),
+            }
+        }
+        n += 1;
+    }
+}

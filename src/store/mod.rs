@@ -6,6 +6,7 @@
 //! imports and edits write through it, all-or-nothing per call.
 
 pub mod copy;
+pub mod fleet;
 pub mod gpkg;
 pub mod postgis;
 
@@ -13,9 +14,10 @@ use async_trait::async_trait;
 use serde::Serialize;
 
 use crate::auth::{ApiKey, NewKey, Role};
-use crate::catalog::{Catalog, LayerDef};
+use crate::catalog::{AttrType, Catalog, LayerDef};
 use crate::crs::{CrsError, Epsg};
 use crate::feature::{AttrValue, Feature, FeatureId, NewFeature, Record};
+pub use fleet::{FixRow, FleetStore};
 
 /// Errors from a store, with what was being done.
 #[derive(Debug, thiserror::Error)]
@@ -337,9 +339,27 @@ impl Key<'_> {
     }
 }
 
-/// A place where layers are kept.
+/// The columns of text-valued attributes the server derives ([`Store::set_derived`]): each must
+/// be an attribute of the layer of type text, date or date-time.
+pub(crate) fn derived_columns(layer: &LayerDef, attributes: &[&str]) -> Result<Vec<AttrType>, StoreError> {
+    attributes
+        .iter()
+        .map(|name| {
+            let def = layer.attribute_index(name).map(|i| &layer.attributes[i]);
+            match def.map(|d| d.kind) {
+                Some(k @ (AttrType::Text | AttrType::Date | AttrType::DateTime)) => Ok(k),
+                _ => Err(StoreError::Schema {
+                    layer: layer.id.to_string(),
+                    message: format!("no text, date or date-time attribute {name:?} to set"),
+                }),
+            }
+        })
+        .collect()
+}
+
+/// A place where layers are kept (and, through [`FleetStore`], vehicles and their positions).
 #[async_trait]
-pub trait Store: Send + Sync {
+pub trait Store: FleetStore + Send + Sync {
     /// The backend's name (`gpkg`, `postgis`).
     fn kind(&self) -> &'static str;
 
@@ -399,6 +419,16 @@ pub trait Store: Send + Sync {
 
     /// Whether the store answers.
     async fn health(&self) -> StoreHealth;
+
+    /// Sets text-valued attributes (text, date, date-time; by name) of features in one
+    /// transaction without an audit entry: for values the server derives, such as a road's last
+    /// plowed time. Versions and update times move on. Returns the features as stored now.
+    async fn set_derived(
+        &self,
+        layer: &LayerDef,
+        attributes: &[&str],
+        rows: &[(FeatureId, Vec<Option<String>>)],
+    ) -> Result<Vec<Feature>, StoreError>;
 
     /// Makes one edit in one transaction, with its audit log entry (`actor` did it): the
     /// feature is read and locked, checked against `expect` (its ETag) if given, written, and

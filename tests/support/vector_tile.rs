@@ -127,3 +127,13 @@ pub fn value_string(v: &Value) -> String {
         panic!("empty value")
     }
 }
+
+impl Layer {
+    /// A feature's attributes, each as [`value_string`].
+    pub fn props(&self, f: &Feature) -> std::collections::HashMap<String, String> {
+        f.tags
+            .chunks(2)
+            .map(|kv| (self.keys[kv[0] as usize].clone(), value_string(&self.values[kv[1] as usize])))
+            .collect()
+    }
+}

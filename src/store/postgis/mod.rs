@@ -19,6 +19,7 @@ use sqlx::Row;
 use sqlx::postgres::{PgConnection, PgPool, PgPoolOptions, PgRow};
 
 mod changes;
+mod fleet;
 
 use super::{
     AuditEntry, AuditRow, ChangeFeed, Edit, Edited, Key, KeyRow, Store, StoreError, StoreHealth, WriteRow, api_key,
@@ -537,6 +538,40 @@ impl Store for PostgisStore {
             .await
             .map_err(StoreError::db("revoking an API key"))?;
         Ok(done.rows_affected() == 1)
+    }
+
+    async fn set_derived(
+        &self,
+        layer: &LayerDef,
+        attributes: &[&str],
+        rows: &[(FeatureId, Vec<Option<String>>)],
+    ) -> Result<Vec<Feature>, StoreError> {
+        let kinds = super::derived_columns(layer, attributes)?;
+        let sets: Vec<String> = attributes
+            .iter()
+            .enumerate()
+            .map(|(i, a)| format!("\"{a}\" = ${}::{}", i + 1, kinds[i].pg_type()))
+            .collect();
+        let t = layer.id.as_str();
+        let sql = format!(
+            "UPDATE \"{t}\" SET {}, version = version + 1, updated_at = now() WHERE fid = ${}",
+            sets.join(", "),
+            kinds.len() + 1
+        );
+        let mut tx = self.pool.begin().await.map_err(StoreError::db("starting a transaction"))?;
+        for (id, values) in rows {
+            let mut q = sqlx::query(catalog_sql(sql.clone()));
+            for v in values {
+                q = q.bind(v.clone());
+            }
+            q.bind(*id)
+                .execute(&mut *tx)
+                .await
+                .map_err(StoreError::db(format!("setting {} of feature {id} of {t}", attributes.join(", "))))?;
+        }
+        tx.commit().await.map_err(StoreError::db(format!("committing derived values of {t}")))?;
+        let ids: Vec<FeatureId> = rows.iter().map(|(id, _)| *id).collect();
+        self.load_ids(layer, &ids).await
     }
 
     async fn health(&self) -> StoreHealth {

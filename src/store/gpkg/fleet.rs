@@ -1,0 +1,17 @@
+//! The vehicle registry and fixes in the GeoPackage (tables in `schema/gpkg/machizu.sql`); the Rust is shared
+//! with the other backend ([`crate::store::fleet::impl_fleet_store`]).
+
+use super::GpkgStore;
+
+mod sql {
+    pub const INSERT_FIXES: &str = include_str!("sql/insert_fixes.sql");
+    pub const INSERT_VEHICLE: &str = include_str!("sql/insert_vehicle.sql");
+    pub const LATEST_FIXES: &str = include_str!("sql/latest_fixes.sql");
+    pub const PLOWED_ROADS: &str = include_str!("sql/plowed_roads.sql");
+    pub const REVOKE_VEHICLE: &str = include_str!("sql/revoke_vehicle.sql");
+    pub const SELECT_FIXES: &str = include_str!("sql/select_fixes.sql");
+    pub const SELECT_VEHICLES: &str = include_str!("sql/select_vehicles.sql");
+    pub const THIN_FIXES: &str = include_str!("sql/thin_fixes.sql");
+}
+
+crate::store::fleet::impl_fleet_store!(GpkgStore);

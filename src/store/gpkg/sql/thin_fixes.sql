@@ -1,0 +1,5 @@
+-- Thins fixes taken before ?1 to the first of each vehicle and minute.
+DELETE FROM machizu_fixes
+WHERE device_time < ?1
+  AND id NOT IN (SELECT min(id) FROM machizu_fixes WHERE device_time < ?1
+                 GROUP BY vehicle, substr(device_time, 1, 16))

@@ -1,0 +1,3 @@
+INSERT INTO machizu_vehicles (id, name, kind, operator, label, public, device_sha256)
+VALUES ($1, $2, $3, $4, $5, $6, $7)
+RETURNING num, to_char(created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"')
