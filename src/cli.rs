@@ -38,6 +38,52 @@ pub enum Command {
     /// API keys for staff tools and other systems (`Authorization: Bearer <key>`).
     #[command(subcommand)]
     Keys(KeysCommand),
+    /// The vehicles whose trackers may report positions.
+    #[command(subcommand)]
+    Vehicles(VehiclesCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum VehiclesCommand {
+    /// Register a vehicle and print its device credential, once: only its hash is kept. Enter
+    /// it as the tracker's device id (OsmAnd, Traccar Client) or OwnTracks device name.
+    Add(VehicleAddArgs),
+    /// List the vehicles (never their credentials).
+    List(StoreArgs),
+    /// Revoke a vehicle's device: its reports are refused from now on.
+    Revoke {
+        id: String,
+        #[command(flatten)]
+        store: StoreArgs,
+    },
+}
+
+#[derive(Debug, clap::Args)]
+pub struct VehicleAddArgs {
+    /// The id staff know the vehicle by (lowercase letters, digits, - and _), e.g. plow-07.
+    #[arg(long)]
+    pub id: String,
+    /// Its name for staff, e.g. "除雪ドーザ 7号".
+    #[arg(long)]
+    pub name: String,
+    /// plow, blower (rotary), spreader or patrol; only plows and blowers mark roads plowed.
+    #[arg(long, value_parser = parse_kind)]
+    pub kind: crate::live::vehicle::VehicleKind,
+    /// The operator or contractor (staff only).
+    #[arg(long)]
+    pub operator: Option<String>,
+    /// What residents see [default: the name].
+    #[arg(long)]
+    pub label: Option<String>,
+    /// Keep the vehicle off the public map.
+    #[arg(long)]
+    pub private: bool,
+    #[command(flatten)]
+    pub store: StoreArgs,
+}
+
+fn parse_kind(s: &str) -> Result<crate::live::vehicle::VehicleKind, String> {
+    crate::live::vehicle::VehicleKind::parse(s).ok_or_else(|| format!("{s:?} is not plow, blower, spreader or patrol"))
 }
 
 #[derive(Debug, Subcommand)]
@@ -228,6 +274,7 @@ pub fn main() -> ExitCode {
         Command::Import(args) => import(args),
         Command::Export(args) => export(args),
         Command::Keys(command) => keys(command),
+        Command::Vehicles(command) => vehicles(command),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -338,6 +385,61 @@ fn keys(command: KeysCommand) -> anyhow::Result<()> {
             KeysCommand::Revoke { id, .. } => {
                 anyhow::ensure!(store.revoke_key(&id).await?, "no key {id:?} that is not already revoked");
                 eprintln!("revoked key {id}");
+            }
+        }
+        Ok(())
+    })
+}
+
+fn vehicles(command: VehiclesCommand) -> anyhow::Result<()> {
+    use crate::live::vehicle::NewVehicle;
+    let store_args = match &command {
+        VehiclesCommand::Add(args) => &args.store,
+        VehiclesCommand::List(store) | VehiclesCommand::Revoke { store, .. } => store,
+    };
+    let config = store_config(store_args)?;
+    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
+    runtime.block_on(async {
+        let store = open_store(&config).await?;
+        match command {
+            VehiclesCommand::Add(a) => {
+                anyhow::ensure!(
+                    !store.vehicles().await?.iter().any(|v| v.id == a.id),
+                    "vehicle {:?} is already registered",
+                    a.id
+                );
+                let new = NewVehicle::generate(&a.id, &a.name, a.kind, a.operator, a.label, !a.private)?;
+                let v = store.add_vehicle(&new).await?;
+                eprintln!(
+                    "registered {} ({}, {}); its device credential is shown this once:",
+                    v.id,
+                    v.kind.as_str(),
+                    v.name
+                );
+                println!("{}", new.credential);
+            }
+            VehiclesCommand::List(_) => {
+                println!(
+                    "{:<16} {:<9} {:<7} {:<26} {:<26} name / label / operator",
+                    "id", "kind", "public", "created", "revoked"
+                );
+                for v in store.vehicles().await? {
+                    println!(
+                        "{:<16} {:<9} {:<7} {:<26} {:<26} {} / {} / {}",
+                        v.id,
+                        v.kind.as_str(),
+                        if v.public { "yes" } else { "no" },
+                        v.created_at,
+                        v.revoked_at.as_deref().unwrap_or("-"),
+                        v.name,
+                        v.label,
+                        v.operator.as_deref().unwrap_or("-")
+                    );
+                }
+            }
+            VehiclesCommand::Revoke { id, .. } => {
+                anyhow::ensure!(store.revoke_vehicle(&id).await?, "no vehicle {id:?} that is not already revoked");
+                eprintln!("revoked vehicle {id}; its reports are refused from now on");
             }
         }
         Ok(())

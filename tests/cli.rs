@@ -76,3 +76,74 @@ fn a_bad_config_file_is_refused_with_the_reason() {
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("listen_port") && err.contains("machizu.toml"), "{err}");
 }
+
+/// Runs `machizu` to completion; returns stdout, asserting success.
+fn run_ok(args: &[&str]) -> String {
+    let out = machizu(args).output().unwrap();
+    assert!(out.status.success(), "machizu {args:?}: {}", String::from_utf8_lossy(&out.stderr));
+    String::from_utf8(out.stdout).unwrap()
+}
+
+#[test]
+fn vehicles_registered_on_the_command_line_report_to_the_osmand_listener_until_revoked() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().to_str().unwrap();
+    let credential = run_ok(&[
+        "vehicles",
+        "add",
+        "--data",
+        data,
+        "--id",
+        "plow-07",
+        "--name",
+        "除雪ドーザ 7号",
+        "--kind",
+        "plow",
+        "--operator",
+        "尾花沢建設",
+    ]);
+    let credential = credential.trim();
+    assert_eq!(credential.len(), 40, "{credential:?}");
+    let list = run_ok(&["vehicles", "list", "--data", data]);
+    assert!(list.contains("plow-07") && list.contains("尾花沢建設") && !list.contains(credential), "{list}");
+    let refused = machizu(&["vehicles", "add", "--data", data, "--id", "plow-07", "--name", "x", "--kind", "plow"])
+        .output()
+        .unwrap();
+    assert!(!refused.status.success() && String::from_utf8_lossy(&refused.stderr).contains("already registered"));
+
+    // A free port for the OsmAnd listener.
+    let osmand = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().to_string();
+    let mut child =
+        machizu(&["serve", "--listen", "127.0.0.1:0", "--no-demo", "--data", data, "--osmand-listen", &osmand])
+            .stdout(Stdio::piped())
+            .spawn()
+            .unwrap();
+    let addr = wait_for_address(&mut child);
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs();
+    let report = |id: &str, t: u64| loop {
+        // The OsmAnd listener starts just after the main one.
+        if let Ok(mut s) = TcpStream::connect(&osmand) {
+            write!(s, "POST /?id={id}&lat=38.6&lon=140.4&timestamp={t}&speed=12 HTTP/1.1\r\nHost: {osmand}\r\nContent-Length: 0\r\nConnection: close\r\n\r\n").unwrap();
+            let mut out = String::new();
+            s.read_to_string(&mut out).unwrap();
+            break out;
+        }
+        assert!(Instant::now() < deadline, "the OsmAnd listener did not start");
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    let ok = report(credential, now);
+    assert!(ok.starts_with("HTTP/1.1 200"), "{ok}");
+    let unknown = report("0000000000000000000000000000000000000000", now);
+    assert!(unknown.starts_with("HTTP/1.1 403"), "{unknown}");
+    let live = http_get(&addr, "/live/vehicles");
+    assert!(live.contains("除雪ドーザ 7号") && live.contains("22.2"), "speed 12 kn is 22.2 km/h: {live}");
+
+    // Revoked by another process: refused within the device cache's two seconds.
+    run_ok(&["vehicles", "revoke", "plow-07", "--data", data]);
+    std::thread::sleep(Duration::from_millis(2500));
+    let revoked = report(credential, now + 10);
+    assert!(revoked.starts_with("HTTP/1.1 403"), "{revoked}");
+    Command::new("kill").args(["-TERM", &child.id().to_string()]).status().unwrap();
+    assert!(child.wait().unwrap().success());
+}

@@ -354,3 +354,201 @@ async fn snowplow_tiles_show_position_heading_and_age() {
     ids.sort();
     assert_eq!(ids, ["plow-6", "plow-7"]);
 }
+
+/// A run along a road: fixes every second at 8 m/s along `line` (store CRS, metres), heading
+/// along it, starting at `start` (Unix seconds). Returns (fix JSON, time) pairs.
+fn run(device: &str, line: &[(f64, f64)], start: i64, speed: Option<f64>, extra: Value) -> Vec<Value> {
+    let mut out = Vec::new();
+    let mut t = start;
+    for w in line.windows(2) {
+        let ((x0, y0), (x1, y1)) = (w[0], w[1]);
+        let len = (x1 - x0).hypot(y1 - y0);
+        let heading = (x1 - x0).atan2(y1 - y0).to_degrees().rem_euclid(360.0);
+        let steps = (len / 8.0).ceil().max(1.0) as usize;
+        for i in 0..steps {
+            let k = i as f64 / steps as f64;
+            let (x, y) = (x0 + (x1 - x0) * k, y0 + (y1 - y0) * k);
+            let (lon, lat) = to_lonlat(x, y);
+            let mut f = json!({"device": device, "time": t, "lat": lat, "lon": lon, "heading_deg": heading});
+            if let Some(s) = speed {
+                f["speed_mps"] = json!(s);
+            }
+            f.as_object_mut().unwrap().extend(extra.as_object().unwrap().clone());
+            out.push(f);
+            t += 1;
+        }
+    }
+    out
+}
+
+fn to_lonlat(x: f64, y: f64) -> (f64, f64) {
+    use machizu::crs::{Epsg, with_transformer};
+    with_transformer(Epsg::JGD2011_ZONE_X, Epsg::WGS84, |t| t.point(x, y)).unwrap().unwrap()
+}
+
+fn coords(f: &machizu::feature::Feature) -> Vec<(f64, f64)> {
+    match &f.geometry {
+        geo_types::Geometry::LineString(l) => l.0.iter().map(|c| (c.x, c.y)).collect(),
+        other => panic!("roads are lines: {other:?}"),
+    }
+}
+
+fn length(line: &[(f64, f64)]) -> f64 {
+    line.windows(2).map(|w| (w[1].0 - w[0].0).hypot(w[1].1 - w[0].1)).sum()
+}
+
+/// The angle (0–90°) between two roads where they meet, from their segments' directions.
+fn crossing_angle(a: &[(f64, f64)], b: &[(f64, f64)]) -> f64 {
+    use geo::{Intersects, Line};
+    let lines = |l: &[(f64, f64)]| l.windows(2).map(|w| Line::new(w[0], w[1])).collect::<Vec<_>>();
+    let dir = |l: &Line<f64>| l.dy().atan2(l.dx()).to_degrees();
+    let mut angle: f64 = 0.0;
+    for la in lines(a) {
+        for lb in lines(b) {
+            if la.intersects(&lb) {
+                let d = (dir(&la) - dir(&lb)).rem_euclid(180.0);
+                angle = angle.max(d.min(180.0 - d));
+            }
+        }
+    }
+    angle
+}
+
+async fn wait_for_plowed(s: &TestServer, id: i64) -> Option<String> {
+    let deadline = Instant::now() + Duration::from_secs(5);
+    loop {
+        let roads = s.app.engine.layer("roads").unwrap();
+        let i = roads.def.attribute_index("last_plowed_at").unwrap();
+        if let machizu::feature::AttrValue::Text(t) = &roads.get(id).unwrap().attributes[i] {
+            return Some(t.clone());
+        }
+        if Instant::now() > deadline {
+            return None;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+fn attr(s: &TestServer, id: i64, name: &str) -> Value {
+    let roads = s.app.engine.layer("roads").unwrap();
+    roads.get(id).unwrap().attributes[roads.def.attribute_index(name).unwrap()].to_json()
+}
+
+#[tokio::test]
+async fn a_night_of_plow_runs_marks_the_roads_driven_and_only_those() {
+    let s = TestServer::demo().await;
+    let admin = s.key(Role::Admin).await;
+    let plow_a = register(&s, &admin, "plow-a", "plow", true).await;
+    let plow_d = register(&s, &admin, "plow-d", "blower", true).await;
+    let plow_b = register(&s, &admin, "plow-b", "plow", true).await;
+    let patrol = register(&s, &admin, "patrol-c", "patrol", true).await;
+    let parked = register(&s, &admin, "plow-e", "plow", true).await;
+
+    // Five roads far apart (A, B, C, D, E), each met by at least two roads at more than 60°.
+    let roads = s.app.engine.layer("roads").unwrap();
+    let mut all: Vec<(i64, Vec<(f64, f64)>)> = roads.features().map(|f| (f.id, coords(f))).collect();
+    all.sort_by(|a, b| length(&b.1).total_cmp(&length(&a.1)).then(a.0.cmp(&b.0)));
+    let far = |a: &[(f64, f64)], b: &[(f64, f64)]| {
+        use geo::{Distance, Euclidean};
+        Euclidean.distance(&geo_types::LineString::from(a.to_vec()), &geo_types::LineString::from(b.to_vec())) > 100.0
+    };
+    let mut picked: Vec<(i64, Vec<(f64, f64)>)> = Vec::new();
+    for (id, line) in &all {
+        let crossed = all.iter().filter(|(o, l)| o != id && crossing_angle(line, l) > 60.0).count();
+        if length(line) > 120.0 && length(line) < 3000.0 && crossed > 1 && picked.iter().all(|(_, p)| far(p, line)) {
+            picked.push((*id, line.clone()));
+        }
+        if picked.len() == 5 {
+            break;
+        }
+    }
+    assert_eq!(picked.len(), 5, "the demo city has five roads far apart, each crossing two others");
+    let [a, b, c, d, e] = <[_; 5]>::try_from(picked).unwrap();
+    let crossing_a: Vec<i64> =
+        all.iter().filter(|(o, l)| *o != a.0 && crossing_angle(&a.1, l) > 60.0).map(|(o, _)| *o).collect();
+    drop(roads);
+
+    let now = Utc::now().timestamp();
+    let hour = 3600;
+    let reversed: Vec<(f64, f64)> = d.1.iter().rev().copied().collect();
+    let mut fixes = Vec::new();
+    // 7 h ago plow A drives road A, blade down, through its crossings.
+    let run_a = run(&plow_a, &a.1, now - 7 * hour, Some(8.0), json!({"blade_down": true}));
+    let a_times: Vec<i64> = run_a.iter().map(|f| f["time"].as_i64().unwrap()).collect();
+    fixes.extend(run_a);
+    // 2 h ago a blower drives road D against its digitised direction (no blade state sent).
+    fixes.extend(run(&plow_d, &reversed, now - 2 * hour, Some(8.0), json!({})));
+    // 40 min ago plow B drives road B with the blade up: not plowing.
+    fixes.extend(run(&plow_b, &b.1, now - 40 * 60, Some(8.0), json!({"blade_down": false})));
+    // 30 min ago a patrol car drives road C: it does not plow.
+    fixes.extend(run(&patrol, &c.1, now - 30 * 60, Some(8.0), json!({})));
+    // For 10 minutes a plow stands on road E, engine running: speed 0, then no speed at all.
+    let (x, y) = e.1[0];
+    let (x1, y1) = e.1[1];
+    let along = |k: f64| (x + (x1 - x) * k * 0.001, y + (y1 - y) * k * 0.001);
+    for i in 0..20 {
+        let (px, py) = along(f64::from(i % 2)); // GPS jitter of about a metre
+        let (lon, lat) = to_lonlat(px, py);
+        let heading = (x1 - x).atan2(y1 - y).to_degrees().rem_euclid(360.0);
+        let mut f = json!({"device": parked, "time": now - 10 * 60 + i64::from(i) * 30, "lat": lat, "lon": lon, "heading_deg": heading});
+        if i < 10 {
+            f["speed_mps"] = json!(0.0);
+        }
+        fixes.push(f);
+    }
+    for chunk in fixes.chunks(500) {
+        let r = s.call("POST", "/ingest/batch", None, Some(&json!({"fixes": chunk})), &[]).await;
+        assert_eq!(r.status(), 200);
+        assert_eq!(body_json(r).await["flagged"], 0);
+    }
+
+    // Road A: plowed during its run, late in it; class 6–12 h.
+    let t = wait_for_plowed(&s, a.0).await.expect("road A is plowed");
+    let t = chrono::DateTime::parse_from_rfc3339(&t).unwrap().timestamp();
+    let (first, last) = (a_times[0], *a_times.last().unwrap());
+    assert!(t >= first + (last - first) * 3 / 4 && t <= last, "A plowed at {t}, run {first}..{last}");
+    assert_eq!(attr(&s, a.0, "plowed_class"), "6_12h");
+    // Road D, driven the other way round: plowed, 1–3 h.
+    assert!(wait_for_plowed(&s, d.0).await.is_some(), "road D is plowed whatever the direction");
+    assert_eq!(attr(&s, d.0, "plowed_class"), "1_3h");
+    // Blade up, a patrol car, a parked plow: not plowed. Roads crossed by A: not plowed.
+    for (what, id) in [("B (blade up)", b.0), ("C (patrol)", c.0), ("E (parked)", e.0)] {
+        assert_eq!(attr(&s, id, "last_plowed_at"), Value::Null, "road {what}");
+    }
+    assert!(!crossing_a.is_empty());
+    for id in &crossing_a {
+        assert_eq!(attr(&s, *id, "last_plowed_at"), Value::Null, "road {id} crosses A");
+    }
+
+    // Residents ask about their road by position.
+    let (mx, my) = a.1[a.1.len() / 2];
+    let (nx, ny) = a.1[a.1.len() / 2 - 1];
+    let (lon, lat) = to_lonlat((mx + nx) / 2.0, (my + ny) / 2.0);
+    let answer = s.get_json(&format!("/query/plowed?lon={lon}&lat={lat}"), None).await;
+    assert_eq!(answer["road"]["id"], a.0);
+    assert_eq!(answer["plowed_class"], "6_12h");
+    assert!((6 * 60..7 * 60 + 30).contains(&answer["age_min"].as_i64().unwrap()), "{answer}");
+    let r = s.get("/query/plowed?lon=140.9&lat=38.2").await;
+    assert_eq!(r.status(), 404);
+
+    // The roads tiles carry the class.
+    let tile = machizu::tile::TileCoord::containing(lon, lat, 16);
+    let r = s.get(&format!("/tiles/roads/{}/{}/{}.mvt", tile.z, tile.x, tile.y)).await;
+    assert_eq!(r.status(), 200);
+    let decoded = vector_tile::decode(&body_bytes(r).await);
+    let layer = &decoded.layers[0];
+    let f = layer.features.iter().find(|f| f.id == Some(a.0 as u64)).expect("road A in its tile");
+    assert_eq!(layer.props(f)["plowed_class"], "6_12h");
+
+    // After a restart the plowed times are still there — and are rebuilt from the stored fixes
+    // should the roads have lost them (a crash between the fix and the road write).
+    let roads_def = s.app.engine.catalog().get("roads").unwrap().clone();
+    s.app.store.set_derived(&roads_def, &["last_plowed_at", "plowed_class"], &[(a.0, vec![None, None])]).await.unwrap();
+    let again = std::sync::Arc::new(machizu::app::App::open(s.app.config.clone()).await.unwrap());
+    let roads = again.engine.layer("roads").unwrap();
+    let i = roads_def.attribute_index("last_plowed_at").unwrap();
+    let restored = roads.get(a.0).unwrap().attributes[i].to_json();
+    assert_eq!(chrono::DateTime::parse_from_rfc3339(restored.as_str().unwrap()).unwrap().timestamp(), t);
+    assert!(!roads.get(d.0).unwrap().attributes[i].is_null());
+    assert_eq!(again.live.snapshot(machizu::catalog::Audience::Public)["features"].as_array().unwrap().len(), 5);
+}
