@@ -552,3 +552,62 @@ async fn a_night_of_plow_runs_marks_the_roads_driven_and_only_those() {
     assert!(!roads.get(d.0).unwrap().attributes[i].is_null());
     assert_eq!(again.live.snapshot(machizu::catalog::Audience::Public)["features"].as_array().unwrap().len(), 5);
 }
+
+/// The test broker `scripts/test` starts (`MACHIZU_TEST_MQTT_URL`). Fails, not skips, when
+/// there is none: the MQTT path must be tested.
+fn test_broker() -> (String, u16) {
+    let url = std::env::var("MACHIZU_TEST_MQTT_URL").expect(
+        "MACHIZU_TEST_MQTT_URL is not set: run the tests with scripts/test, which starts a throwaway Mosquitto broker",
+    );
+    let (host, port) = url.strip_prefix("mqtt://").unwrap().rsplit_once(':').unwrap();
+    (host.to_owned(), port.parse().unwrap())
+}
+
+#[tokio::test]
+async fn owntracks_positions_arrive_through_a_real_mosquitto_broker() {
+    let (host, port) = test_broker();
+    let s = TestServer::demo_with(|c| c.live.mqtt_url = Some(format!("mqtt://{host}:{port}"))).await;
+    let (admin, staff) = (s.key(Role::Admin).await, s.key(Role::Staff).await);
+    let device = register(&s, &admin, "phone-1", "plow", true).await;
+
+    // A phone running OwnTracks publishes with QoS 1 on owntracks/{user}/{device}.
+    let mut options = rumqttc::MqttOptions::new("owntracks-phone-1", host, port);
+    options.set_keep_alive(Duration::from_secs(5));
+    let (client, mut events) = rumqttc::AsyncClient::new(options, 16);
+    tokio::spawn(async move { while events.poll().await.is_ok() {} });
+    let now = Utc::now().timestamp();
+    let messages = [
+        // Not a position: ignored.
+        (format!("owntracks/obanazawa/{device}"), json!({"_type": "transition", "event": "enter", "tst": now})),
+        // An unknown device: refused (and acknowledged, so the broker does not resend it).
+        ("owntracks/obanazawa/0000".to_owned(), json!({"_type": "location", "lat": LAT, "lon": LON, "tst": now})),
+        (
+            format!("owntracks/obanazawa/{device}"),
+            json!({"_type": "location", "lat": LAT, "lon": LON, "tst": now - 1, "vel": 36, "cog": 270, "acc": 8, "alt": 91, "batt": 55, "tid": "p1"}),
+        ),
+    ];
+    // The server subscribes once connected: publish until the position is stored.
+    let deadline = Instant::now() + Duration::from_secs(15);
+    let got = loop {
+        for (topic, payload) in &messages {
+            client.publish(topic, rumqttc::QoS::AtLeastOnce, false, payload.to_string()).await.unwrap();
+        }
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        let got = fixes(&s, &staff, "phone-1").await;
+        if !got.is_empty() {
+            break got;
+        }
+        assert!(Instant::now() < deadline, "no position came through the broker");
+    };
+    assert_eq!(got.len(), 1, "published again, stored once: {got:?}");
+    let f = &got[0];
+    assert_eq!(chrono::DateTime::parse_from_rfc3339(f["time"].as_str().unwrap()).unwrap().timestamp(), now - 1);
+    assert_eq!((f["speed_mps"].as_f64(), f["heading_deg"].as_f64()), (Some(10.0), Some(270.0)), "vel is km/h");
+    assert_eq!(
+        (f["accuracy_m"].as_f64(), f["altitude_m"].as_f64(), f["battery_pct"].as_f64()),
+        (Some(8.0), Some(91.0), Some(55.0))
+    );
+    assert_eq!(f["extra"]["tid"], "p1");
+    let live = s.get_json("/live/vehicles", None).await;
+    assert_eq!(live["features"][0]["properties"]["label"], "除雪車 phone-1");
+}

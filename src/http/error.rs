@@ -121,6 +121,7 @@ impl From<LiveError> for ApiError {
             LiveError::UnknownDevice => ApiError::Forbidden(e.to_string()),
             LiveError::Store(e) => e.into(),
             LiveError::Write(_) => ApiError::Unavailable(e.to_string()),
+            LiveError::Config(_) => ApiError::Internal(e.to_string()),
         }
     }
 }

@@ -22,6 +22,7 @@
 pub mod check;
 pub mod fix;
 pub mod matcher;
+pub mod mqtt;
 pub mod vehicle;
 
 use std::collections::{HashMap, HashSet};
@@ -71,6 +72,8 @@ pub enum LiveError {
     Store(#[from] StoreError),
     #[error("positions could not be stored: {0}")]
     Write(String),
+    #[error("live configuration: {0}")]
+    Config(String),
 }
 
 /// What became of a batch of fixes.
@@ -189,6 +192,9 @@ impl Live {
         tokio::spawn(writer(Arc::downgrade(&live), rx));
         tokio::spawn(publisher(Arc::downgrade(&live), live.moved.clone()));
         tokio::spawn(ticker(Arc::downgrade(&live)));
+        if let Some(url) = &live.config.mqtt_url {
+            mqtt::spawn(Arc::downgrade(&live), url, live.config.mqtt_topic.clone()).map_err(LiveError::Config)?;
+        }
         Ok(live)
     }
 
