@@ -90,7 +90,10 @@ async fn osmand_reports_by_get_and_post_are_stored_in_si_units() {
 
 #[tokio::test]
 async fn traccar_json_and_batches_keep_order_duplicates_and_flags_straight() {
-    let s = TestServer::demo().await;
+    traccar_and_batches(&TestServer::demo().await).await;
+}
+
+async fn traccar_and_batches(s: &TestServer) {
     let (admin, staff) = (s.key(Role::Admin).await, s.key(Role::Staff).await);
     let device = register(&s, &admin, "plow-2", "plow", true).await;
     // An hour ago (a vehicle silent for longer than the trail hours leaves the live map).
@@ -141,7 +144,7 @@ async fn traccar_json_and_batches_keep_order_duplicates_and_flags_straight() {
 
     // The live position is the newest plausible fix, not the newest received or the flagged.
     let live = s.get_json("/live/vehicles", Some(&staff)).await;
-    let v = &live["features"][0];
+    let v = live["features"].as_array().unwrap().iter().find(|v| v["properties"]["vehicle_id"] == "plow-2").unwrap();
     assert_eq!(v["properties"]["reported_at"], got[6]["time"]);
 
     // A batch with unreadable fixes is refused whole, saying which.
@@ -436,7 +439,23 @@ fn attr(s: &TestServer, id: i64, name: &str) -> Value {
 
 #[tokio::test]
 async fn a_night_of_plow_runs_marks_the_roads_driven_and_only_those() {
-    let s = TestServer::demo().await;
+    night_of_plow_runs(&TestServer::demo().await).await;
+}
+
+/// The same in PostGIS: the fleet tables, plowed roads, restart and reconciliation.
+#[tokio::test]
+async fn live_tracking_in_postgis() {
+    let url = support::fresh_database().await;
+    let s = TestServer::demo_with(|c| {
+        c.database_url = Some(machizu::config::Secret(url));
+        c.demo = true;
+    })
+    .await;
+    night_of_plow_runs(&s).await;
+    traccar_and_batches(&s).await;
+}
+
+async fn night_of_plow_runs(s: &TestServer) {
     let admin = s.key(Role::Admin).await;
     let plow_a = register(&s, &admin, "plow-a", "plow", true).await;
     let plow_d = register(&s, &admin, "plow-d", "blower", true).await;
