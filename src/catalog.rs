@@ -447,6 +447,26 @@ impl Catalog {
             visibility: Visibility::Staff,
             ..snowplows.clone()
         };
+        // Where each vehicle went in the last hours, in ten-minute pieces (staff).
+        let mut trails = layer(
+            "snowplow_trails",
+            "除雪車の軌跡",
+            "Snowplow trails",
+            GeometryKind::LineString,
+            (10, 18),
+            vec![
+                a("label", Text, "表示名", "Label", P),
+                a("vehicle_kind", Text, "車種", "Vehicle kind", P),
+                a("started_at", DateTime, "開始時刻", "From", P),
+                a("ended_at", DateTime, "終了時刻", "To", P),
+                a("age_min", Integer, "経過時間(分)", "Age (min)", P),
+                a("plowing", Boolean, "除雪中", "Plowing", P),
+                a("vehicle_id", Text, "車両ID", "Vehicle id", S),
+            ],
+        );
+        trails.live = true;
+        trails.visibility = Visibility::Staff;
+        trails.attributes.retain(|a| a.name != SOURCE_ATTRIBUTE);
         let mut catalog = Self {
             layers: vec![
                 layer(
@@ -556,6 +576,7 @@ impl Catalog {
                 ),
                 snowplows,
                 fleet,
+                trails,
             ],
         };
         // What an edit must give: a parcel's 地番 and 大字, a hazardous building's status, a

@@ -95,7 +95,7 @@ async fn traccar_json_and_batches_keep_order_duplicates_and_flags_straight() {
 
 async fn traccar_and_batches(s: &TestServer) {
     let (admin, staff) = (s.key(Role::Admin).await, s.key(Role::Staff).await);
-    let device = register(&s, &admin, "plow-2", "plow", true).await;
+    let device = register(s, &admin, "plow-2", "plow", true).await;
     // An hour ago (a vehicle silent for longer than the trail hours leaves the live map).
     let t0 = Utc::now().timestamp() - 3600;
     let traccar = json!({"device_id": device, "location": {"timestamp": t0 * 1000 + 250, "is_moving": true, "odometer": 1523.5,
@@ -126,7 +126,7 @@ async fn traccar_and_batches(s: &TestServer) {
     let r = s.call("POST", "/ingest/batch", None, Some(&batch), &[]).await;
     assert_eq!(body_json(r).await, json!({"accepted": 0, "duplicates": 7, "flagged": 0}));
 
-    let got = fixes(&s, &staff, "plow-2").await;
+    let got = fixes(s, &staff, "plow-2").await;
     let times: Vec<i64> = got
         .iter()
         .map(|f| chrono::DateTime::parse_from_rfc3339(f["time"].as_str().unwrap()).unwrap().timestamp() - t0)
@@ -154,7 +154,7 @@ async fn traccar_and_batches(s: &TestServer) {
     let body = body_json(r).await;
     let paths: Vec<&str> = body["errors"].as_array().unwrap().iter().map(|e| e["path"].as_str().unwrap()).collect();
     assert_eq!(paths, ["fixes[1]", "fixes[2]"]);
-    assert_eq!(fixes(&s, &staff, "plow-2").await.len(), 7);
+    assert_eq!(fixes(s, &staff, "plow-2").await.len(), 7);
 }
 
 #[tokio::test]
@@ -457,11 +457,11 @@ async fn live_tracking_in_postgis() {
 
 async fn night_of_plow_runs(s: &TestServer) {
     let admin = s.key(Role::Admin).await;
-    let plow_a = register(&s, &admin, "plow-a", "plow", true).await;
-    let plow_d = register(&s, &admin, "plow-d", "blower", true).await;
-    let plow_b = register(&s, &admin, "plow-b", "plow", true).await;
-    let patrol = register(&s, &admin, "patrol-c", "patrol", true).await;
-    let parked = register(&s, &admin, "plow-e", "plow", true).await;
+    let plow_a = register(s, &admin, "plow-a", "plow", true).await;
+    let plow_d = register(s, &admin, "plow-d", "blower", true).await;
+    let plow_b = register(s, &admin, "plow-b", "plow", true).await;
+    let patrol = register(s, &admin, "patrol-c", "patrol", true).await;
+    let parked = register(s, &admin, "plow-e", "plow", true).await;
 
     // Five roads far apart (A, B, C, D, E), each met by at least two roads at more than 60°.
     let roads = s.app.engine.layer("roads").unwrap();
@@ -522,21 +522,21 @@ async fn night_of_plow_runs(s: &TestServer) {
     }
 
     // Road A: plowed during its run, late in it; class 6–12 h.
-    let t = wait_for_plowed(&s, a.0).await.expect("road A is plowed");
+    let t = wait_for_plowed(s, a.0).await.expect("road A is plowed");
     let t = chrono::DateTime::parse_from_rfc3339(&t).unwrap().timestamp();
     let (first, last) = (a_times[0], *a_times.last().unwrap());
     assert!(t >= first + (last - first) * 3 / 4 && t <= last, "A plowed at {t}, run {first}..{last}");
-    assert_eq!(attr(&s, a.0, "plowed_class"), "6_12h");
+    assert_eq!(attr(s, a.0, "plowed_class"), "6_12h");
     // Road D, driven the other way round: plowed, 1–3 h.
-    assert!(wait_for_plowed(&s, d.0).await.is_some(), "road D is plowed whatever the direction");
-    assert_eq!(attr(&s, d.0, "plowed_class"), "1_3h");
+    assert!(wait_for_plowed(s, d.0).await.is_some(), "road D is plowed whatever the direction");
+    assert_eq!(attr(s, d.0, "plowed_class"), "1_3h");
     // Blade up, a patrol car, a parked plow: not plowed. Roads crossed by A: not plowed.
     for (what, id) in [("B (blade up)", b.0), ("C (patrol)", c.0), ("E (parked)", e.0)] {
-        assert_eq!(attr(&s, id, "last_plowed_at"), Value::Null, "road {what}");
+        assert_eq!(attr(s, id, "last_plowed_at"), Value::Null, "road {what}");
     }
     assert!(!crossing_a.is_empty());
     for id in &crossing_a {
-        assert_eq!(attr(&s, *id, "last_plowed_at"), Value::Null, "road {id} crosses A");
+        assert_eq!(attr(s, *id, "last_plowed_at"), Value::Null, "road {id} crosses A");
     }
 
     // Residents ask about their road by position.
@@ -559,6 +559,44 @@ async fn night_of_plow_runs(s: &TestServer) {
     let f = layer.features.iter().find(|f| f.id == Some(a.0 as u64)).expect("road A in its tile");
     assert_eq!(layer.props(f)["plowed_class"], "6_12h");
 
+    // Trails: ten-minute pieces with their age (for fading) and whether they plowed.
+    let staff = s.key(Role::Staff).await;
+    let trails = s.get_json("/live/trails?vehicle=plow-a", Some(&staff)).await;
+    let pieces = trails["features"].as_array().unwrap();
+    let run_minutes = (last - first) / 60;
+    assert!(
+        pieces.len() as i64 >= run_minutes / 10 && pieces.len() as i64 <= run_minutes / 10 + 2,
+        "{} pieces",
+        pieces.len()
+    );
+    for piece in pieces {
+        let p = &piece["properties"];
+        assert_eq!((p["vehicle_id"].as_str(), p["plowing"].as_bool()), (Some("plow-a"), Some(true)));
+        assert!((6 * 60..7 * 60 + 30).contains(&p["age_min"].as_i64().unwrap()), "{p}");
+    }
+    let b_trail = s.get_json("/live/trails?vehicle=plow-b", None).await;
+    assert!(b_trail["features"].as_array().unwrap().iter().all(|f| f["properties"]["plowing"] == false));
+    assert!(b_trail["features"][0]["properties"].get("vehicle_id").is_none(), "no ids for the public");
+    let recent = s.get_json("/live/trails?hours=1", Some(&staff)).await;
+    let ids: std::collections::BTreeSet<&str> = recent["features"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f["properties"]["vehicle_id"].as_str().unwrap())
+        .collect();
+    assert_eq!(ids.into_iter().collect::<Vec<_>>(), ["patrol-c", "plow-b"], "the parked plow draws no trail");
+    // As tiles, for staff: road A's piece, plowing.
+    let r = s
+        .call("GET", &format!("/tiles/snowplow_trails/{}/{}/{}.mvt", tile.z, tile.x, tile.y), Some(&staff), None, &[])
+        .await;
+    assert_eq!(r.status(), 200);
+    let decoded = vector_tile::decode(&body_bytes(r).await);
+    let layer = &decoded.layers[0];
+    assert!(
+        layer.features.iter().any(|f| layer.props(f)["vehicle_id"] == "plow-a" && layer.props(f)["plowing"] == "true")
+    );
+    assert_eq!(s.get(&format!("/tiles/snowplow_trails/{}/{}/{}.mvt", tile.z, tile.x, tile.y)).await.status(), 404);
+
     // After a restart the plowed times are still there — and are rebuilt from the stored fixes
     // should the roads have lost them (a crash between the fix and the road write).
     let roads_def = s.app.engine.catalog().get("roads").unwrap().clone();
@@ -570,6 +608,9 @@ async fn night_of_plow_runs(s: &TestServer) {
     assert_eq!(chrono::DateTime::parse_from_rfc3339(restored.as_str().unwrap()).unwrap().timestamp(), t);
     assert!(!roads.get(d.0).unwrap().attributes[i].is_null());
     assert_eq!(again.live.snapshot(machizu::catalog::Audience::Public)["features"].as_array().unwrap().len(), 5);
+    // … and so are the trails.
+    let rebuilt = again.live.trails_json(machizu::catalog::Audience::Staff, Some("plow-a"), None);
+    assert_eq!(rebuilt["features"].as_array().unwrap().len(), pieces.len());
 }
 
 /// The test broker `scripts/test` starts (`MACHIZU_TEST_MQTT_URL`). Fails, not skips, when

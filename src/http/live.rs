@@ -122,6 +122,25 @@ pub async fn vehicles(State(app): State<AppState>, caller: Caller) -> Json<Value
     Json(app.live.snapshot(audience(&app, &caller)))
 }
 
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+#[serde(deny_unknown_fields)]
+pub struct TrailsParams {
+    /// A vehicle id [default: every vehicle].
+    vehicle: Option<String>,
+    /// How many hours back [default and most: the configured trail hours, 12].
+    hours: Option<u32>,
+}
+
+/// `GET /live/trails[?vehicle][&hours]`: where vehicles went, as GeoJSON LineStrings in
+/// ten-minute pieces, each with `started_at`, `ended_at`, `age_min` (for fading) and `plowing`.
+/// The public see public vehicles only.
+#[utoipa::path(get, path = "/live/trails", tag = "live", params(TrailsParams),
+    responses((status = 200, description = "GeoJSON FeatureCollection of trail pieces"), (status = 400, body = ErrorBody)))]
+pub async fn trails(State(app): State<AppState>, caller: Caller, Params(p): Params<TrailsParams>) -> Json<Value> {
+    Json(app.live.trails_json(audience(&app, &caller), p.vehicle.as_deref(), p.hours))
+}
+
 /// `GET /live/stream`: Server-Sent Events. First a `snapshot` event (as `/live/vehicles`), then
 /// a `vehicles` event whenever vehicles move: a FeatureCollection of the moved vehicles, with
 /// `removed` listing ids that left the map.

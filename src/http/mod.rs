@@ -12,7 +12,7 @@
 //! | `GET /query/point`, `/query/nearest`, `/query/within`, `POST /query/intersects` | spatial questions ([`query`]) |
 //! | `GET /search` | 地番 and name search ([`search`]) |
 //! | `GET|POST /ingest/osmand`, `POST /ingest/traccar`, `POST /ingest/batch` | vehicle positions in ([`live`]) |
-//! | `GET /live/vehicles`, `/live/stream` (SSE), `/live/ws` (WebSocket), `/live/fixes` | the live map out, playback ([`live`]) |
+//! | `GET /live/vehicles`, `/live/trails`, `/live/stream` (SSE), `/live/ws` (WebSocket), `/live/fixes` | the live map out, playback ([`live`]) |
 //! | `GET /query/plowed` | when the road at a point was last plowed ([`live`]) |
 //! | `GET|POST /admin/vehicles`, `DELETE /admin/vehicles/{id}` | the vehicle registry, for admin keys ([`live`]) |
 //! | `GET /health` | liveness and store status ([`health`]) |
@@ -123,6 +123,7 @@ pub fn router(app: AppState) -> Router {
         .routes(routes!(live::traccar))
         .routes(routes!(live::batch))
         .routes(routes!(live::vehicles))
+        .routes(routes!(live::trails))
         .routes(routes!(live::stream))
         .routes(routes!(live::ws))
         .routes(routes!(live::fixes))

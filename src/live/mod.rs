@@ -23,6 +23,7 @@ pub mod check;
 pub mod fix;
 pub mod matcher;
 pub mod mqtt;
+pub mod trail;
 pub mod vehicle;
 
 use std::collections::{HashMap, HashSet};
@@ -43,12 +44,15 @@ use crate::feature::{AttrValue, Feature, FeatureId};
 use crate::store::{FixRow, Store, StoreError};
 use check::Seen;
 use fix::{Fix, FixError};
+use trail::{Trail, TrailPoint};
 use vehicle::{NewVehicle, Vehicle};
 
 /// The public layer of vehicle positions (public vehicles only).
 pub const SNOWPLOWS: &str = "snowplows";
 /// The staff layer of vehicle positions (every vehicle).
 pub const FLEET: &str = "snowplows_fleet";
+/// The staff layer of trails.
+pub const TRAILS: &str = "snowplow_trails";
 /// The layer fixes are matched to.
 pub const ROADS: &str = "roads";
 /// Below this speed a vehicle is parked (or waiting), and clears no road.
@@ -160,6 +164,10 @@ pub struct Live {
     /// Vehicles moved (or gone) since the last publication.
     dirty: Mutex<HashSet<String>>,
     moved: Arc<Notify>,
+    /// Each vehicle's trail over the last hours.
+    trails: Mutex<HashMap<String, Trail>>,
+    /// Trail pieces changed since the last publication: (vehicle, piece).
+    pieces: Mutex<HashSet<(String, i64)>>,
     /// Roads matched since the last flush, with their newest matched time.
     plowed: Mutex<HashMap<FeatureId, String>>,
     frames: broadcast::Sender<Arc<Frame>>,
@@ -185,6 +193,8 @@ impl Live {
             dirty: Mutex::new(HashSet::new()),
             moved: Arc::new(Notify::new()),
             plowed: Mutex::new(HashMap::new()),
+            trails: Mutex::new(HashMap::new()),
+            pieces: Mutex::new(HashSet::new()),
             frames: broadcast::channel(256).0,
             config,
         });
@@ -221,6 +231,7 @@ impl Live {
             .filter(|v| v.revoked_at.is_none())
             .map(|v| (v.id.clone(), Arc::new(v)))
             .collect();
+        self.load_trails(&registry).await?;
         let latest = self.store.latest_fixes(&iso(self.horizon())).await?;
         {
             let mut vehicles = self.vehicles.lock().expect("not poisoned");
@@ -237,6 +248,35 @@ impl Live {
         self.plowed.lock().expect("not poisoned").extend(matched);
         self.flush_plowed().await?;
         self.reclassify().await
+    }
+
+    /// Rebuilds the trails from the plausible fixes stored since the horizon.
+    async fn load_trails(&self, registry: &HashMap<String, Arc<Vehicle>>) -> Result<(), LiveError> {
+        let (from, to) = (iso(self.horizon()), iso(Utc::now() + chrono::Duration::days(1)));
+        let mut offset = 0;
+        loop {
+            let page = self.store.fixes(None, &from, &to, 10_000, offset).await?;
+            let n = page.len();
+            let mut trails = self.trails.lock().expect("not poisoned");
+            let mut pieces = self.pieces.lock().expect("not poisoned");
+            for f in page.into_iter().filter(|f| f.flags.is_none() && registry.contains_key(&f.vehicle)) {
+                let Some((x, y)) = self.to_store(f.lon, f.lat) else { continue };
+                let point =
+                    TrailPoint { ms: parse_ms(&f.time), lon: f.lon, lat: f.lat, x, y, plowing: f.road.is_some() };
+                if let Some(piece) = trails.entry(f.vehicle.clone()).or_default().add(point) {
+                    pieces.insert((f.vehicle, piece));
+                }
+            }
+            if n < 10_000 {
+                return Ok(());
+            }
+            offset += 10_000;
+        }
+    }
+
+    /// A longitude/latitude in the store CRS.
+    fn to_store(&self, lon: f64, lat: f64) -> Option<(f64, f64)> {
+        with_transformer(Epsg::WGS84, self.store.crs(), |t| t.point(lon, lat)).ok()?.ok()
     }
 
     /// The vehicle a device credential belongs to, if registered and not revoked.
@@ -297,16 +337,20 @@ impl Live {
                     }
                     let prev =
                         newest.entry(v.id.clone()).or_insert_with(|| vehicles.get(&v.id).and_then(VehicleState::seen));
-                    let flags = check::flags(&here, fix.accuracy_m, prev.as_ref(), self.extent);
+                    let mut flags = check::flags(&here, fix.accuracy_m, prev.as_ref(), self.extent);
+                    let at = self.to_store(fix.lon, fix.lat);
+                    if at.is_none() && flags.is_empty() {
+                        flags.push("outside");
+                    }
                     let mut road = None;
-                    if flags.is_empty() {
-                        road = roads.as_deref().and_then(|r| self.match_fix(r, v, fix, prev.as_ref(), &here));
+                    if let (true, Some(at)) = (flags.is_empty(), at) {
+                        road = roads.as_deref().and_then(|r| self.match_fix(r, v, fix, prev.as_ref(), &here, at));
                         if prev.is_none_or(|p| p.ms < here.ms) {
                             *prev = Some(here);
                         }
                     }
                     rows.push(row(v, fix, &received_at, &flags, road));
-                    owner.push(j);
+                    owner.push((j, at));
                 }
             }
         }
@@ -324,13 +368,15 @@ impl Live {
             let mut vehicles = self.vehicles.lock().expect("not poisoned");
             let mut dirty = self.dirty.lock().expect("not poisoned");
             let mut plowed = self.plowed.lock().expect("not poisoned");
+            let mut trails = self.trails.lock().expect("not poisoned");
+            let mut pieces = self.pieces.lock().expect("not poisoned");
             let mut by_id: HashMap<&str, &Arc<Vehicle>> = HashMap::new();
             for job in &jobs {
                 for (v, _) in &job.fixes {
                     by_id.insert(&v.id, v);
                 }
             }
-            for ((mut r, id), j) in rows.into_iter().zip(ids).zip(owner) {
+            for ((mut r, id), (j, at)) in rows.into_iter().zip(ids).zip(owner) {
                 let Some(id) = id else {
                     counts[j].duplicates += 1;
                     continue;
@@ -348,6 +394,13 @@ impl Live {
                     }
                 }
                 let v = by_id[r.vehicle.as_str()];
+                if let Some((x, y)) = at {
+                    let point =
+                        TrailPoint { ms: parse_ms(&r.time), lon: r.lon, lat: r.lat, x, y, plowing: r.road.is_some() };
+                    if let Some(piece) = trails.entry(v.id.clone()).or_default().add(point) {
+                        pieces.insert((v.id.clone(), piece));
+                    }
+                }
                 let state =
                     vehicles.entry(v.id.clone()).or_insert_with(|| VehicleState { vehicle: v.clone(), latest: None });
                 state.vehicle = v.clone();
@@ -372,6 +425,7 @@ impl Live {
         fix: &Fix,
         prev: Option<&Seen>,
         here: &Seen,
+        (x, y): (f64, f64),
     ) -> Option<FeatureId> {
         if !v.kind.plows() || fix.blade_down == Some(false) {
             return None;
@@ -383,12 +437,12 @@ impl Live {
         }
         let heading =
             fix.heading_deg.or_else(|| before.filter(|p| p.metres_to(here) >= 5.0).map(|p| p.bearing_to(here)))?;
-        let (x, y) = with_transformer(Epsg::WGS84, self.store.crs(), |t| t.point(fix.lon, fix.lat)).ok()?.ok()?;
         matcher::match_road(roads, Coord { x, y }, heading, self.config.match_radius_m)
     }
 
     /// Puts moved vehicles into the live layers and sends a frame to every subscriber.
     fn publish(&self) {
+        self.publish_trails();
         let moved: Vec<String> = self.dirty.lock().expect("not poisoned").drain().collect();
         if moved.is_empty() {
             return;
@@ -427,6 +481,71 @@ impl Live {
         let public = (!public_json.is_empty() || !removed.is_empty()).then(|| collection(public_json));
         let frame = Frame { staff: collection(staff_json), public };
         let _ = self.frames.send(Arc::new(frame));
+    }
+
+    /// Redraws the changed trail pieces in the trail layer.
+    fn publish_trails(&self) {
+        let changed: Vec<(String, i64)> = self.pieces.lock().expect("not poisoned").drain().collect();
+        if changed.is_empty() {
+            return;
+        }
+        let Some(def) = self.engine.catalog().get(TRAILS) else { return };
+        let now = Utc::now().timestamp_millis();
+        let (mut upserts, mut deletes) = (Vec::new(), Vec::new());
+        {
+            let vehicles = self.vehicles.lock().expect("not poisoned");
+            let trails = self.trails.lock().expect("not poisoned");
+            for (id, n) in changed {
+                let Some(v) = vehicles.get(&id).map(|s| &s.vehicle) else { continue };
+                let points = trails.get(&id).map(|t| t.piece(n)).unwrap_or_default();
+                if points.len() < 2 {
+                    deletes.push(piece_id(v, n));
+                } else {
+                    upserts.push(trail_feature(def, v, n, &points, now));
+                }
+            }
+        }
+        if let Err(e) = self.engine.apply_changes(TRAILS, upserts, &deletes) {
+            tracing::warn!(error = %e, "trails not updated");
+        }
+    }
+
+    /// Trails of the last `hours` (at most the trail hours), of one vehicle or all, as GeoJSON
+    /// LineStrings in ten-minute pieces with their age; the public get public vehicles only.
+    pub fn trails_json(&self, audience: Audience, vehicle: Option<&str>, hours: Option<u32>) -> Value {
+        let hours = hours.unwrap_or(self.config.trail_hours).min(self.config.trail_hours);
+        let now = Utc::now().timestamp_millis();
+        let since = now - i64::from(hours) * 3_600_000;
+        let vehicles = self.vehicles.lock().expect("not poisoned");
+        let trails = self.trails.lock().expect("not poisoned");
+        let mut list: Vec<(&Vehicle, &Trail)> = trails
+            .iter()
+            .filter(|(id, _)| vehicle.is_none_or(|v| v == id.as_str()))
+            .filter_map(|(id, t)| vehicles.get(id).map(|s| (s.vehicle.as_ref(), t)))
+            .filter(|(v, _)| audience == Audience::Staff || v.public)
+            .collect();
+        list.sort_by_key(|(v, _)| v.num);
+        let mut features = Vec::new();
+        for (v, t) in list {
+            for (n, points) in t.pieces() {
+                let points: Vec<&TrailPoint> = points.iter().filter(|p| p.ms >= since).collect();
+                if points.len() < 2 {
+                    continue;
+                }
+                let (first, last) = (points[0], points[points.len() - 1]);
+                let mut p = json!({
+                    "label": v.label, "kind": v.kind, "started_at": iso_ms(first.ms), "ended_at": iso_ms(last.ms),
+                    "age_min": (now - last.ms).max(0) / 60_000, "plowing": points.iter().any(|p| p.plowing),
+                });
+                if audience == Audience::Staff {
+                    p["vehicle_id"] = json!(v.id);
+                }
+                let coordinates: Vec<[f64; 2]> = points.iter().map(|p| [p.lon, p.lat]).collect();
+                features.push(json!({"type": "Feature", "id": piece_id(v, n),
+                    "geometry": {"type": "LineString", "coordinates": coordinates}, "properties": p}));
+            }
+        }
+        json!({"type": "FeatureCollection", "features": features})
     }
 
     /// A vehicle's feature in the live layers (attributes by name; the layers share a schema).
@@ -490,6 +609,11 @@ impl Live {
     pub async fn revoke_vehicle(&self, id: &str) -> Result<bool, LiveError> {
         let done = self.store.revoke_vehicle(id).await?;
         self.devices.invalidate_all();
+        if let Some(t) = self.trails.lock().expect("not poisoned").get_mut(id) {
+            let pieces: Vec<i64> = t.pieces().into_keys().collect();
+            *t = Trail::default();
+            self.pieces.lock().expect("not poisoned").extend(pieces.into_iter().map(|n| (id.to_owned(), n)));
+        }
         if self.vehicles.lock().expect("not poisoned").get_mut(id).map(|s| s.latest = None).is_some() {
             self.dirty.lock().expect("not poisoned").insert(id.to_owned());
             self.publish();
@@ -578,8 +702,45 @@ impl Live {
     fn age(&self) {
         let ids: Vec<String> = self.vehicles.lock().expect("not poisoned").keys().cloned().collect();
         self.dirty.lock().expect("not poisoned").extend(ids);
+        let horizon = self.horizon().timestamp_millis();
+        {
+            let mut trails = self.trails.lock().expect("not poisoned");
+            let mut pieces = self.pieces.lock().expect("not poisoned");
+            for (id, t) in trails.iter_mut() {
+                // Pieces that emptied are deleted (fewer than two points), the rest re-aged.
+                pieces.extend(t.prune(horizon).into_iter().map(|n| (id.clone(), n)));
+                pieces.extend(t.pieces().into_keys().map(|n| (id.clone(), n)));
+            }
+            trails.retain(|_, t| !t.is_empty());
+        }
         self.publish();
     }
+}
+
+/// A time in milliseconds since 1970 as [`iso`] writes it.
+fn iso_ms(ms: i64) -> String {
+    DateTime::from_timestamp_millis(ms).map(iso).unwrap_or_default()
+}
+
+/// The feature id of a vehicle's trail piece.
+fn piece_id(v: &Vehicle, n: i64) -> FeatureId {
+    v.num * 1_000_000 + n.rem_euclid(1_000_000)
+}
+
+/// A trail piece as a feature of the trail layer (store CRS).
+fn trail_feature(def: &crate::catalog::LayerDef, v: &Vehicle, n: i64, points: &[TrailPoint], now_ms: i64) -> Feature {
+    let (first, last) = (points[0], points[points.len() - 1]);
+    let line: Vec<(f64, f64)> = points.iter().map(|p| (p.x, p.y)).collect();
+    let attributes = def.values_by_name([
+        ("label", AttrValue::text(&v.label)),
+        ("vehicle_kind", AttrValue::text(v.kind.as_str())),
+        ("started_at", AttrValue::Text(iso_ms(first.ms))),
+        ("ended_at", AttrValue::Text(iso_ms(last.ms))),
+        ("age_min", AttrValue::Int((now_ms - last.ms).max(0) / 60_000)),
+        ("plowing", AttrValue::Bool(points.iter().any(|p| p.plowing))),
+        ("vehicle_id", AttrValue::text(&v.id)),
+    ]);
+    Feature { id: piece_id(v, n), geometry: geo_types::Geometry::LineString(line.into()), attributes }
 }
 
 fn kmh(mps: f64) -> f64 {
