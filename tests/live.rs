@@ -671,3 +671,87 @@ async fn owntracks_positions_arrive_through_a_real_mosquitto_broker() {
     let live = s.get_json("/live/vehicles", None).await;
     assert_eq!(live["features"][0]["properties"]["label"], "除雪車 phone-1");
 }
+
+#[tokio::test]
+async fn staff_get_the_daily_report_gpx_and_gtfs_realtime() {
+    let s = TestServer::demo().await;
+    let (admin, staff) = (s.key(Role::Admin).await, s.key(Role::Staff).await);
+    let device = register(&s, &admin, "plow-r", "plow", true).await;
+    let hidden = register(&s, &admin, "plow-h", "plow", false).await;
+    let roads = s.app.engine.layer("roads").unwrap();
+    let line =
+        roads.features().map(coords).find(|l| (300.0..3000.0).contains(&length(l))).expect("a road of 300 m to 3 km");
+    drop(roads);
+    // Half an hour ago: along the road with the blade down for the first half.
+    let start = Utc::now().timestamp() - 1800;
+    let mut fixes = run(&device, &line, start, Some(8.0), json!({"blade_down": true}));
+    let half = fixes.len() / 2;
+    for f in &mut fixes[half..] {
+        f["blade_down"] = json!(false);
+    }
+    fixes.push(json!({"device": hidden, "time": start, "lat": LAT, "lon": LON}));
+    let r = s.call("POST", "/ingest/batch", None, Some(&json!({ "fixes": fixes })), &[]).await;
+    assert_eq!(r.status(), 200);
+    let n = fixes.len() - 1;
+
+    let day =
+        chrono::DateTime::from_timestamp(start, 0).unwrap().with_timezone(&machizu::live::report::jst()).date_naive();
+    let report = s.get_json(&format!("/live/report?date={day}"), Some(&staff)).await;
+    let v = report["vehicles"].as_array().unwrap().iter().find(|v| v["vehicle_id"] == "plow-r").unwrap();
+    let km = length(&line) / 1000.0;
+    let within = |got: &Value, want: f64, tolerance: f64| (got.as_f64().unwrap() - want).abs() <= tolerance;
+    assert_eq!(v["fixes"], n);
+    assert!(within(&v["distance_km"], km, 0.02 * km + 0.01), "{v} vs {km}");
+    assert!(within(&v["blade_down_km"], km / 2.0, 0.1 * km), "{v}");
+    assert!(within(&v["operating_hours"], (n - 1) as f64 / 3600.0, 0.01), "{v}");
+    assert!(v["roads"].as_u64().unwrap() >= 1 && v["roads_covered_km"].as_f64().unwrap() >= 0.9 * km, "{v}");
+    assert_eq!((v["name"].as_str(), v["operator"].as_str()), (Some("plow-r 号車"), Some("山形除雪(株)")));
+    let r = s.call("GET", &format!("/live/report?date={day}&format=csv"), Some(&staff), None, &[]).await;
+    assert_eq!(r.headers()["content-type"], "text/csv; charset=utf-8");
+    let csv = String::from_utf8(body_bytes(r).await).unwrap();
+    assert!(csv.lines().any(|l| l.starts_with(&format!("plow-r,plow-r 号車,plow,山形除雪(株),{n},"))), "{csv}");
+    for (uri, key, status) in [
+        (format!("/live/report?date={day}"), None, 401),
+        ("/live/report?date=tomorrow".to_owned(), Some(&staff), 400),
+        ("/live/export.gpx?from=0&to=9999999999".to_owned(), None, 401),
+    ] {
+        assert_eq!(s.call("GET", &uri, key.map(String::as_str), None, &[]).await.status(), status, "{uri}");
+    }
+
+    // GPX: every fix of the vehicle, in a track named after it.
+    let r = s
+        .call(
+            "GET",
+            &format!("/live/export.gpx?vehicle=plow-r&from={start}&to={}", start + 86400),
+            Some(&staff),
+            None,
+            &[],
+        )
+        .await;
+    assert_eq!(r.headers()["content-type"], "application/gpx+xml");
+    let gpx = String::from_utf8(body_bytes(r).await).unwrap();
+    assert_eq!(gpx.matches("<trkpt ").count(), n);
+    assert!(gpx.contains("<name>plow-r 号車</name>") && gpx.contains("xmlns=\"http://www.topografix.com/GPX/1/1\""));
+
+    // GTFS-Realtime: the latest position of each vehicle the caller may see.
+    use prost::Message;
+    let s = &s;
+    let feed = |key: Option<String>| async move {
+        let r = s.call("GET", "/live/gtfs-rt", key.as_deref(), None, &[]).await;
+        assert_eq!(r.headers()["content-type"], "application/x-protobuf");
+        gtfs_realtime::FeedMessage::decode(body_bytes(r).await.as_slice()).unwrap()
+    };
+    let public = feed(None).await;
+    assert_eq!(public.header.gtfs_realtime_version, "2.0");
+    assert_eq!(public.entity.len(), 1, "only the public vehicle");
+    let vp = public.entity[0].vehicle.as_ref().unwrap();
+    assert_eq!(vp.vehicle.as_ref().unwrap().label.as_deref(), Some("除雪車 plow-r"));
+    let last = fixes[n - 1].clone();
+    let position = vp.position.as_ref().unwrap();
+    assert!((f64::from(position.latitude) - last["lat"].as_f64().unwrap()).abs() < 1e-5);
+    assert_eq!(vp.timestamp, Some(last["time"].as_i64().unwrap() as u64));
+    assert_eq!(position.speed, Some(8.0));
+    let all = feed(Some(staff)).await;
+    let ids: Vec<&str> = all.entity.iter().map(|e| e.id.as_str()).collect();
+    assert_eq!(ids, ["plow-r", "plow-h"]);
+}

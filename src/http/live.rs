@@ -12,7 +12,7 @@ use axum::Json;
 use axum::body::Bytes;
 use axum::extract::ws::{Message, WebSocket, WebSocketUpgrade};
 use axum::extract::{Path, State};
-use axum::http::StatusCode;
+use axum::http::{StatusCode, header};
 use axum::response::sse::{Event, KeepAlive, Sse};
 use axum::response::{IntoResponse, Response};
 use futures_util::Stream;
@@ -27,6 +27,7 @@ use crate::auth::{Caller, Role};
 use crate::catalog::Audience;
 use crate::crs::{Epsg, with_transformer};
 use crate::live::fix::Fix;
+use crate::live::report;
 use crate::live::vehicle::{NewVehicle, VehicleKind};
 use crate::live::{FLEET, Ingested, ROADS};
 use crate::ogc::write::FieldError;
@@ -210,6 +211,20 @@ async fn ws_session(app: AppState, audience: Audience, mut socket: WebSocket) {
     }
 }
 
+/// Checks that the caller sees the whole fleet (a staff key whose scope covers it).
+fn staff_only(app: &AppState, caller: &Caller, what: &str) -> Result<(), ApiError> {
+    if audience(app, caller) == Audience::Staff {
+        return Ok(());
+    }
+    auth::require(caller, Role::Staff, what)?;
+    Err(ApiError::Forbidden(format!("this key may not see the fleet ({what})")))
+}
+
+/// A time parameter (ISO 8601 or Unix seconds/milliseconds) as the stores write times.
+fn time(name: &str, t: &str) -> Result<String, ApiError> {
+    crate::live::fix::parse_time(t).map(crate::live::iso).map_err(|e| ApiError::BadRequest(format!("{name}: {e}")))
+}
+
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
 #[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
@@ -235,13 +250,7 @@ pub async fn fixes(
     caller: Caller,
     Params(p): Params<FixesParams>,
 ) -> Result<Json<Value>, ApiError> {
-    if audience(&app, &caller) != Audience::Staff {
-        auth::require(&caller, Role::Staff, "playback")?;
-        return Err(ApiError::Forbidden("this key may not see the fleet".into()));
-    }
-    let time = |name: &str, t: &str| {
-        crate::live::fix::parse_time(t).map(crate::live::iso).map_err(|e| ApiError::BadRequest(format!("{name}: {e}")))
-    };
+    staff_only(&app, &caller, "playback")?;
     let (from, to) = (time("from", &p.from)?, time("to", &p.to)?);
     let limit = p.limit.unwrap_or(1000);
     if !(1..=10_000).contains(&limit) {
@@ -257,6 +266,97 @@ pub async fn fixes(
         out["next_offset"] = json!(offset + u64::from(limit));
     }
     Ok(Json(out))
+}
+
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+#[serde(deny_unknown_fields)]
+pub struct ReportParams {
+    /// The day, `YYYY-MM-DD` (Japan Standard Time).
+    date: String,
+    /// `json` [default] or `csv`.
+    format: Option<String>,
+}
+
+/// The most fixes a report or an export reads.
+const MAX_EXPORT: usize = 5_000_000;
+
+/// `GET /live/report?date=YYYY-MM-DD[&format=csv]`: the daily work report (日報) per vehicle:
+/// distance driven, distance with the blade down, roads covered (km), operating hours (staff).
+#[utoipa::path(get, path = "/live/report", tag = "live", security(("api_key" = [])), params(ReportParams),
+    responses((status = 200, description = "one entry per vehicle that reported that day (JSON, or CSV for spreadsheets)"),
+              (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody)))]
+pub async fn report(
+    State(app): State<AppState>,
+    caller: Caller,
+    Params(p): Params<ReportParams>,
+) -> Result<Response, ApiError> {
+    use geo::{Euclidean, Length};
+    staff_only(&app, &caller, "the daily report")?;
+    let day = chrono::NaiveDate::parse_from_str(&p.date, "%Y-%m-%d")
+        .map_err(|_| ApiError::BadRequest(format!("date must be YYYY-MM-DD, got {:?}", p.date)))?;
+    let csv = match p.format.as_deref() {
+        None | Some("json") => false,
+        Some("csv") => true,
+        Some(other) => return Err(ApiError::BadRequest(format!("format must be json or csv, got {other:?}"))),
+    };
+    let (from, to) = report::day_bounds(day);
+    let fixes = app.live.fixes_between(None, &crate::live::iso(from), &crate::live::iso(to), MAX_EXPORT).await?;
+    let vehicles = app.store.vehicles().await?.into_iter().map(|v| (v.id.clone(), v)).collect();
+    let roads = app.engine.layer(ROADS);
+    let length = |id| match roads.as_ref().and_then(|r| r.get(id)).map(|f| &f.geometry) {
+        Some(geo_types::Geometry::LineString(l)) => Euclidean.length(l),
+        Some(geo_types::Geometry::MultiLineString(m)) => Euclidean.length(m),
+        _ => 0.0,
+    };
+    let days = report::daily(&fixes, &vehicles, length);
+    if csv {
+        let name = format!("attachment; filename=\"snow-report-{day}.csv\"");
+        let headers =
+            [(header::CONTENT_TYPE, "text/csv; charset=utf-8".to_owned()), (header::CONTENT_DISPOSITION, name)];
+        return Ok((headers, report::daily_csv(&days)).into_response());
+    }
+    Ok(Json(json!({"date": day.to_string(), "timezone": "+09:00", "vehicles": days})).into_response())
+}
+
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+#[serde(deny_unknown_fields)]
+pub struct ExportParams {
+    /// A vehicle id [default: every vehicle].
+    vehicle: Option<String>,
+    /// From this time (ISO 8601 or Unix seconds), inclusive.
+    from: String,
+    /// To this time, exclusive.
+    to: String,
+}
+
+/// `GET /live/export.gpx?vehicle&from&to`: positions as GPX 1.1, a track per vehicle (staff).
+#[utoipa::path(get, path = "/live/export.gpx", tag = "live", security(("api_key" = [])), params(ExportParams),
+    responses((status = 200, description = "GPX 1.1", content_type = "application/gpx+xml"),
+              (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody)))]
+pub async fn gpx(
+    State(app): State<AppState>,
+    caller: Caller,
+    Params(p): Params<ExportParams>,
+) -> Result<Response, ApiError> {
+    staff_only(&app, &caller, "GPX export")?;
+    let (from, to) = (time("from", &p.from)?, time("to", &p.to)?);
+    let fixes = app.live.fixes_between(p.vehicle.as_deref(), &from, &to, MAX_EXPORT).await?;
+    let names = app.store.vehicles().await?.into_iter().map(|v| (v.id, v.name)).collect();
+    Ok(([(header::CONTENT_TYPE, "application/gpx+xml")], report::gpx(&fixes, &names)).into_response())
+}
+
+/// `GET /live/gtfs-rt`: the latest positions as a GTFS-Realtime feed of VehiclePosition
+/// entities (protobuf). The public get public vehicles, by number and label.
+#[utoipa::path(get, path = "/live/gtfs-rt", tag = "live",
+    responses((status = 200, description = "a GTFS-Realtime FeedMessage", content_type = "application/x-protobuf")))]
+pub async fn gtfs_rt(State(app): State<AppState>, caller: Caller) -> Response {
+    let latest = app.live.latest(audience(&app, &caller));
+    let positions: Vec<(String, String, &crate::store::FixRow)> =
+        latest.iter().map(|(id, label, f)| (id.clone(), label.clone(), f)).collect();
+    let body = report::gtfs_rt(&positions, chrono::Utc::now());
+    ([(header::CONTENT_TYPE, "application/x-protobuf")], body).into_response()
 }
 
 #[derive(Debug, Deserialize, utoipa::IntoParams)]

@@ -13,6 +13,7 @@
 //! | `GET /search` | 地番 and name search ([`search`]) |
 //! | `GET|POST /ingest/osmand`, `POST /ingest/traccar`, `POST /ingest/batch` | vehicle positions in ([`live`]) |
 //! | `GET /live/vehicles`, `/live/trails`, `/live/stream` (SSE), `/live/ws` (WebSocket), `/live/fixes` | the live map out, playback ([`live`]) |
+//! | `GET /live/report`, `/live/export.gpx`, `/live/gtfs-rt` | daily work report (JSON, CSV), GPX, GTFS-Realtime ([`live`]) |
 //! | `GET /query/plowed` | when the road at a point was last plowed ([`live`]) |
 //! | `GET|POST /admin/vehicles`, `DELETE /admin/vehicles/{id}` | the vehicle registry, for admin keys ([`live`]) |
 //! | `GET /health` | liveness and store status ([`health`]) |
@@ -127,6 +128,9 @@ pub fn router(app: AppState) -> Router {
         .routes(routes!(live::stream))
         .routes(routes!(live::ws))
         .routes(routes!(live::fixes))
+        .routes(routes!(live::report))
+        .routes(routes!(live::gpx))
+        .routes(routes!(live::gtfs_rt))
         .routes(routes!(live::list_vehicles, live::add_vehicle))
         .routes(routes!(live::revoke_vehicle))
         .routes(routes!(health::health))

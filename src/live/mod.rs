@@ -23,6 +23,7 @@ pub mod check;
 pub mod fix;
 pub mod matcher;
 pub mod mqtt;
+pub mod report;
 pub mod trail;
 pub mod vehicle;
 
@@ -590,6 +591,45 @@ impl Live {
             .map(|(v, f)| vehicle_json(v, f, audience, Some(((now - parse_ms(&f.time)) / 1000).max(0))))
             .collect();
         json!({"type": "FeatureCollection", "features": features})
+    }
+
+    /// Each vehicle's latest position on the map as `audience` may see it: (id, label, fix),
+    /// the id being the vehicle id for staff and its number for the public.
+    pub fn latest(&self, audience: Audience) -> Vec<(String, String, FixRow)> {
+        let horizon = iso(self.horizon());
+        let vehicles = self.vehicles.lock().expect("not poisoned");
+        let mut out: Vec<(i64, String, String, FixRow)> = vehicles
+            .values()
+            .filter(|s| audience == Audience::Staff || s.vehicle.public)
+            .filter_map(|s| {
+                let f = s.latest.as_ref().filter(|l| l.time >= horizon)?;
+                let id = if audience == Audience::Staff { s.vehicle.id.clone() } else { s.vehicle.num.to_string() };
+                Some((s.vehicle.num, id, s.vehicle.label.clone(), f.clone()))
+            })
+            .collect();
+        out.sort_by_key(|x| x.0);
+        out.into_iter().map(|(_, id, label, f)| (id, label, f)).collect()
+    }
+
+    /// Every stored fix of a vehicle (or all) with `from <= time < to`, up to `max`.
+    pub async fn fixes_between(
+        &self,
+        vehicle: Option<&str>,
+        from: &str,
+        to: &str,
+        max: usize,
+    ) -> Result<Vec<FixRow>, LiveError> {
+        const PAGE: u32 = 10_000;
+        let mut out = Vec::new();
+        loop {
+            let page = self.store.fixes(vehicle, from, to, PAGE, out.len() as u64).await?;
+            let n = page.len();
+            out.extend(page);
+            if n < PAGE as usize || out.len() >= max {
+                out.truncate(max);
+                return Ok(out);
+            }
+        }
     }
 
     /// Frames as they are published (see [`Frame`]).
