@@ -453,6 +453,50 @@ async fn live_tracking_in_postgis() {
     .await;
     night_of_plow_runs(&s).await;
     traccar_and_batches(&s).await;
+    retention(&s).await;
+}
+
+#[tokio::test]
+async fn fixes_older_than_the_season_are_thinned_to_one_a_minute() {
+    retention(&TestServer::demo().await).await;
+}
+
+/// Fixes older than the retention are thinned to the first of each vehicle and minute; newer
+/// ones are kept whole.
+async fn retention(s: &TestServer) {
+    let admin = s.key(Role::Admin).await;
+    let device = register(s, &admin, "plow-old", "plow", true).await;
+    let days = i64::from(s.app.config.live.retention_days);
+    assert_eq!(days, 180, "the default season");
+    let old = Utc::now().timestamp() / 60 * 60 - (days + 20) * 86400;
+    let recent = Utc::now().timestamp() - 3600;
+    // Ten minutes of fixes every 5 s, long ago and an hour ago.
+    let mut fixes = Vec::new();
+    for start in [old, recent] {
+        for k in 0..120 {
+            fixes.push(json!({"device": device, "time": start + 5 * k, "lat": LAT + 0.00005 * k as f64, "lon": LON}));
+        }
+    }
+    let r = s.call("POST", "/ingest/batch", None, Some(&json!({ "fixes": fixes })), &[]).await;
+    assert_eq!(body_json(r).await["accepted"], 240);
+    let cutoff = machizu::live::iso(Utc::now() - chrono::Duration::days(days));
+    let deleted = s.app.store.thin_fixes(&cutoff).await.unwrap();
+    assert_eq!(deleted, 120 - 10, "one fix a minute is kept");
+    assert_eq!(s.app.store.thin_fixes(&cutoff).await.unwrap(), 0, "thinning twice changes nothing");
+    let kept = fixes_of(s, "plow-old").await;
+    let old_kept: Vec<i64> = kept
+        .iter()
+        .map(|f| chrono::DateTime::parse_from_rfc3339(f["time"].as_str().unwrap()).unwrap().timestamp())
+        .filter(|t| *t < recent)
+        .collect();
+    assert_eq!(old_kept, (0..10).map(|m| old + 60 * m).collect::<Vec<_>>());
+    assert_eq!(kept.len(), 10 + 120);
+}
+
+/// Every stored fix of a vehicle, read with a staff key.
+async fn fixes_of(s: &TestServer, vehicle: &str) -> Vec<Value> {
+    let staff = s.key(Role::Staff).await;
+    fixes(s, &staff, vehicle).await
 }
 
 async fn night_of_plow_runs(s: &TestServer) {
