@@ -134,10 +134,20 @@ fn vehicles_registered_on_the_command_line_report_to_the_osmand_listener_until_r
     };
     let ok = report(credential, now);
     assert!(ok.starts_with("HTTP/1.1 200"), "{ok}");
+    // Traccar Client's JSON to the same root.
+    let json = format!(
+        r#"{{"device_id":"{credential}","location":{{"timestamp":{},"coords":{{"latitude":38.6001,"longitude":140.4,"speed":6.0}}}}}}"#,
+        now + 5
+    );
+    let mut stream = TcpStream::connect(&osmand).unwrap();
+    write!(stream, "POST / HTTP/1.1\r\nHost: {osmand}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{json}", json.len()).unwrap();
+    let mut answer = String::new();
+    stream.read_to_string(&mut answer).unwrap();
+    assert!(answer.starts_with("HTTP/1.1 200") && answer.contains("\"accepted\":1"), "{answer}");
     let unknown = report("0000000000000000000000000000000000000000", now);
     assert!(unknown.starts_with("HTTP/1.1 403"), "{unknown}");
     let live = http_get(&addr, "/live/vehicles");
-    assert!(live.contains("除雪ドーザ 7号") && live.contains("22.2"), "speed 12 kn is 22.2 km/h: {live}");
+    assert!(live.contains("除雪ドーザ 7号") && live.contains("21.6"), "the Traccar fix, 6 m/s: {live}");
 
     // Revoked by another process: refused within the device cache's two seconds.
     run_ok(&["vehicles", "revoke", "plow-07", "--data", data]);

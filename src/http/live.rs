@@ -469,12 +469,29 @@ pub async fn revoke_vehicle(
     }
 }
 
-/// The router of the dedicated OsmAnd listener (`--osmand-listen`): the protocol at `/`, as
-/// stock clients post to a server's root.
+/// The router of the dedicated tracker listener (`--osmand-listen`): what stock clients send to
+/// a server's root — the OsmAnd protocol (query or form), or Traccar Client's JSON.
 pub fn osmand_router(app: AppState) -> axum::Router {
     use axum::routing::get;
     axum::Router::new()
-        .route("/", get(osmand_get).post(osmand_post))
+        .route("/", get(osmand_get).post(root_post))
         .layer(tower_http::trace::TraceLayer::new_for_http())
         .with_state(app)
+}
+
+async fn root_post(
+    State(app): State<AppState>,
+    uri: axum::http::Uri,
+    headers: axum::http::HeaderMap,
+    body: Bytes,
+) -> Result<Response, ApiError> {
+    let json = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with("application/json"));
+    if json {
+        Ok(traccar(State(app), body).await?.into_response())
+    } else {
+        Ok(osmand(&app, uri.query(), &body).await?.into_response())
+    }
 }

@@ -649,6 +649,12 @@ impl Live {
     pub async fn revoke_vehicle(&self, id: &str) -> Result<bool, LiveError> {
         let done = self.store.revoke_vehicle(id).await?;
         self.devices.invalidate_all();
+        self.forget(id);
+        Ok(done)
+    }
+
+    /// Takes a vehicle off the live map and its trail off the trail layer.
+    fn forget(&self, id: &str) {
         if let Some(t) = self.trails.lock().expect("not poisoned").get_mut(id) {
             let pieces: Vec<i64> = t.pieces().into_keys().collect();
             *t = Trail::default();
@@ -656,9 +662,38 @@ impl Live {
         }
         if self.vehicles.lock().expect("not poisoned").get_mut(id).map(|s| s.latest = None).is_some() {
             self.dirty.lock().expect("not poisoned").insert(id.to_owned());
-            self.publish();
         }
-        Ok(done)
+        self.publish();
+    }
+
+    /// Follows changes to the registry made elsewhere (`machizu vehicles revoke` in another
+    /// process): revoked vehicles leave the map, changed labels and visibility apply.
+    async fn refresh_registry(&self) -> Result<(), LiveError> {
+        let registry = self.store.vehicles().await?;
+        let mut gone = Vec::new();
+        {
+            let mut vehicles = self.vehicles.lock().expect("not poisoned");
+            let mut dirty = self.dirty.lock().expect("not poisoned");
+            for v in registry {
+                let Some(state) = vehicles.get_mut(&v.id) else { continue };
+                if v.revoked_at.is_some() {
+                    if state.latest.is_some() {
+                        gone.push(v.id.clone());
+                    }
+                } else if *state.vehicle != v {
+                    // Public → private: out of the public layer first.
+                    if state.vehicle.public && !v.public {
+                        let _ = self.engine.apply_changes(SNOWPLOWS, Vec::new(), &[v.num]);
+                    }
+                    state.vehicle = Arc::new(v.clone());
+                    dirty.insert(v.id);
+                }
+            }
+        }
+        for id in gone {
+            self.forget(&id);
+        }
+        Ok(())
     }
 
     pub fn store(&self) -> &Arc<dyn Store> {
@@ -881,6 +916,9 @@ async fn ticker(live: Weak<Live>) {
         if n % 60 == 59 {
             if let Err(e) = l.reclassify().await {
                 tracing::warn!(error = %e, "plowed classes not refreshed");
+            }
+            if let Err(e) = l.refresh_registry().await {
+                tracing::warn!(error = %e, "vehicle registry not refreshed");
             }
             l.age();
         }
