@@ -134,7 +134,7 @@ pub struct ExportArgs {
 }
 
 /// Where the data is: the embedded GeoPackage or PostGIS, and the config.
-#[derive(Debug, clap::Args)]
+#[derive(Debug, Clone, clap::Args)]
 pub struct StoreArgs {
     /// Data directory holding the embedded GeoPackage store [default: ./var].
     #[arg(long, env = "MACHIZU_DATA")]
@@ -315,6 +315,19 @@ fn config_and_layer(store: &StoreArgs, id: &str) -> anyhow::Result<(Config, crat
 }
 
 /// The configured store, prepared for the catalog.
+/// Runs `f` on a single-threaded runtime with the configuration and store `args` name.
+fn with_store<F>(args: &StoreArgs, f: impl FnOnce(Config, Box<dyn Store>) -> F) -> anyhow::Result<()>
+where
+    F: std::future::Future<Output = anyhow::Result<()>>,
+{
+    let config = store_config(args)?;
+    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
+    runtime.block_on(async {
+        let store = open_store(&config).await?;
+        f(config, store).await
+    })
+}
+
 async fn open_store(config: &Config) -> anyhow::Result<Box<dyn Store>> {
     let store: Box<dyn Store> = match &config.database_url {
         Some(url) => Box::new(PostgisStore::connect(&url.0, config.city.crs).await?),
@@ -349,13 +362,10 @@ fn export(args: ExportArgs) -> anyhow::Result<()> {
 fn keys(command: KeysCommand) -> anyhow::Result<()> {
     use crate::auth::NewKey;
     let store_args = match &command {
-        KeysCommand::Create(args) => &args.store,
-        KeysCommand::List(store) | KeysCommand::Revoke { store, .. } => store,
+        KeysCommand::Create(args) => args.store.clone(),
+        KeysCommand::List(store) | KeysCommand::Revoke { store, .. } => store.clone(),
     };
-    let config = store_config(store_args)?;
-    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
-    runtime.block_on(async {
-        let store = open_store(&config).await?;
+    with_store(&store_args, async |config, store| {
         match command {
             KeysCommand::Create(args) => {
                 for id in args.layers.iter().flatten() {
@@ -394,13 +404,10 @@ fn keys(command: KeysCommand) -> anyhow::Result<()> {
 fn vehicles(command: VehiclesCommand) -> anyhow::Result<()> {
     use crate::live::vehicle::NewVehicle;
     let store_args = match &command {
-        VehiclesCommand::Add(args) => &args.store,
-        VehiclesCommand::List(store) | VehiclesCommand::Revoke { store, .. } => store,
+        VehiclesCommand::Add(args) => args.store.clone(),
+        VehiclesCommand::List(store) | VehiclesCommand::Revoke { store, .. } => store.clone(),
     };
-    let config = store_config(store_args)?;
-    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
-    runtime.block_on(async {
-        let store = open_store(&config).await?;
+    with_store(&store_args, async |_, store| {
         match command {
             VehiclesCommand::Add(a) => {
                 anyhow::ensure!(

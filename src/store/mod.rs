@@ -339,22 +339,32 @@ impl Key<'_> {
     }
 }
 
-/// The columns of text-valued attributes the server derives ([`Store::set_derived`]): each must
-/// be an attribute of the layer of type text, date or date-time.
-pub(crate) fn derived_columns(layer: &LayerDef, attributes: &[&str]) -> Result<Vec<AttrType>, StoreError> {
-    attributes
-        .iter()
-        .map(|name| {
-            let def = layer.attribute_index(name).map(|i| &layer.attributes[i]);
-            match def.map(|d| d.kind) {
-                Some(k @ (AttrType::Text | AttrType::Date | AttrType::DateTime)) => Ok(k),
-                _ => Err(StoreError::Schema {
-                    layer: layer.id.to_string(),
-                    message: format!("no text, date or date-time attribute {name:?} to set"),
-                }),
-            }
-        })
-        .collect()
+/// The `UPDATE` of [`Store::set_derived`] in a backend's dialect: each attribute (text, date or
+/// date-time, else an error) set from a placeholder, version and update time moved on, the
+/// feature chosen by `fid` from the last placeholder. `placeholder(n, type)` writes the `n`th.
+pub(crate) fn derived_sql(
+    layer: &LayerDef,
+    attributes: &[&str],
+    placeholder: impl Fn(usize, AttrType) -> String,
+    now: &str,
+) -> Result<String, StoreError> {
+    let mut sets = Vec::new();
+    for (i, name) in attributes.iter().enumerate() {
+        let kind = layer.attribute_index(name).map(|i| layer.attributes[i].kind);
+        let Some(kind @ (AttrType::Text | AttrType::Date | AttrType::DateTime)) = kind else {
+            return Err(StoreError::Schema {
+                layer: layer.id.to_string(),
+                message: format!("no text, date or date-time attribute {name:?} to set"),
+            });
+        };
+        sets.push(format!("\"{name}\" = {}", placeholder(i + 1, kind)));
+    }
+    Ok(format!(
+        "UPDATE \"{}\" SET {}, version = version + 1, updated_at = {now} WHERE fid = {}",
+        layer.id,
+        sets.join(", "),
+        placeholder(attributes.len() + 1, AttrType::Integer)
+    ))
 }
 
 /// A place where layers are kept (and, through [`FleetStore`], vehicles and their positions).

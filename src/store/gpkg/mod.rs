@@ -588,14 +588,9 @@ impl Store for GpkgStore {
         attributes: &[&str],
         rows: &[(FeatureId, Vec<Option<String>>)],
     ) -> Result<Vec<Feature>, StoreError> {
-        let kinds = super::derived_columns(layer, attributes)?;
-        let sets: Vec<String> = attributes.iter().enumerate().map(|(i, a)| format!("\"{a}\" = ?{}", i + 1)).collect();
+        let sql =
+            super::derived_sql(layer, attributes, |n, _| format!("?{n}"), "strftime('%Y-%m-%dT%H:%M:%fZ','now')")?;
         let t = layer.id.as_str();
-        let sql = format!(
-            "UPDATE \"{t}\" SET {}, version = version + 1, updated_at = strftime('%Y-%m-%dT%H:%M:%fZ','now') WHERE fid = ?{}",
-            sets.join(", "),
-            kinds.len() + 1
-        );
         let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await.map_err(StoreError::db("starting a transaction"))?;
         for (id, values) in rows {
             let mut q = sqlx::query(catalog_sql(sql.clone()));

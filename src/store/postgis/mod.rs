@@ -546,18 +546,8 @@ impl Store for PostgisStore {
         attributes: &[&str],
         rows: &[(FeatureId, Vec<Option<String>>)],
     ) -> Result<Vec<Feature>, StoreError> {
-        let kinds = super::derived_columns(layer, attributes)?;
-        let sets: Vec<String> = attributes
-            .iter()
-            .enumerate()
-            .map(|(i, a)| format!("\"{a}\" = ${}::{}", i + 1, kinds[i].pg_type()))
-            .collect();
+        let sql = super::derived_sql(layer, attributes, |n, kind| format!("${n}::{}", kind.pg_type()), "now()")?;
         let t = layer.id.as_str();
-        let sql = format!(
-            "UPDATE \"{t}\" SET {}, version = version + 1, updated_at = now() WHERE fid = ${}",
-            sets.join(", "),
-            kinds.len() + 1
-        );
         let mut tx = self.pool.begin().await.map_err(StoreError::db("starting a transaction"))?;
         for (id, values) in rows {
             let mut q = sqlx::query(catalog_sql(sql.clone()));
