@@ -23,6 +23,7 @@ pub mod check;
 pub mod fix;
 pub mod matcher;
 pub mod mqtt;
+mod plowed;
 pub mod report;
 pub mod trail;
 pub mod vehicle;
@@ -45,6 +46,7 @@ use crate::feature::{AttrValue, Feature, FeatureId};
 use crate::store::{FixRow, Store, StoreError};
 use check::Seen;
 use fix::{Fix, FixError};
+pub use plowed::plowed_class;
 use trail::{Trail, TrailPoint};
 use vehicle::{NewVehicle, Vehicle};
 
@@ -139,17 +141,6 @@ fn parse_ms(t: &str) -> i64 {
 /// A time as fixes and plowed times are written: UTC, milliseconds, `Z`.
 pub fn iso(t: DateTime<Utc>) -> String {
     t.to_rfc3339_opts(SecondsFormat::Millis, true)
-}
-
-/// The plowed-status class of a road last plowed `age` ago.
-pub fn plowed_class(age: chrono::Duration) -> &'static str {
-    match age.num_minutes() {
-        ..60 => "under_1h",
-        60..180 => "1_3h",
-        180..360 => "3_6h",
-        360..720 => "6_12h",
-        _ => "over_12h",
-    }
 }
 
 /// The live side of the server. Made by [`Live::start`], which spawns its tasks.
@@ -698,79 +689,6 @@ impl Live {
 
     pub fn store(&self) -> &Arc<dyn Store> {
         &self.store
-    }
-
-    /// Writes the newest matched time of each road whose stored `last_plowed_at` is older,
-    /// with its class, then updates the engine. On failure the times are kept for next time.
-    async fn flush_plowed(&self) -> Result<(), LiveError> {
-        let pending: Vec<(FeatureId, String)> = self.plowed.lock().expect("not poisoned").drain().collect();
-        let (Some(roads), Some(def)) = (self.engine.layer(ROADS), self.engine.catalog().get(ROADS)) else {
-            return Ok(());
-        };
-        let Some(at) = def.attribute_index("last_plowed_at") else { return Ok(()) };
-        let now = Utc::now();
-        let rows: Vec<(FeatureId, Vec<Option<String>>)> = pending
-            .iter()
-            .filter(|(id, t)| {
-                roads.get(*id).is_some_and(|f| match &f.attributes[at] {
-                    AttrValue::Text(old) => parse_ms(old) < parse_ms(t),
-                    _ => true,
-                })
-            })
-            .map(|(id, t)| {
-                let age = now - DateTime::parse_from_rfc3339(t).map_or(now, |t| t.with_timezone(&Utc));
-                (*id, vec![Some(t.clone()), Some(plowed_class(age).to_owned())])
-            })
-            .collect();
-        drop(roads);
-        self.set_plowed(def, rows).await.inspect_err(|_| {
-            let mut plowed = self.plowed.lock().expect("not poisoned");
-            for (id, t) in pending {
-                let e = plowed.entry(id).or_default();
-                if *e < t {
-                    *e = t;
-                }
-            }
-        })
-    }
-
-    async fn set_plowed(
-        &self,
-        def: &crate::catalog::LayerDef,
-        rows: Vec<(FeatureId, Vec<Option<String>>)>,
-    ) -> Result<(), LiveError> {
-        if rows.is_empty() {
-            return Ok(());
-        }
-        let features = self.store.set_derived(def, &["last_plowed_at", "plowed_class"], &rows).await?;
-        if let Err(e) = self.engine.apply_changes(ROADS, features, &[]) {
-            tracing::warn!(error = %e, "roads not updated in the engine");
-        }
-        Ok(())
-    }
-
-    /// Moves roads whose plowed time crossed a class boundary into their new class.
-    async fn reclassify(&self) -> Result<(), LiveError> {
-        let (Some(roads), Some(def)) = (self.engine.layer(ROADS), self.engine.catalog().get(ROADS)) else {
-            return Ok(());
-        };
-        let (Some(at), Some(class)) = (def.attribute_index("last_plowed_at"), def.attribute_index("plowed_class"))
-        else {
-            return Ok(());
-        };
-        let now = Utc::now();
-        let rows: Vec<(FeatureId, Vec<Option<String>>)> = roads
-            .features()
-            .filter_map(|f| {
-                let AttrValue::Text(t) = &f.attributes[at] else { return None };
-                let age = now - DateTime::parse_from_rfc3339(t).ok()?.with_timezone(&Utc);
-                let want = plowed_class(age);
-                (!matches!(&f.attributes[class], AttrValue::Text(c) if c == want))
-                    .then(|| (f.id, vec![Some(t.clone()), Some(want.to_owned())]))
-            })
-            .collect();
-        drop(roads);
-        self.set_plowed(def, rows).await
     }
 
     /// Refreshes every vehicle's age in the live layers, and takes silent ones off the map.
