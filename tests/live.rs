@@ -216,6 +216,25 @@ async fn unknown_and_revoked_devices_are_refused_and_the_public_sees_only_public
     assert_eq!(s.get_json("/live/vehicles", None).await["features"], json!([]));
     let r = s.call("DELETE", "/admin/vehicles/plow-3", Some(&admin), None, &[]).await;
     assert_eq!(r.status(), 404);
+    // Revoked by another process (straight in the store): the next registry refresh takes the
+    // vehicle and its trail off the map.
+    let r = s
+        .get(&format!(
+            "/ingest/osmand?id={private_device}&timestamp={}&lat={LAT}&lon={}&speed=5",
+            now + 5,
+            LON + 0.0025
+        ))
+        .await;
+    assert_eq!(r.status(), 200);
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    assert_eq!(
+        s.get_json("/live/trails?vehicle=patrol-1", Some(&staff)).await["features"].as_array().unwrap().len(),
+        1
+    );
+    assert!(s.app.store.revoke_vehicle("patrol-1").await.unwrap());
+    s.app.live.refresh_registry().await.unwrap();
+    assert_eq!(s.get_json("/live/vehicles", Some(&staff)).await["features"], json!([]));
+    assert_eq!(s.get_json("/live/trails", Some(&staff)).await["features"], json!([]));
     // Live layers are not edited through the feature API.
     let feature =
         json!({"type": "Feature", "geometry": {"type": "Point", "coordinates": [LON, LAT]}, "properties": {}});

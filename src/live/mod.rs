@@ -658,8 +658,9 @@ impl Live {
     }
 
     /// Follows changes to the registry made elsewhere (`machizu vehicles revoke` in another
-    /// process): revoked vehicles leave the map, changed labels and visibility apply.
-    async fn refresh_registry(&self) -> Result<(), LiveError> {
+    /// process): revoked vehicles leave the map, changed labels and visibility apply. The
+    /// ticker calls it every minute.
+    pub async fn refresh_registry(&self) -> Result<(), LiveError> {
         let registry = self.store.vehicles().await?;
         let mut gone = Vec::new();
         {
