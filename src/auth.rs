@@ -92,16 +92,28 @@ pub fn hash_token(token: &str) -> String {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Caller {
     pub role: Role,
-    /// The key used, if any (`None`: anonymous).
+    /// The key used, if any.
     pub key: Option<ApiKey>,
+    /// The staff account signed in to the web map, if the request came with its session cookie.
+    pub user: Option<String>,
 }
 
 impl Caller {
-    /// A caller without a key.
-    pub const ANONYMOUS: Caller = Caller { role: Role::Public, key: None };
+    /// A caller without a key or a session.
+    pub const ANONYMOUS: Caller = Caller { role: Role::Public, key: None, user: None };
 
     pub fn with_key(key: ApiKey) -> Self {
-        Self { role: key.role, key: Some(key) }
+        Self { role: key.role, key: Some(key), user: None }
+    }
+
+    /// A staff account signed in to the web map (all layers).
+    pub fn signed_in(user: &crate::users::User) -> Self {
+        Self { role: user.role, key: None, user: Some(user.name.clone()) }
+    }
+
+    /// Whether the caller showed neither a key nor a session.
+    pub fn is_anonymous(&self) -> bool {
+        self.key.is_none() && self.user.is_none()
     }
 
     /// Whether the key's scope covers `layer`.
@@ -130,11 +142,12 @@ impl Caller {
         self.role >= Role::Staff && self.in_scope(layer.id.as_str())
     }
 
-    /// How the audit log names the caller: `key:<id> (<name>)`.
+    /// How the audit log names the caller: `key:<id> (<name>)` or `user:<name>`.
     pub fn actor(&self) -> String {
-        match &self.key {
-            Some(k) => format!("key:{} ({})", k.id, k.name),
-            None => "anonymous".to_owned(),
+        match (&self.key, &self.user) {
+            (Some(k), _) => format!("key:{} ({})", k.id, k.name),
+            (None, Some(user)) => format!("user:{user}"),
+            (None, None) => "anonymous".to_owned(),
         }
     }
 }

@@ -41,6 +41,52 @@ pub enum Command {
     /// The vehicles whose trackers may report positions.
     #[command(subcommand)]
     Vehicles(VehiclesCommand),
+    /// Staff accounts of the web map (passwords hashed with argon2id).
+    #[command(subcommand)]
+    Users(UsersCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum UsersCommand {
+    /// Add an account; the password is read from the terminal without echo, or as the first
+    /// line of standard input.
+    Add {
+        /// What the person types to sign in (lowercase letters, digits, '.', '-', '_').
+        name: String,
+        /// The name shown in the map, e.g. "田中 花子（建設課）".
+        #[arg(long)]
+        display_name: String,
+        /// staff (sees and edits everything) or admin (also manages).
+        #[arg(long, value_parser = parse_role, default_value = "staff")]
+        role: crate::auth::Role,
+        #[command(flatten)]
+        store: StoreArgs,
+    },
+    /// List the accounts (never their passwords).
+    List(StoreArgs),
+    /// Disable an account: it can no longer sign in.
+    Disable {
+        name: String,
+        #[command(flatten)]
+        store: StoreArgs,
+    },
+    /// Set a new password (read as for add); also lifts a lock-out.
+    Passwd {
+        name: String,
+        #[command(flatten)]
+        store: StoreArgs,
+    },
+}
+
+/// A password from the terminal (no echo) or the first line of standard input.
+fn read_password() -> anyhow::Result<String> {
+    use std::io::IsTerminal;
+    if std::io::stdin().is_terminal() {
+        return Ok(rpassword::prompt_password("password: ")?);
+    }
+    let mut line = String::new();
+    std::io::stdin().read_line(&mut line)?;
+    Ok(line.trim_end_matches(['\r', '\n']).to_owned())
 }
 
 #[derive(Debug, Subcommand)]
@@ -275,6 +321,7 @@ pub fn main() -> ExitCode {
         Command::Export(args) => export(args),
         Command::Keys(command) => keys(command),
         Command::Vehicles(command) => vehicles(command),
+        Command::Users(command) => users(command),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -447,6 +494,55 @@ fn vehicles(command: VehiclesCommand) -> anyhow::Result<()> {
             VehiclesCommand::Revoke { id, .. } => {
                 anyhow::ensure!(store.revoke_vehicle(&id).await?, "no vehicle {id:?} that is not already revoked");
                 eprintln!("revoked vehicle {id}; its reports are refused from now on");
+            }
+        }
+        Ok(())
+    })
+}
+
+fn users(command: UsersCommand) -> anyhow::Result<()> {
+    use crate::users::{check_name, hash_password};
+    let store_args = match &command {
+        UsersCommand::Add { store, .. } | UsersCommand::Disable { store, .. } | UsersCommand::Passwd { store, .. } => {
+            store.clone()
+        }
+        UsersCommand::List(store) => store.clone(),
+    };
+    with_store(&store_args, async |_, store| {
+        match command {
+            UsersCommand::Add { name, display_name, role, .. } => {
+                check_name(&name)?;
+                anyhow::ensure!(role != crate::auth::Role::Public, crate::users::UserError::PublicRole);
+                anyhow::ensure!(store.user(&name).await?.is_none(), "user {name:?} exists already");
+                let hash = hash_password(&read_password()?)?;
+                store.add_user(&name, &display_name, role, &hash).await?;
+                eprintln!("added {name} ({}, {display_name})", role.as_str());
+            }
+            UsersCommand::List(_) => {
+                println!(
+                    "{:<20} {:<6} {:<26} {:<26} {:<26} display name",
+                    "name", "role", "created", "disabled", "locked until"
+                );
+                for u in store.users().await? {
+                    println!(
+                        "{:<20} {:<6} {:<26} {:<26} {:<26} {}",
+                        u.name,
+                        u.role.as_str(),
+                        u.created_at,
+                        u.disabled_at.as_deref().unwrap_or("-"),
+                        u.locked_until.as_deref().unwrap_or("-"),
+                        u.display_name
+                    );
+                }
+            }
+            UsersCommand::Disable { name, .. } => {
+                anyhow::ensure!(store.disable_user(&name).await?, "no user {name:?} that is not already disabled");
+                eprintln!("disabled {name}");
+            }
+            UsersCommand::Passwd { name, .. } => {
+                let hash = hash_password(&read_password()?)?;
+                anyhow::ensure!(store.set_password(&name, &hash).await?, "no user {name:?}");
+                eprintln!("set a new password for {name}");
             }
         }
         Ok(())

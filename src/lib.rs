@@ -26,3 +26,4 @@ pub mod query;
 pub mod search;
 pub mod store;
 pub mod tile;
+pub mod users;

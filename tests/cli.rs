@@ -157,3 +157,49 @@ fn vehicles_registered_on_the_command_line_report_to_the_osmand_listener_until_r
     Command::new("kill").args(["-TERM", &child.id().to_string()]).status().unwrap();
     assert!(child.wait().unwrap().success());
 }
+
+/// Runs `machizu` with `input` on standard input; returns (success, stdout, stderr).
+fn run_with_input(args: &[&str], input: &str) -> (bool, String, String) {
+    let mut child = machizu(args).stdin(Stdio::piped()).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().unwrap();
+    child.stdin.take().unwrap().write_all(input.as_bytes()).unwrap();
+    let out = child.wait_with_output().unwrap();
+    (
+        out.status.success(),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+#[test]
+fn staff_accounts_are_managed_on_the_command_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().to_str().unwrap();
+    let add = ["users", "add", "tanaka", "--display-name", "田中 花子", "--role", "admin", "--data", data];
+    let (ok, _, err) = run_with_input(&add, "short\n");
+    assert!(!ok && err.contains("at least 12"), "{err}");
+    let (ok, _, err) = run_with_input(&add, "雪の夜の見回り 2026\n");
+    assert!(ok, "{err}");
+    let (ok, _, err) = run_with_input(&add, "雪の夜の見回り 2026\n");
+    assert!(!ok && err.contains("exists already"), "{err}");
+    let (ok, _, err) =
+        run_with_input(&["users", "add", "Bad Name", "--display-name", "x", "--data", data], "long enough password\n");
+    assert!(!ok && err.contains("lowercase"), "{err}");
+
+    let list = run_ok(&["users", "list", "--data", data]);
+    assert!(list.contains("tanaka") && list.contains("admin") && list.contains("田中 花子"), "{list}");
+    assert!(!list.contains("argon2") && !list.contains("雪の夜"), "no password or hash is shown: {list}");
+    let line = list.lines().find(|l| l.starts_with("tanaka")).unwrap();
+    assert_eq!(line.split_whitespace().nth(3), Some("-"), "not disabled: {line}");
+
+    let (ok, _, err) = run_with_input(&["users", "passwd", "tanaka", "--data", data], "another long password\n");
+    assert!(ok, "{err}");
+    let (ok, _, err) = run_with_input(&["users", "passwd", "nobody", "--data", data], "another long password\n");
+    assert!(!ok && err.contains("no user"), "{err}");
+    run_ok(&["users", "disable", "tanaka", "--data", data]);
+    let list = run_ok(&["users", "list", "--data", data]);
+    let line = list.lines().find(|l| l.starts_with("tanaka")).unwrap();
+    let disabled = line.split_whitespace().nth(3).unwrap();
+    assert!(disabled.ends_with('Z'), "disabled at a time: {line}");
+    let again = machizu(&["users", "disable", "tanaka", "--data", data]).output().unwrap();
+    assert!(!again.status.success());
+}

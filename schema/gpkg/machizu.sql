@@ -66,3 +66,27 @@ CREATE INDEX IF NOT EXISTS machizu_fixes_time ON machizu_fixes (device_time);
 CREATE INDEX IF NOT EXISTS machizu_fixes_road ON machizu_fixes (road, device_time) WHERE road IS NOT NULL;
 INSERT OR IGNORE INTO gpkg_contents (table_name, data_type, identifier, description)
 VALUES ('machizu_fixes', 'attributes', 'machizu_fixes', 'machizu vehicle position reports (WGS 84)');
+
+-- Staff accounts of the web map (src/users.rs): argon2id password hashes (PHC strings),
+-- failed sign-ins and lock-out.
+CREATE TABLE IF NOT EXISTS machizu_users (
+  name TEXT PRIMARY KEY NOT NULL,
+  display_name TEXT NOT NULL,
+  role TEXT NOT NULL CHECK (role IN ('staff', 'admin')),
+  password_hash TEXT NOT NULL,
+  failed_logins INTEGER NOT NULL DEFAULT 0,
+  locked_until DATETIME,
+  created_at DATETIME NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ','now')),
+  disabled_at DATETIME
+);
+
+-- Signed-in sessions of the web map: the cookie's token only as a SHA-256 hash, and the
+-- session's CSRF token that every write must echo.
+CREATE TABLE IF NOT EXISTS machizu_sessions (
+  token_hash TEXT PRIMARY KEY NOT NULL,
+  user_name TEXT NOT NULL REFERENCES machizu_users (name),
+  csrf TEXT NOT NULL,
+  created_at DATETIME NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ','now')),
+  expires_at DATETIME NOT NULL
+);
+CREATE INDEX IF NOT EXISTS machizu_sessions_user ON machizu_sessions (user_name);

@@ -1,24 +1,38 @@
-//! Establishes the [`Caller`] of a request from its `Authorization: Bearer` header, and resolves
-//! layer lists for that caller.
+//! Establishes the [`Caller`] of a request from its `Authorization: Bearer` header or the staff
+//! map's session cookie, and resolves layer lists for that caller.
 //!
-//! No header is the anonymous public caller. A header that is not a valid, unrevoked key is a
-//! 401 — never a silent fall back to public, so that a system with a mistyped or revoked key
-//! finds out at once. Keys are looked up in the store on every request, so a revocation takes
-//! effect on the next request in every server process.
+//! No header and no cookie is the anonymous public caller. A header that is not a valid,
+//! unrevoked key is a 401 — never a silent fall back to public, so that a system with a
+//! mistyped or revoked key finds out at once. A session cookie that is no longer live (expired,
+//! signed out, account disabled) is the public, as a browser without one: the public map on the
+//! same site keeps working, and the staff map learns from `GET /staff/session` that it must
+//! sign in again. A request that changes something with the cookie must carry the session's
+//! CSRF token in `X-CSRF-Token` (403 without it). Keys and sessions are looked up in the store
+//! on every request, so a revocation or sign-out takes effect at once in every server process.
 
 use axum::extract::FromRequestParts;
-use axum::http::header::AUTHORIZATION;
+use axum::http::HeaderMap;
+use axum::http::header::{AUTHORIZATION, COOKIE};
 use axum::http::request::Parts;
 
 use super::{ApiError, AppState};
 use crate::auth::{Caller, Role, hash_token};
 use crate::catalog::{Audience, Catalog, CatalogError, LayerDef};
+use crate::users::{self, Session};
 
 impl FromRequestParts<AppState> for Caller {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, app: &AppState) -> Result<Self, ApiError> {
-        let Some(value) = parts.headers.get(AUTHORIZATION) else { return Ok(Caller::ANONYMOUS) };
+        let Some(value) = parts.headers.get(AUTHORIZATION) else {
+            return match session(parts, app).await? {
+                Some(session) => {
+                    check_csrf(parts, &session.csrf)?;
+                    Ok(Caller::signed_in(&session.user))
+                }
+                None => Ok(Caller::ANONYMOUS),
+            };
+        };
         let token = value
             .to_str()
             .ok()
@@ -35,6 +49,44 @@ impl FromRequestParts<AppState> for Caller {
             return Err(ApiError::Unauthorized(format!("API key {} was revoked at {at}", key.id)));
         }
         Ok(Caller::with_key(key))
+    }
+}
+
+/// The name of the staff map's session cookie.
+pub const SESSION_COOKIE: &str = "machizu_session";
+
+/// The live session named by the request's cookie, if any.
+pub async fn session(parts: &Parts, app: &AppState) -> Result<Option<Session>, ApiError> {
+    let Some(token) = session_token(&parts.headers) else { return Ok(None) };
+    users::session(app.store.as_ref(), &token).await.map_err(|e| ApiError::Internal(e.to_string()))
+}
+
+/// The session token in the request's `Cookie` headers.
+pub fn session_token(headers: &HeaderMap) -> Option<String> {
+    headers
+        .get_all(COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(cookie::Cookie::split_parse)
+        .filter_map(Result::ok)
+        .find(|c| c.name() == SESSION_COOKIE)
+        .map(|c| c.value().to_owned())
+}
+
+/// A request that may change something (not GET, HEAD or OPTIONS) must echo the session's CSRF
+/// token: a page on another site can make the browser send the cookie (were it not
+/// `SameSite=Strict`), never read the token.
+pub fn check_csrf(parts: &Parts, csrf: &str) -> Result<(), ApiError> {
+    use sha2::{Digest, Sha256};
+    if parts.method.is_safe() {
+        return Ok(());
+    }
+    let sent = parts.headers.get("x-csrf-token").and_then(|v| v.to_str().ok()).unwrap_or("");
+    // Compared as hashes, so that the time taken says nothing about the token.
+    if Sha256::digest(sent.as_bytes()) == Sha256::digest(csrf.as_bytes()) {
+        Ok(())
+    } else {
+        Err(ApiError::Forbidden("a change made with the staff sign-in needs its CSRF token in the X-CSRF-Token header (GET /staff/session gives it)".into()))
     }
 }
 
@@ -68,9 +120,9 @@ pub fn layer<'a>(catalog: &'a Catalog, id: &str, caller: &Caller) -> Result<(&'a
 pub fn require(caller: &Caller, role: Role, what: &str) -> Result<(), ApiError> {
     if caller.role >= role {
         Ok(())
-    } else if caller.key.is_none() {
-        Err(ApiError::Unauthorized(format!("{what} needs an API key with the {} role", role.as_str())))
+    } else if caller.is_anonymous() {
+        Err(ApiError::Unauthorized(format!("{what} needs an API key or a sign-in with the {} role", role.as_str())))
     } else {
-        Err(ApiError::Forbidden(format!("{what} is for keys with the {} role", role.as_str())))
+        Err(ApiError::Forbidden(format!("{what} is for the {} role", role.as_str())))
     }
 }

@@ -33,10 +33,12 @@ fn writable<'a>(app: &'a AppState, id: &str, caller: &Caller) -> Result<&'a Laye
         Err(ApiError::Forbidden(format!("{} is fed by vehicle positions, not edited", layer.id)))
     } else if caller.may_write(layer) {
         Ok(layer)
-    } else if caller.key.is_none() {
-        Err(ApiError::Unauthorized("changing features needs a staff API key (Authorization: Bearer …)".into()))
+    } else if caller.is_anonymous() {
+        Err(ApiError::Unauthorized(
+            "changing features needs a staff API key (Authorization: Bearer …) or a staff sign-in".into(),
+        ))
     } else {
-        Err(ApiError::Forbidden(format!("this key may not change {}", layer.id)))
+        Err(ApiError::Forbidden(format!("{} may not change {}", caller.actor(), layer.id)))
     }
 }
 

@@ -14,6 +14,7 @@ use crate::live::fix::FixError;
 use crate::ogc::write::{FieldError, Invalid};
 use crate::store::StoreError;
 use crate::tile::TileCoordError;
+use crate::users::SignInError;
 
 /// An error as the client sees it.
 #[derive(Debug, thiserror::Error)]
@@ -32,6 +33,9 @@ pub enum ApiError {
     /// The body does not fit the layer: every problem, with where it is.
     #[error("the feature does not fit the layer: {}", .0.iter().map(|e| format!("{}: {}", e.path, e.message)).collect::<Vec<_>>().join("; "))]
     Invalid(Vec<FieldError>),
+    /// Too many failed attempts: try again later.
+    #[error("{0}")]
+    TooManyRequests(String),
     /// The server cannot take the request now (the store is down); retry.
     #[error("{0}")]
     Unavailable(String),
@@ -43,7 +47,7 @@ pub enum ApiError {
 #[derive(Serialize, utoipa::ToSchema)]
 pub struct ErrorBody {
     /// A code: bad_request, unauthorized, forbidden, not_found, precondition_failed, invalid,
-    /// unavailable, internal.
+    /// too_many_requests, unavailable, internal.
     pub error: &'static str,
     /// What was wrong, for a person.
     pub message: String,
@@ -61,6 +65,7 @@ impl IntoResponse for ApiError {
             ApiError::NotFound(_) => (StatusCode::NOT_FOUND, "not_found"),
             ApiError::PreconditionFailed(_) => (StatusCode::PRECONDITION_FAILED, "precondition_failed"),
             ApiError::Invalid(_) => (StatusCode::UNPROCESSABLE_ENTITY, "invalid"),
+            ApiError::TooManyRequests(_) => (StatusCode::TOO_MANY_REQUESTS, "too_many_requests"),
             ApiError::Unavailable(_) => (StatusCode::SERVICE_UNAVAILABLE, "unavailable"),
             ApiError::Internal(_) => (StatusCode::INTERNAL_SERVER_ERROR, "internal"),
         };
@@ -104,6 +109,16 @@ impl From<StoreError> for ApiError {
                 ApiError::Invalid(vec![FieldError { path: "properties".into(), message }])
             }
             other => ApiError::Internal(other.to_string()),
+        }
+    }
+}
+
+impl From<SignInError> for ApiError {
+    fn from(e: SignInError) -> Self {
+        match e {
+            SignInError::Wrong => ApiError::Unauthorized(e.to_string()),
+            SignInError::Locked(_) => ApiError::TooManyRequests(e.to_string()),
+            SignInError::Disabled => ApiError::Forbidden(e.to_string()),
         }
     }
 }

@@ -16,12 +16,14 @@
 //! | `GET /live/report`, `/live/export.gpx`, `/live/gtfs-rt` | daily work report (JSON, CSV), GPX, GTFS-Realtime ([`live`]) |
 //! | `GET /query/plowed` | when the road at a point was last plowed ([`live`]) |
 //! | `GET|POST /admin/vehicles`, `DELETE /admin/vehicles/{id}` | the vehicle registry, for admin keys ([`live`]) |
+//! | `POST|GET|DELETE /staff/session` | sign in, who is signed in (and the CSRF token), sign out ([`staff`]) |
 //! | `GET /health` | liveness and store status ([`health`]) |
 //! | `GET /api` | the OpenAPI 3 document of all of the above, generated from the handlers' annotations |
 //! | `GET /`, `/web/…`, `/vendor/maplibre-gl/…`, `/styles/…` | the map page and its assets ([`web`]) |
 //!
 //! Every route serves the [`crate::auth::Caller`] that [`auth`] establishes from the request's
-//! API key: without one, the public — public layers and attributes only.
+//! API key or staff session cookie: without either, the public — public layers and attributes
+//! only.
 
 pub mod auth;
 pub mod edit;
@@ -32,6 +34,7 @@ pub mod live;
 pub mod ogc;
 pub mod query;
 pub mod search;
+pub mod staff;
 pub mod tiles;
 pub mod web;
 
@@ -80,7 +83,8 @@ pub type AppState = Arc<App>;
     modifiers(&BearerKeys),
     tags((name = "tiles"), (name = "ogc", description = "OGC API – Features Parts 1–3"), (name = "edit", description = "OGC API – Features Part 4"),
          (name = "query"), (name = "search"), (name = "layers"),
-         (name = "live", description = "vehicle positions in, live map out"), (name = "server")),
+         (name = "live", description = "vehicle positions in, live map out"),
+         (name = "staff", description = "signing in to the staff map (session cookie)"), (name = "server")),
 )]
 struct ApiDoc;
 
@@ -133,6 +137,7 @@ pub fn router(app: AppState) -> Router {
         .routes(routes!(live::gtfs_rt))
         .routes(routes!(live::list_vehicles, live::add_vehicle))
         .routes(routes!(live::revoke_vehicle))
+        .routes(routes!(staff::sign_in, staff::current, staff::sign_out))
         .routes(routes!(health::health))
         .split_for_parts();
     let api = Arc::new(api);

@@ -17,6 +17,7 @@ use crate::auth::{ApiKey, NewKey, Role};
 use crate::catalog::{AttrType, Catalog, LayerDef};
 use crate::crs::{CrsError, Epsg};
 use crate::feature::{AttrValue, Feature, FeatureId, NewFeature, Record};
+use crate::users::UserStore;
 pub use fleet::{FixRow, FleetStore};
 
 /// Errors from a store, with what was being done.
@@ -367,9 +368,10 @@ pub(crate) fn derived_sql(
     ))
 }
 
-/// A place where layers are kept (and, through [`FleetStore`], vehicles and their positions).
+/// A place where layers are kept (and, through [`FleetStore`], vehicles and their positions;
+/// through [`UserStore`], staff accounts).
 #[async_trait]
-pub trait Store: FleetStore + Send + Sync {
+pub trait Store: FleetStore + UserStore + Send + Sync {
     /// The backend's name (`gpkg`, `postgis`).
     fn kind(&self) -> &'static str;
 

@@ -20,6 +20,7 @@ use sqlx::postgres::{PgConnection, PgPool, PgPoolOptions, PgRow};
 
 mod changes;
 mod fleet;
+mod users;
 
 use super::{
     AuditEntry, AuditRow, ChangeFeed, Edit, Edited, Key, KeyRow, Store, StoreError, StoreHealth, WriteRow, api_key,

@@ -1,0 +1,1 @@
+DELETE FROM machizu_sessions WHERE expires_at <= ?1

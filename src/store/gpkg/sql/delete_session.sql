@@ -1,0 +1,1 @@
+DELETE FROM machizu_sessions WHERE token_hash = ?1

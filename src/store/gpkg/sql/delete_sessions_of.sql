@@ -1,0 +1,1 @@
+DELETE FROM machizu_sessions WHERE user_name = ?1
