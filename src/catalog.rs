@@ -221,6 +221,10 @@ pub struct AttributeDef {
     pub visibility: Visibility,
     /// A feature written through the API must have a value (imports are not held to it).
     pub required: bool,
+    /// The only values a feature written through the API may have (a code list, e.g. a
+    /// hazardous building's 判定); empty for any. Forms offer them as choices.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub values: Vec<String>,
 }
 
 /// One layer.
@@ -256,6 +260,7 @@ impl LayerDef {
                 title: Title::new("出典", "Source"),
                 visibility: Visibility::Staff,
                 required: false,
+                values: Vec::new(),
             });
         }
         self
@@ -395,6 +400,7 @@ impl Catalog {
             title: Title::new(ja, en),
             visibility,
             required: false,
+            values: Vec::new(),
         };
         let layer = |id: &str, ja: &str, en: &str, geometry, zooms: (u8, u8), attributes| {
             LayerDef {
@@ -574,19 +580,48 @@ impl Catalog {
                         a("notes", Text, "備考", "Notes", S),
                     ],
                 ),
+                layer(
+                    "road_events",
+                    "通行規制・工事",
+                    "Road closures and works",
+                    GeometryKind::LineString,
+                    (10, 18),
+                    vec![
+                        a("kind", Text, "種別", "Kind", P),
+                        a("reason", Text, "理由", "Reason", P),
+                        a("starts_at", DateTime, "開始", "From", P),
+                        a("ends_at", DateTime, "終了予定", "Until", P),
+                        a("detour", Text, "迂回路", "Detour", P),
+                        a("contact", Text, "担当・連絡先", "Contact", S),
+                    ],
+                ),
                 snowplows,
                 fleet,
                 trails,
             ],
         };
         // What an edit must give: a parcel's 地番 and 大字, a hazardous building's status, a
-        // road's class.
-        for (layer, attribute) in
-            [("parcels", "chiban"), ("parcels", "oaza"), ("hazardous_buildings", "status"), ("roads", "road_class")]
-        {
+        // road's class, a road event's kind and start.
+        for (layer, attribute) in [
+            ("parcels", "chiban"),
+            ("parcels", "oaza"),
+            ("hazardous_buildings", "status"),
+            ("roads", "road_class"),
+            ("road_events", "kind"),
+            ("road_events", "starts_at"),
+        ] {
             let l = catalog.get_mut(layer).expect("built in");
             let i = l.attribute_index(attribute).expect("built in");
             l.attributes[i].required = true;
+        }
+        // Code lists: the 空家法 categories of a hazardous building, a road event's kind.
+        for (layer, attribute, values) in [
+            ("hazardous_buildings", "status", &["特定空家等", "管理不全空家等", "要経過観察", "解体済"][..]),
+            ("road_events", "kind", &["通行止め", "片側交互通行", "工事"][..]),
+        ] {
+            let l = catalog.get_mut(layer).expect("built in");
+            let i = l.attribute_index(attribute).expect("built in");
+            l.attributes[i].values = values.iter().map(|v| (*v).to_owned()).collect();
         }
         // Parcels of MOJ maps in 任意座標系, kept apart: staff-only, never tiled.
         let parcels = catalog.get("parcels").expect("built in");

@@ -121,6 +121,34 @@ impl Default for LiveConfig {
     }
 }
 
+/// The `[web]` table: the map clients (src/http/web.rs, web/).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct WebConfig {
+    /// Sites that may show the public map and the embed in a frame (`frame-ancestors`), as
+    /// origins (`https://www.city.example.lg.jp`); `["*"]` (the default) for any site, `[]`
+    /// for this site only. The staff map is never framed.
+    pub embed_origins: Vec<String>,
+    /// The raster basemap under our layers: an XYZ URL template; empty for none (our own
+    /// layers alone). Default: 地理院タイル (淡色地図).
+    pub basemap_url: String,
+    /// The basemap's attribution, always shown with it; default 「出典：国土地理院」 with a link.
+    pub basemap_attribution: String,
+    /// The basemap's highest zoom with tiles; default 18.
+    pub basemap_maxzoom: u8,
+}
+
+impl Default for WebConfig {
+    fn default() -> Self {
+        Self {
+            embed_origins: vec!["*".into()],
+            basemap_url: "https://cyberjapandata.gsi.go.jp/xyz/pale/{z}/{x}/{y}.png".into(),
+            basemap_attribution: "<a href=\"https://maps.gsi.go.jp/development/ichiran.html\" target=\"_blank\" rel=\"noopener\">出典：国土地理院</a>".into(),
+            basemap_maxzoom: 18,
+        }
+    }
+}
+
 /// Overrides of one attribute, or a new attribute.
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -160,6 +188,8 @@ pub struct FileConfig {
     pub layers: IndexMap<String, LayerOverride>,
     #[serde(default)]
     pub live: LiveConfig,
+    #[serde(default)]
+    pub web: WebConfig,
 }
 
 impl FileConfig {
@@ -189,6 +219,7 @@ pub struct Config {
     pub city: City,
     pub catalog: Catalog,
     pub live: LiveConfig,
+    pub web: WebConfig,
 }
 
 /// A string that `Debug` does not print (database URLs carry passwords).
@@ -243,6 +274,7 @@ impl Config {
                 mqtt_url: o.mqtt_url.or(file.live.mqtt_url),
                 ..file.live
             },
+            web: file.web,
         })
     }
 
@@ -320,6 +352,7 @@ fn apply_layer(catalog: &mut Catalog, id: &str, ov: LayerOverride) -> Result<(),
                 kind: a.kind.ok_or_else(|| err("a new attribute needs a type"))?,
                 visibility: a.visibility.unwrap_or(Visibility::Staff),
                 required: a.required.unwrap_or(false),
+                values: Vec::new(),
             }),
         }
     }

@@ -82,9 +82,18 @@ async fn edits_reach_the_store_the_next_tile_and_the_audit_log(s: &TestServer) {
     assert_eq!(stored_status(s, id).await.as_deref(), Some("解体済"));
     assert_eq!(in_tile(s, here, id).await.as_deref(), Some("解体済"));
 
-    // A stale ETag: 412, nothing changes.
+    // A status outside the code list: 422 naming the allowed ones.
     let r =
-        s.call("PATCH", &item, key, Some(&json!({"properties": {"status": "古い"}})), &[("if-match", &etag1)]).await;
+        s.call("PATCH", &item, key, Some(&json!({"properties": {"status": "古い"}})), &[("if-match", &etag2)]).await;
+    assert_eq!(r.status(), 422);
+    let body = body_json(r).await;
+    assert_eq!(body["errors"][0]["path"], "properties.status");
+    assert!(body["errors"][0]["message"].as_str().unwrap().contains("特定空家等, 管理不全空家等"), "{body}");
+
+    // A stale ETag: 412, nothing changes.
+    let r = s
+        .call("PATCH", &item, key, Some(&json!({"properties": {"status": "要経過観察"}})), &[("if-match", &etag1)])
+        .await;
     assert_eq!(r.status(), 412);
     assert!(body_json(r).await["message"].as_str().unwrap().contains("has changed"));
     let r = s.call("DELETE", &item, key, None, &[("if-match", &etag1)]).await;

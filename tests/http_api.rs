@@ -156,6 +156,7 @@ async fn layers_and_health() {
             "buildings",
             "roads",
             "hazardous_buildings",
+            "road_events",
             "snowplows"
         ]
     );

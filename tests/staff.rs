@@ -1,6 +1,7 @@
 //! Signing in to the staff map, on the embedded GeoPackage and on PostGIS: the session cookie's
-//! flags, CSRF on every write made with it, lock-out after repeated failures, sign-out, a
-//! disabled account's sessions ending, and a public caller reaching no staff data.
+//! flags, the staff area (`/staff/api/…`) it opens, CSRF on every write made with it, lock-out
+//! after repeated failures, sign-out, a disabled account's sessions ending, and a public caller
+//! reaching no staff data.
 
 mod support;
 
@@ -46,7 +47,7 @@ async fn sessions_cookies_and_csrf(s: &TestServer) {
     let (status, h, body) = sign_in(s, "tanaka", PASSWORD, &[]).await;
     assert_eq!(status, 200, "{body}");
     let set = h["set-cookie"].to_str().unwrap().to_owned();
-    for flag in ["HttpOnly", "SameSite=Strict", "Path=/", "Max-Age=43200"] {
+    for flag in ["HttpOnly", "SameSite=Strict", "Path=/staff", "Max-Age=43200"] {
         assert!(set.contains(flag), "{set} has {flag}");
     }
     assert!(!set.contains("Secure"), "{set}: plain HTTP cannot keep a Secure cookie");
@@ -66,21 +67,31 @@ async fn sessions_cookies_and_csrf(s: &TestServer) {
         sign_in(s, "tanaka", PASSWORD, &[("origin", "https://machizu.example"), ("host", "machizu.example")]).await;
     assert_eq!(status, 200);
 
-    // The cookie makes the caller staff: staff attributes, the session and its token.
+    // In the staff area the cookie makes the caller staff: staff attributes, links under
+    // /staff/api. Outside it the cookie counts for nothing (the public map stays public).
     let cookie = cookie_pair(&h);
     let with_cookie = [("cookie", cookie.as_str())];
     let r = s.call("GET", "/staff/session", None, None, &with_cookie).await;
     assert_eq!(r.status(), 200);
     assert_eq!(body_json(r).await["csrf"], csrf.as_str());
-    let items = "/ogc/collections/hazardous_buildings/items?limit=1";
+    let items = "/staff/api/ogc/collections/hazardous_buildings/items?limit=1";
+    let public_items = "/ogc/collections/hazardous_buildings/items?limit=1";
     let staff = body_json(s.call("GET", items, None, None, &with_cookie).await).await;
-    let public = body_json(s.call("GET", items, None, None, &[]).await).await;
     assert!(staff["features"][0]["properties"].get("owner_name").is_some(), "{staff}");
-    assert!(public["features"][0]["properties"].get("owner_name").is_none(), "{public}");
+    for headers in [&with_cookie[..], &[]] {
+        let public = body_json(s.call("GET", public_items, None, None, headers).await).await;
+        assert!(public["features"][0]["properties"].get("owner_name").is_none(), "{public}");
+    }
+    let r = s.call("GET", items, None, None, &[]).await;
+    assert_eq!(r.status(), 401, "the staff area without a sign-in");
+    let tilejson =
+        body_json(s.call("GET", "/staff/api/tiles/snowplows_fleet.json", None, None, &with_cookie).await).await;
+    let tiles = tilejson["tiles"][0].as_str().unwrap();
+    assert!(tiles.contains("/staff/api/tiles/snowplows_fleet/"), "{tiles}");
 
     // Writes with the cookie need the CSRF token: none or a wrong one is a 403 and changes nothing.
     let id = staff["features"][0]["id"].as_i64().unwrap();
-    let item = format!("/ogc/collections/hazardous_buildings/items/{id}");
+    let item = format!("/staff/api/ogc/collections/hazardous_buildings/items/{id}");
     let patch = json!({"properties": {"notes": "雪下ろし要請済み"}});
     for headers in [vec![("cookie", cookie.as_str())], vec![("cookie", cookie.as_str()), ("x-csrf-token", "0000")]] {
         let r = s.call("PATCH", &item, None, Some(&patch), &headers).await;
@@ -106,10 +117,18 @@ async fn sessions_cookies_and_csrf(s: &TestServer) {
     assert!(r.headers()["set-cookie"].to_str().unwrap().contains("Max-Age=0"), "the cookie is cleared");
     let r = s.call("GET", "/staff/session", None, None, &with_cookie).await;
     assert_eq!(r.status(), 401);
-    let after = body_json(s.call("GET", items, None, None, &with_cookie).await).await;
-    assert!(after["features"][0]["properties"].get("owner_name").is_none(), "signed out is public: {after}");
+    let r = s.call("GET", items, None, None, &with_cookie).await;
+    assert_eq!(r.status(), 401, "signed out, the staff area is closed");
     let r = s.call("PATCH", &item, None, Some(&patch), &[("cookie", cookie.as_str()), ("x-csrf-token", &csrf)]).await;
     assert_eq!(r.status(), 401);
+
+    // A public-role key does not open the staff area; a staff key does.
+    let public_key = s.key(Role::Public).await;
+    let r = s.call("GET", items, Some(&public_key), None, &[]).await;
+    assert_eq!(r.status(), 403);
+    let staff_key = s.key(Role::Staff).await;
+    let r = s.call("GET", items, Some(&staff_key), None, &[]).await;
+    assert_eq!(r.status(), 200);
 }
 
 async fn lock_out_and_disabled_accounts(s: &TestServer) {
@@ -172,6 +191,16 @@ async fn a_public_caller_reaches_no_staff_data() {
     for headers in [vec![], vec![("cookie", "machizu_session=0123456789abcdef")]] {
         let r = s.call("GET", "/staff/session", None, None, &headers).await;
         assert_eq!(r.status(), 401);
+        for uri in [
+            "/staff/api/layers",
+            "/staff/api/tiles/roads/14/14582/6284.mvt",
+            "/staff/api/live/vehicles",
+            "/staff/api/api",
+        ] {
+            let r = s.call("GET", uri, None, None, &headers).await;
+            assert_eq!(r.status(), 401, "{uri}");
+            assert!(body_json(r).await["message"].as_str().unwrap().contains("staff"));
+        }
         for (uri, status) in [
             ("/live/fixes?from=2026-11-24T00:00:00Z&to=2026-11-25T00:00:00Z", 401),
             ("/live/report?date=2026-11-24", 401),

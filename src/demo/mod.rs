@@ -63,6 +63,7 @@ pub fn generate(catalog: &Catalog, crs: Epsg, seed: u64) -> Result<DemoCity, Crs
     g.highways();
     g.rural_roads();
     g.hazardous_buildings();
+    g.road_events();
 
     let to_zone_x = Transformer::new(Epsg::WGS84, Epsg::JGD2011_ZONE_X)?;
     let (cx, cy) = to_zone_x.point(140.406, 38.600)?;
@@ -106,6 +107,7 @@ struct Generator {
     sewer: Vec<RawFeature>,
     parcels: Vec<RawFeature>,
     hazards: Vec<RawFeature>,
+    road_events: Vec<RawFeature>,
     /// House lots (centroid, 大字 index), candidates for hazardous buildings.
     house_lots: Vec<(Coord<f64>, usize, String)>,
     /// Next 地番 per 大字.
@@ -133,6 +135,7 @@ impl Generator {
             sewer: Vec::new(),
             parcels: Vec::new(),
             hazards: Vec::new(),
+            road_events: Vec::new(),
             house_lots: Vec::new(),
             next_chiban: vec![1; names::OAZA.len()],
             road_counter: 0,
@@ -580,6 +583,63 @@ impl Generator {
         }
     }
 
+    /// A few closures and works on streets of the town, in the coming winter (times in UTC, as
+    /// PostGIS gives them back).
+    fn road_events(&mut self) {
+        let in_town =
+            |l: &LineString<f64>| l.0.first().is_some_and(|p| p.x.abs() < TOWN_HALF.0 && p.y.abs() < TOWN_HALF.1);
+        let mut streets: Vec<LineString<f64>> = self
+            .roads
+            .iter()
+            .filter_map(|(g, _)| match g {
+                Geometry::LineString(l) if l.0.len() >= 2 && in_town(l) => Some(l.clone()),
+                _ => None,
+            })
+            .collect();
+        // Near the middle of the town, where the map opens.
+        let from_centre = |l: &LineString<f64>| l.0[0].x.hypot(l.0[0].y);
+        streets.sort_by(|a, b| from_centre(a).total_cmp(&from_centre(b)));
+        streets.truncate(12);
+        let events = [
+            (
+                "通行止め",
+                "雪崩・落雪の危険（架空）",
+                "2026-12-09T23:00:00+00:00",
+                Some("2026-12-20T08:00:00+00:00"),
+                Some("北側の市道へ迂回してください"),
+            ),
+            (
+                "片側交互通行",
+                "消雪管路の補修工事（架空）",
+                "2026-12-01T00:00:00+00:00",
+                Some("2026-12-25T07:00:00+00:00"),
+                None,
+            ),
+            (
+                "工事",
+                "上水道の布設替え（架空）",
+                "2026-11-15T23:30:00+00:00",
+                Some("2027-01-29T08:00:00+00:00"),
+                Some("歩行者は東側歩道へ"),
+            ),
+        ];
+        for (n, (kind, reason, starts, ends, detour)) in events.into_iter().enumerate() {
+            let Some(street) = streets.get(n * 4) else { break };
+            let piece = LineString(street.0.iter().take(4).copied().collect());
+            self.road_events.push((
+                Geometry::LineString(piece),
+                vec![
+                    ("kind", kind.into()),
+                    ("reason", reason.into()),
+                    ("starts_at", starts.into()),
+                    ("ends_at", ends.into()),
+                    ("detour", detour.into()),
+                    ("contact", "建設課 道路維持係 0237-00-0000（架空）".into()),
+                ],
+            ));
+        }
+    }
+
     fn into_layers(self) -> Vec<(&'static str, Vec<RawFeature>)> {
         let boundary = (
             Geometry::MultiPolygon(MultiPolygon(vec![self.outline])),
@@ -592,6 +652,7 @@ impl Generator {
             ("sewer_lines", self.sewer),
             ("roads", self.roads),
             ("hazardous_buildings", self.hazards),
+            ("road_events", self.road_events),
         ]
     }
 }

@@ -1,19 +1,17 @@
 //! Establishes the [`Caller`] of a request from its `Authorization: Bearer` header or the staff
 //! map's session cookie, and resolves layer lists for that caller.
 //!
-//! No header and no cookie is the anonymous public caller. A header that is not a valid,
-//! unrevoked key is a 401 — never a silent fall back to public, so that a system with a
-//! mistyped or revoked key finds out at once. A session cookie that is no longer live (expired,
-//! signed out, account disabled) is the public, as a browser without one: the public map on the
-//! same site keeps working, and the staff map learns from `GET /staff/session` that it must
-//! sign in again. A request that changes something with the cookie must carry the session's
-//! CSRF token in `X-CSRF-Token` (403 without it). Keys and sessions are looked up in the store
-//! on every request, so a revocation or sign-out takes effect at once in every server process.
+//! No header is the anonymous public caller. A header that is not a valid, unrevoked key is a
+//! 401 — never a silent fall back to public, so that a system with a mistyped or revoked key
+//! finds out at once. The session cookie counts only in the staff area (`/staff/api/…`, see
+//! [`super::staff`]), which establishes the caller before the handler runs; everywhere else a
+//! request is what its key makes it. Keys and sessions are looked up in the store on every
+//! request, so a revocation or sign-out takes effect at once in every server process.
 
 use axum::extract::FromRequestParts;
-use axum::http::HeaderMap;
 use axum::http::header::{AUTHORIZATION, COOKIE};
 use axum::http::request::Parts;
+use axum::http::{HeaderMap, Method};
 
 use super::{ApiError, AppState};
 use crate::auth::{Caller, Role, hash_token};
@@ -24,40 +22,41 @@ impl FromRequestParts<AppState> for Caller {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, app: &AppState) -> Result<Self, ApiError> {
-        let Some(value) = parts.headers.get(AUTHORIZATION) else {
-            return match session(parts, app).await? {
-                Some(session) => {
-                    check_csrf(parts, &session.csrf)?;
-                    Ok(Caller::signed_in(&session.user))
-                }
-                None => Ok(Caller::ANONYMOUS),
-            };
-        };
-        let token = value
-            .to_str()
-            .ok()
-            .and_then(|v| v.strip_prefix("Bearer ").or_else(|| v.strip_prefix("bearer ")))
-            .map(str::trim)
-            .ok_or_else(|| ApiError::Unauthorized("the Authorization header must be \"Bearer <key>\"".into()))?;
-        let key = app
-            .store
-            .key_by_hash(&hash_token(token))
-            .await
-            .map_err(|e| ApiError::Internal(e.to_string()))?
-            .ok_or_else(|| ApiError::Unauthorized("unknown API key".into()))?;
-        if let Some(at) = &key.revoked_at {
-            return Err(ApiError::Unauthorized(format!("API key {} was revoked at {at}", key.id)));
+        // The staff area established the caller already (key or session, and CSRF).
+        if let Some(caller) = parts.extensions.get::<Caller>() {
+            return Ok(caller.clone());
         }
-        Ok(Caller::with_key(key))
+        key_caller(&parts.headers, app).await
     }
+}
+
+/// The caller of a request's `Authorization: Bearer` key (anonymous without the header).
+pub async fn key_caller(headers: &HeaderMap, app: &AppState) -> Result<Caller, ApiError> {
+    let Some(value) = headers.get(AUTHORIZATION) else { return Ok(Caller::ANONYMOUS) };
+    let token = value
+        .to_str()
+        .ok()
+        .and_then(|v| v.strip_prefix("Bearer ").or_else(|| v.strip_prefix("bearer ")))
+        .map(str::trim)
+        .ok_or_else(|| ApiError::Unauthorized("the Authorization header must be \"Bearer <key>\"".into()))?;
+    let key = app
+        .store
+        .key_by_hash(&hash_token(token))
+        .await
+        .map_err(|e| ApiError::Internal(e.to_string()))?
+        .ok_or_else(|| ApiError::Unauthorized("unknown API key".into()))?;
+    if let Some(at) = &key.revoked_at {
+        return Err(ApiError::Unauthorized(format!("API key {} was revoked at {at}", key.id)));
+    }
+    Ok(Caller::with_key(key))
 }
 
 /// The name of the staff map's session cookie.
 pub const SESSION_COOKIE: &str = "machizu_session";
 
 /// The live session named by the request's cookie, if any.
-pub async fn session(parts: &Parts, app: &AppState) -> Result<Option<Session>, ApiError> {
-    let Some(token) = session_token(&parts.headers) else { return Ok(None) };
+pub async fn session(headers: &HeaderMap, app: &AppState) -> Result<Option<Session>, ApiError> {
+    let Some(token) = session_token(headers) else { return Ok(None) };
     users::session(app.store.as_ref(), &token).await.map_err(|e| ApiError::Internal(e.to_string()))
 }
 
@@ -74,19 +73,22 @@ pub fn session_token(headers: &HeaderMap) -> Option<String> {
 }
 
 /// A request that may change something (not GET, HEAD or OPTIONS) must echo the session's CSRF
-/// token: a page on another site can make the browser send the cookie (were it not
+/// token: a page on another site can make a browser send the cookie (were it not
 /// `SameSite=Strict`), never read the token.
-pub fn check_csrf(parts: &Parts, csrf: &str) -> Result<(), ApiError> {
+pub fn check_csrf(method: &Method, headers: &HeaderMap, csrf: &str) -> Result<(), ApiError> {
     use sha2::{Digest, Sha256};
-    if parts.method.is_safe() {
+    if method.is_safe() {
         return Ok(());
     }
-    let sent = parts.headers.get("x-csrf-token").and_then(|v| v.to_str().ok()).unwrap_or("");
+    let sent = headers.get("x-csrf-token").and_then(|v| v.to_str().ok()).unwrap_or("");
     // Compared as hashes, so that the time taken says nothing about the token.
     if Sha256::digest(sent.as_bytes()) == Sha256::digest(csrf.as_bytes()) {
         Ok(())
     } else {
-        Err(ApiError::Forbidden("a change made with the staff sign-in needs its CSRF token in the X-CSRF-Token header (GET /staff/session gives it)".into()))
+        Err(ApiError::Forbidden(
+            "a change made with the staff sign-in needs its CSRF token in the X-CSRF-Token header (GET /staff/session gives it)"
+                .into(),
+        ))
     }
 }
 

@@ -18,7 +18,7 @@ use serde::Deserialize;
 use serde_json::Value;
 
 use super::error::ErrorBody;
-use super::{ApiError, AppState, Params, auth, base_url};
+use super::{ApiError, AppState, BaseUrl, Params, auth};
 use crate::auth::{Caller, Role};
 use crate::catalog::{Audience, LayerDef};
 use crate::feature::FeatureId;
@@ -64,14 +64,15 @@ fn feature_id(fid: &str) -> Result<FeatureId, ApiError> {
     fid.parse().map_err(|_| ApiError::NotFound(format!("no feature {fid:?}")))
 }
 
-/// Writes `edit`, updates the engine, and answers with the feature as stored.
+/// Writes `edit`, updates the engine, and answers with the feature as stored (a 201 with its
+/// `Location` under `created_under` for a new one).
 async fn apply(
     app: &AppState,
     layer: &LayerDef,
     caller: &Caller,
     edit: Edit,
     expect: Option<String>,
-    headers: &HeaderMap,
+    created_under: Option<&str>,
 ) -> Result<Response, ApiError> {
     let Edited { before, after } = app.store.edit(layer, &edit, expect.as_deref(), &caller.actor()).await?;
     let engine = app.engine.clone();
@@ -91,8 +92,8 @@ async fn apply(
     let mut h = HeaderMap::new();
     h.insert(header::ETAG, HeaderValue::from_str(&f.etag()).expect("a hex tag is a valid header"));
     h.insert(header::CONTENT_TYPE, HeaderValue::from_static("application/geo+json"));
-    if matches!(edit, Edit::Create(_)) {
-        let location = format!("{}/ogc/collections/{}/items/{}", base_url(headers), layer.id, f.id);
+    if let Some(base_url) = created_under {
+        let location = format!("{base_url}/ogc/collections/{}/items/{}", layer.id, f.id);
         h.insert(header::LOCATION, HeaderValue::from_str(&location).map_err(|e| ApiError::Internal(e.to_string()))?);
         return Ok((StatusCode::CREATED, h, Json(body)).into_response());
     }
@@ -114,12 +115,13 @@ pub async fn create(
     caller: Caller,
     Path(id): Path<String>,
     headers: HeaderMap,
+    BaseUrl(base_url): BaseUrl,
     body: Bytes,
 ) -> Result<Response, ApiError> {
     let layer = writable(&app, &id, &caller)?;
     let crs = content_crs(&app, &headers)?;
     let feature = write::feature(&body, &schema(&app, layer, &crs))?;
-    apply(&app, layer, &caller, Edit::Create(feature), None, &headers).await
+    apply(&app, layer, &caller, Edit::Create(feature), None, Some(&base_url)).await
 }
 
 /// `PUT /ogc/collections/{id}/items/{fid}`: the whole feature anew.
@@ -139,7 +141,7 @@ pub async fn replace(
     let fid = feature_id(&fid)?;
     let crs = content_crs(&app, &headers)?;
     let feature = write::feature(&body, &schema(&app, layer, &crs))?;
-    apply(&app, layer, &caller, Edit::Replace { id: fid, feature }, if_match(&headers), &headers).await
+    apply(&app, layer, &caller, Edit::Replace { id: fid, feature }, if_match(&headers), None).await
 }
 
 /// `PATCH /ogc/collections/{id}/items/{fid}`: a merge patch of geometry and properties.
@@ -160,7 +162,7 @@ pub async fn update(
     let crs = content_crs(&app, &headers)?;
     let patch = write::patch(&body, &schema(&app, layer, &crs))?;
     let edit = Edit::Update { id: fid, geometry: patch.geometry, attributes: patch.attributes };
-    apply(&app, layer, &caller, edit, if_match(&headers), &headers).await
+    apply(&app, layer, &caller, edit, if_match(&headers), None).await
 }
 
 /// `DELETE /ogc/collections/{id}/items/{fid}` (204).
@@ -176,7 +178,7 @@ pub async fn delete(
 ) -> Result<Response, ApiError> {
     let layer = writable(&app, &id, &caller)?;
     let fid = feature_id(&fid)?;
-    apply(&app, layer, &caller, Edit::Delete { id: fid }, if_match(&headers), &headers).await
+    apply(&app, layer, &caller, Edit::Delete { id: fid }, if_match(&headers), None).await
 }
 
 #[derive(Debug, Deserialize, utoipa::IntoParams)]

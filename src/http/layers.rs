@@ -14,7 +14,16 @@ pub fn describe(app: &AppState, layer: &LayerDef, audience: Audience) -> Value {
     let data = app.engine.layer(layer.id.as_str());
     let attributes: Vec<Value> = layer
         .visible_attributes(audience)
-        .map(|(_, a)| json!({"name": a.name, "type": a.kind, "title": a.title}))
+        .map(|(_, a)| {
+            let mut d = json!({"name": a.name, "type": a.kind, "title": a.title});
+            if a.required {
+                d["required"] = json!(true);
+            }
+            if !a.values.is_empty() {
+                d["values"] = json!(a.values);
+            }
+            d
+        })
         .collect();
     json!({
         "id": layer.id,

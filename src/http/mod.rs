@@ -17,15 +17,20 @@
 //! | `GET /query/plowed` | when the road at a point was last plowed ([`live`]) |
 //! | `GET|POST /admin/vehicles`, `DELETE /admin/vehicles/{id}` | the vehicle registry, for admin keys ([`live`]) |
 //! | `POST|GET|DELETE /staff/session` | sign in, who is signed in (and the CSRF token), sign out ([`staff`]) |
+//! | `/staff/api/…` | every route above again, for signed-in staff (session cookie, CSRF on writes) ([`staff`]) |
 //! | `GET /health` | liveness and store status ([`health`]) |
 //! | `GET /api` | the OpenAPI 3 document of all of the above, generated from the handlers' annotations |
-//! | `GET /`, `/web/…`, `/vendor/maplibre-gl/…`, `/styles/…` | the map page and its assets ([`web`]) |
+//! | `GET /`, `/map`, `/embed`, `/embed/snippet`, `/staff` | the public map, the embed and its snippet, the staff map ([`web`]) |
+//! | `GET /web/…`, `/vendor/maplibre-gl/…`, `/styles/…` | their scripts, MapLibre GL JS, styles with the basemap ([`web`]) |
+//!
+//! Every answer says how long it may be kept ([`cache`]).
 //!
 //! Every route serves the [`crate::auth::Caller`] that [`auth`] establishes from the request's
 //! API key or staff session cookie: without either, the public — public layers and attributes
 //! only.
 
 pub mod auth;
+pub mod cache;
 pub mod edit;
 pub mod error;
 pub mod health;
@@ -64,12 +69,21 @@ impl<T: serde::de::DeserializeOwned, S: Send + Sync> axum::extract::FromRequestP
     }
 }
 
-/// `scheme://host` of the request, from `Host` and `X-Forwarded-Proto`.
-pub fn base_url(headers: &axum::http::HeaderMap) -> String {
-    use axum::http::header;
-    let host = headers.get(header::HOST).and_then(|h| h.to_str().ok()).unwrap_or("localhost");
-    let proto = headers.get("x-forwarded-proto").and_then(|h| h.to_str().ok()).unwrap_or("http");
-    format!("{proto}://{host}")
+/// Where links in an answer start: `scheme://host` of the request (from `Host` and
+/// `X-Forwarded-Proto`), and `/staff/api` in the staff area.
+pub struct BaseUrl(pub String);
+
+impl<S: Send + Sync> axum::extract::FromRequestParts<S> for BaseUrl {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(parts: &mut axum::http::request::Parts, _: &S) -> Result<Self, Self::Rejection> {
+        use axum::http::header;
+        let h = &parts.headers;
+        let host = h.get(header::HOST).and_then(|h| h.to_str().ok()).unwrap_or("localhost");
+        let proto = h.get("x-forwarded-proto").and_then(|h| h.to_str().ok()).unwrap_or("http");
+        let prefix = if parts.extensions.get::<staff::StaffArea>().is_some() { staff::API_PREFIX } else { "" };
+        Ok(BaseUrl(format!("{proto}://{host}{prefix}")))
+    }
 }
 
 /// Shared state of every handler.
@@ -141,9 +155,11 @@ pub fn router(app: AppState) -> Router {
         .routes(routes!(health::health))
         .split_for_parts();
     let api = Arc::new(api);
-    let public_api = api_routes
+    let api_routes = api_routes
         .route("/ogc/", get(ogc::landing))
-        .route("/api", get(move || std::future::ready(axum::Json(api.clone()))))
+        .route("/api", get(move || std::future::ready(axum::Json(api.clone()))));
+    let staff_api = api_routes.clone().layer(axum::middleware::from_fn_with_state(app.clone(), staff::staff_area));
+    let public_api = api_routes
         // Browsers may read from any site (the city website embeds the map); a key cannot be
         // sent cross-site (Authorization is not an allowed header), and there are no cookies.
         .layer(
@@ -154,8 +170,10 @@ pub fn router(app: AppState) -> Router {
         );
     Router::new()
         .merge(public_api)
+        .nest(staff::API_PREFIX, staff_api)
         .merge(web::routes(&app.config))
         .fallback(web::not_found)
+        .layer(axum::middleware::from_fn(cache::headers))
         .layer(TraceLayer::new_for_http())
         .with_state(app)
 }

@@ -13,7 +13,7 @@ use axum::response::{IntoResponse, Response};
 use serde_json::{Value, json};
 
 use super::error::ErrorBody;
-use super::{ApiError, AppState, auth, base_url};
+use super::{ApiError, AppState, BaseUrl, auth};
 use crate::auth::Caller;
 use crate::catalog::{AttrType, Audience, LayerDef};
 use crate::crs::Epsg;
@@ -63,15 +63,15 @@ fn link(href: String, rel: &str, kind: &str, title: &str) -> Value {
 
 /// `GET /ogc`: the landing page.
 #[utoipa::path(get, path = "/ogc", tag = "ogc", responses((status = 200, description = "OGC API landing page")))]
-pub async fn landing(State(app): State<AppState>, headers: HeaderMap) -> Json<Value> {
-    let base = format!("{}/ogc", base_url(&headers));
+pub async fn landing(State(app): State<AppState>, BaseUrl(base_url): BaseUrl) -> Json<Value> {
+    let base = format!("{}/ogc", base_url);
     let city = &app.config.city;
     Json(json!({
         "title": format!("machizu — {} / {}", city.name_ja, city.name_en),
         "description": "統合型GIS: 道路・上下水道・危険家屋・地籍・除雪車 (OGC API – Features)",
         "links": [
             link(base.clone(), "self", JSON, "this document"),
-            link(format!("{}/api", base_url(&headers)), "service-desc", "application/vnd.oai.openapi+json;version=3.1", "the API definition"),
+            link(format!("{}/api", base_url), "service-desc", "application/vnd.oai.openapi+json;version=3.1", "the API definition"),
             link(format!("{base}/conformance"), "conformance", JSON, "conformance classes"),
             link(format!("{base}/collections"), "data", JSON, "the collections (layers)"),
         ],
@@ -86,8 +86,8 @@ pub async fn conformance() -> Json<Value> {
 
 /// `GET /ogc/collections`: the layers the caller may see.
 #[utoipa::path(get, path = "/ogc/collections", tag = "ogc", responses((status = 200, description = "the collections the caller may see")))]
-pub async fn collections(State(app): State<AppState>, caller: Caller, headers: HeaderMap) -> Json<Value> {
-    let base = format!("{}/ogc", base_url(&headers));
+pub async fn collections(State(app): State<AppState>, caller: Caller, BaseUrl(base_url): BaseUrl) -> Json<Value> {
+    let base = format!("{}/ogc", base_url);
     let list: Vec<Value> = app
         .engine
         .catalog()
@@ -109,10 +109,10 @@ pub async fn collection(
     State(app): State<AppState>,
     caller: Caller,
     Path(id): Path<String>,
-    headers: HeaderMap,
+    BaseUrl(base_url): BaseUrl,
 ) -> Result<Json<Value>, ApiError> {
     let (layer, audience) = auth::layer(app.engine.catalog(), &id, &caller)?;
-    Ok(Json(collection_doc(&app, layer, audience, &format!("{}/ogc", base_url(&headers)))))
+    Ok(Json(collection_doc(&app, layer, audience, &format!("{}/ogc", base_url))))
 }
 
 fn collection_doc(app: &AppState, layer: &LayerDef, audience: Audience, base: &str) -> Value {
@@ -154,7 +154,7 @@ pub async fn queryables(
     State(app): State<AppState>,
     caller: Caller,
     Path(id): Path<String>,
-    headers: HeaderMap,
+    BaseUrl(base_url): BaseUrl,
 ) -> Result<Response, ApiError> {
     let (layer, audience) = auth::layer(app.engine.catalog(), &id, &caller)?;
     let mut properties = serde_json::Map::new();
@@ -176,11 +176,14 @@ pub async fn queryables(
         if let Some(f) = format {
             p["format"] = json!(f);
         }
+        if !a.values.is_empty() {
+            p["enum"] = json!(a.values);
+        }
         properties.insert(a.name.clone(), p);
     }
     let doc = json!({
         "$schema": "https://json-schema.org/draft/2020-12/schema",
-        "$id": format!("{}/ogc/collections/{}/queryables", base_url(&headers), layer.id),
+        "$id": format!("{}/ogc/collections/{}/queryables", base_url, layer.id),
         "type": "object",
         "title": layer.title.ja,
         "properties": properties,
@@ -208,7 +211,7 @@ pub async fn items(
     caller: Caller,
     Path(id): Path<String>,
     uri: axum::http::Uri,
-    headers: HeaderMap,
+    BaseUrl(base_url): BaseUrl,
 ) -> Result<Response, ApiError> {
     let (layer, audience) = auth::layer(app.engine.catalog(), &id, &caller)?;
     let pairs: Vec<(String, String)> = serde_urlencoded::from_str(uri.query().unwrap_or(""))
@@ -218,7 +221,7 @@ pub async fn items(
         .map_err(|e| ApiError::BadRequest(e.to_string()))?;
     let data =
         app.engine.layer(layer.id.as_str()).ok_or_else(|| ApiError::NotFound(format!("unknown layer {id:?}")))?;
-    let base = format!("{}/ogc/collections/{}/items", base_url(&headers), layer.id);
+    let base = format!("{}/ogc/collections/{}/items", base_url, layer.id);
     let (body, crs) = tokio::task::spawn_blocking(move || -> Result<(Value, OgcCrs), ApiError> {
         let page = items::select(&data, &q, audience);
         let mut features = Vec::with_capacity(page.features.len());
@@ -265,7 +268,7 @@ pub async fn item(
     caller: Caller,
     Path((id, fid)): Path<(String, String)>,
     super::Params(p): super::Params<CrsParam>,
-    headers: HeaderMap,
+    BaseUrl(base_url): BaseUrl,
 ) -> Result<Response, ApiError> {
     let (layer, audience) = auth::layer(app.engine.catalog(), &id, &caller)?;
     let crs = match &p.crs {
@@ -278,7 +281,7 @@ pub async fn item(
     let f = fid.parse::<i64>().ok().and_then(|n| data.get(n)).ok_or_else(not_found)?;
     let g = crs.output(&f.geometry, app.store.crs()).map_err(|e| ApiError::Internal(e.to_string()))?;
     let mut feature = f.to_geojson(layer, audience, &g);
-    let here = format!("{}/ogc/collections/{}", base_url(&headers), layer.id);
+    let here = format!("{}/ogc/collections/{}", base_url, layer.id);
     let links = json!([
         link(format!("{here}/items/{}", f.id), "self", GEOJSON, "this feature"),
         link(here, "collection", JSON, "its collection"),

@@ -1,23 +1,26 @@
-//! Signing in to the staff map: `POST /staff/session` (sign in), `GET /staff/session` (who is
-//! signed in, and the CSRF token), `DELETE /staff/session` (sign out). Thin handlers over
-//! [`crate::users`]; the session cookie is read by [`super::auth`] on every request.
+//! The staff area: signing in to the staff map (`POST /staff/session`), who is signed in and the
+//! CSRF token (`GET /staff/session`), signing out (`DELETE /staff/session`), and the whole API
+//! again under `/staff/api/…` for signed-in staff ([`staff_area`]). Thin handlers over
+//! [`crate::users`].
 //!
 //! The cookie is `HttpOnly` (scripts cannot read it), `SameSite=Strict` (other sites cannot
-//! make the browser send it), `Path=/`, lives as long as the session, and is `Secure` when the
-//! request came over TLS (`X-Forwarded-Proto: https` from the TLS-terminating proxy). A sign-in
-//! whose `Origin` is another site is refused, so that no page can sign a browser in as someone
-//! else.
+//! make the browser send it), `Path=/staff` (the public map on the same site never sends it, so
+//! it stays public in a staff member's browser too), lives as long as the session, and is
+//! `Secure` when the request came over TLS (`X-Forwarded-Proto: https` from the TLS-terminating
+//! proxy). A sign-in whose `Origin` is another site is refused, so that no page can sign a
+//! browser in as someone else.
 
 use axum::Json;
 use axum::extract::State;
-use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-use super::auth::{SESSION_COOKIE, check_csrf, session, session_token};
+use super::auth::{SESSION_COOKIE, check_csrf, key_caller, require, session, session_token};
 use super::error::ErrorBody;
 use super::{ApiError, AppState};
+use crate::auth::{Caller, Role};
 use crate::live::iso;
 use crate::users::{self, User};
 
@@ -43,7 +46,7 @@ fn over_tls(headers: &HeaderMap) -> bool {
 /// The session cookie: `value` for `max_age`, or an expired one to clear it.
 fn cookie(headers: &HeaderMap, value: &str, max_age: cookie::time::Duration) -> HeaderValue {
     let c = cookie::Cookie::build((SESSION_COOKIE, value))
-        .path("/")
+        .path("/staff")
         .http_only(true)
         .same_site(cookie::SameSite::Strict)
         .secure(over_tls(headers))
@@ -95,9 +98,8 @@ pub async fn sign_in(
 #[utoipa::path(get, path = "/staff/session", tag = "staff",
     responses((status = 200, description = "the account and the session's CSRF token"),
               (status = 401, description = "not signed in", body = ErrorBody)))]
-pub async fn current(State(app): State<AppState>, request: axum::extract::Request) -> Result<Response, ApiError> {
-    let (parts, _) = request.into_parts();
-    let s = session(&parts, &app).await?.ok_or_else(|| ApiError::Unauthorized("not signed in".into()))?;
+pub async fn current(State(app): State<AppState>, headers: HeaderMap) -> Result<Response, ApiError> {
+    let s = session(&headers, &app).await?.ok_or_else(|| ApiError::Unauthorized("not signed in".into()))?;
     let mut response = Json(session_body(&s.user, &s.csrf)).into_response();
     response.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
     Ok(response)
@@ -106,14 +108,47 @@ pub async fn current(State(app): State<AppState>, request: axum::extract::Reques
 /// `DELETE /staff/session`: signs out (with the CSRF token); clears the cookie.
 #[utoipa::path(delete, path = "/staff/session", tag = "staff",
     responses((status = 204, description = "signed out"), (status = 403, description = "no CSRF token", body = ErrorBody)))]
-pub async fn sign_out(State(app): State<AppState>, request: axum::extract::Request) -> Result<Response, ApiError> {
-    let (parts, _) = request.into_parts();
-    if let Some(s) = session(&parts, &app).await? {
-        check_csrf(&parts, &s.csrf)?;
-        let token = session_token(&parts.headers).expect("a session has a cookie");
+pub async fn sign_out(State(app): State<AppState>, method: Method, headers: HeaderMap) -> Result<Response, ApiError> {
+    if let Some(s) = session(&headers, &app).await? {
+        check_csrf(&method, &headers, &s.csrf)?;
+        let token = session_token(&headers).expect("a session has a cookie");
         app.store.end_session(&crate::auth::hash_token(&token)).await?;
         tracing::info!(user = %s.user.name, "signed out");
     }
-    let clear = cookie(&parts.headers, "", cookie::time::Duration::ZERO);
+    let clear = cookie(&headers, "", cookie::time::Duration::ZERO);
     Ok((StatusCode::NO_CONTENT, [(header::SET_COOKIE, clear)]).into_response())
+}
+
+/// Where the staff map finds the API.
+pub const API_PREFIX: &str = "/staff/api";
+
+/// Marks a request as made in the staff area (links in answers then point under
+/// [`API_PREFIX`]).
+#[derive(Debug, Clone, Copy)]
+pub struct StaffArea;
+
+/// The staff area's gate, before every `/staff/api/…` route: the caller is who the session
+/// cookie (or an API key) says, staff at least — anyone else gets a 401 or 403 and nothing of
+/// the route — and a write made with the cookie must carry the CSRF token.
+pub async fn staff_area(
+    State(app): State<AppState>,
+    mut request: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> Result<Response, ApiError> {
+    let headers = request.headers();
+    let caller = if headers.contains_key(header::AUTHORIZATION) {
+        key_caller(headers, &app).await?
+    } else {
+        match session(headers, &app).await? {
+            Some(s) => {
+                check_csrf(request.method(), headers, &s.csrf)?;
+                Caller::signed_in(&s.user)
+            }
+            None => Caller::ANONYMOUS,
+        }
+    };
+    require(&caller, Role::Staff, "the staff map's API")?;
+    request.extensions_mut().insert(caller);
+    request.extensions_mut().insert(StaffArea);
+    Ok(next.run(request).await)
 }

@@ -13,7 +13,7 @@ use axum::response::{IntoResponse, Response};
 use serde_json::{Value, json};
 
 use super::error::ErrorBody;
-use super::{ApiError, AppState, auth, base_url};
+use super::{ApiError, AppState, BaseUrl, auth};
 use crate::auth::Caller;
 use crate::catalog::Audience;
 use crate::tile::TileCoord;
@@ -127,7 +127,7 @@ pub async fn tilejson(
     State(app): State<AppState>,
     caller: Caller,
     Path(spec): Path<String>,
-    headers: HeaderMap,
+    BaseUrl(base_url): BaseUrl,
 ) -> Result<Json<Value>, ApiError> {
     let layers = spec.strip_suffix(".json").ok_or_else(|| {
         ApiError::NotFound(format!("no resource /tiles/{spec}; TileJSON is at /tiles/{{layers}}.json"))
@@ -164,7 +164,7 @@ pub async fn tilejson(
         "name": format!("machizu: {}", ids.join(",")),
         "attribution": attribution,
         "scheme": "xyz",
-        "tiles": [format!("{}/tiles/{}/{{z}}/{{x}}/{{y}}.mvt", base_url(&headers), ids.join(","))],
+        "tiles": [format!("{}/tiles/{}/{{z}}/{{x}}/{{y}}.mvt", base_url, ids.join(","))],
         "minzoom": defs.iter().map(|d| d.minzoom).min(),
         "maxzoom": defs.iter().map(|d| d.maxzoom).max(),
         "bounds": bounds.unwrap_or(city.bounds),

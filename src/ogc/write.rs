@@ -178,6 +178,9 @@ fn properties(v: Option<&Value>, schema: &Schema<'_>, errors: &mut Errors, mut s
             continue;
         };
         match value_of(value, a.kind) {
+            Ok(AttrValue::Text(t)) if !a.values.is_empty() && !a.values.contains(&t) => {
+                errors.add(path, format!("{t:?} is not one of {}", a.values.join(", ")));
+            }
             Ok(v) => set(i, v),
             Err(m) => errors.add(path, m),
         }

@@ -1,0 +1,109 @@
+//! The clients' pages as HTTP sees them: framing rules (the public map and the embed for the
+//! configured sites, the staff map for none), the basemap put into the styles, the embed
+//! snippet and its checks, and a cache policy on every answer the public map loads.
+
+mod support;
+
+use machizu::auth::Role;
+use support::{TestServer, body_bytes, body_json};
+
+fn header<'a>(r: &'a axum::http::Response<axum::body::Body>, name: &str) -> &'a str {
+    r.headers().get(name).map_or("", |v| v.to_str().unwrap())
+}
+
+#[tokio::test]
+async fn pages_say_who_may_frame_them_and_how_long_to_keep_them() {
+    let s = TestServer::demo().await;
+    for page in ["/", "/map", "/embed?layers=roads"] {
+        let r = s.get(page).await;
+        assert_eq!(r.status(), 200, "{page}");
+        assert_eq!(header(&r, "content-security-policy"), "frame-ancestors *");
+        assert!(header(&r, "cache-control").starts_with("public, max-age="), "{page}");
+    }
+    let r = s.get("/staff").await;
+    assert_eq!(r.status(), 200);
+    assert_eq!(header(&r, "content-security-policy"), "frame-ancestors 'none'");
+    assert_eq!(header(&r, "x-frame-options"), "DENY");
+
+    let only =
+        TestServer::demo_with(|c| c.web.embed_origins = vec!["https://www.city.obanazawa.yamagata.jp".into()]).await;
+    let r = only.get("/embed").await;
+    assert_eq!(header(&r, "content-security-policy"), "frame-ancestors 'self' https://www.city.obanazawa.yamagata.jp");
+
+    // What the public map loads: each answer with its policy; keyed answers are private.
+    for (uri, policy) in [
+        ("/web/public.js", "public, max-age=300"),
+        ("/styles/public.json", "public, max-age=300"),
+        ("/vendor/maplibre-gl/maplibre-gl.mjs", "public, max-age=86400"),
+        ("/layers", "public, max-age=60"),
+        ("/tiles/roads,road_events.json", "public, max-age=60"),
+        ("/tiles/roads/14/14582/6284.mvt", "public, max-age=60"),
+        ("/live/vehicles", "no-cache"),
+        ("/nothing/here", "no-store"),
+    ] {
+        let r = s.get(uri).await;
+        assert!(header(&r, "cache-control").starts_with(policy), "{uri}: {}", header(&r, "cache-control"));
+    }
+    let key = s.key(Role::Staff).await;
+    let r = s.call("GET", "/layers", Some(&key), None, &[]).await;
+    assert_eq!(header(&r, "cache-control"), "private, no-cache");
+    assert!(header(&r, "vary").contains("authorization"));
+}
+
+#[tokio::test]
+async fn styles_carry_the_configured_basemap_or_none() {
+    let s = TestServer::demo().await;
+    let style = body_json(s.get("/styles/public.json").await).await;
+    let basemap = &style["sources"]["basemap"];
+    assert_eq!(basemap["tiles"][0], "https://cyberjapandata.gsi.go.jp/xyz/pale/{z}/{x}/{y}.png");
+    assert!(basemap["attribution"].as_str().unwrap().contains("出典：国土地理院"));
+    assert_eq!(s.get("/styles/nope.json").await.status(), 404);
+    assert_eq!(s.get("/styles/..%2Fsecret.json").await.status(), 404);
+
+    let own = TestServer::demo_with(|c| {
+        c.web.basemap_url = "https://tiles.example.jp/{z}/{x}/{y}.png".into();
+        c.web.basemap_attribution = "© Example".into();
+    })
+    .await;
+    let style = body_json(own.get("/styles/staff.json").await).await;
+    assert_eq!(style["sources"]["basemap"]["tiles"][0], "https://tiles.example.jp/{z}/{x}/{y}.png");
+    assert_eq!(style["sources"]["basemap"]["attribution"], "© Example");
+
+    let none = TestServer::demo_with(|c| c.web.basemap_url = String::new()).await;
+    let style = body_json(none.get("/styles/public.json").await).await;
+    assert!(style["sources"].get("basemap").is_none());
+    assert!(style["layers"].as_array().unwrap().iter().all(|l| l["source"] != "basemap"));
+}
+
+#[tokio::test]
+async fn the_snippet_embeds_public_layers_only() {
+    let s = TestServer::demo().await;
+    let r = s
+        .call(
+            "GET",
+            "/embed/snippet?layers=roads,road_events&center=140.406,38.6&zoom=15",
+            None,
+            None,
+            &[("host", "map.example.jp")],
+        )
+        .await;
+    assert_eq!(r.status(), 200);
+    let html = String::from_utf8(body_bytes(r).await).unwrap();
+    assert!(
+        html.contains("&lt;iframe src=&quot;http://map.example.jp/embed?layers=roads,road_events&amp;amp;center=140.406,38.6&amp;amp;zoom=15&quot;"),
+        "{html}"
+    );
+    assert!(html.contains(
+        "<iframe src=\"http://map.example.jp/embed?layers=roads,road_events&amp;center=140.406,38.6&amp;zoom=15\""
+    ));
+    for (query, status) in [
+        ("layers=snowplows_fleet", 404),
+        ("layers=parcels_arbitrary", 404),
+        ("center=abc", 400),
+        ("center=200,38", 400),
+        ("zoom=30", 400),
+    ] {
+        let r = s.get(&format!("/embed/snippet?{query}")).await;
+        assert_eq!(r.status(), status, "{query}");
+    }
+}

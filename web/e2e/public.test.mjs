@@ -1,0 +1,197 @@
+// The public map and the embed in headless Chromium: the first view with a cold cache, cache
+// headers on everything loaded, no staff-only layer or attribute in any answer, a layer toggle
+// that changes the pixels, a parcel's 地番 on a tap, a phone-sized screen, the embed inside an
+// iframe on another origin, and the snippet. Screenshots go to test-artifacts/.
+import { test, before, after } from "node:test";
+import assert from "node:assert/strict";
+import { createServer } from "node:http";
+import { writeFileSync } from "node:fs";
+import { join } from "node:path";
+import {
+  STAFF_ONLY, artifacts, difference, expectRedraw, idle, launch, newContext, pixels, renderedCounts, startServer, watchErrors,
+} from "./support.mjs";
+
+let server, browser;
+
+before(async () => {
+  server = await startServer();
+  browser = await launch();
+});
+
+after(async () => {
+  await browser?.close();
+  server?.stop();
+});
+
+/** Records every answer from machizu: URL, status, headers and body. */
+function recordAnswers(page, base) {
+  const answers = [];
+  page.on("response", async (r) => {
+    if (!r.url().startsWith(base)) return;
+    const body = r.status() === 200 ? await r.body().catch(() => Buffer.alloc(0)) : Buffer.alloc(0);
+    answers.push({ url: r.url(), status: r.status(), headers: r.headers(), body });
+  });
+  return answers;
+}
+
+/** Asserts no answer carried staff data, and every one said how long it may be kept. */
+function assertPublicAndCacheable(answers) {
+  assert.ok(answers.length > 5, `answers: ${answers.map((a) => a.url)}`);
+  for (const a of answers) {
+    assert.ok(!a.url.includes("/staff"), `a public page asked for ${a.url}`);
+    if (a.url.includes("/live/stream")) continue;
+    assert.ok(a.headers["cache-control"], `${a.url} has Cache-Control`);
+    if (a.status === 200 && !a.url.includes("/live/")) {
+      assert.match(a.headers["cache-control"], /public, max-age=\d+/, `${a.url}: ${a.headers["cache-control"]}`);
+    }
+    // Data, not code: our scripts and MapLibre name no data.
+    if (/\/(vendor|web)\//.test(a.url)) continue;
+    const text = a.body.toString("latin1");
+    for (const key of STAFF_ONLY) assert.ok(!text.includes(key), `${a.url} carries ${key}`);
+  }
+}
+
+test("the public map's first view, cold, is public, cacheable and fast", async () => {
+  // The server has drawn these tiles for earlier residents; this browser has nothing cached.
+  const warm = await newContext(browser, { viewport: { width: 1280, height: 800 } });
+  const warmPage = await warm.newPage();
+  await warmPage.goto(`${server.base}/map`);
+  await idle(warmPage);
+  await warm.close();
+  const context = await newContext(browser, { viewport: { width: 1280, height: 800 } });
+  const page = await context.newPage();
+  const errors = watchErrors(page);
+  const answers = recordAnswers(page, server.base);
+  await page.goto(`${server.base}/map`);
+  const firstView = await page.evaluate(() => window.machizuFirstView);
+  await idle(page);
+  writeFileSync(join(artifacts, "public-first-view.json"), JSON.stringify({ first_view_ms: Math.round(firstView) }) + "\n");
+  console.log(`public map first view with a cold cache: ${Math.round(firstView)} ms`);
+  assert.ok(firstView < 1500, `first view in ${firstView} ms`);
+
+  const counts = await renderedCounts(page);
+  for (const layer of ["roads", "water_mains", "sewer_lines", "boundary", "road_events"]) {
+    assert.ok(counts[layer] > 0, `${layer} is drawn: ${JSON.stringify(counts)}`);
+  }
+  assert.ok(counts.basemap === undefined);
+  // 地理院タイル's attribution is visible.
+  assert.ok(await page.isVisible("text=出典：国土地理院"));
+  assert.match(await page.textContent("#title"), /尾花沢市/);
+  assert.match(await page.textContent("#notice"), /架空/);
+  await page.screenshot({ path: join(artifacts, "public-map.png") });
+  assertPublicAndCacheable(answers);
+
+  // Toggling a layer changes the picture; toggling it back restores it.
+  const withRoads = await pixels(page);
+  await expectRedraw(page);
+  await page.click('input[data-layer="roads"]');
+  await idle(page);
+  const withoutRoads = await pixels(page);
+  const changed = difference(withRoads, withoutRoads);
+  console.log(`hiding roads changes ${(changed * 100).toFixed(1)} % of the pixels`);
+  assert.ok(changed > 0.01, `roads cover part of the view: ${changed}`);
+  await page.screenshot({ path: join(artifacts, "public-map-without-roads.png") });
+  await expectRedraw(page);
+  await page.click('input[data-layer="roads"]');
+  await idle(page);
+  assert.ok(difference(withRoads, await pixels(page)) < 0.002, "the same picture again");
+
+  // English on request.
+  await page.click("#lang");
+  assert.match(await page.textContent("#layers"), /Cadastral parcels/);
+  assert.match(await page.textContent("#layers"), /within 1 hour/);
+  assert.deepEqual(errors, []);
+  await context.close();
+});
+
+test("tapping a parcel shows its 地番", async () => {
+  const context = await newContext(browser, { viewport: { width: 1024, height: 768 } });
+  const page = await context.newPage();
+  const errors = watchErrors(page);
+  await page.goto(`${server.base}/map#17/38.6/140.406`);
+  await idle(page);
+  // A parcel under the middle of the view, away from roads and points.
+  const target = await page.evaluate(() => {
+    const map = window.machizuMap;
+    const { width, height } = map.getCanvas().getBoundingClientRect();
+    for (let dy = 0; dy < 200; dy += 7) {
+      for (const sign of [1, -1]) {
+        const point = [width / 2 + 40, height / 2 + sign * dy];
+        const box = [[point[0] - 12, point[1] - 12], [point[0] + 12, point[1] + 12]];
+        const all = map.queryRenderedFeatures(box);
+        const only = all.every((f) => f.sourceLayer === "parcels" || f.sourceLayer === "boundary" || f.source === "basemap");
+        const parcel = map.queryRenderedFeatures(point).find((f) => f.sourceLayer === "parcels");
+        if (only && parcel) return { point, chiban: parcel.properties.chiban };
+      }
+    }
+    return null;
+  });
+  assert.ok(target, "a parcel alone under the pointer");
+  const box = await page.locator("#map canvas").boundingBox();
+  await page.mouse.click(box.x + target.point[0], box.y + target.point[1]);
+  const popup = page.locator(".maplibregl-popup");
+  await popup.waitFor();
+  assert.equal(await popup.locator('td[data-attribute="chiban"]').textContent(), target.chiban);
+  assert.match(await popup.textContent(), /地番/);
+  assert.ok(!(await popup.textContent()).includes("所有者"), "no owner in the public map");
+  await page.screenshot({ path: join(artifacts, "public-parcel-popup.png") });
+  assert.deepEqual(errors, []);
+  await context.close();
+});
+
+test("at 360 px wide the public map is usable", async () => {
+  const context = await newContext(browser, { viewport: { width: 360, height: 740 }, isMobile: true, hasTouch: true, deviceScaleFactor: 2 });
+  const page = await context.newPage();
+  const errors = watchErrors(page);
+  await page.goto(`${server.base}/map`);
+  await idle(page);
+  assert.ok(await page.isHidden("#panel"), "the panel starts folded on a phone");
+  const menu = await page.locator("#menu").boundingBox();
+  assert.ok(menu.width >= 44 && menu.height >= 44, `touch target ${JSON.stringify(menu)}`);
+  await page.tap("#menu");
+  const panel = await page.locator("#panel").boundingBox();
+  assert.ok(panel.x >= 0 && panel.x + panel.width <= 360, `panel inside the screen: ${JSON.stringify(panel)}`);
+  const label = await page.locator('.layer label').first().boundingBox();
+  assert.ok(label.height >= 44, "layer rows are finger-sized");
+  assert.ok(await page.evaluate(() => document.documentElement.scrollWidth <= 360), "no sideways scrolling");
+  assert.ok(await page.isVisible("text=出典：国土地理院"));
+  await page.screenshot({ path: join(artifacts, "public-map-360px.png") });
+  assert.deepEqual(errors, []);
+  await context.close();
+});
+
+test("the embed renders inside an iframe on another site, public only", async () => {
+  // Another origin: a page of "the city website" on its own port.
+  const embedUrl = `${server.base}/embed?layers=roads,road_events&center=140.406,38.6&zoom=15`;
+  const site = createServer((_, res) => {
+    res.writeHead(200, { "content-type": "text/html; charset=utf-8" });
+    res.end(`<!doctype html><html lang="ja"><body><h1>尾花沢市 除雪情報</h1><iframe id="m" src="${embedUrl}" width="360" height="480" style="border:0"></iframe></body></html>`);
+  });
+  await new Promise((r) => site.listen(0, "127.0.0.1", r));
+  after(() => site.close());
+  const sitePage = `http://localhost:${site.address().port}/`;
+  const context = await newContext(browser, { viewport: { width: 800, height: 700 } });
+  const page = await context.newPage();
+  const errors = watchErrors(page);
+  const answers = recordAnswers(page, server.base);
+  await page.goto(sitePage);
+  const frame = page.frame({ url: /\/embed/ });
+  assert.ok(frame, "the iframe loaded the embed");
+  await idle(frame);
+  const counts = await renderedCounts(frame);
+  assert.ok(counts.roads > 0 && counts.road_events > 0, JSON.stringify(counts));
+  assert.ok(!counts.parcels && !counts.water_mains, `only the layers asked for: ${JSON.stringify(counts)}`);
+  assert.ok(await frame.isVisible("text=出典：国土地理院"));
+  assert.ok(await frame.isVisible("#menu"));
+  await page.screenshot({ path: join(artifacts, "embed-in-iframe.png") });
+  assertPublicAndCacheable(answers);
+  assert.deepEqual(errors, []);
+  await context.close();
+
+  // The snippet to paste.
+  const snippetPage = await browser.newPage();
+  await snippetPage.goto(`${server.base}/embed/snippet?layers=roads,road_events&center=140.406,38.6&zoom=15`);
+  const code = await snippetPage.inputValue("#snippet");
+  assert.match(code, /^<iframe src="http:\/\/127\.0\.0\.1:\d+\/embed\?layers=roads,road_events&amp;center=140\.406,38\.6&amp;zoom=15"/);
+  await snippetPage.close();
+});

@@ -1,0 +1,204 @@
+// The staff map in headless Chromium: a wrong password, signing in (the cookie's flags), every
+// layer in the list, an edit of a hazardous building that shows on the map after saving, a
+// stale edit that shows the conflict, the form's own checks and the server's errors, measuring,
+// printing, and signing out. Screenshots go to test-artifacts/.
+import { test, before, after } from "node:test";
+import assert from "node:assert/strict";
+import { readFileSync } from "node:fs";
+import { join } from "node:path";
+import { artifacts, expectRedraw, idle, launch, newContext, startServer, watchErrors } from "./support.mjs";
+
+const PASSWORD = "雪の夜の見回り 2026";
+let server, browser;
+
+before(async () => {
+  server = await startServer({
+    setup: [{ args: ["users", "add", "tanaka", "--display-name", "田中 花子（建設課）"], input: `${PASSWORD}\n` }],
+  });
+  browser = await launch();
+});
+
+after(async () => {
+  await browser?.close();
+  server?.stop();
+});
+
+async function signIn(page, password = PASSWORD) {
+  await page.fill('input[name="name"]', "tanaka");
+  await page.fill('input[name="password"]', password);
+  await page.click('#sign-in button[type="submit"]');
+}
+
+/** The status of hazardous building `id` as drawn now. */
+async function drawnStatus(page, id) {
+  return page.evaluate((id) => {
+    const f = window.machizuMap.queryRenderedFeatures({ layers: ["hazardous-buildings"] }).find((f) => f.id === id);
+    return f?.properties.status;
+  }, id);
+}
+
+/** Clicks hazardous building `id` on the map and opens its editor. */
+async function openEditorOf(page, id) {
+  const point = await page.evaluate((id) => {
+    const map = window.machizuMap;
+    const f = map.queryRenderedFeatures({ layers: ["hazardous-buildings"] }).find((f) => f.id === id);
+    return map.project(f.geometry.coordinates);
+  }, id);
+  const box = await page.locator("#map canvas").boundingBox();
+  await page.mouse.click(box.x + point.x, box.y + point.y);
+  await page.locator(".maplibregl-popup button.edit").click();
+  await page.locator("#editor[open]").waitFor();
+  await page.waitForFunction(() => document.querySelector('#edit-form select[name="status"]')?.value);
+}
+
+test("staff sign in, edit with conflicts and checks, measure, print and sign out", async () => {
+  const context = await newContext(browser, { viewport: { width: 1400, height: 900 } });
+  const page = await context.newPage();
+  const errors = watchErrors(page);
+  await page.goto(`${server.base}/staff`);
+
+  // A wrong password: the message, and no session.
+  await signIn(page, "not the password");
+  await page.locator("#sign-in-error").waitFor();
+  assert.match(await page.textContent("#sign-in-error"), /ユーザー名またはパスワードが違います/);
+  assert.equal((await context.cookies()).length, 0);
+  await page.screenshot({ path: join(artifacts, "staff-wrong-password.png") });
+
+  await signIn(page);
+  await page.locator("#panel").waitFor();
+  assert.match(await page.textContent("#who"), /田中 花子/);
+  const [cookie] = await context.cookies();
+  assert.equal(cookie.name, "machizu_session");
+  assert.ok(cookie.httpOnly);
+  assert.equal(cookie.sameSite, "Strict");
+  assert.equal(cookie.path, "/staff");
+  assert.equal(await page.evaluate(() => document.cookie), "", "scripts cannot read the session");
+
+  // Go to a hazardous building; every layer, staff-only ones included, is listed.
+  const target = await page.evaluate(async () => {
+    const r = await fetch("/staff/api/ogc/collections/hazardous_buildings/items?limit=1");
+    const f = (await r.json()).features[0];
+    return { id: f.id, coordinates: f.geometry.coordinates, owner: f.properties.owner_name };
+  });
+  assert.ok(target.owner, "staff see owners");
+  await page.evaluate((c) => window.machizuMap.jumpTo({ center: c, zoom: 17 }), target.coordinates);
+  await idle(page);
+  const listed = await page.$$eval("#layers input[type=checkbox]", (inputs) => inputs.map((i) => i.dataset.layer));
+  for (const id of ["parcels", "roads", "hazardous_buildings", "road_events", "snowplow_trails", "snowplows_fleet"]) {
+    assert.ok(listed.includes(id), `${id} in ${listed}`);
+  }
+  assert.ok(await page.isVisible('input[data-opacity="parcels"]'));
+  await page.screenshot({ path: join(artifacts, "staff-map.png") });
+
+  // The popup shows staff attributes; edit the status: the map shows the change after saving.
+  await openEditorOf(page, target.id);
+  const before = await page.inputValue('#edit-form select[name="status"]');
+  const after = before === "解体済" ? "要経過観察" : "解体済";
+  await page.selectOption('#edit-form select[name="status"]', after);
+  await page.fill('#edit-form textarea[name="notes"]', "雪下ろし要請済み");
+  await expectRedraw(page);
+  await page.click('#edit-form button[type="submit"]');
+  await page.locator("#editor:not([open])").waitFor({ state: "attached" });
+  await page.waitForFunction(() => document.getElementById("status").textContent === "保存しました");
+  await page.waitForFunction(([id, status]) => {
+    const f = window.machizuMap.queryRenderedFeatures({ layers: ["hazardous-buildings"] }).find((f) => f.id === id);
+    return f?.properties.status === status;
+  }, [target.id, after], { timeout: 30_000 });
+  assert.equal(await drawnStatus(page, target.id), after);
+  await page.screenshot({ path: join(artifacts, "staff-after-edit.png") });
+
+  // A stale edit: someone else saves meanwhile; saving the form shows the conflict.
+  await openEditorOf(page, target.id);
+  await page.evaluate(async (id) => {
+    const session = await (await fetch("/staff/session")).json();
+    const item = `/staff/api/ogc/collections/hazardous_buildings/items/${id}`;
+    const etag = (await fetch(item)).headers.get("ETag");
+    const r = await fetch(item, {
+      method: "PATCH",
+      headers: { "Content-Type": "application/json", "X-CSRF-Token": session.csrf, "If-Match": etag },
+      body: JSON.stringify({ properties: { notes: "別の職員が更新" } }),
+    });
+    if (!r.ok) throw new Error(`the other edit: ${r.status}`);
+  }, target.id);
+  await page.selectOption('#edit-form select[name="status"]', "特定空家等");
+  await page.click('#edit-form button[type="submit"]');
+  await page.locator("#edit-error").waitFor();
+  assert.match(await page.textContent("#edit-error"), /他の職員によって更新されています/);
+  await page.screenshot({ path: join(artifacts, "staff-conflict.png") });
+  // Reloading takes the other person's change; then the save goes through.
+  await page.click("#edit-error button");
+  await page.waitForFunction(() => document.querySelector('#edit-form textarea[name="notes"]').value === "別の職員が更新");
+  assert.ok(await page.isHidden("#edit-error"));
+  await page.selectOption('#edit-form select[name="status"]', "特定空家等");
+  await page.click('#edit-form button[type="submit"]');
+  await page.locator("#editor:not([open])").waitFor({ state: "attached" });
+
+  // The form checks before sending (a required field), and shows what the server refuses.
+  await openEditorOf(page, target.id);
+  await page.evaluate(() => {
+    const s = document.querySelector('#edit-form select[name="status"]');
+    s.add(new Option("", ""));
+    s.value = "";
+  });
+  let sent = 0;
+  const count = (r) => r.method() === "PATCH" && sent++;
+  page.on("request", count);
+  await page.click('#edit-form button[type="submit"]');
+  assert.match(await page.textContent('.field-error[data-for="status"]'), /必須/);
+  assert.equal(sent, 0, "nothing is sent while the form has problems");
+  await page.evaluate(() => {
+    const s = document.querySelector('#edit-form select[name="status"]');
+    s.add(new Option("倒壊", "倒壊"));
+    s.value = "倒壊";
+  });
+  await page.click('#edit-form button[type="submit"]');
+  await page.locator("#edit-error").waitFor();
+  assert.equal(sent, 1);
+  assert.match(await page.textContent('.field-error[data-for="status"]'), /is not one of/);
+  page.off("request", count);
+  await page.click("#edit-form button:not(.primary)");
+
+  // Measuring a distance along two clicks 200 px apart at zoom 17.
+  await page.click("#tools summary");
+  await page.click("#measure-distance");
+  const box = await page.locator("#map canvas").boundingBox();
+  const expected = await page.evaluate(() => {
+    const map = window.machizuMap;
+    const c = map.getCanvas().getBoundingClientRect();
+    const a = map.unproject([c.width / 2 - 100, c.height / 2]);
+    const b = map.unproject([c.width / 2 + 100, c.height / 2]);
+    return a.distanceTo(b);
+  });
+  await page.mouse.click(box.x + box.width / 2 - 100, box.y + box.height / 2);
+  await page.mouse.click(box.x + box.width / 2 + 100, box.y + box.height / 2);
+  const measured = Number((await page.textContent("#measure-result")).match(/([\d.]+) m/)[1]);
+  assert.ok(Math.abs(measured - expected) < 0.5, `${measured} m vs ${expected} m`);
+  await page.click("#measure-clear");
+
+  // Printing: a PNG with the frame below the map, and the print sheet with legend and attribution.
+  const [download] = await Promise.all([page.waitForEvent("download"), page.click("#print-png")]);
+  const png = readFileSync(await download.path());
+  const width = png.readUInt32BE(16);
+  const height = png.readUInt32BE(20);
+  const canvas = await page.evaluate(() => [window.machizuMap.getCanvas().width, window.machizuMap.getCanvas().height]);
+  assert.equal(width, canvas[0]);
+  assert.ok(height > canvas[1] + 60, `the frame adds a footer: ${height} vs ${canvas[1]}`);
+  await download.saveAs(join(artifacts, "staff-print.png"));
+  await page.evaluate(() => window.dispatchEvent(new Event("beforeprint")));
+  await page.emulateMedia({ media: "print" });
+  const sheet = await page.textContent("#print-sheet");
+  assert.match(sheet, /出典：国土地理院/);
+  assert.match(sheet, /特定空家等/);
+  assert.match(sheet, /北/);
+  await page.pdf({ path: join(artifacts, "staff-print.pdf"), format: "A4", landscape: true });
+  await page.emulateMedia({ media: "screen" });
+
+  // Signing out: the sign-in form again, and the staff area closed.
+  await page.click("#sign-out");
+  await page.locator("#sign-in").waitFor();
+  const status = await page.evaluate(async () => (await fetch("/staff/api/layers")).status);
+  assert.equal(status, 401);
+  // The conflict (412) and the refused value (422) were asked for; nothing else went wrong.
+  assert.deepEqual(errors.filter((e) => !/\b(412|422)\b/.test(e)), []);
+  await context.close();
+});

@@ -1,0 +1,130 @@
+// What the browser tests share: machizu started on a free port over a fresh demo city (with
+// its own config), Debian's Chromium driven by playwright-core, the 地理院タイル basemap served
+// from a stand-in (tests do not depend on the network), and helpers to wait for the map.
+import { spawn, execFileSync } from "node:child_process";
+import { mkdtempSync, mkdirSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join, resolve } from "node:path";
+import { chromium } from "playwright-core";
+
+export const root = resolve(import.meta.dirname, "../..");
+export const bin = resolve(process.env.MACHIZU_BIN ?? join(root, "target/debug/machizu"));
+export const artifacts = join(root, "test-artifacts");
+const chromiumPath = process.env.CHROMIUM ?? "/usr/bin/chromium";
+mkdirSync(artifacts, { recursive: true });
+
+/** A 1×1 pale blue PNG: the basemap tiles' stand-in. */
+export const BASEMAP_TILE = Buffer.from(
+  "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAIAAACQd1PeAAAADElEQVR4nGM4cecDAAUEApW2I4mxAAAAAElFTkSuQmCC", "base64");
+
+/**
+ * Starts machizu with a fresh demo city; `config` is TOML added to its config file, `setup`
+ * runs CLI commands on the data directory first. Resolves to { base, stop, dataDir }.
+ */
+export async function startServer({ config = "", setup = [] } = {}) {
+  const dataDir = mkdtempSync(join(tmpdir(), "machizu-e2e-"));
+  const configFile = join(dataDir, "machizu.toml");
+  writeFileSync(configFile, config);
+  for (const { args, input } of setup) {
+    execFileSync(bin, [...args, "--data", dataDir], { cwd: root, input, stdio: ["pipe", "ignore", "inherit"] });
+  }
+  const server = spawn(bin, ["serve", "--listen", "127.0.0.1:0", "--data", dataDir, "--config", configFile], {
+    cwd: root,
+    env: { ...process.env, RUST_LOG: "machizu=info", NO_COLOR: "1" },
+  });
+  const base = await new Promise((resolveUrl, reject) => {
+    let log = "";
+    const timer = setTimeout(() => reject(new Error(`machizu did not start in 300 s:\n${log}`)), 300_000);
+    const onData = (chunk) => {
+      log += chunk;
+      const m = log.replace(/\x1b\[[0-9;]*m/g, "").match(/machizu is serving address=(\S+)/);
+      if (m) {
+        clearTimeout(timer);
+        resolveUrl(`http://${m[1]}`);
+      }
+    };
+    server.stdout.on("data", onData);
+    server.stderr.on("data", onData);
+    server.on("error", (e) => reject(new Error(`cannot start ${bin}: ${e}`)));
+    server.on("exit", (code) => reject(new Error(`machizu exited with ${code}:\n${log}`)));
+  });
+  const stop = () => {
+    server.kill("SIGTERM");
+    rmSync(dataDir, { recursive: true, force: true });
+  };
+  return { base, stop, dataDir };
+}
+
+export async function launch() {
+  return chromium.launch({
+    executablePath: chromiumPath,
+    args: [
+      "--no-sandbox", "--use-angle=swiftshader", "--enable-unsafe-swiftshader", "--disable-quic",
+      "--no-first-run", "--disable-background-networking", "--disable-component-update", "--disable-sync",
+    ],
+  });
+}
+
+/** A fresh context (cold cache, no cookies) with the basemap stand-in. */
+export async function newContext(browser, options = {}) {
+  const context = await browser.newContext({ acceptDownloads: true, ...options });
+  await context.route("https://cyberjapandata.gsi.go.jp/**", (route) =>
+    route.fulfill({ status: 200, contentType: "image/png", body: BASEMAP_TILE, headers: { "cache-control": "max-age=3600" } }));
+  return context;
+}
+
+/** Collects page errors, console errors and failed requests of `page`. */
+export function watchErrors(page) {
+  const errors = [];
+  page.on("pageerror", (e) => errors.push(String(e)));
+  page.on("console", (m) => m.type() === "error" && !/status of 401/.test(m.text()) && errors.push(m.text()));
+  page.on("response", (r) => r.status() >= 400 && r.status() !== 401 && errors.push(`${r.status()} ${r.url()}`));
+  return errors;
+}
+
+/** Waits until the map in `frame` (a page or a frame) has drawn everything. */
+export async function idle(frame) {
+  await frame.waitForFunction(() => window.machizuMap?.loaded() && window.machizuIdle === true, null, { timeout: 90_000 });
+}
+
+/** Makes the next idle count: after a change, call this, change, then `idle`. */
+export async function expectRedraw(frame) {
+  await frame.evaluate(() => { window.machizuIdle = false; window.machizuMap.triggerRepaint(); });
+}
+
+/** The map canvas's pixels (RGBA) in `frame`. */
+export async function pixels(frame) {
+  return frame.evaluate(() => {
+    const source = window.machizuMap.getCanvas();
+    const c = document.createElement("canvas");
+    c.width = source.width;
+    c.height = source.height;
+    const g = c.getContext("2d");
+    g.drawImage(source, 0, 0);
+    return Array.from(g.getImageData(0, 0, c.width, c.height).data);
+  });
+}
+
+/** The share of pixels that differ between two captures. */
+export function difference(a, b) {
+  let differ = 0;
+  for (let i = 0; i < a.length; i += 4) {
+    if (Math.abs(a[i] - b[i]) + Math.abs(a[i + 1] - b[i + 1]) + Math.abs(a[i + 2] - b[i + 2]) > 30) differ++;
+  }
+  return differ / (a.length / 4);
+}
+
+/** The counts of rendered features per source layer in `frame`. */
+export async function renderedCounts(frame) {
+  return frame.evaluate(() => {
+    const counts = {};
+    for (const f of window.machizuMap.queryRenderedFeatures()) {
+      const key = f.sourceLayer ?? f.source;
+      counts[key] = (counts[key] ?? 0) + 1;
+    }
+    return counts;
+  });
+}
+
+/** Keys that only staff may ever receive. */
+export const STAFF_ONLY = ["owner_name", "owner_address", "owner_contact", "internal_note", "contact", "vehicle_id", "operator", "snowplows_fleet", "snowplow_trails", "parcels_arbitrary"];

@@ -1,0 +1,96 @@
+// The public map (/map) and the embed (/embed?layers=…&center=lon,lat&zoom=…): public layers
+// over the basemap, live snowplows, a layer list with legend, attributes on a tap. Everything
+// it loads is public and cacheable; it never sends a credential.
+import {
+  attributeTable, buildLayerList, createMap, featureAt, followVehicles, initialLang, loadStyle,
+  maplibregl, rememberLang, strings, styleLayersOf,
+} from "/web/common.js";
+
+const params = new URLSearchParams(location.search);
+const embed = location.pathname === "/embed";
+let lang = initialLang();
+document.body.classList.toggle("embed", embed);
+
+const [style, catalog] = await Promise.all([
+  loadStyle("/styles/public.json"),
+  fetch("/layers").then((r) => r.json()),
+]);
+const byId = new Map(catalog.layers.map((l) => [l.id, l]));
+
+// Embed: only the layers asked for (and the basemap and the boundary that frame them).
+const asked = params.get("layers")?.split(",").filter((id) => byId.has(id));
+const only = asked?.length ? new Set([...asked, "basemap", "boundary"]) : undefined;
+if (only) {
+  for (const layer of style.layers) {
+    const id = layer.metadata?.["machizu:layer"];
+    if (id && !only.has(id)) (layer.layout ??= {}).visibility = "none";
+  }
+}
+const centerParam = params.get("center")?.split(",").map(Number);
+const center = centerParam?.length === 2 && centerParam.every(Number.isFinite) ? centerParam : catalog.city.center;
+const zoomParam = Number(params.get("zoom"));
+const zoom = params.has("zoom") && Number.isFinite(zoomParam) ? zoomParam : catalog.city.zoom;
+
+const map = createMap({
+  container: "map",
+  style,
+  center,
+  zoom,
+  hash: !embed,
+  onBasemapLost: () => {
+    const note = document.getElementById("basemap-notice");
+    note.hidden = false;
+    note.textContent = strings(lang).basemapOffline;
+  },
+});
+window.machizuFirstView = new Promise((resolve) => map.once("idle", () => resolve(performance.now())));
+
+// A tap shows the feature's public attributes.
+map.on("click", (e) => {
+  const f = featureAt(map, e.point);
+  if (!f) return;
+  const layerId = f.layer.metadata?.["machizu:layer"] ?? f.sourceLayer;
+  new maplibregl.Popup({ maxWidth: "320px" })
+    .setLngLat(e.lngLat)
+    .setDOMContent(attributeTable(f.properties, byId.get(layerId === "snowplows" ? "snowplows" : layerId), lang))
+    .addTo(map);
+});
+
+const panel = document.getElementById("panel");
+const menu = document.getElementById("menu");
+function setPanel(open) {
+  panel.hidden = !open;
+  menu.setAttribute("aria-expanded", String(open));
+}
+menu.addEventListener("click", () => setPanel(panel.hidden));
+// Open beside a wide map, folded away on a phone or in an embed.
+setPanel(!embed && window.innerWidth > 700);
+
+function render() {
+  const t = strings(lang);
+  document.documentElement.lang = lang;
+  document.title = t.publicTitle;
+  document.getElementById("title").textContent = t.publicTitle;
+  document.getElementById("lang").textContent = t.switchTo;
+  menu.setAttribute("aria-label", t.menu);
+  document.getElementById("map").setAttribute("aria-label", t.mapLabel);
+  const notice = document.getElementById("notice");
+  notice.hidden = !catalog.dataset_notice;
+  notice.textContent = catalog.dataset_notice ?? "";
+  buildLayerList(document.getElementById("layers"), { map, style, catalog, lang, only });
+  const bigger = document.getElementById("bigger");
+  bigger.hidden = !embed;
+  bigger.textContent = lang === "en" ? "Open the full map" : "大きな地図で見る";
+  const c = map.getCenter();
+  bigger.href = `/map${lang === "en" ? "?lang=en" : ""}#${map.getZoom().toFixed(2)}/${c.lat.toFixed(5)}/${c.lng.toFixed(5)}`;
+}
+
+document.getElementById("lang").addEventListener("click", () => {
+  lang = lang === "ja" ? "en" : "ja";
+  rememberLang(lang);
+  render();
+});
+map.on("load", () => {
+  render();
+  if (styleLayersOf(style, "snowplows").length) followVehicles(map, "/live/stream");
+});
