@@ -50,6 +50,42 @@ async fn pages_say_who_may_frame_them_and_how_long_to_keep_them() {
     assert!(header(&r, "vary").contains("authorization"));
 }
 
+/// The body of `r`, gunzipped.
+async fn gunzip(r: axum::http::Response<axum::body::Body>) -> Vec<u8> {
+    use std::io::Read;
+    let mut out = Vec::new();
+    flate2::read::GzDecoder::new(&body_bytes(r).await[..]).read_to_end(&mut out).unwrap();
+    out
+}
+
+#[tokio::test]
+async fn scripts_go_out_compressed_to_browsers_that_take_it() {
+    let s = TestServer::demo().await;
+    let gzip = [("accept-encoding", "gzip, deflate, br")];
+    for (uri, file) in [
+        ("/vendor/maplibre-gl/maplibre-gl.mjs", "web/node_modules/maplibre-gl/dist/maplibre-gl.mjs"),
+        ("/vendor/maplibre-gl/maplibre-gl-worker.mjs?v=6", "web/node_modules/maplibre-gl/dist/maplibre-gl-worker.mjs"),
+        ("/web/common.js", "web/common.js"),
+        ("/map", "web/public.html"),
+    ] {
+        let on_disk = std::fs::read(file).unwrap();
+        let r = s.call("GET", uri, None, None, &gzip).await;
+        assert_eq!(r.status(), 200, "{uri}");
+        assert_eq!(header(&r, "content-encoding"), "gzip", "{uri}");
+        assert!(header(&r, "vary").contains("accept-encoding"), "{uri}");
+        assert!(header(&r, "cache-control").starts_with("public, max-age="), "{uri}");
+        assert_eq!(gunzip(r).await, on_disk, "{uri}");
+        // Without Accept-Encoding, the file as it is.
+        let r = s.get(uri).await;
+        assert_eq!(header(&r, "content-encoding"), "", "{uri}");
+        assert_eq!(body_bytes(r).await, on_disk, "{uri}");
+    }
+    // MapLibre is compressed once by scripts/setup, not per request.
+    let r = s.call("GET", "/vendor/maplibre-gl/maplibre-gl.mjs", None, None, &gzip).await;
+    let compressed = body_bytes(r).await;
+    assert_eq!(compressed, std::fs::read("web/node_modules/maplibre-gl/dist/maplibre-gl.mjs.gz").unwrap());
+}
+
 #[tokio::test]
 async fn styles_carry_the_configured_basemap_or_none() {
     let s = TestServer::demo().await;

@@ -103,7 +103,7 @@ export function setupPlayback(ctx) {
   const { map } = ctx;
   const now = Date.now();
   $("pb-from").value = localValue(now - 12 * 3600_000);
-  $("pb-to").value = localValue(now);
+  $("pb-to").value = localValue(now + 60_000);
   let fixes = [];
   let range = [0, 0];
   let timer = null;

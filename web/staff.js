@@ -14,8 +14,11 @@ let session = null;
 const t = () => strings(lang);
 const $ = (id) => document.getElementById(id);
 
-/** Thrown when the session has ended; the sign-in form is showing. */
+/** Thrown when the session has ended; the sign-in form is showing, so nothing more to do. */
 class SignedOut extends Error {}
+window.addEventListener("unhandledrejection", (e) => {
+  if (e.reason instanceof SignedOut) e.preventDefault();
+});
 
 /** A request to the staff area: writes carry the CSRF token; a 401 means sign in again. */
 async function api(path, { method = "GET", body, headers = {} } = {}) {

@@ -4,16 +4,20 @@
 // printing, and signing out. Screenshots go to test-artifacts/.
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
+import { execFileSync } from "node:child_process";
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
-import { artifacts, expectRedraw, idle, launch, newContext, startServer, watchErrors } from "./support.mjs";
+import { artifacts, bin, expectRedraw, idle, launch, newContext, root, startServer, watchErrors } from "./support.mjs";
 
 const PASSWORD = "雪の夜の見回り 2026";
 let server, browser;
 
 before(async () => {
   server = await startServer({
-    setup: [{ args: ["users", "add", "tanaka", "--display-name", "田中 花子（建設課）"], input: `${PASSWORD}\n` }],
+    setup: [
+      { args: ["users", "add", "tanaka", "--display-name", "田中 花子（建設課）"], input: `${PASSWORD}\n` },
+      { args: ["vehicles", "add", "--id", "plow-01", "--name", "除雪ドーザ1号", "--kind", "plow", "--operator", "尾花沢建設"] },
+    ],
   });
   browser = await launch();
 });
@@ -200,5 +204,110 @@ test("staff sign in, edit with conflicts and checks, measure, print and sign out
   assert.equal(status, 401);
   // The conflict (412) and the refused value (422) were asked for; nothing else went wrong.
   assert.deepEqual(errors.filter((e) => !/\b(412|422)\b/.test(e)), []);
+  await context.close();
+});
+
+test("staff search, draw a road closure, follow a plow live, play it back, measure an area", async () => {
+  const context = await newContext(browser, { viewport: { width: 1400, height: 900 } });
+  const page = await context.newPage();
+  const errors = watchErrors(page);
+  await page.goto(`${server.base}/staff`);
+  await signIn(page);
+  await page.locator("#panel").waitFor();
+  await idle(page);
+
+  // Search by 地番 as people type it; a result takes the map there and shows the parcel.
+  await page.fill("#q", "１２３");
+  await page.click('#search button[type="submit"]');
+  await page.locator("#results button").first().waitFor();
+  await page.locator("#results button").first().click();
+  const popup = page.locator(".maplibregl-popup");
+  await popup.waitFor();
+  assert.match(await popup.locator('td[data-attribute="chiban"]').textContent(), /123/);
+  assert.ok(await page.evaluate(() => window.machizuMap.getZoom() > 15));
+  await page.screenshot({ path: join(artifacts, "staff-search.png") });
+  await popup.locator(".maplibregl-popup-close-button").click();
+
+  // A road closure: draw it, the form refuses an end before the start, then it is on the map.
+  await page.evaluate(() => window.machizuMap.jumpTo({ center: [140.41, 38.605], zoom: 17 }));
+  await idle(page);
+  await page.click("#tools summary");
+  await page.click("#new-road-event");
+  const box = await page.locator("#map canvas").boundingBox();
+  const cx = box.x + box.width / 2;
+  const cy = box.y + box.height / 2;
+  await page.mouse.click(cx - 120, cy);
+  await page.mouse.click(cx, cy + 10);
+  await page.mouse.dblclick(cx + 120, cy);
+  await page.locator("#editor[open]").waitFor();
+  assert.equal(await page.getAttribute("#edit-form", "data-layer"), "road_events");
+  await page.selectOption('#edit-form select[name="kind"]', "通行止め");
+  await page.fill('#edit-form textarea[name="reason"]', "除雪作業のため");
+  await page.fill('#edit-form input[name="starts_at"]', "2026-12-24T08:00");
+  await page.fill('#edit-form input[name="ends_at"]', "2026-12-24T07:00");
+  await page.click('#edit-form button[type="submit"]');
+  assert.match(await page.textContent('.field-error[data-for="ends_at"]'), /開始より後/);
+  await page.fill('#edit-form input[name="ends_at"]', "2026-12-24T17:00");
+  await expectRedraw(page);
+  await page.click('#edit-form button[type="submit"]');
+  await page.waitForFunction(() => window.machizuMap.queryRenderedFeatures({ layers: ["road-events"] })
+    .some((f) => f.properties.reason === "除雪作業のため"), null, { timeout: 30_000 });
+  const stored = await page.evaluate(async () => {
+    const r = await fetch("/staff/api/ogc/collections/road_events/items?limit=100");
+    return (await r.json()).features.find((f) => f.properties.reason === "除雪作業のため");
+  });
+  assert.equal(stored.geometry.coordinates.length, 3);
+  assert.equal(Date.parse(stored.properties.starts_at), Date.parse("2026-12-24T08:00:00+09:00"));
+  await page.screenshot({ path: join(artifacts, "staff-road-closure.png") });
+
+  // A plow reports its position: it appears on the staff map at once.
+  const credential = server.outputs[1];
+  const center = await page.evaluate(() => window.machizuMap.getCenter().toArray());
+  const report = new URL("/ingest/osmand", server.base);
+  for (const [k, v] of Object.entries({ id: credential, lat: center[1], lon: center[0], timestamp: Math.floor(Date.now() / 1000), speed: 10, bearing: 90 })) {
+    report.searchParams.set(k, String(v));
+  }
+  assert.equal((await fetch(report)).status, 200);
+  await page.waitForFunction(() => window.machizuMap.queryRenderedFeatures({ layers: ["snowplows-fleet"] })
+    .some((f) => f.properties.vehicle_id === "plow-01"), null, { timeout: 10_000 });
+
+  // Playback of the last hours has that fix.
+  await page.click("#pb-load");
+  await page.waitForFunction(() => /1 件の位置/.test(document.getElementById("pb-status").textContent));
+  assert.ok(await page.isEnabled("#pb-play"));
+
+  // Measuring an area: a right triangle of 200 × 200 px.
+  await page.click("#measure-area");
+  await page.mouse.click(cx - 100, cy - 100);
+  await page.mouse.click(cx + 100, cy - 100);
+  await page.mouse.click(cx + 100, cy + 100);
+  const expected = await page.evaluate(() => {
+    const map = window.machizuMap;
+    const c = map.getCanvas().getBoundingClientRect();
+    const a = map.unproject([c.width / 2 - 100, c.height / 2 - 100]);
+    const b = map.unproject([c.width / 2 + 100, c.height / 2 - 100]);
+    const d = map.unproject([c.width / 2 + 100, c.height / 2 + 100]);
+    return (a.distanceTo(b) * b.distanceTo(d)) / 2;
+  });
+  const area = Number((await page.textContent("#measure-result")).match(/面積: ([\d.]+) m²/)[1]);
+  assert.ok(Math.abs(area - expected) / expected < 0.01, `${area} m² vs ${expected} m²`);
+  await page.screenshot({ path: join(artifacts, "staff-tools.png") });
+
+  // English on a click.
+  await page.click("#panel .lang");
+  assert.equal(await page.textContent("#sign-out"), "Sign out");
+
+  // An administrator sets the password again, which ends every session of the account: the
+  // next request sends the user back to the sign-in form, saying why, and signing in works.
+  execFileSync(bin, ["users", "passwd", "tanaka", "--data", server.dataDir], { cwd: root, input: `${PASSWORD}\n`, stdio: ["pipe", "ignore", "inherit"] });
+  await page.fill("#q", "１２３");
+  await page.click('#search button[type="submit"]');
+  await page.locator("#sign-in").waitFor();
+  assert.match(await page.textContent("#sign-in-error"), /session has ended/);
+  assert.ok(await page.isHidden("#app"));
+  await signIn(page);
+  await page.locator("#panel").waitFor();
+  await idle(page);
+  assert.deepEqual(errors, []);
   await context.close();
 });

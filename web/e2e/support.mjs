@@ -19,14 +19,16 @@ export const BASEMAP_TILE = Buffer.from(
 
 /**
  * Starts machizu with a fresh demo city; `config` is TOML added to its config file, `setup`
- * runs CLI commands on the data directory first. Resolves to { base, stop, dataDir }.
+ * runs CLI commands on the data directory first. Resolves to { base, stop, dataDir, outputs }
+ * (what each setup command printed).
  */
 export async function startServer({ config = "", setup = [] } = {}) {
   const dataDir = mkdtempSync(join(tmpdir(), "machizu-e2e-"));
   const configFile = join(dataDir, "machizu.toml");
   writeFileSync(configFile, config);
+  const outputs = [];
   for (const { args, input } of setup) {
-    execFileSync(bin, [...args, "--data", dataDir], { cwd: root, input, stdio: ["pipe", "ignore", "inherit"] });
+    outputs.push(execFileSync(bin, [...args, "--data", dataDir], { cwd: root, input, stdio: ["pipe", "pipe", "inherit"] }).toString().trim());
   }
   const server = spawn(bin, ["serve", "--listen", "127.0.0.1:0", "--data", dataDir, "--config", configFile], {
     cwd: root,
@@ -52,7 +54,7 @@ export async function startServer({ config = "", setup = [] } = {}) {
     server.kill("SIGTERM");
     rmSync(dataDir, { recursive: true, force: true });
   };
-  return { base, stop, dataDir };
+  return { base, stop, dataDir, outputs };
 }
 
 export async function launch() {
