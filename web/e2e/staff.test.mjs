@@ -260,20 +260,29 @@ test("staff search, draw a road closure, follow a plow live, play it back, measu
   assert.equal(Date.parse(stored.properties.starts_at), Date.parse("2026-12-24T08:00:00+09:00"));
   await page.screenshot({ path: join(artifacts, "staff-road-closure.png") });
 
-  // A plow reports its position: it appears on the staff map at once.
+  // A plow reports two positions 40 m apart: it appears on the staff map at once, where it is
+  // now, and its trail is drawn once the tiles are reloaded.
   const credential = server.outputs[1];
   const center = await page.evaluate(() => window.machizuMap.getCenter().toArray());
-  const report = new URL("/ingest/osmand", server.base);
-  for (const [k, v] of Object.entries({ id: credential, lat: center[1], lon: center[0], timestamp: Math.floor(Date.now() / 1000), speed: 10, bearing: 90 })) {
-    report.searchParams.set(k, String(v));
+  const now = Math.floor(Date.now() / 1000);
+  const metresPerDegree = 111_320 * Math.cos((center[1] * Math.PI) / 180);
+  for (const [seconds, east] of [[now - 10, -20], [now, 20]]) {
+    const report = new URL("/ingest/osmand", server.base);
+    const fix = { id: credential, lat: center[1], lon: center[0] + east / metresPerDegree, timestamp: seconds, speed: 8, bearing: 90 };
+    for (const [k, v] of Object.entries(fix)) report.searchParams.set(k, String(v));
+    assert.equal((await fetch(report)).status, 200);
   }
-  assert.equal((await fetch(report)).status, 200);
-  await page.waitForFunction(() => window.machizuMap.queryRenderedFeatures({ layers: ["snowplows-fleet"] })
+  // The marker moves on to the newer fix, east of the centre.
+  await page.waitForFunction((lon) => window.machizuMap.queryRenderedFeatures({ layers: ["snowplows-fleet"] })
+    .some((f) => f.properties.vehicle_id === "plow-01" && f.geometry.coordinates[0] > lon), center[0], { timeout: 10_000 });
+  await expectRedraw(page);
+  await page.evaluate(() => { const source = window.machizuMap.getSource("machizu"); source.setUrl(source.url); });
+  await page.waitForFunction(() => window.machizuMap.queryRenderedFeatures({ layers: ["snowplow-trails"] })
     .some((f) => f.properties.vehicle_id === "plow-01"), null, { timeout: 10_000 });
 
   // Playback of the last hours has that fix.
   await page.click("#pb-load");
-  await page.waitForFunction(() => /1 件の位置/.test(document.getElementById("pb-status").textContent));
+  await page.waitForFunction(() => /2 件の位置/.test(document.getElementById("pb-status").textContent));
   assert.ok(await page.isEnabled("#pb-play"));
 
   // Measuring an area: a right triangle of 200 × 200 px.
