@@ -80,6 +80,23 @@ async fn scripts_go_out_compressed_to_browsers_that_take_it() {
         assert_eq!(header(&r, "content-encoding"), "", "{uri}");
         assert_eq!(body_bytes(r).await, on_disk, "{uri}");
     }
+    // API answers too, when large enough to gain; each still says it varies by key. Event
+    // streams are not compressed (a browser would wait for a compressor's block to fill).
+    let key = s.key(Role::Staff).await;
+    let uri = "/ogc/collections/roads/items?limit=50";
+    let plain = body_json(s.call("GET", uri, Some(&key), None, &[]).await).await;
+    let r = s.call("GET", uri, Some(&key), None, &gzip).await;
+    assert_eq!(header(&r, "content-encoding"), "gzip");
+    let vary: Vec<_> = r.headers().get_all("vary").iter().map(|v| v.to_str().unwrap().to_owned()).collect();
+    assert!(
+        vary.iter().any(|v| v.contains("authorization")) && vary.iter().any(|v| v.contains("accept-encoding")),
+        "{vary:?}"
+    );
+    assert_eq!(serde_json::from_slice::<serde_json::Value>(&gunzip(r).await).unwrap(), plain);
+    let r = s.call("GET", "/live/stream", None, None, &gzip).await;
+    assert_eq!(header(&r, "content-type"), "text/event-stream");
+    assert_eq!(header(&r, "content-encoding"), "");
+
     // MapLibre is compressed once by scripts/setup, not per request.
     let r = s.call("GET", "/vendor/maplibre-gl/maplibre-gl.mjs", None, None, &gzip).await;
     let compressed = body_bytes(r).await;

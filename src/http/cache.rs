@@ -42,7 +42,7 @@ pub fn policy(path: &str, keyed: bool) -> &'static str {
     }
 }
 
-/// Sets `Cache-Control` (and `Vary: Authorization` on the API) where the handler did not.
+/// Sets `Cache-Control` where the handler did not, and adds `Vary: authorization` on the API.
 pub async fn headers(request: Request, next: Next) -> Response {
     let path = request.uri().path().to_owned();
     let keyed = request.headers().contains_key(header::AUTHORIZATION);
@@ -55,8 +55,14 @@ pub async fn headers(request: Request, next: Next) -> Response {
         h.insert(header::CACHE_CONTROL, HeaderValue::from_static(value));
     }
     let api = !matches!(policy(&path, false), ASSET) && !path.starts_with("/vendor");
-    if api && !h.contains_key(header::VARY) {
-        h.insert(header::VARY, HeaderValue::from_static("authorization"));
+    if api {
+        // One `Vary` listing all: what the handler or compression said, and the key.
+        let mut vary: Vec<&str> = h.get_all(header::VARY).iter().filter_map(|v| v.to_str().ok()).collect();
+        if !vary.iter().any(|v| v.contains("authorization")) {
+            vary.push("authorization");
+            let joined = HeaderValue::from_str(&vary.join(", ")).expect("joined header values are valid");
+            h.insert(header::VARY, joined);
+        }
     }
     response
 }

@@ -49,6 +49,7 @@ use std::sync::Arc;
 use axum::Router;
 use axum::http::Method;
 use axum::routing::get;
+use tower_http::compression::CompressionLayer;
 use tower_http::cors::{Any, CorsLayer};
 use tower_http::trace::TraceLayer;
 
@@ -173,6 +174,9 @@ pub fn router(app: AppState) -> Router {
         .nest(staff::API_PREFIX, staff_api)
         .merge(web::routes(&app.config))
         .fallback(web::not_found)
+        // JSON, GeoJSON, GPX, pages and scripts go out gzip-compressed to clients that take it;
+        // tiles are already (by the engine, once per cached tile) and event streams are not.
+        .layer(CompressionLayer::new().gzip(true))
         .layer(axum::middleware::from_fn(cache::headers))
         .layer(TraceLayer::new_for_http())
         .with_state(app)

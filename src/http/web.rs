@@ -7,9 +7,9 @@
 //! Framing: the public pages may be framed by the sites in `[web] embed_origins`
 //! (`Content-Security-Policy: frame-ancestors`); the staff map by none.
 //!
-//! Everything here goes out gzip-compressed to browsers that accept it: MapLibre from the `.gz`
-//! files `scripts/setup` writes beside it once (1.6 MB of scripts become 0.4 MB, compressed once,
-//! not per resident), our own small files and the styles on the fly.
+//! MapLibre goes out gzip-compressed from the `.gz` files `scripts/setup` writes beside it once
+//! (1.6 MB of scripts become 0.4 MB, compressed once, not per resident); the rest is compressed
+//! on the fly by the router's compression layer ([`super::router`]).
 
 use axum::Router;
 use axum::extract::{Path, State};
@@ -18,7 +18,6 @@ use axum::response::{Html, IntoResponse, Response};
 use axum::routing::get;
 use serde::Deserialize;
 use serde_json::{Value, json};
-use tower_http::compression::CompressionLayer;
 use tower_http::services::{ServeDir, ServeFile};
 use tower_http::set_header::SetResponseHeaderLayer;
 
@@ -60,7 +59,6 @@ pub fn routes(config: &Config) -> Router<AppState> {
             "/vendor/maplibre-gl",
             ServeDir::new(web.join("node_modules/maplibre-gl/dist")).precompressed_gzip(),
         )
-        .layer(CompressionLayer::new().gzip(true))
 }
 
 /// `GET /styles/{name}.json`: a style of `styles/`, with the configured basemap (or without
