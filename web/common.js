@@ -220,6 +220,22 @@ export function featureAt(map, point) {
 }
 
 /**
+ * Fetches the tiles of `sourceId` again, after their data changed (an edit, new trails).
+ * MapLibre does not fetch a tile again while it is still on its way: it reparses what it has,
+ * or lets the older answer land last. So a refresh asked for while tiles are loading waits
+ * until they have arrived (checked every 100 ms: a tile that arrives unchanged fires no
+ * event), then fetches them all again.
+ */
+export function refreshTiles(map, sourceId = "machizu") {
+  if (!map.isSourceLoaded(sourceId)) {
+    setTimeout(() => refreshTiles(map, sourceId), 100);
+    return;
+  }
+  const source = map.getSource(sourceId);
+  source.setUrl(source.url);
+}
+
+/**
  * Keeps the `live` GeoJSON source in step with a stream of vehicle positions (SSE: a
  * snapshot, then moved vehicles). Returns a function that stops it.
  */

@@ -38,9 +38,7 @@ const map = createMap({
   zoom,
   hash: !embed,
   onBasemapLost: () => {
-    const note = document.getElementById("basemap-notice");
-    note.hidden = false;
-    note.textContent = strings(lang).basemapOffline;
+    document.getElementById("basemap-notice").hidden = false;
   },
 });
 window.machizuFirstView = new Promise((resolve) => map.once("idle", () => resolve(performance.now())));
@@ -74,6 +72,7 @@ function render() {
   document.getElementById("lang").textContent = t.switchTo;
   menu.setAttribute("aria-label", t.menu);
   document.getElementById("map").setAttribute("aria-label", t.mapLabel);
+  document.getElementById("basemap-notice").textContent = t.basemapOffline;
   const notice = document.getElementById("notice");
   notice.hidden = !catalog.dataset_notice;
   notice.textContent = catalog.dataset_notice ?? "";

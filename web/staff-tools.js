@@ -101,9 +101,17 @@ function localValue(ms) {
 
 export function setupPlayback(ctx) {
   const { map } = ctx;
-  const now = Date.now();
-  $("pb-from").value = localValue(now - 12 * 3600_000);
-  $("pb-to").value = localValue(now + 60_000);
+  // Until the user picks a period, it is the last twelve hours up to now — now when the
+  // button is pressed, not when the page was opened (a map stays open all night).
+  let picked = false;
+  const defaultPeriod = () => {
+    if (picked) return;
+    const now = Date.now();
+    $("pb-from").value = localValue(now - 12 * 3600_000);
+    $("pb-to").value = localValue(now + 120_000); // whole minutes: at least a minute ahead
+  };
+  defaultPeriod();
+  for (const id of ["pb-from", "pb-to"]) $(id).addEventListener("change", () => { picked = true; });
   let fixes = [];
   let range = [0, 0];
   let timer = null;
@@ -129,6 +137,7 @@ export function setupPlayback(ctx) {
   const slider = $("pb-time");
   slider.addEventListener("input", () => showAt(range[0] + ((range[1] - range[0]) * Number(slider.value)) / 1000));
   $("pb-load").addEventListener("click", async () => {
+    defaultPeriod();
     const from = `${$("pb-from").value}:00+09:00`;
     const to = `${$("pb-to").value}:00+09:00`;
     fixes = [];

@@ -3,7 +3,7 @@
 // trails, editing, measuring, playback and printing (the last four in their own modules).
 import {
   attributeTable, buildLayerList, createMap, featureAt, followVehicles, initialLang, loadStyle,
-  maplibregl, rememberLang, strings,
+  maplibregl, refreshTiles, rememberLang, strings,
 } from "/web/common.js";
 import { EDITABLE, drawLine, openEditor } from "/web/staff-edit.js";
 import { setupMeasure, setupPlayback, setupPrint } from "/web/staff-tools.js";
@@ -91,10 +91,7 @@ const ctx = {
     $("status").textContent = message;
   },
   /** Reloads our vector tiles (after an edit; for trails). */
-  refreshTiles() {
-    const source = ctx.map.getSource("machizu");
-    source.setUrl(source.url);
-  },
+  refreshTiles: () => refreshTiles(ctx.map),
 };
 
 async function start(body) {
@@ -122,7 +119,6 @@ async function start(body) {
     hash: true,
     onBasemapLost: () => {
       $("basemap-notice").hidden = false;
-      $("basemap-notice").textContent = t().basemapOffline;
     },
   });
   ctx.map = map;

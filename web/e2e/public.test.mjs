@@ -220,6 +220,8 @@ test("without the network the basemap steps aside and our layers are the map", a
   await idle(page);
   await page.locator("#basemap-notice").waitFor();
   assert.match(await page.textContent("#basemap-notice"), /背景地図を読み込めません/);
+  await page.click("#lang");
+  assert.match(await page.textContent("#basemap-notice"), /The basemap cannot be loaded/);
   assert.equal(await page.evaluate(() => window.machizuMap.getLayoutProperty("basemap", "visibility")), "none");
   const counts = await renderedCounts(page);
   for (const layer of ["roads", "water_mains", "boundary"]) assert.ok(counts[layer] > 0, `${layer} is drawn: ${JSON.stringify(counts)}`);

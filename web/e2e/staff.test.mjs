@@ -7,6 +7,7 @@ import assert from "node:assert/strict";
 import { execFileSync } from "node:child_process";
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
+import { setTimeout as delay } from "node:timers/promises";
 import { artifacts, bin, expectRedraw, idle, launch, newContext, root, startServer, watchErrors } from "./support.mjs";
 
 const PASSWORD = "雪の夜の見回り 2026";
@@ -261,7 +262,30 @@ test("staff search, draw a road closure, follow a plow live, play it back, measu
   await page.screenshot({ path: join(artifacts, "staff-road-closure.png") });
 
   // A plow reports two positions 40 m apart: it appears on the staff map at once, where it is
-  // now, and its trail is drawn once the tiles are reloaded.
+  // now, and its trail is drawn once the tiles are reloaded — even when the reload is asked for
+  // while an earlier reload's tiles, fetched before the fixes, are still on their way (held back
+  // here for 3 s): the map waits for them, then fetches again, rather than let them land last
+  // and wipe the trail out.
+  let holding = true;
+  let fetched = 0;
+  let open = 0;
+  const isTile = (url) => url.pathname.startsWith("/staff/api/tiles/") && url.pathname.endsWith(".mvt");
+  const holdBack = async (route) => {
+    open++;
+    const held = holding;
+    const response = await route.fetch();
+    fetched++;
+    if (held) await delay(3000);
+    await route.fulfill({ response });
+    open--;
+  };
+  await page.route(isTile, holdBack);
+  const refreshTiles = () => page.evaluate(async () => (await import("/web/common.js")).refreshTiles(window.machizuMap));
+  await refreshTiles();
+  while (fetched === 0) await delay(50);
+  await delay(300); // the rest of the view's tiles, asked for together
+  const firstBatch = fetched;
+
   const credential = server.outputs[1];
   const center = await page.evaluate(() => window.machizuMap.getCenter().toArray());
   const now = Math.floor(Date.now() / 1000);
@@ -275,15 +299,29 @@ test("staff search, draw a road closure, follow a plow live, play it back, measu
   // The marker moves on to the newer fix, east of the centre.
   await page.waitForFunction((lon) => window.machizuMap.queryRenderedFeatures({ layers: ["snowplows-fleet"] })
     .some((f) => f.properties.vehicle_id === "plow-01" && f.geometry.coordinates[0] > lon), center[0], { timeout: 10_000 });
+  holding = false;
+  await refreshTiles();
+  while (open > 0 || fetched < 2 * firstBatch) await delay(50);
   await expectRedraw(page);
-  await page.evaluate(() => { const source = window.machizuMap.getSource("machizu"); source.setUrl(source.url); });
-  await page.waitForFunction(() => window.machizuMap.queryRenderedFeatures({ layers: ["snowplow-trails"] })
-    .some((f) => f.properties.vehicle_id === "plow-01"), null, { timeout: 10_000 });
+  await idle(page);
+  const trail = await page.evaluate(() => window.machizuMap.queryRenderedFeatures({ layers: ["snowplow-trails"] })
+    .filter((f) => f.properties.vehicle_id === "plow-01").map((f) => f.properties));
+  assert.ok(trail.length > 0, "the trail is drawn after the reload, and stays");
+  assert.equal(trail[0].vehicle_kind, "plow");
+  await page.unroute(isTile, holdBack);
 
-  // Playback of the last hours has that fix.
+  // Playback of the last hours has both fixes: a period the user left alone runs to the moment
+  // the button is pressed, not to when the page was opened (a stale end stands for that here).
+  const jst = (ms) => new Date(ms + 9 * 3600_000).toISOString().slice(0, 16);
+  await page.evaluate((stale) => { document.getElementById("pb-to").value = stale; }, jst(Date.now() - 3600_000));
   await page.click("#pb-load");
-  await page.waitForFunction(() => /2 件の位置/.test(document.getElementById("pb-status").textContent));
+  await page.waitForFunction(() => /^2 件の位置/.test(document.getElementById("pb-status").textContent));
   assert.ok(await page.isEnabled("#pb-play"));
+  // A period the user picks is kept: one that ended an hour ago has none of them.
+  await page.fill("#pb-to", jst(Date.now() - 3600_000));
+  await page.click("#pb-load");
+  await page.waitForFunction(() => /^0 件の位置/.test(document.getElementById("pb-status").textContent));
+  assert.ok(!(await page.isEnabled("#pb-play")));
 
   // Measuring an area: a right triangle of 200 × 200 px.
   await page.click("#measure-area");
