@@ -146,6 +146,11 @@ fn vehicles_registered_on_the_command_line_report_to_the_osmand_listener_until_r
     assert!(answer.starts_with("HTTP/1.1 200") && answer.contains("\"accepted\":1"), "{answer}");
     let unknown = report("0000000000000000000000000000000000000000", now);
     assert!(unknown.starts_with("HTTP/1.1 403"), "{unknown}");
+    let mut stream = TcpStream::connect(&osmand).unwrap();
+    write!(stream, "DELETE / HTTP/1.1\r\nHost: {osmand}\r\nConnection: close\r\n\r\n").unwrap();
+    let mut wrong = String::new();
+    stream.read_to_string(&mut wrong).unwrap();
+    assert!(wrong.starts_with("HTTP/1.1 405") && wrong.contains("\"error\":\"method_not_allowed\""), "{wrong}");
     let live = http_get(&addr, "/live/vehicles");
     assert!(live.contains("除雪ドーザ 7号") && live.contains("21.6"), "the Traccar fix, 6 m/s: {live}");
 

@@ -1,4 +1,5 @@
-//! The HTTP contract: every bad request gets a 4xx with a JSON body saying what was wrong;
+//! The HTTP contract: every bad request gets a 4xx with a JSON body saying what was wrong (those
+//! the HTTP stack answers itself too);
 //! empty tiles are 204; ETags give 304; gzip when accepted; TileJSON, /layers and /health.
 
 mod support;
@@ -41,6 +42,40 @@ async fn bad_requests_get_a_4xx_with_a_json_reason() {
         assert!(text.contains(message), "{uri}: {text:?} should say {message:?}");
         assert!(body["error"].is_string());
     }
+}
+
+#[tokio::test]
+async fn errors_the_http_stack_answers_itself_get_a_json_reason_too() {
+    let s = TestServer::demo().await;
+    let too_big = Request::post("/ingest/batch")
+        .header(header::CONTENT_TYPE, "application/json")
+        .body(Body::from(vec![b' '; machizu::http::error::BODY_LIMIT + 1]))
+        .unwrap();
+    let wrong_method = Request::delete("/layers").body(Body::empty()).unwrap();
+    for (req, status, error, says) in [
+        (too_big, 413, "payload_too_large", "larger than the limit of 2097152 bytes"),
+        (wrong_method, 405, "method_not_allowed", "this resource does not take DELETE"),
+    ] {
+        let r = s.request(req).await;
+        assert_eq!(r.status().as_u16(), status);
+        assert_eq!(r.headers()[header::CONTENT_TYPE], "application/json");
+        if status == 405 {
+            assert_eq!(r.headers()[header::ALLOW], "GET,HEAD");
+        }
+        let body = body_json(r).await;
+        assert_eq!(body["error"], error);
+        assert!(body["message"].as_str().unwrap().contains(says), "{body}");
+    }
+    // A body just under the limit is read (and refused for what it says, not for its size).
+    let r = s
+        .request(
+            Request::post("/ingest/batch")
+                .header(header::CONTENT_TYPE, "application/json")
+                .body(Body::from(vec![b' '; machizu::http::error::BODY_LIMIT]))
+                .unwrap(),
+        )
+        .await;
+    assert_eq!(r.status(), StatusCode::BAD_REQUEST);
 }
 
 #[tokio::test]

@@ -1,10 +1,14 @@
 //! The one place where errors become HTTP responses.
 //!
 //! Every client error is a 4xx with a JSON body `{"error": code, "message": text}`; internal
-//! errors are logged and answered with a generic 500 that reveals nothing.
+//! errors are logged and answered with a generic 500 that reveals nothing. Errors the HTTP stack
+//! answers by itself (a body over the size limit, a wrong method) get the same body through
+//! [`json_errors`].
 
 use axum::Json;
+use axum::extract::Request;
 use axum::http::{HeaderValue, StatusCode, header};
+use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use serde::Serialize;
 
@@ -46,8 +50,9 @@ pub enum ApiError {
 /// The body of every error response.
 #[derive(Serialize, utoipa::ToSchema)]
 pub struct ErrorBody {
-    /// A code: bad_request, unauthorized, forbidden, not_found, precondition_failed, invalid,
-    /// too_many_requests, unavailable, internal.
+    /// A code: bad_request, unauthorized, forbidden, not_found, method_not_allowed,
+    /// precondition_failed, payload_too_large, unsupported_media_type, invalid, too_many_requests,
+    /// unavailable, internal.
     pub error: &'static str,
     /// What was wrong, for a person.
     pub message: String,
@@ -158,3 +163,43 @@ impl From<tokio::task::JoinError> for ApiError {
         ApiError::Internal(e.to_string())
     }
 }
+
+/// Gives the errors that axum and tower-http answer by themselves — plain text or no body: a body
+/// over the size limit (413), a method a route does not take (405), a body of the wrong media
+/// type (415), a failed WebSocket upgrade — the JSON body of every other error, keeping their
+/// status and headers (`Allow` on a 405).
+pub async fn json_errors(request: Request, next: Next) -> Response {
+    let method = request.method().clone();
+    let response = next.run(request).await;
+    let status = response.status();
+    let plain = response
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .is_none_or(|t| t.to_str().is_ok_and(|t| t.starts_with("text/plain")));
+    if !(status.is_client_error() || status.is_server_error()) || !plain {
+        return response;
+    }
+    let (mut parts, body) = response.into_parts();
+    let text = axum::body::to_bytes(body, 64 * 1024).await.unwrap_or_default();
+    let text = String::from_utf8_lossy(&text).trim().to_owned();
+    let error = match status {
+        StatusCode::METHOD_NOT_ALLOWED => "method_not_allowed",
+        StatusCode::PAYLOAD_TOO_LARGE => "payload_too_large",
+        StatusCode::UNSUPPORTED_MEDIA_TYPE => "unsupported_media_type",
+        s if s.is_server_error() => "internal",
+        _ => "bad_request",
+    };
+    let message = match status {
+        StatusCode::PAYLOAD_TOO_LARGE => format!("the body is larger than the limit of {BODY_LIMIT} bytes"),
+        StatusCode::METHOD_NOT_ALLOWED => format!("this resource does not take {method} (see the Allow header)"),
+        _ if text.is_empty() => status.canonical_reason().unwrap_or("error").to_owned(),
+        _ => text,
+    };
+    parts.headers.remove(header::CONTENT_TYPE);
+    parts.headers.remove(header::CONTENT_LENGTH);
+    let body = Json(ErrorBody { error, message, errors: None });
+    (parts, body).into_response()
+}
+
+/// The largest request body taken: a batch of 10,000 fixes is about 1.5 MB.
+pub const BODY_LIMIT: usize = 2 * 1024 * 1024;

@@ -475,6 +475,8 @@ pub fn osmand_router(app: AppState) -> axum::Router {
     use axum::routing::get;
     axum::Router::new()
         .route("/", get(osmand_get).post(root_post))
+        .layer(axum::extract::DefaultBodyLimit::max(super::error::BODY_LIMIT))
+        .layer(axum::middleware::from_fn(super::error::json_errors))
         .layer(tower_http::trace::TraceLayer::new_for_http())
         .with_state(app)
 }

@@ -174,6 +174,8 @@ pub fn router(app: AppState) -> Router {
         .nest(staff::API_PREFIX, staff_api)
         .merge(web::routes(&app.config))
         .fallback(web::not_found)
+        .layer(axum::extract::DefaultBodyLimit::max(error::BODY_LIMIT))
+        .layer(axum::middleware::from_fn(error::json_errors))
         // JSON, GeoJSON, GPX, pages and scripts go out gzip-compressed to clients that take it;
         // tiles are already (by the engine, once per cached tile) and event streams are not.
         .layer(CompressionLayer::new().gzip(true))
