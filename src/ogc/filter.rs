@@ -12,8 +12,10 @@
 //! escapes), `IN`, `BETWEEN`, `IS NULL`, and the spatial `S_INTERSECTS`, `S_WITHIN`,
 //! `S_CONTAINS`, `S_DISJOINT`, `S_TOUCHES`, `S_CROSSES`, `S_OVERLAPS`, `S_EQUALS` and
 //! `S_DWITHIN(geometry, g, metres)` with WKT or GeoJSON geometries (and `BBOX(…)`), in
-//! `filter-crs` (CRS84 by default).
+//! `filter-crs` (CRS84 by default). Date-time properties compare as instants (`TIMESTAMP(…)` or
+//! a string, any UTC offset), dates as dates.
 
+use chrono::{DateTime, NaiveDate, Utc};
 use cql2::Expr;
 use geo::{BoundingRect, Distance, Euclidean, Intersects, Relate};
 use geo_types::{Geometry, Rect};
@@ -59,6 +61,18 @@ pub enum Literal {
     Number(f64),
     Text(String),
     Bool(bool),
+    /// For a date-time property: compared as an instant, whatever offset either side was
+    /// written with (`…T08:00:00+09:00` is `…T23:00:00Z` the day before).
+    Instant(DateTime<Utc>),
+}
+
+/// A date and time (RFC 3339, any offset) or a date (its start, UTC, as `datetime=` takes it)
+/// as an instant.
+pub fn instant(s: &str) -> Option<DateTime<Utc>> {
+    match DateTime::parse_from_rfc3339(s) {
+        Ok(t) => Some(t.with_timezone(&Utc)),
+        Err(_) => Some(NaiveDate::parse_from_str(s, "%Y-%m-%d").ok()?.and_hms_opt(0, 0, 0)?.and_utc()),
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -381,8 +395,9 @@ fn spatial(op: SpatialOp, feature: &Geometry<f64>, other: &Geometry<f64>, distan
 
 /// Compares an attribute value with a literal of the type the compiler checked; `None` when
 /// the value is null.
-fn compare(v: &AttrValue, l: &Literal) -> Option<std::cmp::Ordering> {
+pub fn compare(v: &AttrValue, l: &Literal) -> Option<std::cmp::Ordering> {
     match (v, l) {
+        (AttrValue::Text(s), Literal::Instant(t)) => instant(s).map(|v| v.cmp(t)),
         (AttrValue::Int(i), Literal::Number(n)) => (*i as f64).partial_cmp(n),
         (AttrValue::Real(r), Literal::Number(n)) => r.partial_cmp(n),
         (AttrValue::Text(s), Literal::Text(t)) => Some(s.as_str().cmp(t.as_str())),
@@ -433,14 +448,22 @@ fn literal(e: &Expr, kind: AttrType, prop: &Expr) -> Result<Literal, FilterError
             Expr::Literal(s) => Ok(Literal::Text(s.clone())),
             _ => wrong("text"),
         },
-        AttrType::Date | AttrType::DateTime => match e {
-            Expr::Literal(s) => Ok(Literal::Text(s.clone())),
-            Expr::Date { date } | Expr::Timestamp { timestamp: date } => match date.as_ref() {
-                Expr::Literal(s) => Ok(Literal::Text(s.clone())),
-                _ => wrong("a date"),
-            },
-            _ => wrong("a date"),
-        },
+        AttrType::Date | AttrType::DateTime => {
+            let text = match e {
+                Expr::Literal(s) => Some(s),
+                Expr::Date { date } | Expr::Timestamp { timestamp: date } => match date.as_ref() {
+                    Expr::Literal(s) => Some(s),
+                    _ => None,
+                },
+                _ => None,
+            };
+            match (kind, text) {
+                (AttrType::Date, Some(s)) => Ok(Literal::Text(s.clone())),
+                (_, Some(s)) => instant(s).map(Literal::Instant).map_or_else(|| wrong("a date and time"), Ok),
+                (AttrType::Date, None) => wrong("a date"),
+                (_, None) => wrong("a date and time"),
+            }
+        }
     }
 }
 
@@ -526,6 +549,29 @@ mod tests {
         assert!(m("snow_priority IN (2, 3)", &b) && !m("snow_priority IN (1, 2)", &b));
         assert!(m("snow_priority BETWEEN 2 AND 3", &b) && !m("snow_priority BETWEEN 1 AND 2", &b));
         assert!(m("name LIKE '%仲町_号%'", &b) && !m("name LIKE '仲町%'", &b));
+    }
+
+    #[test]
+    fn date_times_compare_as_instants_whatever_their_offset() {
+        let layer = Catalog::builtin().get("road_events").unwrap().clone();
+        let crs = OgcCrs::crs84();
+        let cx = Context { layer: &layer, audience: Audience::Public, filter_crs: &crs, store_crs: Epsg(6678) };
+        // Written in Japan time: 2026-12-23T23:00Z.
+        let event = Feature {
+            id: 1,
+            geometry: Geometry::LineString(line_string![(x: 0.0, y: 0.0), (x: 0.0, y: 10.0)]),
+            attributes: layer.values_by_name([("starts_at", AttrValue::from("2026-12-24T08:00:00+09:00"))]),
+        };
+        let m =
+            |text: &str| Filter::parse(text, Lang::Text, &cx).unwrap_or_else(|e| panic!("{text}: {e}")).matches(&event);
+        assert!(m("starts_at < TIMESTAMP('2026-12-23T23:30:00Z')"), "as text it would be later");
+        assert!(!m("starts_at > TIMESTAMP('2026-12-23T23:30:00Z')"));
+        assert!(m("starts_at = TIMESTAMP('2026-12-23T23:00:00Z')"));
+        assert!(m("starts_at >= '2026-12-24T07:59:59+09:00' AND starts_at < '2026-12-24T08:00:01+09:00'"));
+        assert!(m("starts_at BETWEEN TIMESTAMP('2026-12-23T00:00:00Z') AND TIMESTAMP('2026-12-24T00:00:00Z')"));
+        assert!(m("starts_at < DATE('2026-12-24')"), "a date is its start, UTC");
+        let e = Filter::parse("starts_at > 'tomorrow'", Lang::Text, &cx).unwrap_err().0;
+        assert!(e.contains("a date and time"), "{e}");
     }
 
     #[test]

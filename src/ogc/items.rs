@@ -187,6 +187,7 @@ fn kind_name(kind: AttrType) -> &'static str {
         AttrType::Integer | AttrType::Real => "a number",
         AttrType::Boolean => "true or false",
         AttrType::Date => "a date (YYYY-MM-DD)",
+        AttrType::DateTime => "a date and time (RFC 3339)",
         _ => "text",
     }
 }
@@ -196,18 +197,13 @@ fn literal(v: &str, kind: AttrType) -> Option<Literal> {
     match kind {
         AttrType::Integer | AttrType::Real => v.parse::<f64>().ok().filter(|n| n.is_finite()).map(Literal::Number),
         AttrType::Boolean => v.parse::<bool>().ok().map(Literal::Bool),
+        AttrType::DateTime => filter::instant(v).map(Literal::Instant),
         _ => Some(Literal::Text(v.to_owned())),
     }
 }
 
 fn equal(v: &AttrValue, l: &Literal) -> bool {
-    match (v, l) {
-        (AttrValue::Int(i), Literal::Number(n)) => *i as f64 == *n,
-        (AttrValue::Real(r), Literal::Number(n)) => r == n,
-        (AttrValue::Text(s), Literal::Text(t)) => s == t,
-        (AttrValue::Bool(b), Literal::Bool(c)) => b == c,
-        _ => false,
-    }
+    filter::compare(v, l).is_some_and(|o| o.is_eq())
 }
 
 /// `bbox=minx,miny,maxx,maxy` (or 6 numbers with heights) in `crs`, as a polygon in the
@@ -314,6 +310,14 @@ mod tests {
         assert!(!Interval::parse("2026-01-10T00:00:00Z/..").unwrap().meets(&t));
         assert!(Interval::parse("2025-13-01").is_err());
         assert!(Interval::parse("2025-02-01/2025-01-01").unwrap_err().0.contains("ends before"));
+    }
+
+    #[test]
+    fn a_date_time_property_equals_the_same_instant_in_any_offset() {
+        let l = literal("2026-12-23T23:00:00Z", AttrType::DateTime).unwrap();
+        assert!(equal(&AttrValue::text("2026-12-24T08:00:00+09:00"), &l));
+        assert!(!equal(&AttrValue::text("2026-12-24T08:00:01+09:00"), &l));
+        assert!(literal("soon", AttrType::DateTime).is_none());
     }
 
     #[test]
