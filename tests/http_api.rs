@@ -52,9 +52,11 @@ async fn errors_the_http_stack_answers_itself_get_a_json_reason_too() {
         .body(Body::from(vec![b' '; machizu::http::error::BODY_LIMIT + 1]))
         .unwrap();
     let wrong_method = Request::delete("/layers").body(Body::empty()).unwrap();
+    let no_script = Request::get("/web/nope.js").body(Body::empty()).unwrap();
     for (req, status, error, says) in [
         (too_big, 413, "payload_too_large", "larger than the limit of 2097152 bytes"),
         (wrong_method, 405, "method_not_allowed", "this resource does not take DELETE"),
+        (no_script, 404, "not_found", "/web/nope.js"),
     ] {
         let r = s.request(req).await;
         assert_eq!(r.status().as_u16(), status);

@@ -166,10 +166,11 @@ impl From<tokio::task::JoinError> for ApiError {
 
 /// Gives the errors that axum and tower-http answer by themselves — plain text or no body: a body
 /// over the size limit (413), a method a route does not take (405), a body of the wrong media
-/// type (415), a failed WebSocket upgrade — the JSON body of every other error, keeping their
+/// type (415), a failed WebSocket upgrade, a static file that is not there (404) — the JSON body of every other error, keeping their
 /// status and headers (`Allow` on a 405).
 pub async fn json_errors(request: Request, next: Next) -> Response {
     let method = request.method().clone();
+    let uri = request.uri().clone(); // shares its bytes: no allocation on the hot path
     let response = next.run(request).await;
     let status = response.status();
     let plain = response
@@ -183,16 +184,22 @@ pub async fn json_errors(request: Request, next: Next) -> Response {
     let text = axum::body::to_bytes(body, 64 * 1024).await.unwrap_or_default();
     let text = String::from_utf8_lossy(&text).trim().to_owned();
     let error = match status {
+        StatusCode::UNAUTHORIZED => "unauthorized",
+        StatusCode::FORBIDDEN => "forbidden",
+        StatusCode::NOT_FOUND => "not_found",
         StatusCode::METHOD_NOT_ALLOWED => "method_not_allowed",
         StatusCode::PAYLOAD_TOO_LARGE => "payload_too_large",
         StatusCode::UNSUPPORTED_MEDIA_TYPE => "unsupported_media_type",
+        StatusCode::SERVICE_UNAVAILABLE => "unavailable",
         s if s.is_server_error() => "internal",
         _ => "bad_request",
     };
     let message = match status {
         StatusCode::PAYLOAD_TOO_LARGE => format!("the body is larger than the limit of {BODY_LIMIT} bytes"),
         StatusCode::METHOD_NOT_ALLOWED => format!("this resource does not take {method} (see the Allow header)"),
-        _ if text.is_empty() => status.canonical_reason().unwrap_or("error").to_owned(),
+        StatusCode::NOT_FOUND if text.is_empty() => format!("no resource at {}", uri.path()),
+        // As for `ApiError::Internal`: a server error reveals nothing.
+        s if s.is_server_error() || text.is_empty() => s.canonical_reason().unwrap_or("error").to_owned(),
         _ => text,
     };
     parts.headers.remove(header::CONTENT_TYPE);
