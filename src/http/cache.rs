@@ -46,8 +46,7 @@ pub fn policy(path: &str, keyed: bool) -> &'static str {
 
 /// Sets `Cache-Control` where the handler did not, and adds `Vary: authorization` on the API.
 pub async fn headers(request: Request, next: Next) -> Response {
-    let path = request.uri().path().to_owned();
-    let policy = policy(&path, request.headers().contains_key(header::AUTHORIZATION));
+    let policy = policy(request.uri().path(), request.headers().contains_key(header::AUTHORIZATION));
     let mut response = next.run(request).await;
     let failed = response.status().is_client_error() || response.status().is_server_error();
     let h = response.headers_mut();

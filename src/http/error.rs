@@ -63,17 +63,18 @@ pub struct ErrorBody {
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        let (status, code) = match &self {
-            ApiError::BadRequest(_) => (StatusCode::BAD_REQUEST, "bad_request"),
-            ApiError::Unauthorized(_) => (StatusCode::UNAUTHORIZED, "unauthorized"),
-            ApiError::Forbidden(_) => (StatusCode::FORBIDDEN, "forbidden"),
-            ApiError::NotFound(_) => (StatusCode::NOT_FOUND, "not_found"),
-            ApiError::PreconditionFailed(_) => (StatusCode::PRECONDITION_FAILED, "precondition_failed"),
-            ApiError::Invalid(_) => (StatusCode::UNPROCESSABLE_ENTITY, "invalid"),
-            ApiError::TooManyRequests(_) => (StatusCode::TOO_MANY_REQUESTS, "too_many_requests"),
-            ApiError::Unavailable(_) => (StatusCode::SERVICE_UNAVAILABLE, "unavailable"),
-            ApiError::Internal(_) => (StatusCode::INTERNAL_SERVER_ERROR, "internal"),
+        let status = match &self {
+            ApiError::BadRequest(_) => StatusCode::BAD_REQUEST,
+            ApiError::Unauthorized(_) => StatusCode::UNAUTHORIZED,
+            ApiError::Forbidden(_) => StatusCode::FORBIDDEN,
+            ApiError::NotFound(_) => StatusCode::NOT_FOUND,
+            ApiError::PreconditionFailed(_) => StatusCode::PRECONDITION_FAILED,
+            ApiError::Invalid(_) => StatusCode::UNPROCESSABLE_ENTITY,
+            ApiError::TooManyRequests(_) => StatusCode::TOO_MANY_REQUESTS,
+            ApiError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
+            ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         };
+        let code = code(status);
         let message = match &self {
             ApiError::Internal(detail) => {
                 tracing::error!(%detail, "internal error");
@@ -164,10 +165,28 @@ impl From<tokio::task::JoinError> for ApiError {
     }
 }
 
-/// Gives the errors that axum and tower-http answer by themselves — plain text or no body: a body
-/// over the size limit (413), a method a route does not take (405), a body of the wrong media
-/// type (415), a failed WebSocket upgrade, a static file that is not there (404) — the JSON body of every other error, keeping their
-/// status and headers (`Allow` on a 405).
+/// The `error` code of a status, the same for [`ApiError`] and for [`json_errors`].
+fn code(status: StatusCode) -> &'static str {
+    match status {
+        StatusCode::UNAUTHORIZED => "unauthorized",
+        StatusCode::FORBIDDEN => "forbidden",
+        StatusCode::NOT_FOUND => "not_found",
+        StatusCode::METHOD_NOT_ALLOWED => "method_not_allowed",
+        StatusCode::PRECONDITION_FAILED => "precondition_failed",
+        StatusCode::PAYLOAD_TOO_LARGE => "payload_too_large",
+        StatusCode::UNSUPPORTED_MEDIA_TYPE => "unsupported_media_type",
+        StatusCode::UNPROCESSABLE_ENTITY => "invalid",
+        StatusCode::TOO_MANY_REQUESTS => "too_many_requests",
+        StatusCode::SERVICE_UNAVAILABLE => "unavailable",
+        s if s.is_server_error() => "internal",
+        _ => "bad_request",
+    }
+}
+
+/// Gives the errors that axum and tower-http answer by themselves — plain text or no body: a
+/// body over the size limit (413), a method a route does not take (405), a body of the wrong
+/// media type (415), a failed WebSocket upgrade, a static file that is not there (404) — the
+/// JSON body of every other error, keeping their status and headers (`Allow` on a 405).
 pub async fn json_errors(request: Request, next: Next) -> Response {
     let method = request.method().clone();
     let uri = request.uri().clone(); // shares its bytes: no allocation on the hot path
@@ -183,17 +202,6 @@ pub async fn json_errors(request: Request, next: Next) -> Response {
     let (mut parts, body) = response.into_parts();
     let text = axum::body::to_bytes(body, 64 * 1024).await.unwrap_or_default();
     let text = String::from_utf8_lossy(&text).trim().to_owned();
-    let error = match status {
-        StatusCode::UNAUTHORIZED => "unauthorized",
-        StatusCode::FORBIDDEN => "forbidden",
-        StatusCode::NOT_FOUND => "not_found",
-        StatusCode::METHOD_NOT_ALLOWED => "method_not_allowed",
-        StatusCode::PAYLOAD_TOO_LARGE => "payload_too_large",
-        StatusCode::UNSUPPORTED_MEDIA_TYPE => "unsupported_media_type",
-        StatusCode::SERVICE_UNAVAILABLE => "unavailable",
-        s if s.is_server_error() => "internal",
-        _ => "bad_request",
-    };
     let message = match status {
         StatusCode::PAYLOAD_TOO_LARGE => format!("the body is larger than the limit of {BODY_LIMIT} bytes"),
         StatusCode::METHOD_NOT_ALLOWED => format!("this resource does not take {method} (see the Allow header)"),
@@ -204,7 +212,7 @@ pub async fn json_errors(request: Request, next: Next) -> Response {
     };
     parts.headers.remove(header::CONTENT_TYPE);
     parts.headers.remove(header::CONTENT_LENGTH);
-    let body = Json(ErrorBody { error, message, errors: None });
+    let body = Json(ErrorBody { error: code(status), message, errors: None });
     (parts, body).into_response()
 }
 
