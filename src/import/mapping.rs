@@ -93,6 +93,41 @@ pub struct Plan {
     pub constants: Vec<(usize, AttrValue)>,
     /// Source fields that fill no attribute.
     pub unused: Vec<String>,
+    /// (source field, key, attribute index): attributes read from an OpenStreetMap
+    /// `other_tags` field (`"key"=>"value",…`), for attributes nothing else fills.
+    pub tags: Vec<(usize, String, usize)>,
+}
+
+/// The field in which GDAL's OpenStreetMap driver puts the tags without a column of their own.
+pub const OSM_OTHER_TAGS: &str = "other_tags";
+
+/// The value of `key` in an OpenStreetMap `other_tags` string (`"oneway"=>"yes","lit"=>"no"`).
+///
+/// ```
+/// use machizu::import::mapping::osm_tag;
+/// assert_eq!(osm_tag(r#""lit"=>"yes","oneway"=>"-1""#, "oneway"), Some("-1".to_owned()));
+/// assert_eq!(osm_tag(r#""name:en"=>"Say \"hi\"""#, "name:en"), Some(r#"Say "hi""#.to_owned()));
+/// assert_eq!(osm_tag(r#""lit"=>"yes""#, "oneway"), None);
+/// ```
+pub fn osm_tag(tags: &str, key: &str) -> Option<String> {
+    // Quoted strings with backslash escapes, in key => value pairs.
+    let mut strings = Vec::new();
+    let mut chars = tags.chars();
+    while let Some(c) = chars.next() {
+        if c != '"' {
+            continue;
+        }
+        let mut s = String::new();
+        while let Some(c) = chars.next() {
+            match c {
+                '\\' => s.extend(chars.next()),
+                '"' => break,
+                c => s.push(c),
+            }
+        }
+        strings.push(s);
+    }
+    strings.chunks(2).find(|kv| kv.len() == 2 && kv[0] == key).map(|kv| kv[1].clone())
 }
 
 impl Mapping {
@@ -162,8 +197,18 @@ impl Mapping {
                 }
             }
         }
+        let tags = match fields.iter().position(|f| f == OSM_OTHER_TAGS) {
+            Some(f) => {
+                used[f] = true;
+                (0..layer.attributes.len())
+                    .filter(|&a| !taken[a] && !skip.contains(&layer.attributes[a].name.as_str()))
+                    .map(|a| (f, layer.attributes[a].name.clone(), a))
+                    .collect()
+            }
+            None => Vec::new(),
+        };
         let unused = fields.iter().zip(&used).filter(|(_, u)| !**u).map(|(f, _)| f.clone()).collect();
-        Ok(Plan { columns, constants, unused })
+        Ok(Plan { columns, constants, unused, tags })
     }
 }
 

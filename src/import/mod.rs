@@ -257,6 +257,14 @@ fn table_features(
                 )),
             }
         }
+        for (f, key, a) in &plan.tags {
+            if let mapping::Value::Text(tags) = &row.values[*f]
+                && let Some(v) = mapping::osm_tag(tags, key)
+                && let Ok(v) = mapping::Value::Text(v).to(layer.attributes[*a].kind)
+            {
+                attributes[*a] = v;
+            }
+        }
         for (a, v) in &plan.constants {
             attributes[*a] = v.clone();
         }

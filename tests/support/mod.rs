@@ -2,6 +2,7 @@
 //! copied per test), an in-process server, and an independent MVT decoder (`vector_tile`).
 #![allow(dead_code)]
 
+pub mod accuracy;
 pub mod vector_tile;
 
 use std::path::{Path, PathBuf};
