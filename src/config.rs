@@ -97,8 +97,15 @@ pub struct LiveConfig {
     pub trail_hours: u32,
     /// Days raw fixes are kept whole before being thinned to one a minute; default 180.
     pub retention_days: u32,
-    /// How far (metres) a fix may be from the road it is matched to; default 20.
+    /// How far (metres) from a fix roads are looked for when matching it; default 50.
     pub match_radius_m: f64,
+    /// The GPS error (standard deviation, metres) the matcher expects; default 10.
+    pub gps_sigma_m: f64,
+    /// The share of a road's length plows must cover within [`Self::plowed_window_min`] for
+    /// the road to count as plowed; default 0.7.
+    pub plowed_share: f64,
+    /// Minutes within which passes over a road add up; default 180.
+    pub plowed_window_min: u32,
     /// A second listener for the OsmAnd protocol at `/` (stock clients post to the server's
     /// root); default none.
     pub osmand_listen: Option<SocketAddr>,
@@ -113,7 +120,10 @@ impl Default for LiveConfig {
         Self {
             trail_hours: 12,
             retention_days: 180,
-            match_radius_m: 20.0,
+            match_radius_m: 50.0,
+            gps_sigma_m: 10.0,
+            plowed_share: 0.7,
+            plowed_window_min: 180,
             osmand_listen: None,
             mqtt_url: None,
             mqtt_topic: "owntracks/#".into(),

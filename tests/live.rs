@@ -759,8 +759,16 @@ async fn staff_get_the_daily_report_gpx_and_gtfs_realtime() {
 
     let day =
         chrono::DateTime::from_timestamp(start, 0).unwrap().with_timezone(&machizu::live::report::jst()).date_naive();
-    let report = s.get_json(&format!("/live/report?date={day}"), Some(&staff)).await;
-    let v = report["vehicles"].as_array().unwrap().iter().find(|v| v["vehicle_id"] == "plow-r").unwrap();
+    // Matching runs after the fixes are stored: the roads come within moments.
+    let deadline = Instant::now() + Duration::from_secs(5);
+    let v = loop {
+        let report = s.get_json(&format!("/live/report?date={day}"), Some(&staff)).await;
+        let v = report["vehicles"].as_array().unwrap().iter().find(|v| v["vehicle_id"] == "plow-r").unwrap().clone();
+        if v["roads"].as_u64() > Some(0) || Instant::now() > deadline {
+            break v;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
     let km = length(&line) / 1000.0;
     let within = |got: &Value, want: f64, tolerance: f64| (got.as_f64().unwrap() - want).abs() <= tolerance;
     assert_eq!(v["fixes"], n);
@@ -768,6 +776,9 @@ async fn staff_get_the_daily_report_gpx_and_gtfs_realtime() {
     assert!(within(&v["blade_down_km"], km / 2.0, 0.1 * km), "{v}");
     assert!(within(&v["operating_hours"], (n - 1) as f64 / 3600.0, 0.01), "{v}");
     assert!(v["roads"].as_u64().unwrap() >= 1 && v["roads_covered_km"].as_f64().unwrap() >= 0.9 * km, "{v}");
+    // Every fix is matched to the road it was on, blade up or down.
+    let matched = fixes_of(&s, "plow-r").await;
+    assert!(matched.iter().filter(|f| f["road"].is_i64()).count() >= n - 2, "all but the lag's last fixes");
     assert_eq!((v["name"].as_str(), v["operator"].as_str()), (Some("plow-r 号車"), Some("山形除雪(株)")));
     let r = s.call("GET", &format!("/live/report?date={day}&format=csv"), Some(&staff), None, &[]).await;
     assert_eq!(r.headers()["content-type"], "text/csv; charset=utf-8");

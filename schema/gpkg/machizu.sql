@@ -67,6 +67,25 @@ CREATE INDEX IF NOT EXISTS machizu_fixes_road ON machizu_fixes (road, device_tim
 INSERT OR IGNORE INTO gpkg_contents (table_name, data_type, identifier, description)
 VALUES ('machizu_fixes', 'attributes', 'machizu_fixes', 'machizu vehicle position reports (WGS 84)');
 
+-- Route inference (src/network/, src/live/): the stretches of roads each plowing vehicle drove
+-- between two fixes, in metres along the road, with the time it left each, keyed by the fix that
+-- closed the route; and, per vehicle, the newest fix whose match is recorded (matching resumes
+-- there after a restart).
+CREATE TABLE IF NOT EXISTS machizu_road_passes (
+  fix_id INTEGER NOT NULL,
+  vehicle TEXT NOT NULL,
+  road INTEGER NOT NULL,
+  from_m REAL NOT NULL,
+  to_m REAL NOT NULL,
+  left_at DATETIME NOT NULL,
+  PRIMARY KEY (fix_id, road, from_m)
+);
+CREATE INDEX IF NOT EXISTS machizu_road_passes_time ON machizu_road_passes (left_at);
+CREATE TABLE IF NOT EXISTS machizu_match_progress (
+  vehicle TEXT PRIMARY KEY NOT NULL,
+  device_time DATETIME NOT NULL
+);
+
 -- Staff accounts of the web map (src/users.rs): argon2id password hashes (PHC strings),
 -- failed sign-ins and lock-out.
 CREATE TABLE IF NOT EXISTS machizu_users (

@@ -43,6 +43,9 @@ pub enum EngineError {
 struct LayerSlot {
     data: ArcSwap<LayerData>,
     write: Mutex<()>,
+    /// Bumped by every change but those to derived attributes ([`Engine::apply_derived`]):
+    /// what is built from a layer's features (the road network) is rebuilt when it moves.
+    edits: AtomicU64,
 }
 
 /// All layers in memory plus the tile cache.
@@ -62,7 +65,10 @@ impl Engine {
         let mut layers = HashMap::new();
         for def in catalog.layers() {
             let empty = LayerData::build(def.clone(), Vec::new(), store_crs)?;
-            layers.insert(def.id.to_string(), LayerSlot { data: ArcSwap::from_pointee(empty), write: Mutex::new(()) });
+            layers.insert(
+                def.id.to_string(),
+                LayerSlot { data: ArcSwap::from_pointee(empty), write: Mutex::new(()), edits: AtomicU64::new(0) },
+            );
         }
         Ok(Self { catalog, store_crs, layers, cache: TileCache::new(cache_bytes), epoch: AtomicU64::new(0) })
     }
@@ -86,6 +92,7 @@ impl Engine {
         let data = LayerData::build(def.clone(), features, self.store_crs)?;
         let _write = slot.write.lock().unwrap_or_else(|e| e.into_inner());
         slot.data.store(Arc::new(data));
+        slot.edits.fetch_add(1, Ordering::SeqCst);
         self.epoch.fetch_add(1, Ordering::SeqCst);
         self.cache.invalidate_layer(id);
         Ok(())
@@ -95,6 +102,14 @@ impl Engine {
     /// the features with their ids, `deletes` are removed. Only cached tiles that the old or
     /// new geometries touch are dropped. Returns the number of features whose tiles changed.
     pub fn apply_changes(&self, id: &str, upserts: Vec<Feature>, deletes: &[FeatureId]) -> Result<usize, EngineError> {
+        let changed = self.apply_derived(id, upserts, deletes)?;
+        self.slot(id)?.edits.fetch_add(1, Ordering::SeqCst);
+        Ok(changed)
+    }
+
+    /// [`Self::apply_changes`] for attributes the server derives itself (a road's plowed time):
+    /// [`Self::edits`] does not move.
+    pub fn apply_derived(&self, id: &str, upserts: Vec<Feature>, deletes: &[FeatureId]) -> Result<usize, EngineError> {
         let slot = self.slot(id)?;
         let _write = slot.write.lock().unwrap_or_else(|e| e.into_inner());
         let applied = slot.data.load().apply(upserts, deletes, self.store_crs)?;
@@ -102,6 +117,11 @@ impl Engine {
         self.epoch.fetch_add(1, Ordering::SeqCst);
         self.cache.invalidate_areas(id, &applied.changed, render::BUFFER);
         Ok(applied.changed.len())
+    }
+
+    /// How many times a layer was loaded or changed, but for derived attributes.
+    pub fn edits(&self, id: &str) -> u64 {
+        self.layers.get(id).map_or(0, |s| s.edits.load(Ordering::SeqCst))
     }
 
     /// The current data of a layer.

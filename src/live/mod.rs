@@ -3,9 +3,10 @@
 //!
 //! ```text
 //! tracker ─(OsmAnd/Traccar/batch/MQTT)→ http::live ─→ Live::ingest ─→ writer task
-//!   writer: plausibility (check) → map matching (matcher) → one store transaction per batch
-//!           (group commit: every request waiting at that moment) → reply 2xx
-//!           → vehicle state, dirty set, roads to mark plowed
+//!   writer: plausibility (check) → one store transaction per batch (group commit: every
+//!           request waiting at that moment) → reply 2xx → vehicle state, dirty set, trails
+//!           → matcher task (route): each vehicle's fixes through its HMM matcher over the
+//!           road network → matches and passes recorded → roads' coverage
 //!   publisher (every 50 ms while anything moved): snowplow layers in the engine (tiles) and
 //!           one frame per audience on the broadcast channel (SSE and WebSocket clients)
 //!   ticker (every second / minute): roads' last_plowed_at and plowed_class (store, then
@@ -13,18 +14,18 @@
 //! ```
 //!
 //! A fix is acknowledged only after its transaction commits. The plowed times written to the
-//! roads are derived from stored fixes (each keeps the road it matched), and are reconciled
-//! with them at start, so a crash between the two loses nothing.
+//! roads are derived from the stored passes, and matching resumes from each vehicle's newest
+//! recorded match at start, so a crash between a fix and its road update loses nothing.
 //!
 //! Public callers see the `snowplows` layer and frames holding only vehicles marked public,
 //! with their public label and kind; staff see `snowplows_fleet` and everything.
 
 pub mod check;
 pub mod fix;
-pub mod matcher;
 pub mod mqtt;
 mod plowed;
 pub mod report;
+mod route;
 pub mod trail;
 pub mod vehicle;
 
@@ -33,7 +34,6 @@ use std::sync::{Arc, Mutex, Weak};
 use std::time::Duration;
 
 use chrono::{DateTime, SecondsFormat, Utc};
-use geo::Coord;
 use serde::Serialize;
 use serde_json::{Value, json};
 use tokio::sync::{Notify, broadcast, mpsc, oneshot};
@@ -41,8 +41,11 @@ use tokio::sync::{Notify, broadcast, mpsc, oneshot};
 use crate::catalog::Audience;
 use crate::config::LiveConfig;
 use crate::crs::{Epsg, with_transformer};
-use crate::engine::{Engine, LayerData};
+use crate::engine::Engine;
 use crate::feature::{AttrValue, Feature, FeatureId};
+use crate::network::RoadNetwork;
+use crate::network::coverage::RoadPasses;
+use crate::network::matching::Matcher;
 use crate::store::{FixRow, Store, StoreError};
 use check::Seen;
 use fix::{Fix, FixError};
@@ -58,8 +61,6 @@ pub const FLEET: &str = "snowplows_fleet";
 pub const TRAILS: &str = "snowplow_trails";
 /// The layer fixes are matched to.
 pub const ROADS: &str = "roads";
-/// Below this speed a vehicle is parked (or waiting), and clears no road.
-pub const PARKED_MPS: f64 = 1.0;
 /// The most fixes written in one transaction.
 const MAX_BATCH: usize = 10_000;
 /// How long a device lookup is remembered: a revocation made by another process (the CLI)
@@ -160,8 +161,16 @@ pub struct Live {
     trails: Mutex<HashMap<String, Trail>>,
     /// Trail pieces changed since the last publication: (vehicle, piece).
     pieces: Mutex<HashSet<(String, i64)>>,
-    /// Roads matched since the last flush, with their newest matched time.
-    plowed: Mutex<HashMap<FeatureId, String>>,
+    /// The road network and the roads layer's edit count it was built at.
+    network: Mutex<Option<(u64, Arc<RoadNetwork>)>>,
+    /// Each vehicle's route matcher.
+    matchers: Mutex<HashMap<String, Matcher>>,
+    /// Fixes stored, to be matched (the matcher task's queue).
+    routes: mpsc::Sender<route::ToMatch>,
+    /// Each road's passes since the horizon.
+    coverage: Mutex<HashMap<FeatureId, RoadPasses>>,
+    /// Roads with new passes since the last flush.
+    touched: Mutex<HashSet<FeatureId>>,
     frames: broadcast::Sender<Arc<Frame>>,
 }
 
@@ -175,6 +184,7 @@ impl Live {
         extent: [f64; 4],
     ) -> Result<Arc<Self>, LiveError> {
         let (jobs, rx) = mpsc::channel(4096);
+        let (routes, to_match) = mpsc::channel(1024);
         let live = Arc::new(Self {
             store,
             engine,
@@ -184,7 +194,11 @@ impl Live {
             vehicles: Mutex::new(HashMap::new()),
             dirty: Mutex::new(HashSet::new()),
             moved: Arc::new(Notify::new()),
-            plowed: Mutex::new(HashMap::new()),
+            network: Mutex::new(None),
+            matchers: Mutex::new(HashMap::new()),
+            routes,
+            coverage: Mutex::new(HashMap::new()),
+            touched: Mutex::new(HashSet::new()),
             trails: Mutex::new(HashMap::new()),
             pieces: Mutex::new(HashSet::new()),
             frames: broadcast::channel(256).0,
@@ -192,6 +206,7 @@ impl Live {
         });
         live.load().await?;
         tokio::spawn(writer(Arc::downgrade(&live), rx));
+        tokio::spawn(route::matcher(Arc::downgrade(&live), to_match));
         tokio::spawn(publisher(Arc::downgrade(&live), live.moved.clone()));
         tokio::spawn(ticker(Arc::downgrade(&live)));
         if let Some(url) = &live.config.mqtt_url {
@@ -235,9 +250,9 @@ impl Live {
             }
         }
         self.publish();
-        // Plowed times from the stored fixes, for any road whose stored time is older.
-        let matched = self.store.plowed_roads(&iso(self.season_start())).await?;
-        self.plowed.lock().expect("not poisoned").extend(matched);
+        // Coverage from the stored passes, then the fixes not matched before a restart; plowed
+        // times for any road whose stored time is older.
+        self.resume(&registry).await?;
         self.flush_plowed().await?;
         self.reclassify().await
     }
@@ -251,10 +266,10 @@ impl Live {
             let n = page.len();
             let mut trails = self.trails.lock().expect("not poisoned");
             let mut pieces = self.pieces.lock().expect("not poisoned");
-            for f in page.into_iter().filter(|f| f.flags.is_none() && registry.contains_key(&f.vehicle)) {
+            for f in page.into_iter().filter(|f| f.flags.is_none()) {
+                let Some(v) = registry.get(&f.vehicle) else { continue };
                 let Some((x, y)) = self.to_store(f.lon, f.lat) else { continue };
-                let point =
-                    TrailPoint { ms: parse_ms(&f.time), lon: f.lon, lat: f.lat, x, y, plowing: f.road.is_some() };
+                let point = TrailPoint { ms: parse_ms(&f.time), lon: f.lon, lat: f.lat, x, y, plowing: plowing(v, &f) };
                 if let Some(piece) = trails.entry(f.vehicle.clone()).or_default().add(point) {
                     pieces.insert((f.vehicle, piece));
                 }
@@ -312,7 +327,6 @@ impl Live {
     /// Writes a group of jobs in one transaction and answers each.
     async fn write(&self, jobs: Vec<Job>) {
         let received_at = iso(Utc::now());
-        let roads = self.engine.layer(ROADS);
         let mut newest: HashMap<String, Option<Seen>> = HashMap::new();
         let mut keys = HashSet::new();
         let mut rows = Vec::new();
@@ -334,14 +348,10 @@ impl Live {
                     if at.is_none() && flags.is_empty() {
                         flags.push("outside");
                     }
-                    let mut road = None;
-                    if let (true, Some(at)) = (flags.is_empty(), at) {
-                        road = roads.as_deref().and_then(|r| self.match_fix(r, v, fix, prev.as_ref(), &here, at));
-                        if prev.is_none_or(|p| p.ms < here.ms) {
-                            *prev = Some(here);
-                        }
+                    if flags.is_empty() && at.is_some() && prev.is_none_or(|p| p.ms < here.ms) {
+                        *prev = Some(here);
                     }
-                    rows.push(row(v, fix, &received_at, &flags, road));
+                    rows.push(row(v, fix, &received_at, &flags));
                     owner.push((j, at));
                 }
             }
@@ -356,10 +366,10 @@ impl Live {
                 return;
             }
         };
+        let mut to_match = Vec::new();
         {
             let mut vehicles = self.vehicles.lock().expect("not poisoned");
             let mut dirty = self.dirty.lock().expect("not poisoned");
-            let mut plowed = self.plowed.lock().expect("not poisoned");
             let mut trails = self.trails.lock().expect("not poisoned");
             let mut pieces = self.pieces.lock().expect("not poisoned");
             let mut by_id: HashMap<&str, &Arc<Vehicle>> = HashMap::new();
@@ -379,16 +389,10 @@ impl Live {
                     counts[j].flagged += 1;
                     continue;
                 }
-                if let Some(road) = r.road {
-                    let t = plowed.entry(road).or_default();
-                    if *t < r.time {
-                        *t = r.time.clone();
-                    }
-                }
                 let v = by_id[r.vehicle.as_str()];
                 if let Some((x, y)) = at {
                     let point =
-                        TrailPoint { ms: parse_ms(&r.time), lon: r.lon, lat: r.lat, x, y, plowing: r.road.is_some() };
+                        TrailPoint { ms: parse_ms(&r.time), lon: r.lon, lat: r.lat, x, y, plowing: plowing(v, &r) };
                     if let Some(piece) = trails.entry(v.id.clone()).or_default().add(point) {
                         pieces.insert((v.id.clone(), piece));
                     }
@@ -396,6 +400,9 @@ impl Live {
                 let state =
                     vehicles.entry(v.id.clone()).or_insert_with(|| VehicleState { vehicle: v.clone(), latest: None });
                 state.vehicle = v.clone();
+                if let Some(at) = at {
+                    to_match.push((v.id.clone(), route::observation(&r, at, v)));
+                }
                 if state.latest.as_ref().is_none_or(|l| parse_ms(&l.time) < parse_ms(&r.time)) {
                     dirty.insert(v.id.clone());
                     state.latest = Some(r);
@@ -406,30 +413,10 @@ impl Live {
         for (job, n) in jobs.into_iter().zip(counts) {
             let _ = job.done.send(Ok(n));
         }
-    }
-
-    /// The road a plausible fix clears: only plows and blowers with the blade not reported up,
-    /// moving (by reported speed, else by distance from the previous fix), heading along it.
-    fn match_fix(
-        &self,
-        roads: &LayerData,
-        v: &Vehicle,
-        fix: &Fix,
-        prev: Option<&Seen>,
-        here: &Seen,
-        (x, y): (f64, f64),
-    ) -> Option<FeatureId> {
-        if !v.kind.plows() || fix.blade_down == Some(false) {
-            return None;
+        to_match.sort_by(|a, b| a.0.cmp(&b.0).then(a.1.ms.cmp(&b.1.ms)));
+        if !to_match.is_empty() && self.routes.send(to_match).await.is_err() {
+            tracing::warn!("the matcher has stopped");
         }
-        let before = prev.filter(|p| p.ms < here.ms);
-        let speed = fix.speed_mps.or_else(|| before.map(|p| p.metres_to(here) / ((here.ms - p.ms) as f64 / 1000.0)))?;
-        if speed < PARKED_MPS {
-            return None;
-        }
-        let heading =
-            fix.heading_deg.or_else(|| before.filter(|p| p.metres_to(here) >= 5.0).map(|p| p.bearing_to(here)))?;
-        matcher::match_road(roads, Coord { x, y }, heading, self.config.match_radius_m)
     }
 
     /// Puts moved vehicles into the live layers and sends a frame to every subscriber.
@@ -741,7 +728,12 @@ fn kmh(mps: f64) -> f64 {
     (mps * 36.0).round() / 10.0
 }
 
-fn row(v: &Vehicle, fix: &Fix, received_at: &str, flags: &[&str], road: Option<FeatureId>) -> FixRow {
+/// Whether a vehicle plows at a fix: a plow or blower, the blade not reported up.
+fn plowing(v: &Vehicle, f: &FixRow) -> bool {
+    v.kind.plows() && f.blade_down != Some(false)
+}
+
+fn row(v: &Vehicle, fix: &Fix, received_at: &str, flags: &[&str]) -> FixRow {
     FixRow {
         id: 0,
         vehicle: v.id.clone(),
@@ -759,7 +751,7 @@ fn row(v: &Vehicle, fix: &Fix, received_at: &str, flags: &[&str], road: Option<F
         spreader_on: fix.spreader_on,
         extra: (!fix.extra.is_empty()).then(|| fix.extra.clone()),
         flags: (!flags.is_empty()).then(|| flags.join(",")),
-        road,
+        road: None,
     }
 }
 
@@ -822,13 +814,15 @@ async fn publisher(live: Weak<Live>, moved: Arc<Notify>) {
     }
 }
 
-/// Every second: plowed roads. Every minute: classes and ages. Every six hours: thinning.
+/// Every second: silent vehicles' routes, plowed roads. Every minute: classes, ages, old
+/// passes. Every six hours: thinning.
 async fn ticker(live: Weak<Live>) {
     let mut second = tokio::time::interval(Duration::from_secs(1));
     let mut n: u64 = 0;
     loop {
         second.tick().await;
         let Some(l) = live.upgrade() else { return };
+        l.finish_silent().await;
         if let Err(e) = l.flush_plowed().await {
             tracing::warn!(error = %e, "plowed roads not written (will retry)");
         }
@@ -840,6 +834,7 @@ async fn ticker(live: Weak<Live>) {
                 tracing::warn!(error = %e, "vehicle registry not refreshed");
             }
             l.age();
+            l.prune_coverage();
         }
         if n % (6 * 3600) == 30 {
             match l.store.thin_fixes(&iso(l.season_start())).await {

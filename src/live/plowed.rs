@@ -1,10 +1,11 @@
-//! Plowed roads: the newest time a plowing vehicle was matched to each road, written to the
-//! road's `last_plowed_at` and `plowed_class` in the store (then the engine, so the roads tiles
-//! carry it), and the classes moved on as time passes.
+//! Plowed roads: when each road was last plowed by the coverage rule (enough of it driven
+//! plowing within the window, [`crate::network::coverage`]), written to the road's
+//! `last_plowed_at`, `plowed_class` and `plowed_coverage` (staff) in the store, then the engine
+//! (so the roads tiles carry it), and the classes moved on as time passes.
 
 use chrono::{DateTime, Utc};
 
-use super::{Live, LiveError, ROADS, parse_ms};
+use super::{Live, LiveError, ROADS, iso_ms, parse_ms};
 use crate::feature::{AttrValue, FeatureId};
 
 /// The plowed-status class of a road last plowed `age` ago.
@@ -19,50 +20,73 @@ pub fn plowed_class(age: chrono::Duration) -> &'static str {
 }
 
 impl Live {
-    /// Writes the newest matched time of each road whose stored `last_plowed_at` is older,
-    /// with its class, then updates the engine. On failure the times are kept for next time.
+    /// Writes the plowed time, class and coverage of each road with new passes (see
+    /// [`crate::network::coverage`]), keeping a stored plowed time that is newer; then updates
+    /// the engine. On failure the roads are kept for next time.
     pub(super) async fn flush_plowed(&self) -> Result<(), LiveError> {
-        let pending: Vec<(FeatureId, String)> = self.plowed.lock().expect("not poisoned").drain().collect();
-        let (Some(roads), Some(def)) = (self.engine.layer(ROADS), self.engine.catalog().get(ROADS)) else {
+        let pending: Vec<FeatureId> = self.touched.lock().expect("not poisoned").drain().collect();
+        if pending.is_empty() {
+            return Ok(());
+        }
+        let (Some(roads), Some(def), Some(net)) =
+            (self.engine.layer(ROADS), self.engine.catalog().get(ROADS), self.network())
+        else {
             return Ok(());
         };
-        let Some(at) = def.attribute_index("last_plowed_at") else { return Ok(()) };
+        let (Some(at), Some(share)) = (def.attribute_index("last_plowed_at"), def.attribute_index("plowed_coverage"))
+        else {
+            return Ok(());
+        };
         let now = Utc::now();
-        let rows: Vec<(FeatureId, Vec<Option<String>>)> = pending
-            .iter()
-            .filter(|(id, t)| {
-                roads.get(*id).is_some_and(|f| match &f.attributes[at] {
-                    AttrValue::Text(old) => parse_ms(old) < parse_ms(t),
-                    _ => true,
+        let window_ms = i64::from(self.config.plowed_window_min) * 60_000;
+        let rows: Vec<(FeatureId, Vec<Option<String>>)> = {
+            let coverage = self.coverage.lock().expect("not poisoned");
+            pending
+                .iter()
+                .filter_map(|id| {
+                    let f = roads.get(*id)?;
+                    let plowed = coverage.get(id)?.plowed(net.road_length(*id)?, self.config.plowed_share, window_ms);
+                    let stored = match &f.attributes[at] {
+                        AttrValue::Text(t) => Some(parse_ms(t)),
+                        _ => None,
+                    };
+                    let last = stored.max(plowed.at_ms);
+                    let coverage = (plowed.coverage * 1000.0).round() / 1000.0;
+                    if last == stored && matches!(f.attributes[share], AttrValue::Real(c) if c == coverage) {
+                        return None;
+                    }
+                    let class = last.map(|ms| plowed_class(now - DateTime::from_timestamp_millis(ms).unwrap_or(now)));
+                    Some((*id, vec![last.map(iso_ms), class.map(str::to_owned), Some(coverage.to_string())]))
                 })
-            })
-            .map(|(id, t)| {
-                let age = now - DateTime::parse_from_rfc3339(t).map_or(now, |t| t.with_timezone(&Utc));
-                (*id, vec![Some(t.clone()), Some(plowed_class(age).to_owned())])
-            })
-            .collect();
+                .collect()
+        };
         drop(roads);
-        self.set_plowed(def, rows).await.inspect_err(|_| {
-            let mut plowed = self.plowed.lock().expect("not poisoned");
-            for (id, t) in pending {
-                let e = plowed.entry(id).or_default();
-                if *e < t {
-                    *e = t;
-                }
-            }
+        self.set_plowed(def, &["last_plowed_at", "plowed_class", "plowed_coverage"], rows).await.inspect_err(|_| {
+            self.touched.lock().expect("not poisoned").extend(pending);
         })
+    }
+
+    /// Forgets passes older than the horizon.
+    pub(super) fn prune_coverage(&self) {
+        let horizon = self.horizon().timestamp_millis();
+        let mut coverage = self.coverage.lock().expect("not poisoned");
+        for p in coverage.values_mut() {
+            p.prune(horizon);
+        }
+        coverage.retain(|_, p| !p.is_empty());
     }
 
     async fn set_plowed(
         &self,
         def: &crate::catalog::LayerDef,
+        attributes: &[&str],
         rows: Vec<(FeatureId, Vec<Option<String>>)>,
     ) -> Result<(), LiveError> {
         if rows.is_empty() {
             return Ok(());
         }
-        let features = self.store.set_derived(def, &["last_plowed_at", "plowed_class"], &rows).await?;
-        if let Err(e) = self.engine.apply_changes(ROADS, features, &[]) {
+        let features = self.store.set_derived(def, attributes, &rows).await?;
+        if let Err(e) = self.engine.apply_derived(ROADS, features, &[]) {
             tracing::warn!(error = %e, "roads not updated in the engine");
         }
         Ok(())
@@ -89,7 +113,7 @@ impl Live {
             })
             .collect();
         drop(roads);
-        self.set_plowed(def, rows).await
+        self.set_plowed(def, &["last_plowed_at", "plowed_class"], rows).await
     }
 }
 

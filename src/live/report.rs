@@ -80,9 +80,11 @@ pub fn daily(
                     blade += d;
                 }
             }
-            let roads: BTreeSet<FeatureId> = list.iter().filter_map(|f| f.road).collect();
-            let covered: f64 = roads.iter().map(|r| road_length_m(*r)).sum();
             let v = vehicles.get(id);
+            // Roads the fixes were matched to while the vehicle plowed.
+            let roads: BTreeSet<FeatureId> =
+                list.iter().filter(|f| v.is_some_and(|v| super::plowing(v, f))).filter_map(|f| f.road).collect();
+            let covered: f64 = roads.iter().map(|r| road_length_m(*r)).sum();
             VehicleDay {
                 vehicle_id: id.to_owned(),
                 name: v.map(|v| v.name.clone()).unwrap_or_default(),
@@ -261,13 +263,26 @@ mod tests {
             fix("p1", "2026-01-10T22:23:00.000Z", 38.64, Some(true), Some(3)),
             FixRow { flags: Some("jump".into()), ..fix("p1", "2026-01-10T22:24:00.000Z", 39.0, Some(true), None) },
         ];
-        let days = daily(&fixes, &HashMap::new(), |r| [0.0, 100.0, 250.0, 1000.0][r as usize]);
+        let plow = Vehicle {
+            num: 1,
+            id: "p1".into(),
+            name: "1号車".into(),
+            kind: super::super::vehicle::VehicleKind::Plow,
+            operator: None,
+            label: "1".into(),
+            public: true,
+            created_at: String::new(),
+            revoked_at: None,
+        };
+        let days =
+            daily(&fixes, &HashMap::from([("p1".to_owned(), plow)]), |r| [0.0, 100.0, 250.0, 1000.0][r as usize]);
         assert_eq!(days.len(), 1);
         let d = &days[0];
-        assert_eq!((d.fixes, d.roads), (5, 3));
+        // Road 2 was driven with the blade up: not plowed.
+        assert_eq!((d.fixes, d.roads), (5, 2));
         assert!((d.distance_km - 3.336).abs() < 0.01, "{d:?}");
         assert!((d.blade_down_km - 2.224).abs() < 0.01, "{d:?}");
-        assert_eq!(d.roads_covered_km, 1.35);
+        assert_eq!(d.roads_covered_km, 1.1);
         assert_eq!(d.operating_hours, 0.05);
         let csv = String::from_utf8(daily_csv(&days)).unwrap();
         assert!(csv.starts_with('\u{feff}') && csv.lines().nth(1).unwrap().starts_with("p1,"), "{csv}");

@@ -92,6 +92,47 @@ impl From<FixDbRow> for FixRow {
     }
 }
 
+/// A stretch of a road a plowing vehicle drove, as stored: metres along the road (`from_m <=
+/// to_m`), the time it left the stretch, and the fix that closed the route.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PassRow {
+    pub fix_id: i64,
+    pub vehicle: String,
+    pub road: FeatureId,
+    pub from_m: f64,
+    pub to_m: f64,
+    /// UTC, ISO 8601 with milliseconds.
+    pub time: String,
+}
+
+/// What route inference settled for a group of fixes, recorded in one transaction: each fix's
+/// road (`None`: matched to none), the stretches driven plowing, and per vehicle the newest fix
+/// matched (ISO time).
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct Matches {
+    pub fixes: Vec<FixMatch>,
+    pub passes: Vec<PassRow>,
+    pub progress: Vec<Progress>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct FixMatch {
+    pub id: i64,
+    pub road: Option<FeatureId>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Progress {
+    pub vehicle: String,
+    pub time: String,
+}
+
+impl Matches {
+    pub fn is_empty(&self) -> bool {
+        self.fixes.is_empty() && self.passes.is_empty() && self.progress.is_empty()
+    }
+}
+
 /// The batch as the insert statement reads it (one JSON array).
 pub(crate) fn batch_json(fixes: &[FixRow]) -> String {
     serde_json::to_string(fixes).expect("fixes serialise")
@@ -151,8 +192,14 @@ pub trait FleetStore: Send + Sync {
     /// Each vehicle's newest plausible fix taken since `since`.
     async fn latest_fixes(&self, since: &str) -> Result<Vec<FixRow>, StoreError>;
 
-    /// When each road (by feature id) was last matched by a fix taken since `since`.
-    async fn plowed_roads(&self, since: &str) -> Result<Vec<(FeatureId, String)>, StoreError>;
+    /// Records what route inference settled (see [`Matches`]), all or nothing.
+    async fn record_matches(&self, matches: &Matches) -> Result<(), StoreError>;
+
+    /// The passes whose vehicle left them since `since`, oldest first.
+    async fn passes(&self, since: &str) -> Result<Vec<PassRow>, StoreError>;
+
+    /// Per vehicle, the time of the newest fix whose match is recorded.
+    async fn match_progress(&self) -> Result<Vec<Progress>, StoreError>;
 
     /// Thins the fixes taken before `before` to one per vehicle and minute; returns how many
     /// were deleted.
@@ -261,16 +308,54 @@ macro_rules! impl_fleet_store {
                 Ok(rows.into_iter().map($crate::store::FixRow::from).collect())
             }
 
-            async fn plowed_roads(
+            async fn record_matches(
+                &self,
+                matches: &$crate::store::fleet::Matches,
+            ) -> Result<(), $crate::store::StoreError> {
+                let json = serde_json::to_string(matches).expect("matches serialise");
+                let mut tx =
+                    self.pool.begin().await.map_err($crate::store::StoreError::db("recording matched routes"))?;
+                for statement in [sql::RECORD_MATCHES, sql::INSERT_PASSES, sql::SET_PROGRESS] {
+                    sqlx::query(statement)
+                        .bind(&json)
+                        .execute(&mut *tx)
+                        .await
+                        .map_err($crate::store::StoreError::db("recording matched routes"))?;
+                }
+                tx.commit().await.map_err($crate::store::StoreError::db("recording matched routes"))
+            }
+
+            async fn passes(
                 &self,
                 since: &str,
-            ) -> Result<Vec<($crate::feature::FeatureId, String)>, $crate::store::StoreError> {
-                let rows: Vec<($crate::feature::FeatureId, String)> = sqlx::query_as(sql::PLOWED_ROADS)
+            ) -> Result<Vec<$crate::store::fleet::PassRow>, $crate::store::StoreError> {
+                let rows: Vec<(i64, String, i64, f64, f64, String)> = sqlx::query_as(sql::SELECT_PASSES)
                     .bind(since)
                     .fetch_all(&self.pool)
                     .await
-                    .map_err($crate::store::StoreError::db("reading plowed roads"))?;
-                Ok(rows.into_iter().map(|(id, t)| (id, $crate::store::normal_time(t))).collect())
+                    .map_err($crate::store::StoreError::db("reading road passes"))?;
+                Ok(rows
+                    .into_iter()
+                    .map(|(fix_id, vehicle, road, from_m, to_m, time)| $crate::store::fleet::PassRow {
+                        fix_id,
+                        vehicle,
+                        road,
+                        from_m,
+                        to_m,
+                        time: $crate::store::normal_time(time),
+                    })
+                    .collect())
+            }
+
+            async fn match_progress(&self) -> Result<Vec<$crate::store::fleet::Progress>, $crate::store::StoreError> {
+                let rows: Vec<(String, String)> = sqlx::query_as(sql::SELECT_PROGRESS)
+                    .fetch_all(&self.pool)
+                    .await
+                    .map_err($crate::store::StoreError::db("reading match progress"))?;
+                Ok(rows
+                    .into_iter()
+                    .map(|(vehicle, t)| $crate::store::fleet::Progress { vehicle, time: $crate::store::normal_time(t) })
+                    .collect())
             }
 
             async fn thin_fixes(&self, before: &str) -> Result<u64, $crate::store::StoreError> {

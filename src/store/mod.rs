@@ -18,7 +18,7 @@ use crate::catalog::{AttrType, Catalog, LayerDef};
 use crate::crs::{CrsError, Epsg};
 use crate::feature::{AttrValue, Feature, FeatureId, NewFeature, Record};
 use crate::users::UserStore;
-pub use fleet::{FixRow, FleetStore};
+pub use fleet::{FixMatch, FixRow, FleetStore, Matches, PassRow, Progress};
 
 /// Errors from a store, with what was being done.
 #[derive(Debug, thiserror::Error)]
@@ -340,8 +340,8 @@ impl Key<'_> {
     }
 }
 
-/// The `UPDATE` of [`Store::set_derived`] in a backend's dialect: each attribute (text, date or
-/// date-time, else an error) set from a placeholder, version and update time moved on, the
+/// The `UPDATE` of [`Store::set_derived`] in a backend's dialect: each attribute (text, real,
+/// date or date-time, else an error) set from a placeholder, version and update time moved on, the
 /// feature chosen by `fid` from the last placeholder. `placeholder(n, type)` writes the `n`th.
 pub(crate) fn derived_sql(
     layer: &LayerDef,
@@ -352,10 +352,10 @@ pub(crate) fn derived_sql(
     let mut sets = Vec::new();
     for (i, name) in attributes.iter().enumerate() {
         let kind = layer.attribute_index(name).map(|i| layer.attributes[i].kind);
-        let Some(kind @ (AttrType::Text | AttrType::Date | AttrType::DateTime)) = kind else {
+        let Some(kind @ (AttrType::Text | AttrType::Real | AttrType::Date | AttrType::DateTime)) = kind else {
             return Err(StoreError::Schema {
                 layer: layer.id.to_string(),
-                message: format!("no text, date or date-time attribute {name:?} to set"),
+                message: format!("no text, real, date or date-time attribute {name:?} to set"),
             });
         };
         sets.push(format!("\"{name}\" = {}", placeholder(i + 1, kind)));
@@ -432,7 +432,7 @@ pub trait Store: FleetStore + UserStore + Send + Sync {
     /// Whether the store answers.
     async fn health(&self) -> StoreHealth;
 
-    /// Sets text-valued attributes (text, date, date-time; by name) of features in one
+    /// Sets attributes given as text (text, real, date, date-time; by name) of features in one
     /// transaction without an audit entry: for values the server derives, such as a road's last
     /// plowed time. Versions and update times move on. Returns the features as stored now.
     async fn set_derived(

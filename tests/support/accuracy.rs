@@ -233,9 +233,9 @@ pub fn evaluate(n: &Network, drives: &[Drive], t: &Tracker, seed: u64) -> (Score
                 prev.filter(|p| (o.at.x - p.at.x).hypot(o.at.y - p.at.y) >= 5.0)
                     .map(|p| (o.at.x - p.at.x).atan2(o.at.y - p.at.y).to_degrees())
             });
-            let moving = o.speed_mps.is_none_or(|v| v >= machizu::live::PARKED_MPS);
+            let moving = o.speed_mps.is_none_or(|v| v >= 1.0);
             if let (true, true, Some(h)) = (o.plowing, moving, heading)
-                && let Some(road) = machizu::live::matcher::match_road(&n.layer, o.at, h, 20.0)
+                && let Some(road) = point_match(&n.layer, o.at, h)
             {
                 touched.insert(road);
             }
@@ -254,4 +254,31 @@ pub fn total(scores: &[(Score, Score)]) -> (Score, Score) {
         out.1.add(*b);
     }
     out
+}
+
+/// Point-only matching, as machizu did before route inference: the nearest road segment
+/// within 20 m whose direction, either way, is within 35° of the heading.
+fn point_match(roads: &LayerData, at: Coord<f64>, heading_deg: f64) -> Option<FeatureId> {
+    use geo::{Distance, Euclidean, Point, Rect};
+    const RADIUS: f64 = 20.0;
+    let area = Rect::new(Coord { x: at.x - RADIUS, y: at.y - RADIUS }, Coord { x: at.x + RADIUS, y: at.y + RADIUS });
+    let mut best: Option<(f64, FeatureId)> = None;
+    for f in roads.in_box(area) {
+        let lines: Vec<geo::Line<f64>> = match &f.geometry {
+            geo_types::Geometry::LineString(l) => l.lines().collect(),
+            geo_types::Geometry::MultiLineString(m) => m.0.iter().flat_map(|l| l.lines()).collect(),
+            _ => continue,
+        };
+        for line in lines {
+            let d = Euclidean.distance(&line, &Point::from(at));
+            if d > RADIUS || best.is_some_and(|(b, _)| b <= d) || line.start == line.end {
+                continue;
+            }
+            let axis = (line.dx().atan2(line.dy()).to_degrees() - heading_deg).rem_euclid(180.0);
+            if axis.min(180.0 - axis) <= 35.0 {
+                best = Some((d, f.id));
+            }
+        }
+    }
+    best.map(|(_, id)| id)
 }
