@@ -610,6 +610,15 @@ async fn night_of_plow_runs(s: &TestServer) {
     assert_eq!(answer["road"]["id"], a.0);
     assert_eq!(answer["plowed_class"], "6_12h");
     assert!((6 * 60..7 * 60 + 30).contains(&answer["age_min"].as_i64().unwrap()), "{answer}");
+    // … in words, in Japan time.
+    let t_jst = chrono::DateTime::from_timestamp(t, 0).unwrap().with_timezone(&machizu::live::report::jst());
+    let hm = t_jst.format("%-H:%M").to_string();
+    let (ja, en) = (answer["said"]["ja"].as_str().unwrap(), answer["said"]["en"].as_str().unwrap());
+    assert!(ja.ends_with(&format!("{hm} に除雪済み")) && en.starts_with("Plowed") && en.contains(&hm), "{answer}");
+    let (mx, my) = b.1[b.1.len() / 2];
+    let (lon_b, lat_b) = to_lonlat(mx, my);
+    let unplowed = s.get_json(&format!("/query/plowed?lon={lon_b}&lat={lat_b}"), None).await;
+    assert_eq!(unplowed["said"]["ja"], "今シーズンはまだ除雪車が通っていません", "{unplowed}");
     let r = s.get("/query/plowed?lon=140.9&lat=38.2").await;
     assert_eq!(r.status(), 404);
 

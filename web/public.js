@@ -43,15 +43,25 @@ const map = createMap({
 });
 window.machizuFirstView = new Promise((resolve) => map.once("idle", () => resolve(performance.now())));
 
-// A tap shows the feature's public attributes.
-map.on("click", (e) => {
+// A tap shows the feature's public attributes; on a road, first when it was last plowed, in
+// words ("今朝 5:40 に除雪済み"), as /query/plowed says it.
+map.on("click", async (e) => {
   const f = featureAt(map, e.point);
   if (!f) return;
   const layerId = f.layer.metadata?.["machizu:layer"] ?? f.sourceLayer;
-  new maplibregl.Popup({ maxWidth: "320px" })
-    .setLngLat(e.lngLat)
-    .setDOMContent(attributeTable(f.properties, byId.get(layerId === "snowplows" ? "snowplows" : layerId), lang))
-    .addTo(map);
+  const content = document.createElement("div");
+  content.append(attributeTable(f.properties, byId.get(layerId === "snowplows" ? "snowplows" : layerId), lang));
+  new maplibregl.Popup({ maxWidth: "320px" }).setLngLat(e.lngLat).setDOMContent(content).addTo(map);
+  if (layerId !== "roads") return;
+  const r = await fetch(`/query/plowed?lon=${e.lngLat.lng}&lat=${e.lngLat.lat}`).catch(() => undefined);
+  const answer = r?.ok ? await r.json() : undefined;
+  if (answer && String(answer.road?.id) === String(f.id)) {
+    const said = document.createElement("p");
+    said.className = "plowed-said";
+    said.setAttribute("role", "status");
+    said.textContent = answer.said[lang];
+    content.prepend(said);
+  }
 });
 
 const panel = document.getElementById("panel");

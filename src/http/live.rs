@@ -371,7 +371,8 @@ pub struct PlowedParams {
 pub const PLOWED_RADIUS_M: f64 = 100.0;
 
 /// `GET /query/plowed?lon&lat`: the road nearest to a point (within 100 m) and when it was
-/// last plowed, with its plowed-status class and age in minutes.
+/// last plowed, with its plowed-status class, age in minutes and the answer in words
+/// (`said.ja`, `said.en`: 「今朝 5:40 に除雪済み」).
 #[utoipa::path(get, path = "/query/plowed", tag = "query", params(PlowedParams),
     responses((status = 200, description = "the road and when it was last plowed"),
               (status = 400, body = ErrorBody), (status = 404, body = ErrorBody)))]
@@ -397,11 +398,15 @@ pub async fn plowed(
     let text =
         |name: &str| layer.attribute_index(name).and_then(|i| f.attributes[i].to_json().as_str().map(str::to_owned));
     let last = text("last_plowed_at");
-    let age_min = last
+    let now = chrono::Utc::now();
+    let last_at = last
         .as_deref()
         .and_then(|t| chrono::DateTime::parse_from_rfc3339(t).ok())
-        .map(|t| (chrono::Utc::now() - t.with_timezone(&chrono::Utc)).num_minutes());
+        .map(|t| t.with_timezone(&chrono::Utc));
+    let age_min = last_at.map(|t| (now - t).num_minutes());
+    let (ja, en) = crate::live::plowed_words(last_at, now);
     Ok(Json(json!({
+        "said": {"ja": ja, "en": en},
         "road": f.to_geojson(layer, audience, &g),
         "distance_m": (hit.distance_m * 10.0).round() / 10.0,
         "last_plowed_at": last,

@@ -49,7 +49,7 @@ use crate::network::matching::Matcher;
 use crate::store::{FixRow, Store, StoreError};
 use check::Seen;
 use fix::{Fix, FixError};
-pub use plowed::plowed_class;
+pub use plowed::{plowed_class, plowed_words};
 use trail::{Trail, TrailPoint};
 use vehicle::{NewVehicle, Vehicle};
 

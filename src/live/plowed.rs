@@ -19,6 +19,36 @@ pub fn plowed_class(age: chrono::Duration) -> &'static str {
     }
 }
 
+/// When a road was last plowed, in words for residents, Japanese and English, as seen at `now`
+/// in Japan time: 「今朝 5:40 に除雪済み」 / "plowed at 5:40 this morning"; `None`: no plow has
+/// passed this season.
+pub fn plowed_words(last: Option<DateTime<Utc>>, now: DateTime<Utc>) -> (String, String) {
+    use chrono::{Datelike, Timelike};
+    let Some(last) = last else {
+        return ("今シーズンはまだ除雪車が通っていません".into(), "No plow has passed this season".into());
+    };
+    let (t, today) = (last.with_timezone(&super::report::jst()), now.with_timezone(&super::report::jst()).date_naive());
+    let hm = format!("{}:{:02}", t.hour(), t.minute());
+    let days = (today - t.date_naive()).num_days();
+    let (ja, en) = match (days, t.hour()) {
+        (0, 0..4) => (format!("今日未明 {hm}"), format!("at {hm} early this morning")),
+        (0, 4..12) => (format!("今朝 {hm}"), format!("at {hm} this morning")),
+        (0, _) => (format!("今日 {hm}"), format!("at {hm} today")),
+        (1, 18..) => (format!("昨夜 {hm}"), format!("at {hm} last night")),
+        (1, _) => (format!("昨日 {hm}"), format!("yesterday at {hm}")),
+        _ => (
+            format!("{}月{}日 {hm}", t.month(), t.day()),
+            format!(
+                "on {} {} at {hm}",
+                t.day(),
+                ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"]
+                    [t.month0() as usize]
+            ),
+        ),
+    };
+    (format!("{ja} に除雪済み"), format!("Plowed {en}"))
+}
+
 impl Live {
     /// Writes the plowed time, class and coverage of each road with new passes (see
     /// [`crate::network::coverage`]), keeping a stored plowed time that is newer; then updates
@@ -120,6 +150,29 @@ impl Live {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn residents_hear_when_in_words() {
+        let at = |s: &str| DateTime::parse_from_rfc3339(s).unwrap().with_timezone(&Utc);
+        let now = at("2026-01-11T08:30:00+09:00");
+        let said = |s: &str| plowed_words(Some(at(s)), now);
+        assert_eq!(
+            said("2026-01-11T05:40:00+09:00"),
+            ("今朝 5:40 に除雪済み".into(), "Plowed at 5:40 this morning".into())
+        );
+        assert_eq!(said("2026-01-11T02:05:00+09:00").1, "Plowed at 2:05 early this morning");
+        assert_eq!(said("2026-01-10T23:10:00+09:00").0, "昨夜 23:10 に除雪済み");
+        assert_eq!(said("2026-01-10T09:00:00+09:00").1, "Plowed yesterday at 9:00");
+        // Japan time decides the day: 20:00 UTC on the 9th is 05:00 on the 10th in Japan.
+        assert_eq!(said("2026-01-09T20:00:00Z").0, "昨日 5:00 に除雪済み");
+        assert_eq!(
+            said("2026-01-03T16:45:00+09:00"),
+            ("1月3日 16:45 に除雪済み".into(), "Plowed on 3 Jan at 16:45".into())
+        );
+        assert_eq!(plowed_words(None, now).1, "No plow has passed this season");
+        let afternoon = at("2026-01-11T15:00:00+09:00");
+        assert_eq!(plowed_words(Some(at("2026-01-11T14:20:00+09:00")), afternoon).0, "今日 14:20 に除雪済み");
+    }
 
     #[test]
     fn classes_by_age() {
