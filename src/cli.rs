@@ -289,6 +289,9 @@ pub struct ServeArgs {
     /// Start with an empty store instead of generating the synthetic demo city.
     #[arg(long)]
     pub no_demo: bool,
+    /// No simulated plows on the demo city ([live] demo_plows = 0).
+    #[arg(long)]
+    pub no_demo_plows: bool,
     /// Tile cache size in MiB; 0 turns the cache off [default: 256].
     #[arg(long, env = "MACHIZU_TILE_CACHE_MB")]
     pub tile_cache_mb: Option<u64>,
@@ -698,6 +701,7 @@ fn serve(args: ServeArgs) -> anyhow::Result<()> {
         tile_cache_mb: args.tile_cache_mb,
         render_slots: args.render_slots,
         no_demo: args.no_demo,
+        no_demo_plows: args.no_demo_plows,
         osmand_listen: args.osmand_listen,
         mqtt_url: args.mqtt_url,
     };
@@ -706,6 +710,12 @@ fn serve(args: ServeArgs) -> anyhow::Result<()> {
     runtime.block_on(async {
         let listener = tokio::net::TcpListener::bind(config.listen).await?;
         let app = App::open(config).await?;
+        // Simulated plows, only over the synthetic demo city.
+        let plows = app.config.live.demo_plows;
+        if app.dataset_notice.is_some() && plows > 0 {
+            crate::live::demo::spawn(app.live.clone(), plows, app.config.city.center).await?;
+            tracing::info!(plows, "simulated demo plows are driving (synthetic)");
+        }
         tracing::info!(address = %listener.local_addr()?, "machizu is serving");
         crate::http::serve(listener, app, shutdown_signal()).await?;
         tracing::info!("machizu stopped");

@@ -106,6 +106,8 @@ pub struct LiveConfig {
     pub plowed_share: f64,
     /// Minutes within which passes over a road add up; default 180.
     pub plowed_window_min: u32,
+    /// Simulated plows driving the synthetic demo city (never real data; `0`: none); default 3.
+    pub demo_plows: u32,
     /// A second listener for the OsmAnd protocol at `/` (stock clients post to the server's
     /// root); default none.
     pub osmand_listen: Option<SocketAddr>,
@@ -124,6 +126,7 @@ impl Default for LiveConfig {
             gps_sigma_m: 10.0,
             plowed_share: 0.7,
             plowed_window_min: 180,
+            demo_plows: 3,
             osmand_listen: None,
             mqtt_url: None,
             mqtt_topic: "owntracks/#".into(),
@@ -251,6 +254,7 @@ pub struct Overrides {
     pub tile_cache_mb: Option<u64>,
     pub render_slots: Option<usize>,
     pub no_demo: bool,
+    pub no_demo_plows: bool,
     pub osmand_listen: Option<SocketAddr>,
     pub mqtt_url: Option<String>,
 }
@@ -282,6 +286,7 @@ impl Config {
             live: LiveConfig {
                 osmand_listen: o.osmand_listen.or(file.live.osmand_listen),
                 mqtt_url: o.mqtt_url.or(file.live.mqtt_url),
+                demo_plows: if o.no_demo_plows { 0 } else { file.live.demo_plows },
                 ..file.live
             },
             web: file.web,

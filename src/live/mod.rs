@@ -21,6 +21,7 @@
 //! with their public label and kind; staff see `snowplows_fleet` and everything.
 
 pub mod check;
+pub mod demo;
 pub mod fix;
 pub mod mqtt;
 mod plowed;

@@ -153,6 +153,75 @@ test("tapping a parcel shows its 地番", async () => {
   await context.close();
 });
 
+test("the demo city's simulated plows move, plow roads and say so within a minute", async () => {
+  const context = await newContext(browser, { viewport: { width: 1024, height: 768 } });
+  const page = await context.newPage();
+  const errors = watchErrors(page);
+  await page.goto(`${server.base}/map#15.5/38.6/140.405`);
+  await idle(page);
+  const deadline = () => ({ timeout: Math.max(1000, server.servingAt + 60_000 - Date.now()) });
+  await page.evaluate(() => {
+    window.plowsNow = () => window.machizuMap.queryRenderedFeatures({ layers: ["snowplows"] })
+      .map((f) => ({ label: f.properties.label, at: f.geometry.coordinates }));
+  });
+  // Plows on the map, labelled synthetic…
+  await page.waitForFunction(() => window.plowsNow().length > 0, null, deadline());
+  const first = await page.evaluate(() => window.plowsNow());
+  assert.ok(first.every((p) => /架空/.test(p.label)), JSON.stringify(first));
+  // … that move …
+  await page.waitForFunction((before) => window.plowsNow().some((p) => {
+    const b = before.find((q) => q.label === p.label);
+    return b && (b.at[0] !== p.at[0] || b.at[1] !== p.at[1]);
+  }), first, deadline());
+  await context.close();
+  // … and a newcomer who opens the map within a minute of the server starting sees roads
+  // drawn as plowed.
+  let plowed;
+  while (!plowed) {
+    assert.ok(Date.now() - server.servingAt <= 60_000, "plowed roads within a minute of start");
+    await new Promise((r) => setTimeout(r, Math.max(0, server.servingAt + 30_000 - Date.now())));
+    const fresh = await newContext(browser, { viewport: { width: 1024, height: 768 } });
+    const p = await fresh.newPage();
+    const errs = watchErrors(p);
+    await p.goto(`${server.base}/map#15.5/38.6/140.405`);
+    await idle(p);
+    const n = await p.evaluate(() => window.machizuMap.queryRenderedFeatures({ layers: ["roads-plowed"] }).length);
+    if (n > 0) plowed = { context: fresh, page: p, errors: errs };
+    else await fresh.close();
+  }
+  const { page: newcomer } = plowed;
+  await newcomer.screenshot({ path: join(artifacts, "public-demo-plows.png") });
+
+  // A tap on a plowed road (away from the plows) says when, in words.
+  const target = await newcomer.evaluate(() => {
+    const map = window.machizuMap;
+    const plows = map.queryRenderedFeatures({ layers: ["snowplows"] }).map((f) => f.geometry.coordinates);
+    const mids = map.queryRenderedFeatures({ layers: ["roads-plowed"] }).map((road) => {
+      const c = road.geometry.type === "LineString" ? road.geometry.coordinates : road.geometry.coordinates[0];
+      return [(c[0][0] + c[1][0]) / 2, (c[0][1] + c[1][1]) / 2];
+    });
+    const mid = mids.find((m) => plows.every((p) => Math.hypot(p[0] - m[0], p[1] - m[1]) > 0.0008)) ?? mids[0];
+    // Only the roads under the finger (water mains run beside them).
+    for (const layer of map.getStyle().layers) {
+      if (!["roads", "roads-plowed", "background"].includes(layer.id) && layer.source !== "basemap") {
+        map.setLayoutProperty(layer.id, "visibility", "none");
+      }
+    }
+    map.jumpTo({ center: mid, zoom: 18 });
+    return mid;
+  });
+  await idle(newcomer);
+  const point = await newcomer.evaluate((mid) => window.machizuMap.project(mid), target);
+  const box = await newcomer.locator("#map canvas").boundingBox();
+  await newcomer.mouse.click(box.x + point.x, box.y + point.y);
+  const said = newcomer.locator(".maplibregl-popup .plowed-said");
+  await said.waitFor({ timeout: 10_000 });
+  await newcomer.screenshot({ path: join(artifacts, "public-demo-plowed-road.png") });
+  assert.match(await said.textContent(), /(今朝|今日|今日未明|昨夜|昨日) \d{1,2}:\d{2} に除雪済み/);
+  assert.deepEqual([...errors, ...plowed.errors], []);
+  await plowed.context.close();
+});
+
 test("at 360 px wide the public map is usable", async () => {
   const context = await newContext(browser, { viewport: { width: 360, height: 740 }, isMobile: true, hasTouch: true, deviceScaleFactor: 2 });
   const page = await context.newPage();

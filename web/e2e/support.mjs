@@ -20,7 +20,7 @@ export const BASEMAP_TILE = Buffer.from(
 /**
  * Starts machizu with a fresh demo city; `config` is TOML added to its config file, `setup`
  * runs CLI commands on the data directory first. Resolves to { base, stop, dataDir, outputs }
- * (what each setup command printed).
+ * (what each setup command printed) and `servingAt` (when it said it was serving, ms).
  */
 export async function startServer({ config = "", setup = [] } = {}) {
   const dataDir = mkdtempSync(join(tmpdir(), "machizu-e2e-"));
@@ -54,7 +54,7 @@ export async function startServer({ config = "", setup = [] } = {}) {
     server.kill("SIGTERM");
     rmSync(dataDir, { recursive: true, force: true });
   };
-  return { base, stop, dataDir, outputs };
+  return { base, stop, dataDir, outputs, servingAt: Date.now() };
 }
 
 export async function launch() {
