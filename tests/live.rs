@@ -669,10 +669,29 @@ async fn night_of_plow_runs(s: &TestServer) {
     );
     assert_eq!(s.get(&format!("/tiles/snowplow_trails/{}/{}/{}.mvt", tile.z, tile.x, tile.y)).await.status(), 404);
 
-    // After a restart the plowed times are still there — and are rebuilt from the stored fixes
-    // should the roads have lost them (a crash between the fix and the road write).
+    // Each fix keeps the road it was matched to, and the coverage is kept for staff only.
+    let matched: Vec<Value> = fixes_of(s, "plow-a").await;
+    let on_a = matched.iter().filter(|f| f["road"] == a.0).count();
+    assert!(on_a as f64 >= 0.95 * matched.len() as f64, "{on_a} of {} fixes matched to road A", matched.len());
+    let coverage = attr(s, a.0, "plowed_coverage");
+    assert!(coverage.as_f64().unwrap() >= 0.9, "{coverage}");
+    assert!(
+        attr(s, crossing_a[0], "plowed_coverage").as_f64().unwrap_or(0.0) < 0.7,
+        "a crossed road is barely covered"
+    );
+    let item = |key: Option<String>| async move {
+        let path = format!("/ogc/collections/roads/items/{}", a.0);
+        s.get_json(&path, key.as_deref()).await["properties"].clone()
+    };
+    assert!(item(None).await.get("plowed_coverage").is_none(), "the public never see the coverage");
+    assert_eq!(item(Some(staff.clone())).await["plowed_coverage"], coverage);
+
+    // After a restart the plowed times are still there — and are rebuilt should the roads have
+    // lost them, and the matches too should they never have been recorded (a crash between the
+    // fix and its road update): matching resumes from the stored fixes.
     let roads_def = s.app.engine.catalog().get("roads").unwrap().clone();
     s.app.store.set_derived(&roads_def, &["last_plowed_at", "plowed_class"], &[(a.0, vec![None, None])]).await.unwrap();
+    forget_matches(s, "plow-a").await;
     let again = std::sync::Arc::new(machizu::app::App::open(s.app.config.clone()).await.unwrap());
     let roads = again.engine.layer("roads").unwrap();
     let i = roads_def.attribute_index("last_plowed_at").unwrap();
@@ -683,6 +702,28 @@ async fn night_of_plow_runs(s: &TestServer) {
     // … and so are the trails.
     let rebuilt = again.live.trails_json(machizu::catalog::Audience::Staff, Some("plow-a"), None);
     assert_eq!(rebuilt["features"].as_array().unwrap().len(), pieces.len());
+}
+
+/// Deletes what route inference recorded for a vehicle (its passes and progress), as if the
+/// process had died between storing its fixes and recording their matches.
+async fn forget_matches(s: &TestServer, vehicle: &str) {
+    let statements =
+        ["DELETE FROM machizu_road_passes WHERE vehicle = $1", "DELETE FROM machizu_match_progress WHERE vehicle = $1"];
+    match &s.app.config.database_url {
+        Some(url) => {
+            let pool = sqlx::PgPool::connect(&url.0).await.unwrap();
+            for q in statements {
+                sqlx::query(q).bind(vehicle).execute(&pool).await.unwrap();
+            }
+        }
+        None => {
+            let path = s.app.config.data_dir.join(machizu::store::gpkg::FILE_NAME);
+            let pool = sqlx::SqlitePool::connect(&format!("sqlite://{}", path.display())).await.unwrap();
+            for q in statements {
+                sqlx::query(q).bind(vehicle).execute(&pool).await.unwrap();
+            }
+        }
+    }
 }
 
 /// The test broker `scripts/test` starts (`MACHIZU_TEST_MQTT_URL`). Fails, not skips, when

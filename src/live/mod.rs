@@ -164,8 +164,8 @@ pub struct Live {
     pieces: Mutex<HashSet<(String, i64)>>,
     /// The road network and the roads layer's edit count it was built at.
     network: Mutex<Option<(u64, Arc<RoadNetwork>)>>,
-    /// Each vehicle's route matcher.
-    matchers: Mutex<HashMap<String, Matcher>>,
+    /// Each vehicle's route matcher, and when its last fix arrived.
+    matchers: Mutex<HashMap<String, (Matcher, std::time::Instant)>>,
     /// Fixes stored, to be matched (the matcher task's queue).
     routes: mpsc::Sender<route::ToMatch>,
     /// Each road's passes since the horizon.

@@ -13,6 +13,7 @@
 
 use std::collections::HashMap;
 use std::sync::{Arc, Weak};
+use std::time::{Duration, Instant};
 
 use chrono::Utc;
 use geo::Coord;
@@ -63,8 +64,11 @@ impl Live {
         {
             let mut matchers = self.matchers.lock().expect("not poisoned");
             let mut out = Vec::new();
+            let now = Instant::now();
             for (vehicle, obs) in fixes {
-                let m = matchers.entry(vehicle.clone()).or_insert_with(|| Matcher::new(self.match_params()));
+                let (m, arrived) =
+                    matchers.entry(vehicle.clone()).or_insert_with(|| (Matcher::new(self.match_params()), now));
+                *arrived = now;
                 m.push(&net, obs, &mut out);
                 done.extend(out.drain(..).map(|m| (vehicle.clone(), m)));
             }
@@ -72,16 +76,16 @@ impl Live {
         self.settle(&net, done).await;
     }
 
-    /// Commits the pending fixes of vehicles silent for longer than a chain may wait.
+    /// Commits the pending fixes of vehicles from which nothing has arrived for longer than a
+    /// chain may wait (by the server's clock: a tracker uploading an old run is not silent).
     pub(super) async fn finish_silent(&self) {
         let Some(net) = self.network() else { return };
-        let now = Utc::now().timestamp_millis();
-        let gap_ms = (self.match_params().max_gap_s * 1000.0) as i64;
+        let gap = Duration::from_secs_f64(self.match_params().max_gap_s);
         let mut done = Vec::new();
         {
             let mut matchers = self.matchers.lock().expect("not poisoned");
-            for (vehicle, m) in matchers.iter_mut() {
-                if m.pending() > 0 && m.newest_ms().is_some_and(|t| now - t > gap_ms) {
+            for (vehicle, (m, arrived)) in matchers.iter_mut() {
+                if m.pending() > 0 && arrived.elapsed() > gap {
                     let mut out = Vec::new();
                     m.finish(&mut out);
                     done.extend(out.into_iter().map(|o| (vehicle.clone(), o)));
