@@ -59,21 +59,28 @@ impl Live {
     /// Matches fixes (vehicle, observation; each vehicle's in time order) and settles what
     /// the matchers commit.
     pub(super) async fn route(&self, fixes: ToMatch) {
-        let Some(net) = self.network() else { return };
-        let mut done: Vec<(String, Matched)> = Vec::new();
-        {
-            let mut matchers = self.matchers.lock().expect("not poisoned");
-            let mut out = Vec::new();
-            let now = Instant::now();
-            for (vehicle, obs) in fixes {
-                let (m, arrived) =
-                    matchers.entry(vehicle.clone()).or_insert_with(|| (Matcher::new(self.match_params()), now));
-                *arrived = now;
-                m.push(&net, obs, &mut out);
-                done.extend(out.drain(..).map(|m| (vehicle.clone(), m)));
-            }
+        if let Some((net, done)) = self.match_fixes(fixes) {
+            self.settle(&net, done).await;
         }
-        self.settle(&net, done).await;
+    }
+
+    /// The matching half of [`Self::route`]: CPU only, so that the matcher task can run it on
+    /// a blocking thread, away from ingest and the streams.
+    fn match_fixes(&self, fixes: ToMatch) -> Option<(Arc<RoadNetwork>, Vec<(String, Matched)>)> {
+        let net = self.network()?;
+        let mut done: Vec<(String, Matched)> = Vec::new();
+        let mut matchers = self.matchers.lock().expect("not poisoned");
+        let mut out = Vec::new();
+        let now = Instant::now();
+        for (vehicle, obs) in fixes {
+            let (m, arrived) =
+                matchers.entry(vehicle.clone()).or_insert_with(|| (Matcher::new(self.match_params()), now));
+            *arrived = now;
+            m.push(&net, obs, &mut out);
+            done.extend(out.drain(..).map(|m| (vehicle.clone(), m)));
+        }
+        drop(matchers);
+        Some((net, done))
     }
 
     /// Commits the pending fixes of vehicles from which nothing has arrived for longer than a
@@ -204,6 +211,11 @@ pub(super) async fn matcher(live: Weak<Live>, mut rx: mpsc::Receiver<ToMatch>) {
             }
         }
         let Some(live) = live.upgrade() else { return };
-        live.route(batch).await;
+        let matching = live.clone();
+        match tokio::task::spawn_blocking(move || matching.match_fixes(batch)).await {
+            Ok(Some((net, done))) => live.settle(&net, done).await,
+            Ok(None) => {}
+            Err(e) => tracing::error!(error = %e, "matching failed"),
+        }
     }
 }
