@@ -29,6 +29,8 @@ use crate::store::{FixMatch, FixRow, Matches, PassRow, Progress};
 
 /// A vehicle's fixes to match, in time order.
 pub(super) type ToMatch = Vec<(String, Observation)>;
+/// Fixes the matchers committed, by vehicle.
+type Committed = Vec<(String, Matched)>;
 
 impl Live {
     /// The matcher's settings from the configuration.
@@ -66,9 +68,9 @@ impl Live {
 
     /// The matching half of [`Self::route`]: CPU only, so that the matcher task can run it on
     /// a blocking thread, away from ingest and the streams.
-    fn match_fixes(&self, fixes: ToMatch) -> Option<(Arc<RoadNetwork>, Vec<(String, Matched)>)> {
+    fn match_fixes(&self, fixes: ToMatch) -> Option<(Arc<RoadNetwork>, Committed)> {
         let net = self.network()?;
-        let mut done: Vec<(String, Matched)> = Vec::new();
+        let mut done: Committed = Vec::new();
         let mut matchers = self.matchers.lock().expect("not poisoned");
         let mut out = Vec::new();
         let now = Instant::now();
@@ -103,7 +105,7 @@ impl Live {
     }
 
     /// Records committed matches and adds their passes to the roads' coverage.
-    async fn settle(&self, net: &RoadNetwork, done: Vec<(String, Matched)>) {
+    async fn settle(&self, net: &RoadNetwork, done: Committed) {
         if done.is_empty() {
             return;
         }
