@@ -15,6 +15,8 @@ let server, browser;
 
 before(async () => {
   server = await startServer({
+    // Playback counts this test's own plow's fixes: no simulated demo plows.
+    config: "[live]\ndemo_plows = 0\n",
     setup: [
       { args: ["users", "add", "tanaka", "--display-name", "田中 花子（建設課）"], input: `${PASSWORD}\n` },
       { args: ["vehicles", "add", "--id", "plow-01", "--name", "除雪ドーザ1号", "--kind", "plow", "--operator", "尾花沢建設"] },
