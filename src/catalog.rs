@@ -6,9 +6,16 @@
 //! layers ([`crate::config`]). Visibility is decided here and enforced by the engine and the
 //! HTTP layer: a [`Audience::Public`] caller never sees a staff-only layer or attribute.
 
-use crate::feature::AttrValue;
-use crate::import::SOURCE_ATTRIBUTE;
 use serde::{Deserialize, Serialize};
+
+use crate::feature::AttrValue;
+
+/// The attribute that records where an imported feature came from: a re-import of the same
+/// source replaces exactly those features.
+pub const SOURCE_ATTRIBUTE: &str = "source";
+
+/// The deepest zoom level served.
+pub const MAX_ZOOM: u8 = 18;
 
 /// A layer's id: lowercase ASCII letters, digits and `_`, starting with a letter.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
@@ -251,7 +258,7 @@ impl LayerDef {
     }
 
     /// The layer with the staff-only `source` attribute that imports fill (see
-    /// [`crate::import::SOURCE_ATTRIBUTE`]), unless it has one or is fed live.
+    /// [`SOURCE_ATTRIBUTE`]), unless it has one or is fed live.
     pub fn with_source_attribute(mut self) -> Self {
         if !self.live && self.attribute_index(SOURCE_ATTRIBUTE).is_none() {
             self.attributes.push(AttributeDef {
@@ -290,12 +297,10 @@ impl LayerDef {
 
     pub(crate) fn validate(&self) -> Result<(), CatalogError> {
         let invalid = |message: String| CatalogError::Invalid { layer: self.id.to_string(), message };
-        if self.minzoom > self.maxzoom || self.maxzoom > crate::tile::MAX_ZOOM {
+        if self.minzoom > self.maxzoom || self.maxzoom > MAX_ZOOM {
             return Err(invalid(format!(
                 "zoom range {}..{} must be ascending and at most {}",
-                self.minzoom,
-                self.maxzoom,
-                crate::tile::MAX_ZOOM
+                self.minzoom, self.maxzoom, MAX_ZOOM
             )));
         }
         let mut names = std::collections::HashSet::new();

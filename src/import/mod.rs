@@ -110,9 +110,7 @@ pub struct Batch {
     pub notes: Vec<String>,
 }
 
-/// The attribute that records where an imported feature came from: a re-import of the same
-/// source replaces exactly those features.
-pub const SOURCE_ATTRIBUTE: &str = "source";
+pub use crate::catalog::SOURCE_ATTRIBUTE;
 
 /// Told how an import goes, for a progress display. Every method does nothing by default.
 pub trait Progress: Send + Sync {

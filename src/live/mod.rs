@@ -28,7 +28,8 @@ mod plowed;
 pub mod report;
 mod route;
 pub mod trail;
-pub mod vehicle;
+/// The vehicle registry lives with the store that keeps it.
+pub use crate::store::vehicle;
 
 use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex, Weak};

@@ -11,9 +11,9 @@ use std::collections::BTreeMap;
 use async_trait::async_trait;
 use serde::{Deserialize, Serialize};
 
+use super::vehicle::{NewVehicle, Vehicle, VehicleKind};
 use super::{StoreError, normal_time};
 use crate::feature::FeatureId;
-use crate::live::vehicle::{NewVehicle, Vehicle, VehicleKind};
 
 /// A fix as stored: what the tracker reported, normalised, with the vehicle it came from, the
 /// server's time of receipt, its quality flags and the road it was matched to.
@@ -215,8 +215,8 @@ macro_rules! impl_fleet_store {
         impl $crate::store::FleetStore for $store {
             async fn add_vehicle(
                 &self,
-                new: &$crate::live::vehicle::NewVehicle,
-            ) -> Result<$crate::live::vehicle::Vehicle, $crate::store::StoreError> {
+                new: &$crate::store::vehicle::NewVehicle,
+            ) -> Result<$crate::store::vehicle::Vehicle, $crate::store::StoreError> {
                 let v = &new.vehicle;
                 let (num, created_at): (i64, String) = sqlx::query_as(sql::INSERT_VEHICLE)
                     .bind(&v.id)
@@ -229,14 +229,14 @@ macro_rules! impl_fleet_store {
                     .fetch_one(&self.pool)
                     .await
                     .map_err($crate::store::StoreError::db(format!("registering vehicle {}", v.id)))?;
-                Ok($crate::live::vehicle::Vehicle {
+                Ok($crate::store::vehicle::Vehicle {
                     num,
                     created_at: $crate::store::normal_time(created_at),
                     ..v.clone()
                 })
             }
 
-            async fn vehicles(&self) -> Result<Vec<$crate::live::vehicle::Vehicle>, $crate::store::StoreError> {
+            async fn vehicles(&self) -> Result<Vec<$crate::store::vehicle::Vehicle>, $crate::store::StoreError> {
                 let rows: Vec<$crate::store::fleet::VehicleRow> = sqlx::query_as(sql::SELECT_VEHICLES)
                     .bind(None::<String>)
                     .fetch_all(&self.pool)
@@ -248,7 +248,7 @@ macro_rules! impl_fleet_store {
             async fn vehicle_by_device(
                 &self,
                 hash: &str,
-            ) -> Result<Option<$crate::live::vehicle::Vehicle>, $crate::store::StoreError> {
+            ) -> Result<Option<$crate::store::vehicle::Vehicle>, $crate::store::StoreError> {
                 let row: Option<$crate::store::fleet::VehicleRow> = sqlx::query_as(sql::SELECT_VEHICLES)
                     .bind(hash)
                     .fetch_optional(&self.pool)

@@ -18,6 +18,8 @@ use crate::catalog::{AttrType, Catalog, LayerDef};
 use crate::crs::{CrsError, Epsg};
 use crate::feature::{AttrValue, Feature, FeatureId, NewFeature, Record};
 use crate::users::UserStore;
+pub mod vehicle;
+
 pub use fleet::{FixMatch, FixRow, FleetStore, Matches, PassRow, Progress};
 
 /// Errors from a store, with what was being done.

@@ -13,9 +13,7 @@ use serde::Serialize;
 /// The MVT extent used for every layer: 4096 units per tile side.
 pub const EXTENT: u32 = 4096;
 
-/// Highest zoom at which the engine keeps generalised geometry (world extent space still fits
-/// comfortably in `i32`: `2^18 * 4096 = 2^30`).
-pub const MAX_ZOOM: u8 = 18;
+pub use crate::catalog::MAX_ZOOM;
 
 /// Half the side of the Web Mercator square, in metres.
 pub const MERCATOR_HALF: f64 = 20_037_508.342_789_244;
