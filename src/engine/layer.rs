@@ -249,7 +249,16 @@ impl LayerData {
     /// The next version of this layer: `upserts` (in `store_crs`) added or replacing the
     /// features with their ids, and `deletes` gone. Ids that are not in the layer are ignored.
     pub fn apply(&self, upserts: Vec<Feature>, deletes: &[FeatureId], store_crs: Epsg) -> Result<Applied, EngineError> {
-        let to_mercator = Transformer::new(store_crs, Epsg::WEB_MERCATOR)?;
+        // The live layers change many times a second: the transformer is the thread's, made once.
+        crate::crs::with_transformer(store_crs, Epsg::WEB_MERCATOR, |t| self.apply_with(upserts, deletes, t))?
+    }
+
+    fn apply_with(
+        &self,
+        upserts: Vec<Feature>,
+        deletes: &[FeatureId],
+        to_mercator: &Transformer,
+    ) -> Result<Applied, EngineError> {
         let mut changed = Vec::new();
         let mut removed = self.removed.clone();
         let mut removed_count = self.removed_count;

@@ -203,7 +203,7 @@ fn passes(net: &RoadNetwork, m: &Matched) -> Vec<(FeatureId, f64, f64, i64)> {
     out
 }
 
-/// Matches the fixes the writer hands over, a batch at a time.
+/// Matches the fixes the writer hands over, a batch at a time, on the matching thread.
 pub(super) async fn matcher(live: Weak<Live>, mut rx: mpsc::Receiver<ToMatch>) {
     while let Some(mut batch) = rx.recv().await {
         while let Ok(more) = rx.try_recv() {
@@ -213,11 +213,40 @@ pub(super) async fn matcher(live: Weak<Live>, mut rx: mpsc::Receiver<ToMatch>) {
             }
         }
         let Some(live) = live.upgrade() else { return };
+        let (tx, rx_done) = tokio::sync::oneshot::channel();
         let matching = live.clone();
-        match tokio::task::spawn_blocking(move || matching.match_fixes(batch)).await {
+        background().spawn(move || {
+            let _ = tx.send(matching.match_fixes(batch));
+        });
+        match rx_done.await {
             Ok(Some((net, done))) => live.settle(&net, done).await,
             Ok(None) => {}
-            Err(e) => tracing::error!(error = %e, "matching failed"),
+            Err(_) => tracing::error!("matching failed"),
+        }
+    }
+}
+
+/// The matching thread: one, below the other threads' priority, so that route inference, which
+/// may lag, yields the CPU to ingest and the live streams, which may not.
+fn background() -> &'static rayon::ThreadPool {
+    static POOL: std::sync::OnceLock<rayon::ThreadPool> = std::sync::OnceLock::new();
+    POOL.get_or_init(|| {
+        rayon::ThreadPoolBuilder::new()
+            .num_threads(1)
+            .thread_name(|_| "matcher".into())
+            .start_handler(|_| lower_priority())
+            .build()
+            .expect("a thread can be started")
+    })
+}
+
+/// Lowers the calling thread's scheduling priority (Linux: the nice value is per thread).
+fn lower_priority() {
+    #[cfg(target_os = "linux")]
+    // SAFETY: setpriority only reads its arguments; gettid names the calling thread.
+    unsafe {
+        if libc::setpriority(libc::PRIO_PROCESS, libc::gettid() as libc::id_t, 10) != 0 {
+            tracing::warn!("matching thread priority not lowered");
         }
     }
 }
