@@ -3,7 +3,7 @@
 // it loads is public and cacheable; it never sends a credential.
 import {
   attributeTable, buildLayerList, createMap, featureAt, followVehicles, initialLang, loadStyle,
-  maplibregl, rememberLang, strings, styleLayersOf,
+  maplibregl, refreshTiles, rememberLang, strings, styleLayersOf,
 } from "/web/common.js";
 
 const params = new URLSearchParams(location.search);
@@ -102,4 +102,7 @@ document.getElementById("lang").addEventListener("click", () => {
 map.on("load", () => {
   render();
   if (styleLayersOf(style, "snowplows").length) followVehicles(map, "/live/stream");
+  // Plowed times and trails change all night: the tiles are fetched again every minute (as
+  // long as their cache allows), for residents who keep the map open through a storm.
+  setInterval(() => refreshTiles(map), 60_000);
 });

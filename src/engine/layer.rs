@@ -299,12 +299,12 @@ impl LayerData {
                     .map(|(_, f)| f.clone()),
             );
             all.extend(delta.into_values().map(|(f, _)| f));
-            Self::from_base(self.def.clone(), Segment::build(&self.def, all, &to_mercator, None)?, &to_mercator)?
+            Self::from_base(self.def.clone(), Segment::build(&self.def, all, to_mercator, None)?, to_mercator)?
         } else {
             let delta = Segment::build(
                 &self.def,
                 delta.into_values().map(|(f, _)| f).collect(),
-                &to_mercator,
+                to_mercator,
                 Some(&self.base),
             )?;
             let bounds = union_rects(self.base.extent.into_iter().chain(delta.extent)).map(lonlat_bounds);

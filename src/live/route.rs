@@ -67,7 +67,7 @@ impl Live {
     }
 
     /// The matching half of [`Self::route`]: CPU only, so that the matcher task can run it on
-    /// a blocking thread, away from ingest and the streams.
+    /// the matching thread, away from ingest and the streams.
     fn match_fixes(&self, fixes: ToMatch) -> Option<(Arc<RoadNetwork>, Committed)> {
         let net = self.network()?;
         let mut done: Committed = Vec::new();
