@@ -26,5 +26,6 @@ pub mod ogc;
 pub mod query;
 pub mod search;
 pub mod store;
+pub mod text;
 pub mod tile;
 pub mod users;

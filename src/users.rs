@@ -195,7 +195,7 @@ pub async fn sign_in(store: &dyn UserStore, name: &str, password: &str) -> Resul
         let _ = store.login_succeeded(name).await;
         Ok(user)
     } else {
-        let until = crate::live::iso(now + chrono::Duration::minutes(LOCKOUT_MINUTES));
+        let until = crate::store::iso(now + chrono::Duration::minutes(LOCKOUT_MINUTES));
         let _ = store.login_failed(name, MAX_FAILED, &until).await;
         Err(SignInError::Wrong)
     }
@@ -203,7 +203,7 @@ pub async fn sign_in(store: &dyn UserStore, name: &str, password: &str) -> Resul
 
 /// Starts a session for `user` (after [`sign_in`]).
 pub async fn start_session(store: &dyn UserStore, user: &User) -> Result<NewSession, StoreError> {
-    use crate::live::iso;
+    use crate::store::iso;
     let now = chrono::Utc::now();
     let session = NewSession {
         token: random_hex(),
@@ -217,7 +217,7 @@ pub async fn start_session(store: &dyn UserStore, user: &User) -> Result<NewSess
 
 /// The live session of a cookie token, if any.
 pub async fn session(store: &dyn UserStore, token: &str) -> Result<Option<Session>, StoreError> {
-    store.session(&crate::auth::hash_token(token), &crate::live::iso(chrono::Utc::now())).await
+    store.session(&crate::auth::hash_token(token), &crate::store::iso(chrono::Utc::now())).await
 }
 
 /// 256 random bits from the operating system's generator, as hex.

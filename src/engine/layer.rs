@@ -26,7 +26,7 @@ use super::level::{Level, LevelInput};
 use crate::catalog::LayerDef;
 use crate::crs::{Epsg, Transformer};
 use crate::feature::{Feature, FeatureId, union_rects};
-use crate::search::TextIndex;
+use crate::text::TextIndex;
 use crate::tile::coord::mercator_to_lonlat;
 use crate::tile::mvt::{GeomType, encode_value};
 

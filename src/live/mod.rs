@@ -29,13 +29,13 @@ pub mod report;
 mod route;
 pub mod trail;
 /// The vehicle registry lives with the store that keeps it.
-pub use crate::store::vehicle;
+pub use crate::store::{iso, vehicle};
 
 use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex, Weak};
 use std::time::Duration;
 
-use chrono::{DateTime, SecondsFormat, Utc};
+use chrono::{DateTime, Utc};
 use serde::Serialize;
 use serde_json::{Value, json};
 use tokio::sync::{Notify, broadcast, mpsc, oneshot};
@@ -139,11 +139,6 @@ fn seen(f: &FixRow) -> Seen {
 
 fn parse_ms(t: &str) -> i64 {
     DateTime::parse_from_rfc3339(t).map_or(0, |t| t.timestamp_millis())
-}
-
-/// A time as fixes and plowed times are written: UTC, milliseconds, `Z`.
-pub fn iso(t: DateTime<Utc>) -> String {
-    t.to_rfc3339_opts(SecondsFormat::Millis, true)
 }
 
 /// The live side of the server. Made by [`Live::start`], which spawns its tasks.

@@ -1,8 +1,8 @@
 //! Search: parcels by 地番 ([`chiban`] normalises what people type) and features by name
 //! across layers, ranked and paged.
 //!
-//! Each engine segment keeps a [`TextIndex`], made on the first search after the segment was
-//! built: the searchable attribute values folded ([`chiban::fold`]) and sorted, so that a 地番
+//! Each engine segment keeps a [`TextIndex`] (in `text`, below the engine), made on the first
+//! search after the segment was built: the searchable attribute values folded ([`chiban::fold`]) and sorted, so that a 地番
 //! is found by binary search on its prefix, plus the distinct 大字/字 places of parcels with
 //! their features, so that a place alone (`大字尾花沢`) does not scan every parcel. Names are
 //! matched anywhere in the value (`仲町` finds `市道仲町44号線`) by a scan of the folded values,
@@ -11,82 +11,12 @@
 //! Scores: 4 the whole value (and the place, for a 地番), 3 the 地番 exactly, 2 a prefix at a
 //! `-` or the start of a name, 1 any prefix or a name containing the text.
 
-pub mod chiban;
-
-use std::collections::HashMap;
-
-use crate::catalog::{Audience, LayerDef};
+use crate::catalog::Audience;
 use crate::engine::LayerData;
 use crate::engine::layer::is_masked;
 use crate::feature::{AttrValue, Feature};
+pub use crate::text::{CHIBAN, NAME_ATTRIBUTES, TextIndex, chiban};
 use chiban::{ChibanQuery, fold};
-
-/// Attributes searched by name, when a layer has them.
-pub const NAME_ATTRIBUTES: &[&str] = &["name", "label", "address"];
-/// The attribute holding a parcel's 地番, and its place names.
-pub const CHIBAN: &str = "chiban";
-const OAZA: &str = "oaza";
-const AZA: &str = "aza";
-
-/// One searchable value.
-#[derive(Debug)]
-struct Entry {
-    key: Box<str>,
-    attr: u16,
-    feature: u32,
-}
-
-/// The searchable values of one segment's features (see the module documentation).
-#[derive(Debug, Default)]
-pub struct TextIndex {
-    /// Sorted by (attribute, key).
-    entries: Vec<Entry>,
-    /// Distinct (大字, 字) of parcels, folded, with their features.
-    places: Vec<(String, String, Vec<u32>)>,
-    /// Each parcel's place (an index into `places`).
-    place_of: Vec<u32>,
-}
-
-impl TextIndex {
-    /// Indexes `features` of `layer`.
-    pub fn build(layer: &LayerDef, features: &[Feature]) -> Self {
-        let attrs: Vec<usize> = std::iter::once(CHIBAN)
-            .chain(NAME_ATTRIBUTES.iter().copied())
-            .filter_map(|n| layer.attribute_index(n))
-            .collect();
-        let mut entries = Vec::new();
-        for (i, f) in features.iter().enumerate() {
-            for &a in &attrs {
-                if let AttrValue::Text(t) = &f.attributes[a] {
-                    entries.push(Entry { key: fold(t).into(), attr: a as u16, feature: i as u32 });
-                }
-            }
-        }
-        entries.sort_unstable_by(|a, b| (a.attr, &a.key).cmp(&(b.attr, &b.key)));
-        let mut places: HashMap<(String, String), Vec<u32>> = HashMap::new();
-        if let (Some(_), Some(o), Some(z)) =
-            (layer.attribute_index(CHIBAN), layer.attribute_index(OAZA), layer.attribute_index(AZA))
-        {
-            for (i, f) in features.iter().enumerate() {
-                let text = |k: usize| if let AttrValue::Text(t) = &f.attributes[k] { fold(t) } else { String::new() };
-                places.entry((text(o), text(z))).or_default().push(i as u32);
-            }
-        }
-        let places: Vec<_> = places.into_iter().map(|((o, z), fs)| (o, z, fs)).collect();
-        let mut place_of = vec![0; if places.is_empty() { 0 } else { features.len() }];
-        for (p, (_, _, fs)) in places.iter().enumerate() {
-            fs.iter().for_each(|&f| place_of[f as usize] = p as u32);
-        }
-        Self { entries, places, place_of }
-    }
-
-    fn attribute(&self, attr: usize) -> &[Entry] {
-        let attr = attr as u16;
-        let start = self.entries.partition_point(|e| e.attr < attr);
-        let end = self.entries.partition_point(|e| e.attr <= attr);
-        &self.entries[start..end]
-    }
-}
 
 /// A feature found, with its score.
 #[derive(Debug, Clone, Copy)]
@@ -125,7 +55,7 @@ pub fn search<'a>(
         for (index, features, mask) in layer.text_indexes() {
             let live = |i: u32| mask.is_none_or(|m| !is_masked(m, i)).then(|| &features[i as usize]);
             if let Some(c) = visible(CHIBAN) {
-                chiban_search(index, c, &q, &mut |i, score| {
+                index.chiban(c, &q, &mut |i, score| {
                     if let Some(f) = live(i) {
                         let key = chiban_text(f, c);
                         found.push((Found { layer, feature: f, score, attribute: CHIBAN }, rank, key));
@@ -170,40 +100,6 @@ pub fn search<'a>(
 
 fn chiban_text(f: &Feature, attr: usize) -> &str {
     if let AttrValue::Text(t) = &f.attributes[attr] { t } else { "" }
-}
-
-/// Calls `hit(feature, score)` for each parcel of `index` matching `q`.
-fn chiban_search(index: &TextIndex, attr: usize, q: &ChibanQuery, hit: &mut dyn FnMut(u32, u32)) {
-    if index.place_of.is_empty() {
-        return;
-    }
-    match &q.number {
-        Some(n) => {
-            let entries = index.attribute(attr);
-            let start = entries.partition_point(|e| *e.key < **n);
-            for e in entries[start..].iter().take_while(|e| e.key.starts_with(n.as_str())) {
-                let (oaza, aza) = index.place_of(e.feature);
-                if let Some(score) = q.score_folded(&e.key, oaza, aza) {
-                    hit(e.feature, score);
-                }
-            }
-        }
-        None => {
-            for (oaza, aza, features) in &index.places {
-                if let Some(score) = q.score_folded("", oaza, aza) {
-                    features.iter().for_each(|&f| hit(f, score));
-                }
-            }
-        }
-    }
-}
-
-impl TextIndex {
-    /// The folded (大字, 字) of a parcel.
-    fn place_of(&self, feature: u32) -> (&str, &str) {
-        let (o, z, _) = &self.places[self.place_of[feature as usize] as usize];
-        (o, z)
-    }
 }
 
 /// Compares two strings with runs of digits as numbers: `2-1` < `10`, `123-4` < `123-10`.

@@ -116,6 +116,11 @@ pub(crate) fn kept_rows<'a>(layer: &LayerDef, records: &'a [Record]) -> Result<V
         .collect()
 }
 
+/// A time as the stores write fixes, plowed times and sessions: UTC, milliseconds, `Z`.
+pub fn iso(t: chrono::DateTime<chrono::Utc>) -> String {
+    t.to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
+}
+
 /// A timestamp as both stores exchange it: ISO 8601 in UTC with `Z`, milliseconds when the
 /// sub-second part has no finer digits (as GeoPackage writes it), else microseconds (as
 /// PostgreSQL keeps it). So a time survives GeoPackage → PostGIS → GeoPackage as the same text.

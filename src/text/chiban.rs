@@ -11,7 +11,7 @@
 /// and the ideographic space to a space.
 ///
 /// ```
-/// use machizu::search::chiban::fold;
+/// use machizu::text::chiban::fold;
 /// assert_eq!(fold("１２３－４"), "123-4");
 /// assert_eq!(fold("12ー3"), "12-3");
 /// ```
@@ -92,7 +92,7 @@ impl ChibanQuery {
     /// Parses what someone typed.
     ///
     /// ```
-    /// use machizu::search::chiban::ChibanQuery;
+    /// use machizu::text::chiban::ChibanQuery;
     /// let q = |s| ChibanQuery::parse(s).number;
     /// assert_eq!(q("１２３番地の４").as_deref(), Some("123-4"));
     /// assert_eq!(q("123番4").as_deref(), Some("123-4"));
@@ -144,7 +144,7 @@ impl ChibanQuery {
     /// place, when given, must be within the parcel's 大字 or 字 name (+1 when it is all of it).
     ///
     /// ```
-    /// use machizu::search::chiban::ChibanQuery;
+    /// use machizu::text::chiban::ChibanQuery;
     /// let q = ChibanQuery::parse("尾花沢123");
     /// assert!(q.score("123", "尾花沢", "").unwrap() > q.score("123-4", "尾花沢", "").unwrap());
     /// assert!(q.score("1234", "尾花沢", "").unwrap() < q.score("123-4", "尾花沢", "").unwrap());
