@@ -25,6 +25,7 @@ pub mod network;
 pub mod ogc;
 pub mod query;
 pub mod search;
+pub mod sensors;
 pub mod store;
 pub mod text;
 pub mod tile;
