@@ -235,6 +235,8 @@ fn background() -> &'static rayon::ThreadPool {
             .num_threads(1)
             .thread_name(|_| "matcher".into())
             .start_handler(|_| lower_priority())
+            // A panic drops the batch's answer (logged by the task) instead of aborting.
+            .panic_handler(|_| tracing::error!("matching panicked"))
             .build()
             .expect("a thread can be started")
     })
