@@ -109,3 +109,35 @@ CREATE TABLE IF NOT EXISTS machizu_sessions (
   expires_at DATETIME NOT NULL
 );
 CREATE INDEX IF NOT EXISTS machizu_sessions_user ON machizu_sessions (user_name);
+
+-- OGC SensorThings API (src/sensors/): Things, Locations, HistoricalLocations, Sensors,
+-- ObservedProperties, Datastreams and FeaturesOfInterest, each a JSON body (its own properties
+-- and its links) keyed by entity type and id; the engine holds them all in memory.
+CREATE TABLE IF NOT EXISTS machizu_sta_entities (
+  kind TEXT NOT NULL,
+  id INTEGER NOT NULL,
+  body TEXT NOT NULL,
+  PRIMARY KEY (kind, id)
+);
+-- Every observation: the device's time (phenomenon_time, an interval when phenomenon_end is
+-- set), the result's time (the server's time of receipt unless the device gave one), when the
+-- server received it, the result as JSON and, when it is a number, also as one.
+CREATE TABLE IF NOT EXISTS machizu_sta_observations (
+  id INTEGER PRIMARY KEY AUTOINCREMENT NOT NULL,
+  datastream INTEGER NOT NULL,
+  foi INTEGER NOT NULL,
+  phenomenon_time DATETIME NOT NULL,
+  phenomenon_end DATETIME,
+  result_time DATETIME,
+  received_at DATETIME NOT NULL,
+  result TEXT NOT NULL,
+  result_number REAL,
+  result_quality TEXT,
+  valid_start DATETIME,
+  valid_end DATETIME,
+  parameters TEXT
+);
+CREATE INDEX IF NOT EXISTS machizu_sta_observations_time ON machizu_sta_observations (datastream, phenomenon_time);
+CREATE INDEX IF NOT EXISTS machizu_sta_observations_foi ON machizu_sta_observations (foi);
+INSERT OR IGNORE INTO gpkg_contents (table_name, data_type, identifier, description)
+VALUES ('machizu_sta_observations', 'attributes', 'machizu_sta_observations', 'machizu SensorThings observations');

@@ -9,6 +9,7 @@ pub mod copy;
 pub mod fleet;
 pub mod gpkg;
 pub mod postgis;
+pub mod sensors;
 
 use async_trait::async_trait;
 use serde::Serialize;
@@ -21,6 +22,7 @@ use crate::users::UserStore;
 pub mod vehicle;
 
 pub use fleet::{FixMatch, FixRow, FleetStore, Matches, PassRow, Progress};
+pub use sensors::SensorStore;
 
 /// Errors from a store, with what was being done.
 #[derive(Debug, thiserror::Error)]
@@ -376,9 +378,10 @@ pub(crate) fn derived_sql(
 }
 
 /// A place where layers are kept (and, through [`FleetStore`], vehicles and their positions;
-/// through [`UserStore`], staff accounts).
+/// through [`SensorStore`], SensorThings entities and observations; through [`UserStore`], staff
+/// accounts).
 #[async_trait]
-pub trait Store: FleetStore + UserStore + Send + Sync {
+pub trait Store: FleetStore + SensorStore + UserStore + Send + Sync {
     /// The backend's name (`gpkg`, `postgis`).
     fn kind(&self) -> &'static str;
 

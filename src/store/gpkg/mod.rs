@@ -36,6 +36,7 @@ use crate::crs::Epsg;
 use crate::feature::{AttrValue, Feature, FeatureId, NewFeature, Record, union_rects};
 
 mod fleet;
+mod sensors;
 mod users;
 
 /// The file name of the embedded store inside the data directory.

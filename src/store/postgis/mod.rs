@@ -20,6 +20,7 @@ use sqlx::postgres::{PgConnection, PgPool, PgPoolOptions, PgRow};
 
 mod changes;
 mod fleet;
+mod sensors;
 mod users;
 
 use super::{

@@ -1,0 +1,30 @@
+-- OGC SensorThings API (src/sensors/): Things, Locations, HistoricalLocations, Sensors,
+-- ObservedProperties, Datastreams and FeaturesOfInterest, each a JSON body (its own properties
+-- and its links) keyed by entity type and id; the engine holds them all in memory.
+CREATE TABLE IF NOT EXISTS machizu_sta_entities (
+  kind text NOT NULL,
+  id bigint NOT NULL,
+  body jsonb NOT NULL,
+  PRIMARY KEY (kind, id)
+);
+
+-- Every observation: the device's time (phenomenon_time, an interval when phenomenon_end is
+-- set), the result's time (the server's time of receipt unless the device gave one), when the
+-- server received it, the result as JSON and, when it is a number, also as one.
+CREATE TABLE IF NOT EXISTS machizu_sta_observations (
+  id bigserial PRIMARY KEY,
+  datastream bigint NOT NULL,
+  foi bigint NOT NULL,
+  phenomenon_time timestamptz NOT NULL,
+  phenomenon_end timestamptz,
+  result_time timestamptz,
+  received_at timestamptz NOT NULL,
+  result jsonb NOT NULL,
+  result_number double precision,
+  result_quality jsonb,
+  valid_start timestamptz,
+  valid_end timestamptz,
+  parameters jsonb
+);
+CREATE INDEX IF NOT EXISTS machizu_sta_observations_time ON machizu_sta_observations (datastream, phenomenon_time);
+CREATE INDEX IF NOT EXISTS machizu_sta_observations_foi ON machizu_sta_observations (foi);

@@ -1,0 +1,26 @@
+//! SensorThings entities and observations in the PostGIS database (tables in `schema/postgis/0007_sensors.sql`); the Rust is
+//! shared with the other backend ([`crate::store::sensors::impl_sensor_store`]).
+
+use super::PostgisStore;
+
+mod sql {
+    pub const SELECT_STA_ENTITIES: &str = include_str!("sql/select_sta_entities.sql");
+    pub const PUT_STA_ENTITIES: &str = include_str!("sql/put_sta_entities.sql");
+    pub const DELETE_STA_ENTITIES: &str = include_str!("sql/delete_sta_entities.sql");
+    pub const DELETE_STA_OBSERVATIONS: &str = include_str!("sql/delete_sta_observations.sql");
+    pub const INSERT_STA_OBSERVATIONS: &str = include_str!("sql/insert_sta_observations.sql");
+    pub const UPDATE_STA_OBSERVATION: &str = include_str!("sql/update_sta_observation.sql");
+    pub const SELECT_STA_OBSERVATIONS: &str = include_str!("sql/select_sta_observations.sql");
+    pub const STA_OBSERVATIONS_WHERE: &str = include_str!("sql/sta_observations_where.sql");
+    pub const COUNT_STA_OBSERVATIONS: &str =
+        concat!(include_str!("sql/count_sta_observations.sql"), include_str!("sql/sta_observations_where.sql"));
+    pub const STA_TIME_RANGE: &str = include_str!("sql/sta_time_range.sql");
+    pub const WRITE: crate::store::sensors::WriteSql = crate::store::sensors::WriteSql {
+        delete_observations: DELETE_STA_OBSERVATIONS,
+        delete_entities: DELETE_STA_ENTITIES,
+        put_entities: PUT_STA_ENTITIES,
+        insert_observations: INSERT_STA_OBSERVATIONS,
+    };
+}
+
+crate::store::sensors::impl_sensor_store!(PostgisStore);
