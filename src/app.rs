@@ -10,6 +10,7 @@ use crate::config::Config;
 use crate::engine::{Engine, EngineError};
 use crate::follow::{self, Follower};
 use crate::live::{Live, LiveError};
+use crate::sensors::{SensorError, Sensors};
 use crate::store::gpkg::GpkgStore;
 use crate::store::postgis::PostgisStore;
 use crate::store::{Store, StoreError};
@@ -28,6 +29,8 @@ pub enum AppError {
     Demo(#[from] crs::CrsError),
     #[error("while starting live tracking: {0}")]
     Live(#[from] LiveError),
+    #[error("while loading the SensorThings entities: {0}")]
+    Sensors(#[from] SensorError),
 }
 
 /// A ready server state: configuration, store and loaded engine.
@@ -47,6 +50,8 @@ pub struct App {
     pub render_slots: tokio::sync::Semaphore,
     /// Vehicle positions in, live map and plowed roads out.
     pub live: Arc<Live>,
+    /// OGC SensorThings: gauges, sensors and cameras, their observations.
+    pub sensors: Arc<Sensors>,
 }
 
 impl App {
@@ -80,7 +85,8 @@ impl App {
         let dataset_notice = store.meta(demo::META_KEY).await?;
         let render_slots = tokio::sync::Semaphore::new(config.render_slots);
         let live = Live::start(store.clone(), engine.clone(), config.live.clone(), config.city.bounds).await?;
-        Ok(Self { config, store, engine, dataset_notice, follower, render_slots, live })
+        let sensors = Arc::new(Sensors::open(store.clone()).await?);
+        Ok(Self { config, store, engine, dataset_notice, follower, render_slots, live, sensors })
     }
 }
 

@@ -1,4 +1,5 @@
-//! Establishes the [`Caller`] of a request from its `Authorization: Bearer` header or the staff
+//! Establishes the [`Caller`] of a request from its `Authorization` header (a bearer key, or HTTP
+//! Basic with the key as the password) or the staff
 //! map's session cookie, and resolves layer lists for that caller.
 //!
 //! No header is the anonymous public caller. A header that is not a valid, unrevoked key is a
@@ -30,18 +31,36 @@ impl FromRequestParts<AppState> for Caller {
     }
 }
 
-/// The caller of a request's `Authorization: Bearer` key (anonymous without the header).
+/// The caller of a request's API key (anonymous without an `Authorization` header): `Bearer
+/// <key>`, or HTTP Basic with the key as the password (what SensorThings clients such as
+/// FROST's send; the user name is not checked).
 pub async fn key_caller(headers: &HeaderMap, app: &AppState) -> Result<Caller, ApiError> {
     let Some(value) = headers.get(AUTHORIZATION) else { return Ok(Caller::ANONYMOUS) };
     let token = value
         .to_str()
         .ok()
-        .and_then(|v| v.strip_prefix("Bearer ").or_else(|| v.strip_prefix("bearer ")))
-        .map(str::trim)
-        .ok_or_else(|| ApiError::Unauthorized("the Authorization header must be \"Bearer <key>\"".into()))?;
+        .and_then(|v| {
+            let (scheme, rest) = v.split_once(' ')?;
+            match scheme.to_ascii_lowercase().as_str() {
+                "bearer" => Some(rest.trim().to_owned()),
+                "basic" => {
+                    use base64::Engine;
+                    let decoded = base64::engine::general_purpose::STANDARD.decode(rest.trim()).ok()?;
+                    let (_, password) =
+                        String::from_utf8(decoded).ok()?.split_once(':').map(|(u, p)| (u.to_owned(), p.to_owned()))?;
+                    Some(password)
+                }
+                _ => None,
+            }
+        })
+        .ok_or_else(|| {
+            ApiError::Unauthorized(
+                "the Authorization header must be \"Bearer <key>\" or Basic with the key as password".into(),
+            )
+        })?;
     let key = app
         .store
-        .key_by_hash(&hash_token(token))
+        .key_by_hash(&hash_token(&token))
         .await
         .map_err(|e| ApiError::Internal(e.to_string()))?
         .ok_or_else(|| ApiError::Unauthorized("unknown API key".into()))?;

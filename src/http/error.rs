@@ -16,6 +16,7 @@ use crate::catalog::CatalogError;
 use crate::live::LiveError;
 use crate::live::fix::FixError;
 use crate::ogc::write::{FieldError, Invalid};
+use crate::sensors::SensorError;
 use crate::store::StoreError;
 use crate::tile::TileCoordError;
 use crate::users::SignInError;
@@ -31,6 +32,8 @@ pub enum ApiError {
     Forbidden(String),
     #[error("{0}")]
     NotFound(String),
+    #[error("{0}")]
+    MethodNotAllowed(String),
     /// The resource changed since the client read it (`If-Match`).
     #[error("{0}")]
     PreconditionFailed(String),
@@ -68,6 +71,7 @@ impl IntoResponse for ApiError {
             ApiError::Unauthorized(_) => StatusCode::UNAUTHORIZED,
             ApiError::Forbidden(_) => StatusCode::FORBIDDEN,
             ApiError::NotFound(_) => StatusCode::NOT_FOUND,
+            ApiError::MethodNotAllowed(_) => StatusCode::METHOD_NOT_ALLOWED,
             ApiError::PreconditionFailed(_) => StatusCode::PRECONDITION_FAILED,
             ApiError::Invalid(_) => StatusCode::UNPROCESSABLE_ENTITY,
             ApiError::TooManyRequests(_) => StatusCode::TOO_MANY_REQUESTS,
@@ -99,6 +103,16 @@ impl From<CatalogError> for ApiError {
         match e {
             CatalogError::UnknownLayer(_) => ApiError::NotFound(e.to_string()),
             _ => ApiError::BadRequest(e.to_string()),
+        }
+    }
+}
+
+impl From<SensorError> for ApiError {
+    fn from(e: SensorError) -> Self {
+        match e {
+            SensorError::BadRequest(m) => ApiError::BadRequest(m),
+            SensorError::NotFound(m) => ApiError::NotFound(m),
+            SensorError::Store(e) => e.into(),
         }
     }
 }

@@ -18,6 +18,7 @@
 //! | `GET|POST /admin/vehicles`, `DELETE /admin/vehicles/{id}` | the vehicle registry, for admin keys ([`live`]) |
 //! | `POST|GET|DELETE /staff/session` | sign in, who is signed in (and the CSRF token), sign out ([`staff`]) |
 //! | `/staff/api/…` | every route above again, for signed-in staff (session cookie, CSRF on writes) ([`staff`]) |
+//! | `/sta/v1.1/…` | OGC SensorThings API 1.1: reads for all, writes for staff keys ([`sta`]) |
 //! | `GET /health` | liveness and store status ([`health`]) |
 //! | `GET /api` | the OpenAPI 3 document of all of the above, generated from the handlers' annotations |
 //! | `GET /`, `/map`, `/embed`, `/embed/snippet`, `/staff` | the public map, the embed and its snippet, the staff map ([`web`]) |
@@ -39,6 +40,7 @@ pub mod live;
 pub mod ogc;
 pub mod query;
 pub mod search;
+pub mod sta;
 pub mod staff;
 pub mod tiles;
 pub mod web;
@@ -96,10 +98,13 @@ pub type AppState = Arc<App>;
 #[openapi(
     info(title = "machizu", description = "統合型GIS tile and geodata server: vector tiles, OGC API – Features, spatial queries, search, edits"),
     modifiers(&BearerKeys),
+    // SensorThings takes any resource path below its root, so it is routed by hand.
+    paths(sta::landing, sta::entry),
     tags((name = "tiles"), (name = "ogc", description = "OGC API – Features Parts 1–3"), (name = "edit", description = "OGC API – Features Part 4"),
          (name = "query"), (name = "search"), (name = "layers"),
          (name = "live", description = "vehicle positions in, live map out"),
-         (name = "staff", description = "signing in to the staff map (session cookie)"), (name = "server")),
+         (name = "staff", description = "signing in to the staff map (session cookie)"),
+         (name = "sensors", description = "OGC SensorThings API 1.1 (any path under /sta/v1.1, any method)"), (name = "server")),
 )]
 struct ApiDoc;
 
@@ -158,6 +163,9 @@ pub fn router(app: AppState) -> Router {
     let api = Arc::new(api);
     let api_routes = api_routes
         .route("/ogc/", get(ogc::landing))
+        .route(sta::PREFIX, get(sta::landing))
+        .route("/sta/v1.1/", get(sta::landing))
+        .route("/sta/v1.1/{*path}", axum::routing::any(sta::entry))
         .route("/api", get(move || std::future::ready(axum::Json(api.clone()))));
     let staff_api = api_routes.clone().layer(axum::middleware::from_fn_with_state(app.clone(), staff::staff_area));
     let public_api = api_routes

@@ -134,13 +134,14 @@ impl Kind {
         self.navs().iter().find(|n| n.name == name)
     }
 
-    /// The own properties a client may write, and which of them a new entity must have.
+    /// The own properties a client may write, and which of them a new entity must have
+    /// (`description` is optional, as in FROST-Server: clients leave an empty one out).
     pub fn properties(self) -> &'static [(&'static str, bool)] {
         match self {
-            Kind::Thing => &[("name", true), ("description", true), ("properties", false)],
+            Kind::Thing => &[("name", true), ("description", false), ("properties", false)],
             Kind::Location => &[
                 ("name", true),
-                ("description", true),
+                ("description", false),
                 ("encodingType", true),
                 ("location", true),
                 ("properties", false),
@@ -148,17 +149,17 @@ impl Kind {
             Kind::HistoricalLocation => &[("time", true)],
             Kind::Sensor => &[
                 ("name", true),
-                ("description", true),
+                ("description", false),
                 ("encodingType", true),
                 ("metadata", true),
                 ("properties", false),
             ],
             Kind::ObservedProperty => {
-                &[("name", true), ("definition", true), ("description", true), ("properties", false)]
+                &[("name", true), ("definition", true), ("description", false), ("properties", false)]
             }
             Kind::Datastream => &[
                 ("name", true),
-                ("description", true),
+                ("description", false),
                 ("unitOfMeasurement", true),
                 ("observationType", true),
                 ("properties", false),
@@ -173,7 +174,7 @@ impl Kind {
             ],
             Kind::FeatureOfInterest => &[
                 ("name", true),
-                ("description", true),
+                ("description", false),
                 ("encodingType", true),
                 ("feature", true),
                 ("properties", false),

@@ -4,6 +4,6 @@
 WHERE datastream IN (SELECT value FROM json_each(?1))
   AND (?2 IS NULL OR foi = ?2)
   AND (?3 IS NULL OR id >= ?3) AND (?4 IS NULL OR id < ?4)
-  AND phenomenon_time >= coalesce(?5, '') AND phenomenon_time < coalesce(?6, '9')
+  AND phenomenon_time >= coalesce(?5, '') AND phenomenon_time < coalesce(?6, '9999-12-31T23:59:59.999Z')
   AND (?7 IS NULL OR result_time >= ?7) AND (?8 IS NULL OR result_time < ?8)
   AND (?9 IS NULL OR result_number >= ?9) AND (?10 IS NULL OR result_number <= ?10)
