@@ -9,7 +9,7 @@
 use axum::Json;
 use axum::body::Bytes;
 use axum::extract::{Path, State};
-use axum::http::{HeaderMap, Method, StatusCode, header};
+use axum::http::{Method, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde_json::{Value, json};
 
@@ -60,12 +60,11 @@ pub async fn entry(
     State(app): State<AppState>,
     caller: Caller,
     base: BaseUrl,
-    method: Method,
-    headers: HeaderMap,
     Path(path): Path<String>,
-    uri: axum::http::Uri,
+    request: axum::http::request::Parts,
     body: Bytes,
 ) -> Result<Response, ApiError> {
+    let axum::http::request::Parts { method, headers, uri, .. } = request;
     let ctx = ctx(&base, &caller);
     let steps = request::path(&path).map_err(|e| ApiError::BadRequest(e.0))?;
     let sensors = &app.sensors;

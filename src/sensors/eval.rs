@@ -30,9 +30,69 @@ pub enum Val {
 /// "name"]`, `["properties", "owner"]`); an unknown path is an error, a missing value null.
 pub type Resolve<'a> = dyn Fn(&[String]) -> Result<Value, String> + 'a;
 
+/// Reads a path that may pass through entity sets (`Locations/location` of a Thing): every
+/// value it reaches, one per related entity (none: null).
+pub type ResolveAll<'a> = dyn Fn(&[String]) -> Result<Vec<Value>, String> + 'a;
+
+/// The most combinations of values [`matches_any`] tries.
+const MAX_COMBINATIONS: usize = 10_000;
+
 /// Whether the entity passes the filter (a non-boolean result does not).
 pub fn matches(expr: &Expr, resolve: &Resolve) -> Result<bool, String> {
     Ok(eval(expr, resolve)? == Val::Bool(true))
+}
+
+/// Whether the entity passes the filter for some choice of one value per path: a path through
+/// an entity set matches when any member of the set does, as in FROST-Server.
+pub fn matches_any(expr: &Expr, resolve: &ResolveAll) -> Result<bool, String> {
+    let mut paths: Vec<&Vec<String>> = Vec::new();
+    collect_paths(expr, &mut paths);
+    let mut choices: Vec<Vec<Value>> = Vec::with_capacity(paths.len());
+    for path in &paths {
+        let mut values = resolve(path)?;
+        if values.is_empty() {
+            values.push(Value::Null);
+        }
+        choices.push(values);
+    }
+    let combinations = choices.iter().try_fold(1usize, |n, c| n.checked_mul(c.len())).unwrap_or(usize::MAX);
+    if combinations > MAX_COMBINATIONS {
+        return Err(format!(
+            "the filter's paths reach {combinations} combinations of values; at most {MAX_COMBINATIONS}"
+        ));
+    }
+    for k in 0..combinations {
+        let mut rest = k;
+        let picked: Vec<&Value> = choices
+            .iter()
+            .map(|c| {
+                let v = &c[rest % c.len()];
+                rest /= c.len();
+                v
+            })
+            .collect();
+        let lookup = |path: &[String]| -> Result<Value, String> {
+            let at = paths.iter().position(|p| p.as_slice() == path).expect("every path was collected");
+            Ok(picked[at].clone())
+        };
+        if matches(expr, &lookup)? {
+            return Ok(true);
+        }
+    }
+    Ok(false)
+}
+
+fn collect_paths<'a>(expr: &'a Expr, out: &mut Vec<&'a Vec<String>>) {
+    match expr {
+        Expr::Path(p) if !out.contains(&p) => out.push(p),
+        Expr::Path(_) | Expr::Literal(_) => {}
+        Expr::Not(e) | Expr::Negate(e) => collect_paths(e, out),
+        Expr::Binary(_, a, b) => {
+            collect_paths(a, out);
+            collect_paths(b, out);
+        }
+        Expr::Call(_, args) => args.iter().for_each(|a| collect_paths(a, out)),
+    }
 }
 
 /// The value of `expr` for the entity.
@@ -100,7 +160,14 @@ pub fn geometry(v: &Value) -> Option<Geometry<f64>> {
 
 /// A time, or the start of an interval `start/end`, in ISO 8601.
 pub fn parse_time(s: &str) -> Option<DateTime<FixedOffset>> {
-    DateTime::parse_from_rfc3339(s.split('/').next()?).ok()
+    parse_instant(s.split('/').next()?)
+}
+
+/// An ISO 8601 instant with its offset: RFC 3339 (`2026-12-01T10:00:00+09:00`, `…Z`), or the
+/// offset without a colon (`2010-12-23T10:20:00-0700`, as in the SensorThings standard's
+/// examples).
+pub fn parse_instant(s: &str) -> Option<DateTime<FixedOffset>> {
+    DateTime::parse_from_rfc3339(s).ok().or_else(|| DateTime::parse_from_str(s, "%Y-%m-%dT%H:%M:%S%.f%z").ok())
 }
 
 fn as_time(v: &Val) -> Option<DateTime<FixedOffset>> {

@@ -283,9 +283,7 @@ impl Sensors {
         if let Some(filter) = &options.filter {
             let mut kept = Vec::with_capacity(items.len());
             for e in items {
-                if eval::matches(filter, &|p: &[String]| path_value(reg, Subject::Entity(kind, e), p))
-                    .map_err(SensorError::BadRequest)?
-                {
+                if passes(reg, Subject::Entity(kind, e), filter)? {
                     kept.push(e);
                 }
             }
@@ -297,9 +295,8 @@ impl Sensors {
                 let keys = options
                     .orderby
                     .iter()
-                    .map(|(x, _)| eval::eval(x, &|p: &[String]| path_value(reg, Subject::Entity(kind, e), p)))
-                    .collect::<Result<Vec<_>, _>>()
-                    .map_err(SensorError::BadRequest)?;
+                    .map(|(x, _)| sort_value(reg, Subject::Entity(kind, e), x))
+                    .collect::<Result<Vec<_>, _>>()?;
                 keyed.push((keys, e));
             }
             keyed.sort_by(|(a, _), (b, _)| sort_keys(a, b, &options.orderby));
@@ -348,9 +345,7 @@ impl Sensors {
                 let rows = self.store.observations(&filter, order, descending, CHUNK, offset).await?;
                 let n = rows.len() as u64;
                 for row in rows {
-                    if !eval::matches(test, &|p: &[String]| path_value(reg, Subject::Observation(&row), p))
-                        .map_err(SensorError::BadRequest)?
-                    {
+                    if !passes(reg, Subject::Observation(&row), test)? {
                         continue;
                     }
                     if matched >= skip && (page.len() as u64) < top {
@@ -513,27 +508,30 @@ fn observed_area(reg: &Registry, datastream: &Entity) -> Value {
     area.map_or(Value::Null, |g| serde_json::to_value(geojson::Geometry::from(&g)).expect("geometry serialises"))
 }
 
-/// The value at a `$filter` path of an entity: own properties (and parts of them), `id`, and
-/// through single navigation properties the related entity's.
-fn path_value(reg: &Registry, subject: Subject, path: &[String]) -> Result<Value, String> {
+/// The values at a `$filter` path of an entity: own properties (and parts of them), `id`, and
+/// through navigation properties the related entities' (one value per related entity).
+fn path_values(reg: &Registry, subject: Subject, path: &[String]) -> Result<Vec<Value>, String> {
     let (first, rest) = path.split_first().ok_or("an empty path")?;
     let kind = match subject {
         Subject::Entity(kind, _) => kind,
         Subject::Observation(_) => Kind::Observation,
     };
     if let Some(nav) = kind.nav(first) {
-        if nav.many {
-            return Err(format!("{first} is an entity set; a $filter path goes through single entities only"));
+        if rest.is_empty() {
+            return Err(format!("{first} is an entity; name one of its properties ({first}/id)"));
         }
-        let id = match subject {
-            Subject::Entity(_, e) => e.link(nav.name),
-            Subject::Observation(o) => Some(if nav.to == Kind::Datastream { o.datastream } else { o.foi }),
+        if nav.to == Kind::Observation {
+            return Err(format!("{first}: a $filter path does not reach into observations"));
+        }
+        let ids = match subject {
+            Subject::Entity(_, e) => reg.related(e, nav),
+            Subject::Observation(o) => vec![if nav.to == Kind::Datastream { o.datastream } else { o.foi }],
         };
-        return match id.and_then(|id| reg.get(nav.to, id)) {
-            Some(e) if !rest.is_empty() => path_value(reg, Subject::Entity(nav.to, e), rest),
-            Some(_) => Err(format!("{first} is an entity; name one of its properties ({first}/name)")),
-            None => Ok(Value::Null),
-        };
+        let mut values = Vec::new();
+        for e in ids.into_iter().filter_map(|id| reg.get(nav.to, id)) {
+            values.extend(path_values(reg, Subject::Entity(nav.to, e), rest)?);
+        }
+        return Ok(values);
     }
     if !is_property(kind, first) && first != "@iot.id" {
         return Err(format!("a {} has no property {first}", kind.singular()));
@@ -545,7 +543,18 @@ fn path_value(reg: &Registry, subject: Subject, path: &[String]) -> Result<Value
     for part in rest {
         v = v.get(part).cloned().unwrap_or(Value::Null);
     }
-    Ok(v)
+    Ok(vec![v])
+}
+
+/// Whether an entity passes a `$filter`.
+fn passes(reg: &Registry, subject: Subject, filter: &Expr) -> Result<bool, SensorError> {
+    eval::matches_any(filter, &|p: &[String]| path_values(reg, subject, p)).map_err(SensorError::BadRequest)
+}
+
+/// The value of a sort key (the first value of a path through an entity set).
+fn sort_value(reg: &Registry, subject: Subject, key: &Expr) -> Result<Val, SensorError> {
+    let first = |p: &[String]| path_values(reg, subject, p).map(|v| v.into_iter().next().unwrap_or(Value::Null));
+    eval::eval(key, &first).map_err(SensorError::BadRequest)
 }
 
 fn sort_keys(a: &[Val], b: &[Val], orderby: &[(Expr, bool)]) -> Ordering {
@@ -603,7 +612,7 @@ fn observation_order(orderby: &[(Expr, bool)]) -> Result<(ObservationOrder, bool
 
 fn ms(t: &DateTime<FixedOffset>) -> (String, bool) {
     let utc = t.with_timezone(&Utc);
-    (iso(utc), utc.timestamp_subsec_nanos() % 1_000_000 == 0)
+    (iso(utc), utc.timestamp_subsec_nanos().is_multiple_of(1_000_000))
 }
 
 fn plus_ms(t: &DateTime<FixedOffset>) -> String {

@@ -43,9 +43,9 @@ struct Draft {
 fn time_or_interval(what: &str, v: &Value) -> Result<(String, Option<String>), SensorError> {
     let text = v.as_str().ok_or_else(|| bad(format!("{what} is an ISO 8601 time (text), not {v}")))?;
     let one = |s: &str| {
-        DateTime::parse_from_rfc3339(s)
-            .map(|t| iso(t.with_timezone(&Utc)))
-            .map_err(|e| bad(format!("{what} {s:?} is not an ISO 8601 time with its offset: {e}")))
+        super::eval::parse_instant(s).map(|t| iso(t.with_timezone(&Utc))).ok_or_else(|| {
+            bad(format!("{what} {s:?} is not an ISO 8601 time with its offset (2026-12-01T10:00:00+09:00)"))
+        })
     };
     match text.split_once('/') {
         Some((a, b)) => Ok((one(a)?, Some(one(b)?))),
@@ -56,39 +56,25 @@ fn time_or_interval(what: &str, v: &Value) -> Result<(String, Option<String>), S
 /// Checks the type of an own property's value.
 fn check_property(kind: Kind, name: &str, v: &Value, props: &Map<String, Value>) -> Result<(), SensorError> {
     let what = || format!("{}.{name}", kind.singular());
+    let geojson = || {
+        props.get("encodingType").and_then(Value::as_str).is_some_and(|e| e.ends_with("geo+json") || e == "application/geojson")
+    };
     match name {
-        "name" | "description" | "encodingType" | "definition" | "observationType" => {
-            if !v.is_string() {
-                return Err(bad(format!("{} is text, not {v}", what())));
-            }
+        "name" | "description" | "encodingType" | "definition" | "observationType" if !v.is_string() => {
+            Err(bad(format!("{} is text, not {v}", what())))
         }
-        "metadata" => {
-            if v.is_null() {
-                return Err(bad(format!("{} is required", what())));
-            }
+        "metadata" if v.is_null() => Err(bad(format!("{} is required", what()))),
+        "properties" | "unitOfMeasurement" | "parameters" if !v.is_object() && !v.is_null() => {
+            Err(bad(format!("{} is a JSON object, not {v}", what())))
         }
-        "properties" | "unitOfMeasurement" | "parameters" => {
-            if !v.is_object() && !v.is_null() {
-                return Err(bad(format!("{} is a JSON object, not {v}", what())));
-            }
+        "location" | "feature" if geojson() && super::eval::geometry(v).is_none() => {
+            Err(bad(format!("{} is not a GeoJSON geometry or feature", what())))
         }
-        "location" | "feature" => {
-            let geojson = props
-                .get("encodingType")
-                .and_then(Value::as_str)
-                .is_some_and(|e| e.ends_with("geo+json") || e == "application/geojson");
-            if geojson && super::eval::geometry(v).is_none() {
-                return Err(bad(format!("{} is not a GeoJSON geometry or feature", what())));
-            }
+        "time" | "phenomenonTime" | "resultTime" | "validTime" if !(v.is_null() && name != "time") => {
+            time_or_interval(&what(), v).map(drop)
         }
-        "time" | "phenomenonTime" | "resultTime" | "validTime" => {
-            if !(v.is_null() && name != "time") {
-                time_or_interval(&what(), v)?;
-            }
-        }
-        _ => {}
+        _ => Ok(()),
     }
-    Ok(())
 }
 
 /// The existing entity a JSON object names by `@iot.id` (a link; other properties in it are

@@ -5,5 +5,5 @@ WHERE datastream = ANY (ARRAY(SELECT jsonb_array_elements_text($1::jsonb)::bigin
   AND ($2::bigint IS NULL OR foi = $2)
   AND ($3::bigint IS NULL OR id >= $3) AND ($4::bigint IS NULL OR id < $4)
   AND phenomenon_time >= coalesce($5::timestamptz, '-infinity') AND phenomenon_time < coalesce($6::timestamptz, 'infinity')
-  AND ($7::timestamptz IS NULL OR result_time >= $7) AND ($8::timestamptz IS NULL OR result_time < $8)
+  AND ($7::timestamptz IS NULL OR result_time >= $7::timestamptz) AND ($8::timestamptz IS NULL OR result_time < $8::timestamptz)
   AND ($9::double precision IS NULL OR result_number >= $9) AND ($10::double precision IS NULL OR result_number <= $10)

@@ -1,0 +1,232 @@
+//! OGC SensorThings API 1.1 (issue #17): the standard's own examples, FROST-Server's Python
+//! client against both stores, and who sees what.
+
+mod support;
+
+use std::path::Path;
+
+use machizu::auth::Role;
+use machizu::sensors::Sensors;
+use machizu::sensors::model::Kind;
+use serde_json::{Value, json};
+use support::{TestServer, body_bytes};
+
+/// Removes the link prefixes: the standard's `http://example.org/v1.1/` and the server's.
+fn relative(v: &Value) -> Value {
+    match v {
+        Value::String(s) => Value::String(
+            s.replace("http://example.org/v1.1/", "")
+                .replace("http://localhost/sta/v1.1/", "")
+                .replace("http://localhost/sta/v1.1", ""),
+        ),
+        Value::Array(a) => Value::Array(a.iter().map(relative).collect()),
+        Value::Object(o) => Value::Object(o.iter().map(|(k, v)| (k.clone(), relative(v))).collect()),
+        other => other.clone(),
+    }
+}
+
+/// Whether `expected` is a part of `actual`: every key of an object with its value, arrays
+/// element by element and of the same length.
+fn subset(expected: &Value, actual: &Value, at: &str) -> Result<(), String> {
+    match (expected, actual) {
+        (Value::Object(e), Value::Object(a)) => {
+            for (k, v) in e {
+                let got = a.get(k).ok_or_else(|| format!("{at}/{k} is missing"))?;
+                subset(v, got, &format!("{at}/{k}"))?;
+            }
+            Ok(())
+        }
+        (Value::Array(e), Value::Array(a)) if e.len() == a.len() => {
+            e.iter().zip(a).enumerate().try_for_each(|(i, (e, a))| subset(e, a, &format!("{at}[{i}]")))
+        }
+        (Value::Number(e), Value::Number(a)) if e.as_f64() == a.as_f64() => Ok(()),
+        (e, a) if e == a => Ok(()),
+        (e, a) => Err(format!("{at}: expected {e}, got {a}")),
+    }
+}
+
+/// Every request and response example of the standard in `tests/sta/examples.json`, in order,
+/// against an empty SensorThings service.
+#[tokio::test(flavor = "multi_thread")]
+async fn the_standards_examples() {
+    let s = TestServer::demo().await;
+    let staff = s.key(Role::Staff).await;
+    let file: Value = serde_json::from_str(include_str!("sta/examples.json")).unwrap();
+    for x in file["exchanges"].as_array().unwrap() {
+        let title = x["title"].as_str().unwrap();
+        let req = &x["request"];
+        let method = req["method"].as_str().unwrap();
+        let path = req["path"].as_str().unwrap().replace(' ', "%20");
+        let body = req.get("body");
+        let r = s
+            .call(method, &format!("/sta/v1.1/{path}"), Some(&staff), body, &[("content-type", "application/json")])
+            .await;
+        let status = r.status().as_u16();
+        let location = r.headers().get("location").map(|l| l.to_str().unwrap().to_owned());
+        let bytes = body_bytes(r).await;
+        let text = String::from_utf8_lossy(&bytes).into_owned();
+        assert_eq!(status, x["status"].as_u64().unwrap() as u16, "{title}: {text}");
+        if let Some(want) = x.get("location") {
+            assert_eq!(relative(&json!(location)), *want, "{title}: Location header");
+        }
+        if let Some(want) = x.get("text") {
+            assert_eq!(text, want.as_str().unwrap(), "{title}");
+            continue;
+        }
+        if x.get("response").is_none() && x.get("message_contains").is_none() {
+            continue;
+        }
+        let got: Value = serde_json::from_slice(&bytes).unwrap_or_else(|e| panic!("{title}: not JSON ({e}): {text}"));
+        if let Some(want) = x.get("response") {
+            subset(want, &relative(&got), "").unwrap_or_else(|e| panic!("{title}: {e}\n{got:#}"));
+        }
+        if let Some(want) = x.get("message_contains") {
+            let message = got["message"].as_str().unwrap_or_default();
+            assert!(message.contains(want.as_str().unwrap()), "{title}: {message}");
+        }
+        for key in x.get("absent").and_then(Value::as_array).into_iter().flatten() {
+            assert!(got.get(key.as_str().unwrap()).is_none(), "{title}: {key} must not be there: {got}");
+        }
+    }
+    // What was refused stored nothing: one Thing, one Datastream left.
+    let reg = s.app.sensors.registry();
+    assert_eq!((reg.all(Kind::Thing).count(), reg.all(Kind::Datastream).count()), (1, 1));
+}
+
+/// The Python interpreter of the test venv with FROST's client (`scripts/setup --test`).
+fn sta_python() -> String {
+    std::env::var("MACHIZU_STA_PYTHON").unwrap_or_else(|_| {
+        let venv = Path::new(env!("CARGO_MANIFEST_DIR")).join("target/sta-venv/bin/python");
+        assert!(venv.exists(), "{} is missing: run scripts/setup --test", venv.display());
+        venv.display().to_string()
+    })
+}
+
+/// Runs `tests/sta/frost_client.py` against the server; returns its JSON summary.
+async fn frost_client(s: &TestServer) -> Value {
+    let staff = s.key(Role::Staff).await;
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let router = s.router.clone();
+    tokio::spawn(async move { axum::serve(listener, router).await.unwrap() });
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/sta/frost_client.py");
+    let out = tokio::task::spawn_blocking(move || {
+        std::process::Command::new(sta_python())
+            .arg(script)
+            .arg(format!("http://127.0.0.1:{port}/sta/v1.1"))
+            .arg(staff)
+            .output()
+            .expect("the test venv's python runs")
+    })
+    .await
+    .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "frost_client.py failed:\n{stdout}\n{}", String::from_utf8_lossy(&out.stderr));
+    serde_json::from_str(stdout.lines().last().unwrap()).unwrap()
+}
+
+/// What FROST's client left must be in the store: reopened from it, the service holds the same.
+async fn check_frost_results(s: &TestServer, summary: &Value) {
+    let reopened = Sensors::open(s.app.store.clone()).await.unwrap();
+    let reg = reopened.registry();
+    assert_eq!(reg.all(Kind::Thing).count() as u64, summary["things"].as_u64().unwrap());
+    let deleted = summary["deleted"].as_i64().unwrap();
+    assert!(reg.get(Kind::Datastream, deleted).is_none());
+    assert_eq!(reg.all(Kind::Datastream).count(), 2);
+    let all: Vec<i64> = reg.all(Kind::Datastream).map(|d| d.id).collect();
+    let filter = machizu::store::sensors::ObservationFilter { datastreams: all, ..Default::default() };
+    let n = s.app.store.count_observations(&filter).await.unwrap();
+    assert_eq!(n, summary["observations"].as_u64().unwrap());
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn frosts_python_client_works_unchanged_on_the_geopackage() {
+    let s = TestServer::demo().await;
+    let summary = frost_client(&s).await;
+    check_frost_results(&s, &summary).await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn frosts_python_client_works_unchanged_on_postgis() {
+    let url = support::fresh_database().await;
+    let s = TestServer::demo_with(|c| c.database_url = Some(machizu::config::Secret(url))).await;
+    let summary = frost_client(&s).await;
+    check_frost_results(&s, &summary).await;
+}
+
+/// A staff-only station (Thing `properties.staffOnly`) and a staff-only datastream of a public
+/// station reach staff only, on every path: sets, ids, navigation, observations, `$expand`,
+/// `$filter`; writes need a staff key.
+#[tokio::test(flavor = "multi_thread")]
+async fn staff_only_stations_never_reach_the_public() {
+    let s = TestServer::demo().await;
+    let staff = s.key(Role::Staff).await;
+    let public = s.key(Role::Public).await;
+    let thing = |name: &str, staff_only: bool| {
+        let mut t = machizu::sensors::write::example_thing(name, 140.4, 38.6, "m");
+        t["properties"] = json!({"staffOnly": staff_only});
+        t
+    };
+    for t in [thing("公開観測所", false), thing("内部観測所", true)] {
+        let r = s.call("POST", "/sta/v1.1/Things", Some(&staff), Some(&t), &[]).await;
+        assert_eq!(r.status(), 201);
+    }
+    // A staff-only datastream on the public station (its Sensor and ObservedProperty are shared).
+    let ds = json!({"name": "内部水位", "unitOfMeasurement": {}, "observationType": "m", "properties": {"staffOnly": true},
+                    "Thing": {"@iot.id": 1}, "Sensor": {"@iot.id": 1}, "ObservedProperty": {"@iot.id": 1}});
+    assert_eq!(s.call("POST", "/sta/v1.1/Datastreams", Some(&staff), Some(&ds), &[]).await.status(), 201);
+    for d in 1..=3 {
+        let obs = json!({"result": d as f64, "phenomenonTime": "2026-12-01T00:00:00Z"});
+        let r =
+            s.call("POST", &format!("/sta/v1.1/Datastreams({d})/Observations"), Some(&staff), Some(&obs), &[]).await;
+        assert_eq!(r.status(), 201);
+    }
+    // Thing 2 and Datastreams 2 (its) and 3 (staff-only) are hidden; observation ids follow datastreams.
+    let hidden = [
+        "/sta/v1.1/Things(2)",
+        "/sta/v1.1/Datastreams(2)",
+        "/sta/v1.1/Datastreams(3)",
+        "/sta/v1.1/Datastreams(3)/Observations",
+        "/sta/v1.1/Observations(2)",
+        "/sta/v1.1/Observations(3)",
+        "/sta/v1.1/Things(2)/Datastreams",
+        "/sta/v1.1/Locations(2)",
+        "/sta/v1.1/Sensors(2)",
+    ];
+    for key in [None, Some(public.as_str())] {
+        for path in hidden {
+            let r = s.call("GET", path, key, None, &[]).await;
+            assert_eq!(r.status(), 404, "{path} with {key:?}");
+        }
+        let things = s.get_json("/sta/v1.1/Things?$expand=Datastreams($expand=Observations)", key).await;
+        let text = things.to_string();
+        assert!(!text.contains("内部"), "{text}");
+        assert_eq!(things["value"].as_array().unwrap().len(), 1);
+        let obs = s.get_json("/sta/v1.1/Observations?$count=true", key).await;
+        assert_eq!(obs["@iot.count"], 1, "{obs}");
+        let filtered = s.get_json("/sta/v1.1/Datastreams?$filter=properties/staffOnly%20eq%20true", key).await;
+        assert_eq!(filtered["value"], json!([]));
+        // Writes are for staff.
+        let r = s.call("POST", "/sta/v1.1/Things", key, Some(&thing("x", false)), &[]).await;
+        assert_eq!(r.status(), if key.is_some() { 403 } else { 401 });
+        let body: Value = serde_json::from_slice(&body_bytes(r).await).unwrap();
+        assert!(body["message"].as_str().unwrap().contains("staff"), "{body}");
+    }
+    for path in hidden {
+        let r = s.call("GET", path, Some(&staff), None, &[]).await;
+        assert_eq!(r.status(), 200, "{path} for staff");
+    }
+    let obs = s.get_json("/sta/v1.1/Observations?$count=true", Some(&staff)).await;
+    assert_eq!(obs["@iot.count"], 3);
+    // A revoked key is refused outright, also as HTTP Basic.
+    let new = machizu::auth::NewKey::generate("revoked", Role::Staff, None);
+    let revoked = s.app.store.create_key(&new).await.unwrap();
+    s.app.store.revoke_key(&revoked.id).await.unwrap();
+    use base64::Engine;
+    let basic = format!("Basic {}", base64::engine::general_purpose::STANDARD.encode(format!("u:{}", new.token)));
+    let r = s.call("GET", "/sta/v1.1/Things", None, None, &[("authorization", &basic)]).await;
+    assert_eq!(r.status(), 401);
+    let good = format!("Basic {}", base64::engine::general_purpose::STANDARD.encode(format!("u:{staff}")));
+    let r = s.call("GET", "/sta/v1.1/Things(2)", None, None, &[("authorization", &good)]).await;
+    assert_eq!(r.status(), 200, "HTTP Basic with a staff key as the password is staff");
+}
