@@ -41,6 +41,9 @@ pub enum Command {
     /// The vehicles whose trackers may report positions.
     #[command(subcommand)]
     Vehicles(VehiclesCommand),
+    /// The devices (gauges, cameras) that post observations for a SensorThings station
+    #[command(subcommand)]
+    Sensors(SensorsCommand),
     /// Staff accounts of the web map (passwords hashed with argon2id).
     #[command(subcommand)]
     Users(UsersCommand),
@@ -97,6 +100,34 @@ pub enum VehiclesCommand {
     /// List the vehicles (never their credentials).
     List(StoreArgs),
     /// Revoke a vehicle's device: its reports are refused from now on.
+    Revoke {
+        id: String,
+        #[command(flatten)]
+        store: StoreArgs,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum SensorsCommand {
+    /// Register a device for a station (a SensorThings Thing) and print its credential, once:
+    /// only its hash is kept. The device sends it as `Authorization: Bearer <credential>` and
+    /// may post observations to that station's datastreams only.
+    Add {
+        /// The id staff know the device by (lowercase letters, digits, - and _), e.g. gauge-niu.
+        #[arg(long)]
+        id: String,
+        /// The Thing's id (`@iot.id`) whose datastreams it writes.
+        #[arg(long)]
+        thing: i64,
+        /// Its name for staff, e.g. "丹生川 水位計".
+        #[arg(long)]
+        name: String,
+        #[command(flatten)]
+        store: StoreArgs,
+    },
+    /// List the devices (never their credentials).
+    List(StoreArgs),
+    /// Revoke a device: what it posts is refused from now on.
     Revoke {
         id: String,
         #[command(flatten)]
@@ -324,6 +355,7 @@ pub fn main() -> ExitCode {
         Command::Export(args) => export(args),
         Command::Keys(command) => keys(command),
         Command::Vehicles(command) => vehicles(command),
+        Command::Sensors(command) => sensors(command),
         Command::Users(command) => users(command),
     };
     match result {
@@ -497,6 +529,47 @@ fn vehicles(command: VehiclesCommand) -> anyhow::Result<()> {
             VehiclesCommand::Revoke { id, .. } => {
                 anyhow::ensure!(store.revoke_vehicle(&id).await?, "no vehicle {id:?} that is not already revoked");
                 eprintln!("revoked vehicle {id}; its reports are refused from now on");
+            }
+        }
+        Ok(())
+    })
+}
+
+fn sensors(command: SensorsCommand) -> anyhow::Result<()> {
+    use crate::store::sensors::NewSensorDevice;
+    let store_args = match &command {
+        SensorsCommand::Add { store, .. } | SensorsCommand::Revoke { store, .. } => store.clone(),
+        SensorsCommand::List(store) => store.clone(),
+    };
+    with_store(&store_args, async |_, store| {
+        match command {
+            SensorsCommand::Add { id, thing, name, .. } => {
+                anyhow::ensure!(
+                    store.sensor_entities().await?.iter().any(|e| e.kind == "Thing" && e.id == thing),
+                    "there is no Things({thing}); create the station first (POST /sta/v1.1/Things)"
+                );
+                anyhow::ensure!(
+                    !store.sensor_devices().await?.iter().any(|d| d.id == id),
+                    "device {id:?} is already registered"
+                );
+                let new = NewSensorDevice::generate(&id, thing, &name).map_err(anyhow::Error::msg)?;
+                let d = store.add_sensor_device(&new).await?;
+                eprintln!(
+                    "registered {} for Things({}) ({}); its credential is shown this once:",
+                    d.id, d.thing, d.name
+                );
+                println!("{}", new.credential);
+            }
+            SensorsCommand::List(_) => {
+                println!("{:<20} {:<8} {:<26} {:<26} name", "id", "thing", "created", "revoked");
+                for d in store.sensor_devices().await? {
+                    let revoked = d.revoked_at.as_deref().unwrap_or("-");
+                    println!("{:<20} {:<8} {:<26} {:<26} {}", d.id, d.thing, d.created_at, revoked, d.name);
+                }
+            }
+            SensorsCommand::Revoke { id, .. } => {
+                anyhow::ensure!(store.revoke_sensor_device(&id).await?, "no device {id:?} that is not already revoked");
+                eprintln!("revoked device {id}; what it posts is refused from now on");
             }
         }
         Ok(())

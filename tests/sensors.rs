@@ -230,3 +230,83 @@ async fn staff_only_stations_never_reach_the_public() {
     let r = s.call("GET", "/sta/v1.1/Things(2)", None, None, &[("authorization", &good)]).await;
     assert_eq!(r.status(), 200, "HTTP Basic with a staff key as the password is staff");
 }
+
+/// A gauge posts with its device credential: to its own station's datastreams only, each
+/// observation durable before the 201, with the device's time and the server's; late and out of
+/// order observations are kept. Revoked or unknown credentials are refused.
+#[tokio::test(flavor = "multi_thread")]
+async fn devices_post_observations_to_their_own_station_only() {
+    use machizu::store::sensors::NewSensorDevice;
+    let s = TestServer::demo().await;
+    let staff = s.key(Role::Staff).await;
+    for (name, staff_only) in [("丹生川", false), ("内部", true)] {
+        let mut t = machizu::sensors::write::example_thing(name, 140.4, 38.6, "m");
+        t["properties"] = json!({"staffOnly": staff_only});
+        assert_eq!(s.call("POST", "/sta/v1.1/Things", Some(&staff), Some(&t), &[]).await.status(), 201);
+    }
+    let gauge = NewSensorDevice::generate("gauge-niu", 1, "丹生川 水位計").unwrap();
+    s.app.store.add_sensor_device(&gauge).await.unwrap();
+    let other = NewSensorDevice::generate("gauge-x", 2, "内部").unwrap();
+    s.app.store.add_sensor_device(&other).await.unwrap();
+    let post = |path: &'static str, cred: String, body: Value| {
+        let s = &s;
+        async move {
+            let r = s.call("POST", path, Some(&cred), Some(&body), &[]).await;
+            let status = r.status().as_u16();
+            (status, serde_json::from_slice::<Value>(&body_bytes(r).await).unwrap_or(Value::Null))
+        }
+    };
+    let obs = |t: &str, v: f64| json!({"phenomenonTime": t, "result": v});
+    let (status, created) =
+        post("/sta/v1.1/Datastreams(1)/Observations", gauge.credential.clone(), obs("2026-12-01T10:00:00+09:00", 1.5))
+            .await;
+    assert_eq!(status, 201, "{created}");
+    assert_eq!(created["phenomenonTime"], "2026-12-01T01:00:00.000Z");
+    let result_time = created["resultTime"].as_str().unwrap();
+    assert!(result_time > "2026-12-04", "the server's time of receipt: {result_time}");
+    // Late and out of order: kept.
+    let (status, _) = post(
+        "/sta/v1.1/Observations",
+        gauge.credential.clone(),
+        json!({"phenomenonTime": "2026-12-01T09:00:00+09:00", "result": 1.2, "Datastream": {"@iot.id": 1}}),
+    )
+    .await;
+    assert_eq!(status, 201);
+    let batch = json!([{"Datastream": {"@iot.id": 1}, "components": ["phenomenonTime", "result"],
+                        "dataArray": [["2026-12-01T10:10:00+09:00", 1.6], ["2026-12-01T10:20:00+09:00", 1.7]]}]);
+    let (status, links) = post("/sta/v1.1/CreateObservations", gauge.credential.clone(), batch).await;
+    assert_eq!((status, links.as_array().map(Vec::len)), (201, Some(2)));
+    let series = s.get_json("/sta/v1.1/Datastreams(1)/Observations?$orderby=phenomenonTime&$select=result", None).await;
+    assert_eq!(series["value"], json!([{"result": 1.2}, {"result": 1.5}, {"result": 1.6}, {"result": 1.7}]));
+    // Another station's datastream, other entities, other methods: refused, nothing stored.
+    let refused = [
+        ("/sta/v1.1/Datastreams(2)/Observations", obs("2026-12-01T10:00:00Z", 9.0)),
+        ("/sta/v1.1/Observations", json!({"result": 9.0, "Datastream": {"@iot.id": 2}})),
+        (
+            "/sta/v1.1/CreateObservations",
+            json!([{"Datastream": {"@iot.id": 2}, "components": ["result"], "dataArray": [[9.0]]}]),
+        ),
+        ("/sta/v1.1/Things", machizu::sensors::write::example_thing("x", 140.0, 38.0, "m")),
+    ];
+    for (path, body) in refused {
+        let (status, body) = post(path, gauge.credential.clone(), body).await;
+        assert_eq!(status, 403, "{path}: {body}");
+        assert!(body["message"].as_str().is_some(), "{body}");
+    }
+    let r = s.call("DELETE", "/sta/v1.1/Things(1)", Some(&gauge.credential), None, &[]).await;
+    assert_eq!(r.status(), 403);
+    let all = s.get_json("/sta/v1.1/Observations?$count=true", Some(&staff)).await;
+    assert_eq!(all["@iot.count"], 4);
+    // A device reads as the public: the staff-only station stays hidden from it, even its own.
+    assert_eq!(s.call("GET", "/sta/v1.1/Things(2)", Some(&other.credential), None, &[]).await.status(), 404);
+    // Revoked and unknown credentials.
+    s.app.store.revoke_sensor_device("gauge-niu").await.unwrap();
+    let (status, _) =
+        post("/sta/v1.1/Datastreams(1)/Observations", gauge.credential.clone(), obs("2026-12-01T11:00:00Z", 1.0)).await;
+    assert_eq!(status, 401);
+    let (status, _) =
+        post("/sta/v1.1/Datastreams(1)/Observations", "mzd_0000".into(), obs("2026-12-01T11:00:00Z", 1.0)).await;
+    assert_eq!(status, 401);
+    let all = s.get_json("/sta/v1.1/Observations?$count=true", Some(&staff)).await;
+    assert_eq!(all["@iot.count"], 4);
+}

@@ -141,3 +141,13 @@ CREATE INDEX IF NOT EXISTS machizu_sta_observations_time ON machizu_sta_observat
 CREATE INDEX IF NOT EXISTS machizu_sta_observations_foi ON machizu_sta_observations (foi);
 INSERT OR IGNORE INTO gpkg_contents (table_name, data_type, identifier, description)
 VALUES ('machizu_sta_observations', 'attributes', 'machizu_sta_observations', 'machizu SensorThings observations');
+-- The devices that post observations and camera images for a SensorThings Thing (a station):
+-- only the SHA-256 of each credential is kept.
+CREATE TABLE IF NOT EXISTS machizu_sta_devices (
+  id TEXT PRIMARY KEY NOT NULL,
+  thing INTEGER NOT NULL,
+  name TEXT NOT NULL,
+  device_sha256 TEXT NOT NULL UNIQUE,
+  created_at DATETIME NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ','now')),
+  revoked_at DATETIME
+);

@@ -28,3 +28,14 @@ CREATE TABLE IF NOT EXISTS machizu_sta_observations (
 );
 CREATE INDEX IF NOT EXISTS machizu_sta_observations_time ON machizu_sta_observations (datastream, phenomenon_time);
 CREATE INDEX IF NOT EXISTS machizu_sta_observations_foi ON machizu_sta_observations (foi);
+
+-- The devices that post observations and camera images for a SensorThings Thing (a station):
+-- only the SHA-256 of each credential is kept.
+CREATE TABLE IF NOT EXISTS machizu_sta_devices (
+  id text PRIMARY KEY,
+  thing bigint NOT NULL,
+  name text NOT NULL,
+  device_sha256 text NOT NULL UNIQUE,
+  created_at timestamptz NOT NULL DEFAULT now(),
+  revoked_at timestamptz
+);

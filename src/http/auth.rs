@@ -31,12 +31,12 @@ impl FromRequestParts<AppState> for Caller {
     }
 }
 
-/// The caller of a request's API key (anonymous without an `Authorization` header): `Bearer
-/// <key>`, or HTTP Basic with the key as the password (what SensorThings clients such as
-/// FROST's send; the user name is not checked).
-pub async fn key_caller(headers: &HeaderMap, app: &AppState) -> Result<Caller, ApiError> {
-    let Some(value) = headers.get(AUTHORIZATION) else { return Ok(Caller::ANONYMOUS) };
-    let token = value
+/// The credential in a request's `Authorization` header, if any: `Bearer <credential>`, or
+/// HTTP Basic with the credential as the password (what SensorThings clients such as FROST's
+/// send; the user name is not checked).
+pub fn credential(headers: &HeaderMap) -> Result<Option<String>, ApiError> {
+    let Some(value) = headers.get(AUTHORIZATION) else { return Ok(None) };
+    value
         .to_str()
         .ok()
         .and_then(|v| {
@@ -46,18 +46,23 @@ pub async fn key_caller(headers: &HeaderMap, app: &AppState) -> Result<Caller, A
                 "basic" => {
                     use base64::Engine;
                     let decoded = base64::engine::general_purpose::STANDARD.decode(rest.trim()).ok()?;
-                    let (_, password) =
-                        String::from_utf8(decoded).ok()?.split_once(':').map(|(u, p)| (u.to_owned(), p.to_owned()))?;
-                    Some(password)
+                    let text = String::from_utf8(decoded).ok()?;
+                    text.split_once(':').map(|(_, password)| password.to_owned())
                 }
                 _ => None,
             }
         })
+        .map(Some)
         .ok_or_else(|| {
             ApiError::Unauthorized(
                 "the Authorization header must be \"Bearer <key>\" or Basic with the key as password".into(),
             )
-        })?;
+        })
+}
+
+/// The caller of a request's API key ([`credential`]; anonymous without one).
+pub async fn key_caller(headers: &HeaderMap, app: &AppState) -> Result<Caller, ApiError> {
+    let Some(token) = credential(headers)? else { return Ok(Caller::ANONYMOUS) };
     let key = app
         .store
         .key_by_hash(&hash_token(&token))

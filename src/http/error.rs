@@ -112,6 +112,7 @@ impl From<SensorError> for ApiError {
         match e {
             SensorError::BadRequest(m) => ApiError::BadRequest(m),
             SensorError::NotFound(m) => ApiError::NotFound(m),
+            SensorError::Forbidden(m) => ApiError::Forbidden(m),
             SensorError::Store(e) => e.into(),
         }
     }

@@ -1,7 +1,9 @@
 //! OGC SensorThings API 1.1 at `/sta/v1.1`: thin handlers over [`crate::sensors`].
 //!
 //! Reads are open to everyone (the public sees public stations only); writes need a staff or
-//! admin key, sent as `Bearer` or, as FROST clients do, as the password of HTTP Basic.
+//! admin key, sent as `Bearer` or, as FROST clients do, as the password of HTTP Basic. A sensor
+//! device's credential (`mzd_…`, `machizu sensors add`) may post observations to its own
+//! station's datastreams only; it reads as the public.
 //! `POST` answers 201 with the new entity and its `Location`; `PATCH` and `PUT` answer 200 with
 //! the entity as it now is; `DELETE` 200. A JSON Patch (`application/json-patch+json`) applies
 //! to the entity's own properties.
@@ -15,11 +17,12 @@ use serde_json::{Value, json};
 
 use super::error::ErrorBody;
 use super::{ApiError, AppState, BaseUrl, auth};
-use crate::auth::{Caller, Role};
+use crate::auth::{Caller, Role, hash_token};
 use crate::catalog::Audience;
 use crate::sensors::model::Kind;
 use crate::sensors::read::{Answer, Ctx};
 use crate::sensors::request::{self, Options, Step};
+use crate::store::sensors::DEVICE_PREFIX;
 
 /// Where the API lives, under the server's root.
 pub const PREFIX: &str = "/sta/v1.1";
@@ -58,16 +61,40 @@ fn json_body(body: &[u8]) -> Result<Value, ApiError> {
               (status = 404, body = ErrorBody)))]
 pub async fn entry(
     State(app): State<AppState>,
-    caller: Caller,
     base: BaseUrl,
     Path(path): Path<String>,
     request: axum::http::request::Parts,
     body: Bytes,
 ) -> Result<Response, ApiError> {
-    let axum::http::request::Parts { method, headers, uri, .. } = request;
-    let ctx = ctx(&base, &caller);
+    let axum::http::request::Parts { method, headers, uri, extensions, .. } = request;
     let steps = request::path(&path).map_err(|e| ApiError::BadRequest(e.0))?;
     let sensors = &app.sensors;
+    // The caller: the staff area's, a sensor device's, or an API key's.
+    let caller = match (extensions.get::<Caller>(), auth::credential(&headers)?) {
+        (Some(caller), _) => caller.clone(),
+        (None, Some(token)) if token.starts_with(DEVICE_PREFIX) => {
+            let device = app
+                .store
+                .sensor_device_by_hash(&hash_token(&token))
+                .await?
+                .ok_or_else(|| ApiError::Unauthorized("unknown device credential".into()))?;
+            if let Some(at) = &device.revoked_at {
+                return Err(ApiError::Unauthorized(format!("device {} was revoked at {at}", device.id)));
+            }
+            if method != Method::POST && !method.is_safe() {
+                return Err(ApiError::Forbidden("a device may only post observations".into()));
+            }
+            if method == Method::POST {
+                let staff = Ctx { audience: Audience::Staff, ..ctx(&base, &Caller::ANONYMOUS) };
+                let links = sensors.device_create(device.thing, &steps, &json_body(&body)?, &staff).await?;
+                let created = if is_batch(&steps) { json!(links) } else { read_link(&app, &links[0], &staff).await? };
+                return Ok((StatusCode::CREATED, [(header::LOCATION, links[0].clone())], Json(created)).into_response());
+            }
+            Caller::ANONYMOUS
+        }
+        (None, _) => auth::key_caller(&headers, &app).await?,
+    };
+    let ctx = ctx(&base, &caller);
     if method == Method::GET || method == Method::HEAD {
         let query: Vec<(String, String)> = serde_urlencoded::from_str(uri.query().unwrap_or(""))
             .map_err(|e| ApiError::BadRequest(format!("query parameters: {e}")))?;
@@ -81,7 +108,7 @@ pub async fn entry(
     auth::require(&caller, Role::Staff, "changing SensorThings data")?;
     let staff = Ctx { audience: Audience::Staff, ..ctx };
     match method {
-        Method::POST if matches!(steps.as_slice(), [Step::Name(n, None)] if n == "CreateObservations") => {
+        Method::POST if is_batch(&steps) => {
             let links = sensors.create_observations(&json_body(&body)?, &staff).await?;
             Ok((StatusCode::CREATED, Json(json!(links))).into_response())
         }
@@ -114,6 +141,11 @@ pub async fn entry(
         }
         _ => Err(ApiError::MethodNotAllowed(format!("{method} is not a SensorThings method"))),
     }
+}
+
+/// Whether the path is the dataArray batch, `CreateObservations`.
+fn is_batch(steps: &[Step]) -> bool {
+    matches!(steps, [Step::Name(n, None)] if n == "CreateObservations")
 }
 
 /// The entity at a self link (just created), as staff see it.

@@ -38,6 +38,9 @@ pub enum SensorError {
     BadRequest(String),
     #[error("{0}")]
     NotFound(String),
+    /// The caller may not do this (a device writing another station's datastreams).
+    #[error("{0}")]
+    Forbidden(String),
     #[error(transparent)]
     Store(#[from] StoreError),
 }

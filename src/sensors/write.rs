@@ -57,7 +57,10 @@ fn time_or_interval(what: &str, v: &Value) -> Result<(String, Option<String>), S
 fn check_property(kind: Kind, name: &str, v: &Value, props: &Map<String, Value>) -> Result<(), SensorError> {
     let what = || format!("{}.{name}", kind.singular());
     let geojson = || {
-        props.get("encodingType").and_then(Value::as_str).is_some_and(|e| e.ends_with("geo+json") || e == "application/geojson")
+        props
+            .get("encodingType")
+            .and_then(Value::as_str)
+            .is_some_and(|e| e.ends_with("geo+json") || e == "application/geojson")
     };
     match name {
         "name" | "description" | "encodingType" | "definition" | "observationType" if !v.is_string() => {
@@ -653,6 +656,40 @@ impl Sensors {
         }
         let ids = self.commit(draft).await?;
         Ok(ids.into_iter().map(|id| ctx.self_link(Kind::Observation, id)).collect())
+    }
+
+    /// A device's `POST`: observations for the datastreams of its Thing only
+    /// (`Datastreams(n)/Observations`, `Observations`, `CreateObservations`); returns what
+    /// [`Self::create`] or [`Self::create_observations`] return.
+    pub async fn device_create(
+        &self,
+        thing: i64,
+        steps: &[Step],
+        body: &Value,
+        ctx: &Ctx,
+    ) -> Result<Vec<String>, SensorError> {
+        let link = |v: &Value| v.get("Datastream").and_then(|d| d.get("@iot.id")).and_then(Value::as_i64);
+        let (datastreams, batch): (Vec<Option<i64>>, bool) = match steps {
+            [Step::Name(set, Some(d)), Step::Name(obs, None)] if set == "Datastreams" && obs == "Observations" => {
+                (vec![Some(*d)], false)
+            }
+            [Step::Name(obs, None)] if obs == "Observations" => (vec![link(body)], false),
+            [Step::Name(c, None)] if c == "CreateObservations" => {
+                (body.as_array().map(|groups| groups.iter().map(link).collect()).unwrap_or_default(), true)
+            }
+            _ => return Err(SensorError::Forbidden("a device may only post observations".into())),
+        };
+        let reg = self.registry();
+        for d in &datastreams {
+            let owned = d.and_then(|d| reg.get(Kind::Datastream, d)).is_some_and(|ds| ds.link("Thing") == Some(thing));
+            if !owned {
+                return Err(SensorError::Forbidden(format!(
+                    "this device posts only to the datastreams of Things({thing}), not {}",
+                    d.map_or("an unnamed datastream".into(), |d| format!("Datastreams({d})"))
+                )));
+            }
+        }
+        if batch { self.create_observations(body, ctx).await } else { Ok(vec![self.create(steps, body, ctx).await?]) }
     }
 
     /// Stores observations a device sent for its datastream (HTTP or MQTT): checked like a

@@ -224,6 +224,58 @@ where
     Ok(ids)
 }
 
+/// A device that posts observations (and camera images) for one Thing, a station.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct SensorDevice {
+    /// The id staff know it by (`gauge-niu`).
+    pub id: String,
+    /// The Thing whose datastreams it may write.
+    pub thing: i64,
+    pub name: String,
+    pub created_at: String,
+    pub revoked_at: Option<String>,
+}
+
+/// The prefix of a sensor device credential (API keys start `mzk_`).
+pub const DEVICE_PREFIX: &str = "mzd_";
+
+/// A device to register, with its credential to hand over once (kept only as a hash).
+pub struct NewSensorDevice {
+    pub device: SensorDevice,
+    pub credential: String,
+    pub hash: String,
+}
+
+impl NewSensorDevice {
+    /// A device with a fresh credential: `mzd_` and 160 random bits as 40 hex digits.
+    pub fn generate(id: &str, thing: i64, name: &str) -> Result<Self, String> {
+        use rand::RngCore;
+        let valid = |c: char| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-' || c == '_';
+        if id.is_empty() || id.len() > 40 || !id.chars().all(valid) {
+            return Err(format!("device id {id:?}: use 1–40 lowercase letters, digits, '-' or '_'"));
+        }
+        let mut secret = [0u8; 20];
+        rand::rng().fill_bytes(&mut secret);
+        let credential = format!("{DEVICE_PREFIX}{}", hex::encode(secret));
+        let hash = crate::auth::hash_token(&credential);
+        let device = SensorDevice {
+            id: id.to_owned(),
+            thing,
+            name: name.to_owned(),
+            created_at: String::new(),
+            revoked_at: None,
+        };
+        Ok(Self { device, credential, hash })
+    }
+}
+
+pub(crate) type DeviceRow = (String, i64, String, String, Option<String>);
+
+pub(crate) fn device((id, thing, name, created_at, revoked_at): DeviceRow) -> SensorDevice {
+    use super::normal_time;
+    SensorDevice { id, thing, name, created_at: normal_time(created_at), revoked_at: revoked_at.map(normal_time) }
+}
+
 /// SensorThings entities and observations, in a store.
 #[async_trait]
 pub trait SensorStore: Send + Sync {
@@ -252,6 +304,18 @@ pub trait SensorStore: Send + Sync {
 
     /// The first and last phenomenon time of a datastream's observations.
     async fn observation_time_range(&self, datastream: i64) -> Result<Option<(String, String)>, StoreError>;
+
+    /// Registers a sensor device with its credential's hash.
+    async fn add_sensor_device(&self, new: &NewSensorDevice) -> Result<SensorDevice, StoreError>;
+
+    /// Every sensor device, revoked ones too.
+    async fn sensor_devices(&self) -> Result<Vec<SensorDevice>, StoreError>;
+
+    /// The device whose credential has this hash.
+    async fn sensor_device_by_hash(&self, hash: &str) -> Result<Option<SensorDevice>, StoreError>;
+
+    /// Revokes a device; false if there is none or it was revoked before.
+    async fn revoke_sensor_device(&self, id: &str) -> Result<bool, StoreError>;
 }
 
 /// Implements [`SensorStore`] for a backend with a `pool` field and a module `sql` of constants
@@ -364,6 +428,57 @@ macro_rules! impl_sensor_store {
                     .await
                     .map_err($crate::store::StoreError::db("reading a datastream's time range"))?;
                 Ok(first.zip(last).map(|(a, b)| ($crate::store::normal_time(a), $crate::store::normal_time(b))))
+            }
+
+            async fn add_sensor_device(
+                &self,
+                new: &$crate::store::sensors::NewSensorDevice,
+            ) -> Result<$crate::store::sensors::SensorDevice, $crate::store::StoreError> {
+                let d = &new.device;
+                let (created_at,): (String,) = sqlx::query_as(sql::INSERT_STA_DEVICE)
+                    .bind(&d.id)
+                    .bind(d.thing)
+                    .bind(&d.name)
+                    .bind(&new.hash)
+                    .fetch_one(&self.pool)
+                    .await
+                    .map_err($crate::store::StoreError::db(format!("registering sensor device {}", d.id)))?;
+                Ok($crate::store::sensors::SensorDevice {
+                    created_at: $crate::store::normal_time(created_at),
+                    ..d.clone()
+                })
+            }
+
+            async fn sensor_devices(
+                &self,
+            ) -> Result<Vec<$crate::store::sensors::SensorDevice>, $crate::store::StoreError> {
+                let rows: Vec<$crate::store::sensors::DeviceRow> = sqlx::query_as(sql::SELECT_STA_DEVICES)
+                    .bind(None::<String>)
+                    .fetch_all(&self.pool)
+                    .await
+                    .map_err($crate::store::StoreError::db("reading sensor devices"))?;
+                Ok(rows.into_iter().map($crate::store::sensors::device).collect())
+            }
+
+            async fn sensor_device_by_hash(
+                &self,
+                hash: &str,
+            ) -> Result<Option<$crate::store::sensors::SensorDevice>, $crate::store::StoreError> {
+                let row: Option<$crate::store::sensors::DeviceRow> = sqlx::query_as(sql::SELECT_STA_DEVICES)
+                    .bind(hash)
+                    .fetch_optional(&self.pool)
+                    .await
+                    .map_err($crate::store::StoreError::db("looking up a sensor device"))?;
+                Ok(row.map($crate::store::sensors::device))
+            }
+
+            async fn revoke_sensor_device(&self, id: &str) -> Result<bool, $crate::store::StoreError> {
+                let done = sqlx::query(sql::REVOKE_STA_DEVICE)
+                    .bind(id)
+                    .execute(&self.pool)
+                    .await
+                    .map_err($crate::store::StoreError::db(format!("revoking sensor device {id}")))?;
+                Ok(done.rows_affected() == 1)
             }
         }
     };

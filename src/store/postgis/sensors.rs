@@ -15,6 +15,9 @@ mod sql {
     pub const COUNT_STA_OBSERVATIONS: &str =
         concat!(include_str!("sql/count_sta_observations.sql"), include_str!("sql/sta_observations_where.sql"));
     pub const STA_TIME_RANGE: &str = include_str!("sql/sta_time_range.sql");
+    pub const INSERT_STA_DEVICE: &str = include_str!("sql/insert_sta_device.sql");
+    pub const SELECT_STA_DEVICES: &str = include_str!("sql/select_sta_devices.sql");
+    pub const REVOKE_STA_DEVICE: &str = include_str!("sql/revoke_sta_device.sql");
     pub const WRITE: crate::store::sensors::WriteSql = crate::store::sensors::WriteSql {
         delete_observations: DELETE_STA_OBSERVATIONS,
         delete_entities: DELETE_STA_ENTITIES,
