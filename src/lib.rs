@@ -21,6 +21,7 @@ pub mod follow;
 pub mod http;
 pub mod import;
 pub mod live;
+pub mod mqtt;
 pub mod network;
 pub mod ogc;
 pub mod query;

@@ -310,3 +310,91 @@ async fn devices_post_observations_to_their_own_station_only() {
     let all = s.get_json("/sta/v1.1/Observations?$count=true", Some(&staff)).await;
     assert_eq!(all["@iot.count"], 4);
 }
+
+/// The test broker `scripts/test` starts (`MACHIZU_TEST_MQTT_URL`).
+fn test_broker() -> (String, u16) {
+    let url = std::env::var("MACHIZU_TEST_MQTT_URL").expect(
+        "MACHIZU_TEST_MQTT_URL is not set: run the tests with scripts/test, which starts a throwaway Mosquitto broker",
+    );
+    let (host, port) = url.strip_prefix("mqtt://").unwrap().rsplit_once(':').unwrap();
+    (host.to_owned(), port.parse().unwrap())
+}
+
+/// Through a real Mosquitto: an observation published on `v1.1/Datastreams(1)/Observations`
+/// is stored (once) and readable over HTTP; a subscriber receives the observations created over
+/// HTTP, and never those of a staff-only datastream.
+#[tokio::test(flavor = "multi_thread")]
+async fn mqtt_creates_and_announces_observations() {
+    use std::time::{Duration, Instant};
+    let (host, port) = test_broker();
+    let s = TestServer::demo_with(|c| c.live.mqtt_url = Some(format!("mqtt://{host}:{port}"))).await;
+    let staff = s.key(Role::Staff).await;
+    let t = machizu::sensors::write::example_thing("丹生川", 140.4, 38.6, "m");
+    assert_eq!(s.call("POST", "/sta/v1.1/Things", Some(&staff), Some(&t), &[]).await.status(), 201);
+    let hidden = json!({"name": "内部", "unitOfMeasurement": {}, "observationType": "m", "properties": {"staffOnly": true},
+                        "Thing": {"@iot.id": 1}, "Sensor": {"@iot.id": 1}, "ObservedProperty": {"@iot.id": 1}});
+    assert_eq!(s.call("POST", "/sta/v1.1/Datastreams", Some(&staff), Some(&hidden), &[]).await.status(), 201);
+
+    // A subscriber on everything under v1.1/.
+    let mut options = rumqttc::MqttOptions::new("sta-subscriber", host.clone(), port);
+    options.set_keep_alive(Duration::from_secs(5));
+    let (sub, mut sub_events) = rumqttc::AsyncClient::new(options, 64);
+    sub.subscribe("v1.1/#", rumqttc::QoS::AtLeastOnce).await.unwrap();
+    let (tx, mut received) = tokio::sync::mpsc::unbounded_channel::<(String, Value)>();
+    tokio::spawn(async move {
+        while let Ok(event) = sub_events.poll().await {
+            if let rumqttc::Event::Incoming(rumqttc::Packet::Publish(p)) = event {
+                let _ = tx.send((p.topic.clone(), serde_json::from_slice(&p.payload).unwrap_or(Value::Null)));
+            }
+        }
+    });
+
+    // In: a device publishes; the server stores it once it has subscribed.
+    let mut options = rumqttc::MqttOptions::new("sta-gauge", host, port);
+    options.set_keep_alive(Duration::from_secs(5));
+    let (gauge, mut gauge_events) = rumqttc::AsyncClient::new(options, 16);
+    tokio::spawn(async move { while gauge_events.poll().await.is_ok() {} });
+    let payload = json!({"phenomenonTime": "2026-12-01T10:00:00+09:00", "result": 2.25}).to_string();
+    let deadline = Instant::now() + Duration::from_secs(15);
+    loop {
+        gauge
+            .publish("v1.1/Datastreams(1)/Observations", rumqttc::QoS::AtLeastOnce, false, payload.clone())
+            .await
+            .unwrap();
+        tokio::time::sleep(Duration::from_millis(500)).await;
+        let got = s.get_json("/sta/v1.1/Datastreams(1)/Observations?$count=true", None).await;
+        if got["@iot.count"].as_u64().unwrap() > 0 {
+            assert_eq!(got["value"][0]["result"], 2.25);
+            assert_eq!(got["value"][0]["phenomenonTime"], "2026-12-01T01:00:00.000Z");
+            break;
+        }
+        assert!(Instant::now() < deadline, "no observation came through the broker");
+    }
+
+    // Out: created over HTTP, announced on the datastream's topic; the staff-only one is not.
+    let obs = json!({"phenomenonTime": "2026-12-01T11:00:00+09:00", "result": 3.5});
+    assert_eq!(
+        s.call("POST", "/sta/v1.1/Datastreams(2)/Observations", Some(&staff), Some(&obs), &[]).await.status(),
+        201
+    );
+    assert_eq!(
+        s.call("POST", "/sta/v1.1/Datastreams(1)/Observations", Some(&staff), Some(&obs), &[]).await.status(),
+        201
+    );
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let announced = loop {
+        let (topic, body) =
+            tokio::time::timeout_at(deadline.into(), received.recv()).await.expect("announced within 10 s").unwrap();
+        assert_ne!(topic, "v1.1/Datastreams(2)/Observations", "a staff-only datastream reached the broker");
+        if body["result"] == 3.5 {
+            assert_eq!(topic, "v1.1/Datastreams(1)/Observations");
+            break body;
+        }
+    };
+    assert!(announced["@iot.id"].as_i64().is_some() && announced["@iot.selfLink"].as_str().unwrap().ends_with(")"));
+    // machizu's own announcements coming back are not stored again.
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    let all = s.get_json("/sta/v1.1/Datastreams(1)/Observations?$count=true", None).await;
+    let results: Vec<f64> = all["value"].as_array().unwrap().iter().map(|o| o["result"].as_f64().unwrap()).collect();
+    assert_eq!(results.iter().filter(|r| **r == 3.5).count(), 1, "{results:?}");
+}

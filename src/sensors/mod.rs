@@ -7,6 +7,7 @@
 //! - [`read`]: resolving paths, listing, paging and rendering;
 //! - [`write`]: creation with deep insert, updates, deletes with the standard's cascades, and
 //!   the dataArray batch;
+//! - [`mqtt`]: the MQTT extension through the broker;
 //! - [`state`]: a datastream's state against its thresholds with hysteresis, or 欠測 when its
 //!   device fell silent.
 //!
@@ -17,6 +18,7 @@
 pub mod eval;
 pub mod filter;
 pub mod model;
+pub mod mqtt;
 pub mod read;
 pub mod request;
 pub mod state;

@@ -464,6 +464,11 @@ fn own_json(reg: &Registry, subject: Subject, ctx: &Ctx) -> Map<String, Value> {
     out
 }
 
+/// An observation as the standard's JSON, with its links.
+pub fn observation_json(reg: &Registry, row: &ObservationRow, ctx: &Ctx) -> Value {
+    Value::Object(own_json(reg, Subject::Observation(row), ctx))
+}
+
 /// An observation's id and own properties, as the standard writes them.
 pub fn observation_properties(o: &ObservationRow) -> Map<String, Value> {
     let interval = |a: &str, b: &Option<String>| match b {
