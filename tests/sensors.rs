@@ -398,3 +398,71 @@ async fn mqtt_creates_and_announces_observations() {
     let results: Vec<f64> = all["value"].as_array().unwrap().iter().map(|o| o["result"].as_f64().unwrap()).collect();
     assert_eq!(results.iter().filter(|r| **r == 3.5).count(), 1, "{results:?}");
 }
+
+/// A flood wave replayed through the dataArray extension (out of order, in one batch) crosses
+/// each of Japan's four named river levels up and then down, the events in order, with no
+/// flapping from the gauge's ±3 cm noise; a gauge that falls silent becomes 欠測 when its
+/// expected interval runs out, and the state outlives a restart.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_replayed_hydrograph_crosses_each_river_level_up_and_down() {
+    use chrono::{DateTime, Duration, Utc};
+    let s = TestServer::demo().await;
+    let staff = s.key(Role::Staff).await;
+    let mut t = machizu::sensors::write::example_thing("丹生川 水位観測所", 140.4, 38.6, "m");
+    let levels: Vec<Value> =
+        [("水防団待機水位", 2.0), ("はん濫注意水位", 2.5), ("避難判断水位", 3.2), ("はん濫危険水位", 4.0)]
+            .iter()
+            .map(|(name, value)| json!({"value": value, "name_ja": name, "name_en": name}))
+            .collect();
+    t["Datastreams"][0]["properties"] =
+        json!({"thresholds": {"levels": levels, "hysteresis": 0.1, "expected_interval_s": 600}});
+    assert_eq!(s.call("POST", "/sta/v1.1/Things", Some(&staff), Some(&t), &[]).await.status(), 201);
+    // Falling thresholds are refused.
+    let bad = json!({"properties": {"thresholds": {"levels": [{"value": 3, "name_ja": "a", "name_en": "a"}, {"value": 2, "name_ja": "b", "name_en": "b"}], "hysteresis": 0.1, "expected_interval_s": 60}}});
+    let r = s.call("PATCH", "/sta/v1.1/Datastreams(1)", Some(&staff), Some(&bad), &[]).await;
+    assert_eq!(r.status(), 400);
+
+    let start: DateTime<Utc> = "2026-12-01T00:00:00Z".parse().unwrap();
+    let mut rows: Vec<Value> = (0..=72)
+        .map(|i| {
+            let x = f64::from(i) / 72.0 * std::f64::consts::PI;
+            let wobble = if i % 2 == 0 { 0.03 } else { -0.03 };
+            let at = start + Duration::minutes(10 * i64::from(i));
+            json!([at.to_rfc3339(), ((1.0 + 3.6 * x.sin() + wobble) * 1000.0).round() / 1000.0])
+        })
+        .collect();
+    rows.reverse();
+    let batch = json!([{"Datastream": {"@iot.id": 1}, "components": ["phenomenonTime", "result"], "dataArray": rows}]);
+    assert_eq!(s.call("POST", "/sta/v1.1/CreateObservations", Some(&staff), Some(&batch), &[]).await.status(), 201);
+
+    let events = s.get_json("/sensors/events", None).await;
+    let events = events.as_array().unwrap();
+    let path: Vec<&str> = events.iter().map(|e| e["to"].as_str().unwrap()).collect();
+    assert_eq!(
+        path,
+        ["level:0", "level:1", "level:2", "level:3", "level:4", "level:3", "level:2", "level:1", "level:0"]
+    );
+    let names: Vec<&str> = events[1..5].iter().map(|e| e["to_name_ja"].as_str().unwrap()).collect();
+    assert_eq!(names, ["水防団待機水位", "はん濫注意水位", "避難判断水位", "はん濫危険水位"]);
+    assert_eq!(events[8]["to_name_ja"], "平常");
+    let times: Vec<&str> = events.iter().map(|e| e["at"].as_str().unwrap()).collect();
+    assert!(times.windows(2).all(|w| w[0] < w[1]), "{times:?}");
+    for e in &events[1..5] {
+        assert!(e["value"].as_f64().unwrap() >= 2.0, "up at or above its level: {e}");
+    }
+
+    // Silence: 欠測 exactly when the 10-minute interval after the last observation ran out.
+    let last = start + Duration::minutes(720);
+    s.app.sensors.check_silence(last + Duration::minutes(9)).await.unwrap();
+    let after = events.last().unwrap()["id"].as_i64().unwrap();
+    assert_eq!(s.get_json(&format!("/sensors/events?after={after}"), None).await, json!([]));
+    s.app.sensors.check_silence(last + Duration::minutes(11)).await.unwrap();
+    s.app.sensors.check_silence(last + Duration::minutes(12)).await.unwrap();
+    let missing = s.get_json(&format!("/sensors/events?after={after}"), None).await;
+    assert_eq!(missing.as_array().unwrap().len(), 1, "once: {missing}");
+    assert_eq!(missing[0]["to"], "missing");
+    assert_eq!(missing[0]["to_name_ja"], "欠測");
+    assert_eq!(missing[0]["at"], "2026-12-01T12:10:00.000Z");
+    let reopened = Sensors::open(s.app.store.clone()).await.unwrap();
+    assert_eq!(reopened.state(1), Some(machizu::sensors::state::State::Missing));
+}

@@ -151,3 +151,16 @@ CREATE TABLE IF NOT EXISTS machizu_sta_devices (
   created_at DATETIME NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ','now')),
   revoked_at DATETIME
 );
+-- Changes of a datastream's state (src/sensors/state.rs): a threshold crossed up or down, 欠測
+-- (no data) and its end. `from_state`/`to_state`: unknown, missing, or level:n (0: below every
+-- threshold). `at`: the observation's phenomenon time, or when the silence began.
+CREATE TABLE IF NOT EXISTS machizu_sta_events (
+  id INTEGER PRIMARY KEY AUTOINCREMENT NOT NULL,
+  datastream INTEGER NOT NULL,
+  from_state TEXT NOT NULL,
+  to_state TEXT NOT NULL,
+  at DATETIME NOT NULL,
+  value REAL,
+  recorded_at DATETIME NOT NULL
+);
+CREATE INDEX IF NOT EXISTS machizu_sta_events_datastream ON machizu_sta_events (datastream, id);

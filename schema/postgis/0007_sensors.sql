@@ -39,3 +39,17 @@ CREATE TABLE IF NOT EXISTS machizu_sta_devices (
   created_at timestamptz NOT NULL DEFAULT now(),
   revoked_at timestamptz
 );
+
+-- Changes of a datastream's state (src/sensors/state.rs): a threshold crossed up or down, 欠測
+-- (no data) and its end. `from_state`/`to_state`: unknown, missing, or level:n (0: below every
+-- threshold). `at`: the observation's phenomenon time, or when the silence began.
+CREATE TABLE IF NOT EXISTS machizu_sta_events (
+  id bigserial PRIMARY KEY,
+  datastream bigint NOT NULL,
+  from_state text NOT NULL,
+  to_state text NOT NULL,
+  at timestamptz NOT NULL,
+  value double precision,
+  recorded_at timestamptz NOT NULL
+);
+CREATE INDEX IF NOT EXISTS machizu_sta_events_datastream ON machizu_sta_events (datastream, id);

@@ -18,6 +18,7 @@
 //! | `GET|POST /admin/vehicles`, `DELETE /admin/vehicles/{id}` | the vehicle registry, for admin keys ([`live`]) |
 //! | `POST|GET|DELETE /staff/session` | sign in, who is signed in (and the CSRF token), sign out ([`staff`]) |
 //! | `/staff/api/…` | every route above again, for signed-in staff (session cookie, CSRF on writes) ([`staff`]) |
+//! | `GET /sensors/events` | changes of the stations' states: thresholds crossed, 欠測 ([`sensors`]) |
 //! | `/sta/v1.1/…` | OGC SensorThings API 1.1: reads for all, writes for staff keys ([`sta`]) |
 //! | `GET /health` | liveness and store status ([`health`]) |
 //! | `GET /api` | the OpenAPI 3 document of all of the above, generated from the handlers' annotations |
@@ -40,6 +41,7 @@ pub mod live;
 pub mod ogc;
 pub mod query;
 pub mod search;
+pub mod sensors;
 pub mod sta;
 pub mod staff;
 pub mod tiles;
@@ -158,6 +160,7 @@ pub fn router(app: AppState) -> Router {
         .routes(routes!(live::list_vehicles, live::add_vehicle))
         .routes(routes!(live::revoke_vehicle))
         .routes(routes!(staff::sign_in, staff::current, staff::sign_out))
+        .routes(routes!(sensors::events))
         .routes(routes!(health::health))
         .split_for_parts();
     let api = Arc::new(api);

@@ -29,9 +29,31 @@ use std::sync::Arc;
 use arc_swap::ArcSwap;
 use tokio::sync::{Mutex, broadcast};
 
-use crate::store::sensors::ObservationRow;
+use std::collections::HashMap;
+
+use chrono::{DateTime, Utc};
+
+use crate::catalog::Audience;
+use crate::store::sensors::{EventRow, ObservationFilter, ObservationOrder, ObservationRow, SensorWrite};
 use crate::store::{Store, StoreError};
 use model::{Kind, Registry};
+use state::{State, Tracker};
+
+fn parse_utc(t: &str) -> Option<DateTime<Utc>> {
+    eval::parse_time(t).map(|t| t.with_timezone(&Utc))
+}
+
+fn event_row(datastream: i64, e: &state::Event, recorded_at: &str) -> EventRow {
+    EventRow {
+        id: 0,
+        datastream,
+        from: e.from.as_text(),
+        to: e.to.as_text(),
+        at: crate::store::iso(e.at),
+        value: e.value,
+        recorded_at: recorded_at.to_owned(),
+    }
+}
 
 /// Why a SensorThings request failed.
 #[derive(Debug, thiserror::Error)]
@@ -59,6 +81,9 @@ pub struct Sensors {
     registry: ArcSwap<Registry>,
     writer: Mutex<()>,
     observed: broadcast::Sender<Arc<ObservationRow>>,
+    /// Each datastream with thresholds: its state (changed by the writer only).
+    trackers: std::sync::Mutex<HashMap<i64, Tracker>>,
+    events: broadcast::Sender<Arc<EventRow>>,
 }
 
 impl Sensors {
@@ -76,12 +101,108 @@ impl Sensors {
                 reg.times.insert(id, range);
             }
         }
+        let mut trackers = HashMap::new();
+        let states: HashMap<i64, State> = store
+            .latest_sensor_events()
+            .await?
+            .into_iter()
+            .filter_map(|e| Some((e.datastream, State::parse(&e.to)?)))
+            .collect();
+        for d in reg.all(Kind::Datastream).filter(|d| d.thresholds().is_some()) {
+            let filter = ObservationFilter { datastreams: vec![d.id], ..Default::default() };
+            let newest = store.observations(&filter, ObservationOrder::PhenomenonTime, true, 1, 0).await?;
+            let newest = newest.first().and_then(|o| Some((parse_utc(&o.phenomenon_time)?, o.result.as_f64()?)));
+            let state = states.get(&d.id).copied().unwrap_or(State::Unknown);
+            trackers.insert(d.id, Tracker { state, newest });
+        }
         Ok(Sensors {
             store,
             registry: ArcSwap::from_pointee(reg),
             writer: Mutex::new(()),
             observed: broadcast::channel(4096).0,
+            trackers: std::sync::Mutex::new(trackers),
+            events: broadcast::channel(1024).0,
         })
+    }
+
+    /// Changes of state as they are stored (each once, after its transaction committed).
+    pub fn subscribe_events(&self) -> broadcast::Receiver<Arc<EventRow>> {
+        self.events.subscribe()
+    }
+
+    /// A datastream's state now (`None`: it has no thresholds).
+    pub fn state(&self, datastream: i64) -> Option<State> {
+        self.trackers.lock().expect("trackers lock").get(&datastream).map(|t| t.state)
+    }
+
+    /// The trackers after `write`'s new observations (in phenomenon-time order); their changes
+    /// of state go into `write.events`.
+    fn track(&self, reg: &Registry, write: &mut SensorWrite) -> HashMap<i64, Tracker> {
+        let mut trackers = self.trackers.lock().expect("trackers lock").clone();
+        trackers.retain(|d, _| reg.get(Kind::Datastream, *d).is_some_and(|d| d.thresholds().is_some()));
+        let mut order: Vec<&ObservationRow> = write.observations.iter().collect();
+        order.sort_by(|a, b| a.phenomenon_time.cmp(&b.phenomenon_time));
+        let recorded_at = crate::store::iso(Utc::now());
+        for o in order {
+            let Some(t) = reg.get(Kind::Datastream, o.datastream).and_then(|d| d.thresholds()) else { continue };
+            let (Some(at), Some(value)) = (parse_utc(&o.phenomenon_time), o.result.as_f64()) else { continue };
+            let tracker = trackers.entry(o.datastream).or_default();
+            if let Some(e) = tracker.observe(&t, at, value) {
+                write.events.push(event_row(o.datastream, &e, &recorded_at));
+            }
+        }
+        trackers
+    }
+
+    /// Notices silent datastreams: each past its expected interval becomes 欠測, as of the
+    /// moment its interval ran out. Called every few seconds by [`Self::start_watch`].
+    pub async fn check_silence(&self, now: DateTime<Utc>) -> Result<(), SensorError> {
+        let _one_writer = self.writer.lock().await;
+        let reg = self.registry();
+        let mut trackers = self.trackers.lock().expect("trackers lock").clone();
+        let recorded_at = crate::store::iso(Utc::now());
+        let mut write = SensorWrite::default();
+        for (d, tracker) in trackers.iter_mut() {
+            let Some(t) = reg.get(Kind::Datastream, *d).and_then(|d| d.thresholds()) else { continue };
+            if let Some(e) = tracker.check(&t, now) {
+                write.events.push(event_row(*d, &e, &recorded_at));
+            }
+        }
+        if write.events.is_empty() {
+            return Ok(());
+        }
+        self.store.write_sensors(&write).await?;
+        *self.trackers.lock().expect("trackers lock") = trackers;
+        self.announce(write.events);
+        Ok(())
+    }
+
+    /// Checks for silence every 10 seconds while the service lives.
+    pub fn start_watch(self: &Arc<Self>) {
+        let weak = Arc::downgrade(self);
+        tokio::spawn(async move {
+            let mut tick = tokio::time::interval(std::time::Duration::from_secs(10));
+            loop {
+                tick.tick().await;
+                let Some(sensors) = weak.upgrade() else { return };
+                if let Err(e) = sensors.check_silence(Utc::now()).await {
+                    tracing::warn!(error = %e, "checking sensors for silence");
+                }
+            }
+        });
+    }
+
+    fn announce(&self, events: Vec<EventRow>) {
+        for e in events {
+            tracing::info!(datastream = e.datastream, from = %e.from, to = %e.to, at = %e.at, "sensor state changed");
+            let _ = self.events.send(Arc::new(e));
+        }
+    }
+
+    /// Stored events of the datastreams `audience` may see, after event `after`.
+    pub async fn events(&self, audience: Audience, after: i64, limit: u64) -> Result<Vec<EventRow>, SensorError> {
+        let visible: Vec<i64> = self.registry().visible_datastreams(audience).into_iter().collect();
+        Ok(self.store.sensor_events(&visible, after, limit).await?)
     }
 
     /// The entities as they are now.

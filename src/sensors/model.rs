@@ -213,6 +213,11 @@ impl Entity {
         self.links.get(name).map_or(&[], Vec::as_slice)
     }
 
+    /// A datastream's thresholds (`properties.thresholds`), if it has valid ones.
+    pub fn thresholds(&self) -> Option<super::state::Thresholds> {
+        super::state::Thresholds::from_properties(self.props.get("properties")?)?.ok()
+    }
+
     /// Whether `properties` says it is for staff only.
     pub fn staff_only(&self) -> bool {
         self.props.get("properties").and_then(|p| p.get("staffOnly")).and_then(Value::as_bool) == Some(true)

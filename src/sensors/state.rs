@@ -64,6 +64,61 @@ pub enum State {
     Missing,
 }
 
+impl State {
+    /// As stored: `unknown`, `missing`, `level:n`.
+    pub fn as_text(self) -> String {
+        match self {
+            State::Unknown => "unknown".into(),
+            State::Missing => "missing".into(),
+            State::Level(n) => format!("level:{n}"),
+        }
+    }
+
+    pub fn parse(text: &str) -> Option<State> {
+        match text {
+            "unknown" => Some(State::Unknown),
+            "missing" => Some(State::Missing),
+            _ => text.strip_prefix("level:")?.parse().ok().map(State::Level),
+        }
+    }
+
+    /// Its name for people, in Japanese and English: the level's, 平常 below every level.
+    pub fn names(self, t: &Thresholds) -> (String, String) {
+        match self {
+            State::Unknown => ("不明".into(), "unknown".into()),
+            State::Missing => ("欠測".into(), "no data".into()),
+            State::Level(0) => ("平常".into(), "normal".into()),
+            State::Level(n) => t.levels.get(n - 1).map_or_else(
+                || (format!("レベル{n}"), format!("level {n}")),
+                |l| (l.name_ja.clone(), l.name_en.clone()),
+            ),
+        }
+    }
+}
+
+impl Thresholds {
+    /// A datastream's thresholds from its `properties.thresholds`, checked: levels rising,
+    /// hysteresis not negative, an expected interval.
+    pub fn from_properties(properties: &serde_json::Value) -> Option<Result<Thresholds, String>> {
+        let v = properties.get("thresholds")?;
+        let t: Thresholds = match serde_json::from_value(v.clone()) {
+            Ok(t) => t,
+            Err(e) => {
+                return Some(Err(format!(
+                    "properties.thresholds: {e} (levels [{{value, name_ja, name_en}}], hysteresis, expected_interval_s)"
+                )));
+            }
+        };
+        if !t.levels.windows(2).all(|w| w[0].value < w[1].value) {
+            return Some(Err("properties.thresholds: the levels must rise, lowest first".into()));
+        }
+        if t.hysteresis < 0.0 || !t.hysteresis.is_finite() || t.expected_interval_s == 0 {
+            return Some(Err("properties.thresholds: hysteresis is 0 or more, expected_interval_s more than 0".into()));
+        }
+        Some(Ok(t))
+    }
+}
+
 /// A change of state.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Event {

@@ -70,6 +70,10 @@ fn check_property(kind: Kind, name: &str, v: &Value, props: &Map<String, Value>)
         "properties" | "unitOfMeasurement" | "parameters" if !v.is_object() && !v.is_null() => {
             Err(bad(format!("{} is a JSON object, not {v}", what())))
         }
+        "properties" if kind == Kind::Datastream => match super::state::Thresholds::from_properties(v) {
+            Some(Err(e)) => Err(bad(format!("Datastream.{e}"))),
+            _ => Ok(()),
+        },
         "location" | "feature" if geojson() && super::eval::geometry(v).is_none() => {
             Err(bad(format!("{} is not a GeoJSON geometry or feature", what())))
         }
@@ -461,13 +465,16 @@ impl Sensors {
     /// Stores the draft's change, then moves the registry on and tells subscribers; returns the
     /// new observations' ids.
     async fn commit(&self, draft: Draft) -> Result<Vec<i64>, SensorError> {
-        let (reg, write) = draft.finish();
+        let (reg, mut write) = draft.finish();
+        let trackers = self.track(&reg, &mut write);
         let ids = self.store.write_sensors(&write).await?;
         self.registry.store(Arc::new(reg));
+        *self.trackers.lock().expect("trackers lock") = trackers;
         for (mut row, id) in write.observations.into_iter().zip(&ids) {
             row.id = *id;
             let _ = self.observed.send(Arc::new(row));
         }
+        self.announce(write.events);
         Ok(ids)
     }
 

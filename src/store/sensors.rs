@@ -139,7 +139,8 @@ impl ObservationOrder {
 /// One change of SensorThings data, made in one transaction, in this order: the observations
 /// of `delete_observations_of` (datastreams) and `delete_observations_at` (features of
 /// interest) and the observations `delete_observations` are deleted, then the entities `delete`
-/// (kind, id); `put` is written (created or replaced), and `observations` are added.
+/// (kind, id); `put` is written (created or replaced), `observations` are added, and the
+/// `events` (changes of state) they made.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct SensorWrite {
     pub delete_observations_of: Vec<i64>,
@@ -148,6 +149,7 @@ pub struct SensorWrite {
     pub delete: Vec<(String, i64)>,
     pub put: Vec<EntityRow>,
     pub observations: Vec<ObservationRow>,
+    pub events: Vec<EventRow>,
 }
 
 impl SensorWrite {
@@ -168,6 +170,7 @@ pub(crate) struct WriteSql {
     pub delete_entities: &'static str,
     pub put_entities: &'static str,
     pub insert_observations: &'static str,
+    pub insert_events: &'static str,
 }
 
 /// [`SensorStore::write_sensors`] for either backend.
@@ -220,8 +223,38 @@ where
         ids = rows.into_iter().map(|(id,)| id).collect();
         ids.sort_unstable();
     }
+    if !write.events.is_empty() {
+        sqlx::query(sql.insert_events)
+            .bind(serde_json::to_string(&write.events).expect("events serialise"))
+            .execute(&mut *tx)
+            .await
+            .map_err(what())?;
+    }
     tx.commit().await.map_err(what())?;
     Ok(ids)
+}
+
+/// A change of a datastream's state, as stored ([`crate::sensors::state`]).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct EventRow {
+    /// Assigned by the store (0 before).
+    #[serde(default)]
+    pub id: i64,
+    pub datastream: i64,
+    /// `unknown`, `missing`, or `level:n`.
+    pub from: String,
+    pub to: String,
+    /// UTC, ISO 8601 with milliseconds.
+    pub at: String,
+    pub value: Option<f64>,
+    pub recorded_at: String,
+}
+
+pub(crate) type EventDbRow = (i64, i64, String, String, String, Option<f64>, String);
+
+pub(crate) fn event((id, datastream, from, to, at, value, recorded_at): EventDbRow) -> EventRow {
+    use super::normal_time;
+    EventRow { id, datastream, from, to, at: normal_time(at), value, recorded_at: normal_time(recorded_at) }
 }
 
 /// A device that posts observations (and camera images) for one Thing, a station.
@@ -304,6 +337,12 @@ pub trait SensorStore: Send + Sync {
 
     /// The first and last phenomenon time of a datastream's observations.
     async fn observation_time_range(&self, datastream: i64) -> Result<Option<(String, String)>, StoreError>;
+
+    /// The events of these datastreams after event `after`, oldest first, at most `limit`.
+    async fn sensor_events(&self, datastreams: &[i64], after: i64, limit: u64) -> Result<Vec<EventRow>, StoreError>;
+
+    /// The newest event of each datastream.
+    async fn latest_sensor_events(&self) -> Result<Vec<EventRow>, StoreError>;
 
     /// Registers a sensor device with its credential's hash.
     async fn add_sensor_device(&self, new: &NewSensorDevice) -> Result<SensorDevice, StoreError>;
@@ -428,6 +467,32 @@ macro_rules! impl_sensor_store {
                     .await
                     .map_err($crate::store::StoreError::db("reading a datastream's time range"))?;
                 Ok(first.zip(last).map(|(a, b)| ($crate::store::normal_time(a), $crate::store::normal_time(b))))
+            }
+
+            async fn sensor_events(
+                &self,
+                datastreams: &[i64],
+                after: i64,
+                limit: u64,
+            ) -> Result<Vec<$crate::store::sensors::EventRow>, $crate::store::StoreError> {
+                let rows: Vec<$crate::store::sensors::EventDbRow> = sqlx::query_as(sql::SELECT_STA_EVENTS)
+                    .bind($crate::store::sensors::ids_json(datastreams))
+                    .bind(after)
+                    .bind(i64::try_from(limit).unwrap_or(i64::MAX))
+                    .fetch_all(&self.pool)
+                    .await
+                    .map_err($crate::store::StoreError::db("reading sensor events"))?;
+                Ok(rows.into_iter().map($crate::store::sensors::event).collect())
+            }
+
+            async fn latest_sensor_events(
+                &self,
+            ) -> Result<Vec<$crate::store::sensors::EventRow>, $crate::store::StoreError> {
+                let rows: Vec<$crate::store::sensors::EventDbRow> = sqlx::query_as(sql::LATEST_STA_EVENTS)
+                    .fetch_all(&self.pool)
+                    .await
+                    .map_err($crate::store::StoreError::db("reading sensor states"))?;
+                Ok(rows.into_iter().map($crate::store::sensors::event).collect())
             }
 
             async fn add_sensor_device(

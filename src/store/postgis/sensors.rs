@@ -18,11 +18,14 @@ mod sql {
     pub const INSERT_STA_DEVICE: &str = include_str!("sql/insert_sta_device.sql");
     pub const SELECT_STA_DEVICES: &str = include_str!("sql/select_sta_devices.sql");
     pub const REVOKE_STA_DEVICE: &str = include_str!("sql/revoke_sta_device.sql");
+    pub const SELECT_STA_EVENTS: &str = include_str!("sql/select_sta_events.sql");
+    pub const LATEST_STA_EVENTS: &str = include_str!("sql/latest_sta_events.sql");
     pub const WRITE: crate::store::sensors::WriteSql = crate::store::sensors::WriteSql {
         delete_observations: DELETE_STA_OBSERVATIONS,
         delete_entities: DELETE_STA_ENTITIES,
         put_entities: PUT_STA_ENTITIES,
         insert_observations: INSERT_STA_OBSERVATIONS,
+        insert_events: include_str!("sql/insert_sta_events.sql"),
     };
 }
 
