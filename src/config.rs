@@ -134,6 +134,21 @@ impl Default for LiveConfig {
     }
 }
 
+/// The `[sensors]` table: SensorThings storage (src/sensors/).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct SensorsConfig {
+    /// Raw observations older than this many days are deleted; their hourly aggregates
+    /// (min/max/mean, kept for good) remain. Default 90.
+    pub raw_retention_days: u32,
+}
+
+impl Default for SensorsConfig {
+    fn default() -> Self {
+        Self { raw_retention_days: 90 }
+    }
+}
+
 /// The `[web]` table: the map clients (src/http/web.rs, web/).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
@@ -203,6 +218,8 @@ pub struct FileConfig {
     pub live: LiveConfig,
     #[serde(default)]
     pub web: WebConfig,
+    #[serde(default)]
+    pub sensors: SensorsConfig,
 }
 
 impl FileConfig {
@@ -233,6 +250,7 @@ pub struct Config {
     pub catalog: Catalog,
     pub live: LiveConfig,
     pub web: WebConfig,
+    pub sensors: SensorsConfig,
 }
 
 /// A string that `Debug` does not print (database URLs carry passwords).
@@ -290,6 +308,7 @@ impl Config {
                 ..file.live
             },
             web: file.web,
+            sensors: file.sensors,
         })
     }
 

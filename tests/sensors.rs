@@ -466,3 +466,95 @@ async fn a_replayed_hydrograph_crosses_each_river_level_up_and_down() {
     let reopened = Sensors::open(s.app.store.clone()).await.unwrap();
     assert_eq!(reopened.state(1), Some(machizu::sensors::state::State::Missing));
 }
+
+/// Charts: a day from the raw observations for everyone; the season from hourly aggregates for
+/// staff (with CSV), which survive the thinning of raw observations and take late ones in.
+async fn charts(s: &TestServer) {
+    use chrono::{Duration, DurationRound, Utc};
+    let staff = s.key(Role::Staff).await;
+    let mut t = machizu::sensors::write::example_thing("融雪溝 水位", 140.4, 38.6, "cm");
+    t["Datastreams"][0]["properties"] = json!({"thresholds": {"levels": [{"value": 30.0, "name_ja": "注意", "name_en": "caution"}], "hysteresis": 1.0, "expected_interval_s": 600}});
+    assert_eq!(s.call("POST", "/sta/v1.1/Things", Some(&staff), Some(&t), &[]).await.status(), 201);
+    // Every 10 minutes for the 72 whole hours before this one, and 6 hours 20 days ago.
+    let hour = Utc::now().duration_trunc(Duration::hours(1)).unwrap();
+    let now = hour - Duration::minutes(10);
+    let mut rows = Vec::new();
+    let old = hour - Duration::days(20);
+    for i in 0..36 {
+        rows.push(json!([(old + Duration::minutes(10 * i)).to_rfc3339(), (i % 5) as f64]));
+    }
+    for i in 0..(3 * 144) {
+        let at = now - Duration::minutes(10 * (3 * 144 - 1 - i));
+        rows.push(json!([at.to_rfc3339(), (i % 50) as f64]));
+    }
+    let batch = json!([{"Datastream": {"@iot.id": 1}, "components": ["phenomenonTime", "result"], "dataArray": rows}]);
+    assert_eq!(s.call("POST", "/sta/v1.1/CreateObservations", Some(&staff), Some(&batch), &[]).await.status(), 201);
+    s.app.sensors.aggregate().await.unwrap();
+
+    let recent = |since: chrono::DateTime<Utc>| {
+        (0..3 * 144).filter(|i| now - Duration::minutes(10 * (3 * 144 - 1 - i)) >= since).count()
+    };
+    let most = recent(Utc::now() - Duration::hours(24));
+    let day = s.get_json("/sensors/datastreams/1/series", None).await;
+    let least = recent(Utc::now() - Duration::hours(24));
+    let n = day["points"].as_array().unwrap().len();
+    assert!((least..=most).contains(&n) && n >= 138, "the last 24 h of 10-minute values: {n}");
+    assert_eq!(day["levels"][0]["value"], 30.0);
+    assert_eq!(day["unit"], "cm");
+    for period in ["week", "season"] {
+        assert_eq!(
+            s.call("GET", &format!("/sensors/datastreams/1/series?period={period}"), None, None, &[]).await.status(),
+            401
+        );
+    }
+    let season = s.get_json("/sensors/datastreams/1/series?period=season", Some(&staff)).await;
+    let hours = season["hours"].as_array().unwrap().clone();
+    // 6 hours 20 days ago (if still in this season) and 72 hours now.
+    let in_season = old >= machizu::sensors::series::season_start(now);
+    assert_eq!(hours.len(), 72 + if in_season { 6 } else { 0 }, "{season}");
+    let last = hours.last().unwrap();
+    assert_eq!(last["n"], 6);
+    let week = s.get_json("/sensors/datastreams/1/series?period=week", Some(&staff)).await;
+    assert_eq!(week["hours"].as_array().unwrap().len(), 72);
+
+    // Thinning drops the raw values 20 days old; the aggregates stay.
+    let thinned = s.app.store.thin_observations(&machizu::store::iso(now - Duration::days(10))).await.unwrap();
+    assert_eq!(thinned, 36);
+    let again = s.get_json("/sensors/datastreams/1/series?period=season", Some(&staff)).await;
+    assert_eq!(again["hours"], season["hours"]);
+    let raw = s.get_json("/sta/v1.1/Observations?$count=true&$top=0", Some(&staff)).await;
+    assert_eq!(raw["@iot.count"], 3 * 144);
+
+    // A late observation joins its hour's aggregate.
+    let hour0 = hours[hours.len() - 72]["hour"].as_str().unwrap().to_owned();
+    let late = json!({"phenomenonTime": hour0, "result": 99.0});
+    assert_eq!(
+        s.call("POST", "/sta/v1.1/Datastreams(1)/Observations", Some(&staff), Some(&late), &[]).await.status(),
+        201
+    );
+    s.app.sensors.aggregate().await.unwrap();
+    let week = s.get_json("/sensors/datastreams/1/series?period=week", Some(&staff)).await;
+    let first = &week["hours"][0];
+    assert_eq!(
+        (first["hour"].as_str().unwrap(), first["n"].as_i64(), first["max"].as_f64()),
+        (hour0.as_str(), Some(7), Some(99.0))
+    );
+
+    let r = s.call("GET", "/sensors/datastreams/1/series?period=week&format=csv", Some(&staff), None, &[]).await;
+    assert_eq!(r.status(), 200);
+    let csv = String::from_utf8(body_bytes(r).await).unwrap();
+    let lines: Vec<&str> = csv.lines().collect();
+    assert_eq!(lines[0], "hour,count,min,mean,max");
+    assert_eq!(lines.len(), 73);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn charts_on_the_geopackage() {
+    charts(&TestServer::demo().await).await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn charts_on_postgis() {
+    let url = support::fresh_database().await;
+    charts(&TestServer::demo_with(|c| c.database_url = Some(machizu::config::Secret(url))).await).await;
+}

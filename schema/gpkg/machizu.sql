@@ -164,3 +164,18 @@ CREATE TABLE IF NOT EXISTS machizu_sta_events (
   recorded_at DATETIME NOT NULL
 );
 CREATE INDEX IF NOT EXISTS machizu_sta_events_datastream ON machizu_sta_events (datastream, id);
+-- Hourly aggregates of numeric observations (kept for good; raw observations are thinned after
+-- [sensors] raw_retention_days), and the newest observation id aggregated so far.
+CREATE TABLE IF NOT EXISTS machizu_sta_hourly (
+  datastream INTEGER NOT NULL,
+  hour DATETIME NOT NULL,
+  n INTEGER NOT NULL,
+  lo REAL NOT NULL,
+  hi REAL NOT NULL,
+  total REAL NOT NULL,
+  PRIMARY KEY (datastream, hour)
+);
+CREATE TABLE IF NOT EXISTS machizu_sta_aggregated (
+  one INTEGER PRIMARY KEY NOT NULL CHECK (one = 1),
+  last_id INTEGER NOT NULL
+);

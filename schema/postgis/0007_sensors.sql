@@ -53,3 +53,19 @@ CREATE TABLE IF NOT EXISTS machizu_sta_events (
   recorded_at timestamptz NOT NULL
 );
 CREATE INDEX IF NOT EXISTS machizu_sta_events_datastream ON machizu_sta_events (datastream, id);
+
+-- Hourly aggregates of numeric observations (kept for good; raw observations are thinned after
+-- [sensors] raw_retention_days), and the newest observation id aggregated so far.
+CREATE TABLE IF NOT EXISTS machizu_sta_hourly (
+  datastream bigint NOT NULL,
+  hour timestamptz NOT NULL,
+  n bigint NOT NULL,
+  lo double precision NOT NULL,
+  hi double precision NOT NULL,
+  total double precision NOT NULL,
+  PRIMARY KEY (datastream, hour)
+);
+CREATE TABLE IF NOT EXISTS machizu_sta_aggregated (
+  one integer PRIMARY KEY CHECK (one = 1),
+  last_id bigint NOT NULL
+);

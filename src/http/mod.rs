@@ -18,7 +18,7 @@
 //! | `GET|POST /admin/vehicles`, `DELETE /admin/vehicles/{id}` | the vehicle registry, for admin keys ([`live`]) |
 //! | `POST|GET|DELETE /staff/session` | sign in, who is signed in (and the CSRF token), sign out ([`staff`]) |
 //! | `/staff/api/…` | every route above again, for signed-in staff (session cookie, CSRF on writes) ([`staff`]) |
-//! | `GET /sensors/events` | changes of the stations' states: thresholds crossed, 欠測 ([`sensors`]) |
+//! | `GET /sensors/events`, `/sensors/datastreams/{id}/series` | changes of the stations' states (thresholds crossed, 欠測); chart data, CSV ([`sensors`]) |
 //! | `/sta/v1.1/…` | OGC SensorThings API 1.1: reads for all, writes for staff keys ([`sta`]) |
 //! | `GET /health` | liveness and store status ([`health`]) |
 //! | `GET /api` | the OpenAPI 3 document of all of the above, generated from the handlers' annotations |
@@ -161,6 +161,7 @@ pub fn router(app: AppState) -> Router {
         .routes(routes!(live::revoke_vehicle))
         .routes(routes!(staff::sign_in, staff::current, staff::sign_out))
         .routes(routes!(sensors::events))
+        .routes(routes!(sensors::series))
         .routes(routes!(health::health))
         .split_for_parts();
     let api = Arc::new(api);

@@ -8,6 +8,7 @@
 //! - [`write`]: creation with deep insert, updates, deletes with the standard's cascades, and
 //!   the dataArray batch;
 //! - [`mqtt`]: the MQTT extension through the broker;
+//! - [`series`]: a datastream's values for charts: raw for a day, hourly aggregates for longer;
 //! - [`state`]: a datastream's state against its thresholds with hysteresis, or 欠測 when its
 //!   device fell silent.
 //!
@@ -21,6 +22,7 @@ pub mod model;
 pub mod mqtt;
 pub mod read;
 pub mod request;
+pub mod series;
 pub mod state;
 pub mod write;
 
@@ -177,19 +179,40 @@ impl Sensors {
         Ok(())
     }
 
-    /// Checks for silence every 10 seconds while the service lives.
-    pub fn start_watch(self: &Arc<Self>) {
+    /// While the service lives: checks for silence every 10 seconds, adds new observations to
+    /// the hourly aggregates every minute, and thins raw observations older than
+    /// `raw_retention_days` every hour.
+    pub fn start_watch(self: &Arc<Self>, raw_retention_days: u32) {
         let weak = Arc::downgrade(self);
         tokio::spawn(async move {
             let mut tick = tokio::time::interval(std::time::Duration::from_secs(10));
-            loop {
+            for n in 0u64.. {
                 tick.tick().await;
                 let Some(sensors) = weak.upgrade() else { return };
                 if let Err(e) = sensors.check_silence(Utc::now()).await {
                     tracing::warn!(error = %e, "checking sensors for silence");
                 }
+                if n % 6 == 0 {
+                    if let Err(e) = sensors.aggregate().await {
+                        tracing::warn!(error = %e, "aggregating observations");
+                    }
+                }
+                if n % 360 == 0 {
+                    let before = Utc::now() - chrono::Duration::days(i64::from(raw_retention_days));
+                    match sensors.store.thin_observations(&crate::store::iso(before)).await {
+                        Ok(0) => {}
+                        Ok(n) => tracing::info!(deleted = n, "thinned raw observations to hourly aggregates"),
+                        Err(e) => tracing::warn!(error = %e, "thinning observations"),
+                    }
+                }
             }
         });
+    }
+
+    /// Adds the observations stored since the last time to the hourly aggregates.
+    pub async fn aggregate(&self) -> Result<u64, SensorError> {
+        let _one_writer = self.writer.lock().await;
+        Ok(self.store.aggregate_observations().await?)
     }
 
     fn announce(&self, events: Vec<EventRow>) {

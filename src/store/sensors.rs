@@ -171,6 +171,7 @@ pub(crate) struct WriteSql {
     pub put_entities: &'static str,
     pub insert_observations: &'static str,
     pub insert_events: &'static str,
+    pub delete_hourly: &'static str,
 }
 
 /// [`SensorStore::write_sensors`] for either backend.
@@ -188,6 +189,13 @@ where
 {
     let what = || StoreError::db("writing SensorThings data");
     let mut tx = pool.begin().await.map_err(what())?;
+    if !write.delete_observations_of.is_empty() {
+        sqlx::query(sql.delete_hourly)
+            .bind(ids_json(&write.delete_observations_of))
+            .execute(&mut *tx)
+            .await
+            .map_err(what())?;
+    }
     if write.deletes_observations() {
         sqlx::query(sql.delete_observations)
             .bind(ids_json(&write.delete_observations_of))
@@ -232,6 +240,17 @@ where
     }
     tx.commit().await.map_err(what())?;
     Ok(ids)
+}
+
+/// One hour of a datastream's numeric observations.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct HourRow {
+    /// The hour's start (UTC, ISO 8601).
+    pub hour: String,
+    pub n: i64,
+    pub min: f64,
+    pub max: f64,
+    pub mean: f64,
 }
 
 /// A change of a datastream's state, as stored ([`crate::sensors::state`]).
@@ -343,6 +362,16 @@ pub trait SensorStore: Send + Sync {
 
     /// The newest event of each datastream.
     async fn latest_sensor_events(&self) -> Result<Vec<EventRow>, StoreError>;
+
+    /// Adds the observations stored since the last call to their hourly aggregates, in one
+    /// transaction; returns how many were added.
+    async fn aggregate_observations(&self) -> Result<u64, StoreError>;
+
+    /// Deletes raw observations taken before `before` once aggregated; returns how many.
+    async fn thin_observations(&self, before: &str) -> Result<u64, StoreError>;
+
+    /// A datastream's hourly aggregates with `from <= hour < to`.
+    async fn hourly(&self, datastream: i64, from: &str, to: &str) -> Result<Vec<HourRow>, StoreError>;
 
     /// Registers a sensor device with its credential's hash.
     async fn add_sensor_device(&self, new: &NewSensorDevice) -> Result<SensorDevice, StoreError>;
@@ -493,6 +522,51 @@ macro_rules! impl_sensor_store {
                     .await
                     .map_err($crate::store::StoreError::db("reading sensor states"))?;
                 Ok(rows.into_iter().map($crate::store::sensors::event).collect())
+            }
+
+            async fn aggregate_observations(&self) -> Result<u64, $crate::store::StoreError> {
+                let what = || $crate::store::StoreError::db("aggregating observations");
+                let mut tx = self.pool.begin().await.map_err(what())?;
+                let (last,): (i64,) =
+                    sqlx::query_as(sql::MAX_STA_OBSERVATION).fetch_one(&mut *tx).await.map_err(what())?;
+                let done = sqlx::query(sql::AGGREGATE_STA_HOURLY).bind(last).execute(&mut *tx).await.map_err(what())?;
+                sqlx::query(sql::SET_STA_AGGREGATED).bind(last).execute(&mut *tx).await.map_err(what())?;
+                tx.commit().await.map_err(what())?;
+                Ok(done.rows_affected())
+            }
+
+            async fn thin_observations(&self, before: &str) -> Result<u64, $crate::store::StoreError> {
+                let done = sqlx::query(sql::THIN_STA_OBSERVATIONS)
+                    .bind(before)
+                    .execute(&self.pool)
+                    .await
+                    .map_err($crate::store::StoreError::db("thinning observations"))?;
+                Ok(done.rows_affected())
+            }
+
+            async fn hourly(
+                &self,
+                datastream: i64,
+                from: &str,
+                to: &str,
+            ) -> Result<Vec<$crate::store::sensors::HourRow>, $crate::store::StoreError> {
+                let rows: Vec<(String, i64, f64, f64, f64)> = sqlx::query_as(sql::SELECT_STA_HOURLY)
+                    .bind(datastream)
+                    .bind(from)
+                    .bind(to)
+                    .fetch_all(&self.pool)
+                    .await
+                    .map_err($crate::store::StoreError::db("reading hourly aggregates"))?;
+                Ok(rows
+                    .into_iter()
+                    .map(|(hour, n, min, max, total)| $crate::store::sensors::HourRow {
+                        hour: $crate::store::normal_time(hour),
+                        n,
+                        min,
+                        max,
+                        mean: total / n.max(1) as f64,
+                    })
+                    .collect())
             }
 
             async fn add_sensor_device(

@@ -20,12 +20,18 @@ mod sql {
     pub const REVOKE_STA_DEVICE: &str = include_str!("sql/revoke_sta_device.sql");
     pub const SELECT_STA_EVENTS: &str = include_str!("sql/select_sta_events.sql");
     pub const LATEST_STA_EVENTS: &str = include_str!("sql/latest_sta_events.sql");
+    pub const MAX_STA_OBSERVATION: &str = include_str!("sql/max_sta_observation.sql");
+    pub const AGGREGATE_STA_HOURLY: &str = include_str!("sql/aggregate_sta_hourly.sql");
+    pub const SET_STA_AGGREGATED: &str = include_str!("sql/set_sta_aggregated.sql");
+    pub const THIN_STA_OBSERVATIONS: &str = include_str!("sql/thin_sta_observations.sql");
+    pub const SELECT_STA_HOURLY: &str = include_str!("sql/select_sta_hourly.sql");
     pub const WRITE: crate::store::sensors::WriteSql = crate::store::sensors::WriteSql {
         delete_observations: DELETE_STA_OBSERVATIONS,
         delete_entities: DELETE_STA_ENTITIES,
         put_entities: PUT_STA_ENTITIES,
         insert_observations: INSERT_STA_OBSERVATIONS,
         insert_events: include_str!("sql/insert_sta_events.sql"),
+        delete_hourly: include_str!("sql/delete_sta_hourly.sql"),
     };
 }
 
