@@ -192,10 +192,10 @@ impl Sensors {
                 if let Err(e) = sensors.check_silence(Utc::now()).await {
                     tracing::warn!(error = %e, "checking sensors for silence");
                 }
-                if n % 6 == 0 {
-                    if let Err(e) = sensors.aggregate().await {
-                        tracing::warn!(error = %e, "aggregating observations");
-                    }
+                if n % 6 == 0
+                    && let Err(e) = sensors.aggregate().await
+                {
+                    tracing::warn!(error = %e, "aggregating observations");
                 }
                 if n % 360 == 0 {
                     let before = Utc::now() - chrono::Duration::days(i64::from(raw_retention_days));
