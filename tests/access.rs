@@ -6,7 +6,7 @@ mod support;
 
 use machizu::auth::Role;
 use machizu::catalog::Visibility;
-use serde_json::json;
+use serde_json::{Value, json};
 use support::{CENTRE_Z14, TestServer, body_bytes, vector_tile};
 
 /// Names and values that only staff may see in the demo city with `sewer_lines` made
@@ -226,4 +226,129 @@ async fn a_scoped_key_writes_only_its_layers() {
         .call("PATCH", "/ogc/collections/roads/items/1", key, Some(&json!({"properties": {"width_m": 7.5}})), &[])
         .await;
     assert_eq!(r.status(), 200);
+}
+
+/// SensorThings and the sensor routes × {no key, public, staff, admin, revoked, the device
+/// credential of another station}: a staff-only station, its datastream and its observations
+/// reach staff only, and only staff (or a station's own device, for its observations) write.
+#[tokio::test(flavor = "multi_thread")]
+async fn sensor_routes_for_every_kind_of_caller() {
+    use machizu::store::sensors::NewSensorDevice;
+    let s = TestServer::demo().await;
+    let public = s.key(Role::Public).await;
+    let staff = s.key(Role::Staff).await;
+    let admin = s.key(Role::Admin).await;
+    let revoked = s.key(Role::Staff).await;
+    assert!(s.app.store.revoke_key(revoked.split('_').nth(1).unwrap()).await.unwrap());
+    for (name, staff_only) in [("公開観測所", false), ("内部観測所", true)] {
+        let mut t = machizu::sensors::write::example_thing(name, 140.4, 38.6, "m");
+        t["properties"] = json!({"staffOnly": staff_only});
+        assert_eq!(s.call("POST", "/sta/v1.1/Things", Some(&staff), Some(&t), &[]).await.status(), 201);
+        let n = if staff_only { 2 } else { 1 };
+        let obs = json!({"result": 1.0, "phenomenonTime": "2026-12-01T00:00:00Z"});
+        let r =
+            s.call("POST", &format!("/sta/v1.1/Datastreams({n})/Observations"), Some(&staff), Some(&obs), &[]).await;
+        assert_eq!(r.status(), 201);
+    }
+    // The device of the staff-only station 2: "another sensor" for everything of station 1.
+    let other = NewSensorDevice::generate("gauge-2", 2, "内部観測所").unwrap();
+    s.app.store.add_sensor_device(&other).await.unwrap();
+
+    #[derive(Debug, Clone, Copy, PartialEq)]
+    enum Caller {
+        Nobody,
+        Public,
+        Staff,
+        Admin,
+        Revoked,
+        OtherDevice,
+    }
+    let reads: &[(&str, &str)] = &[
+        ("/sta/v1.1", "any"),
+        ("/sta/v1.1/Things", "any"),
+        ("/sta/v1.1/Things(1)", "any"),
+        ("/sta/v1.1/Things(1)/Datastreams", "any"),
+        ("/sta/v1.1/Datastreams(1)/Observations", "any"),
+        ("/sta/v1.1/Observations(1)", "any"),
+        ("/sta/v1.1/Observations", "any"),
+        ("/sta/v1.1/Locations", "any"),
+        ("/sta/v1.1/HistoricalLocations", "any"),
+        ("/sta/v1.1/Sensors", "any"),
+        ("/sta/v1.1/ObservedProperties", "any"),
+        ("/sta/v1.1/FeaturesOfInterest", "any"),
+        ("/sta/v1.1/Datastreams?$expand=Thing,Observations", "any"),
+        ("/sta/v1.1/Things(2)", "hidden"),
+        ("/sta/v1.1/Things(2)/Datastreams", "hidden"),
+        ("/sta/v1.1/Datastreams(2)", "hidden"),
+        ("/sta/v1.1/Datastreams(2)/Observations", "hidden"),
+        ("/sta/v1.1/Observations(2)", "hidden"),
+        ("/sta/v1.1/Locations(2)", "hidden"),
+        ("/sta/v1.1/Sensors(2)", "hidden"),
+        ("/sensors/events", "sensors"),
+        ("/sensors/datastreams/1/series", "sensors"),
+        ("/sensors/datastreams/2/series", "sensors-hidden"),
+        ("/sensors/datastreams/1/series?period=season", "sensors-staff"),
+        ("/sensors/datastreams/1/series?period=week&format=csv", "sensors-staff"),
+    ];
+    for who in [Caller::Nobody, Caller::Public, Caller::Staff, Caller::Admin, Caller::Revoked, Caller::OtherDevice] {
+        let key = match who {
+            Caller::Nobody => None,
+            Caller::Public => Some(public.as_str()),
+            Caller::Staff => Some(staff.as_str()),
+            Caller::Admin => Some(admin.as_str()),
+            Caller::Revoked => Some(revoked.as_str()),
+            Caller::OtherDevice => Some(other.credential.as_str()),
+        };
+        let is_staff = matches!(who, Caller::Staff | Caller::Admin);
+        for (uri, needs) in reads {
+            let r = s.call("GET", uri, key, None, &[]).await;
+            let status = r.status().as_u16();
+            let body = String::from_utf8(body_bytes(r).await).unwrap();
+            let sensors_route = needs.starts_with("sensors");
+            let expected = match (who, *needs) {
+                (Caller::Revoked, _) => 401,
+                // A device credential counts on /sta/v1.1 only.
+                (Caller::OtherDevice, _) if sensors_route => 401,
+                (_, "any" | "sensors") => 200,
+                (Caller::Staff | Caller::Admin, _) => 200,
+                (_, "hidden" | "sensors-hidden") => 404,
+                (Caller::Nobody, "sensors-staff") => 401,
+                (_, "sensors-staff") => 403,
+                _ => unreachable!("{who:?} {needs}"),
+            };
+            assert_eq!(status, expected, "{who:?} GET {uri}: {body}");
+            if !is_staff {
+                assert!(!body.contains("内部"), "{who:?} GET {uri} shows the staff-only station: {body:.300}");
+            }
+        }
+        // Writes: staff and admin keys; a device only for its own station.
+        let obs = json!({"result": 2.0, "phenomenonTime": "2026-12-01T01:00:00Z"});
+        let thing = machizu::sensors::write::example_thing("新しい観測所", 140.4, 38.6, "m");
+        let r = s.call("POST", "/sta/v1.1/Datastreams(1)/Observations", key, Some(&obs), &[]).await;
+        let created = r.status().as_u16();
+        let own = if created == 201 {
+            serde_json::from_slice::<Value>(&body_bytes(r).await).unwrap()["@iot.id"].as_i64().unwrap()
+        } else {
+            1
+        };
+        let writes: [(&str, String, Option<&Value>); 3] = [
+            ("POST", "/sta/v1.1/Things".into(), Some(&thing)),
+            ("PATCH", "/sta/v1.1/Things(1)".into(), Some(&json!({"description": "更新"}))),
+            ("DELETE", format!("/sta/v1.1/Observations({own})"), None),
+        ];
+        let mut statuses = vec![("POST", "/sta/v1.1/Datastreams(1)/Observations".to_owned(), created)];
+        for (method, uri, body) in writes {
+            let r = s.call(method, &uri, key, body, &[]).await;
+            statuses.push((method, uri, r.status().as_u16()));
+        }
+        for (method, uri, status) in statuses {
+            let expected = match (who, method) {
+                (Caller::Nobody | Caller::Revoked, _) => 401,
+                (Caller::Public | Caller::OtherDevice, _) => 403,
+                (_, "POST") => 201,
+                _ => 200,
+            };
+            assert_eq!(status, expected, "{who:?} {method} {uri}");
+        }
+    }
 }

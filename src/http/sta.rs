@@ -11,7 +11,7 @@
 use axum::Json;
 use axum::body::Bytes;
 use axum::extract::{Path, State};
-use axum::http::{Method, StatusCode, header};
+use axum::http::{Extensions, HeaderMap, Method, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde_json::{Value, json};
 
@@ -22,7 +22,7 @@ use crate::catalog::Audience;
 use crate::sensors::model::Kind;
 use crate::sensors::read::{Answer, Ctx};
 use crate::sensors::request::{self, Options, Step};
-use crate::store::sensors::DEVICE_PREFIX;
+use crate::store::sensors::{DEVICE_PREFIX, SensorDevice};
 
 /// Where the API lives, under the server's root.
 pub const PREFIX: &str = "/sta/v1.1";
@@ -32,13 +32,42 @@ fn ctx(base: &BaseUrl, caller: &Caller) -> Ctx {
     Ctx { base: format!("{}{PREFIX}", base.0), audience }
 }
 
+/// Who is asking: an API key's caller (or the staff area's), or a sensor device.
+enum StaCaller {
+    Key(Caller),
+    Device(SensorDevice),
+}
+
+async fn sta_caller(app: &AppState, headers: &HeaderMap, extensions: &Extensions) -> Result<StaCaller, ApiError> {
+    match (extensions.get::<Caller>(), auth::credential(headers)?) {
+        (Some(caller), _) => Ok(StaCaller::Key(caller.clone())),
+        (None, Some(token)) if token.starts_with(DEVICE_PREFIX) => {
+            let device = app
+                .store
+                .sensor_device_by_hash(&hash_token(&token))
+                .await?
+                .ok_or_else(|| ApiError::Unauthorized("unknown device credential".into()))?;
+            match &device.revoked_at {
+                Some(at) => Err(ApiError::Unauthorized(format!("device {} was revoked at {at}", device.id))),
+                None => Ok(StaCaller::Device(device)),
+            }
+        }
+        (None, _) => Ok(StaCaller::Key(auth::key_caller(headers, app).await?)),
+    }
+}
+
 /// `GET /sta/v1.1`: the entity sets and the server's settings (conformance classes).
 #[utoipa::path(get, path = "/sta/v1.1", tag = "sensors", responses((status = 200, description = "the entity sets")))]
-pub async fn landing(base: BaseUrl) -> Json<Value> {
+pub async fn landing(
+    State(app): State<AppState>,
+    base: BaseUrl,
+    request: axum::http::request::Parts,
+) -> Result<Json<Value>, ApiError> {
+    sta_caller(&app, &request.headers, &request.extensions).await?;
     let root = format!("{}{PREFIX}", base.0);
     let sets: Vec<Value> =
         Kind::ALL.iter().map(|k| json!({"name": k.plural(), "url": format!("{root}/{}", k.plural())})).collect();
-    Json(json!({
+    Ok(Json(json!({
         "value": sets,
         "serverSettings": {"conformance": [
             "http://www.opengis.net/spec/iot_sensing/1.1/req/datamodel",
@@ -47,7 +76,7 @@ pub async fn landing(base: BaseUrl) -> Json<Value> {
             "http://www.opengis.net/spec/iot_sensing/1.1/req/create-update-delete",
             "http://www.opengis.net/spec/iot_sensing/1.1/req/data-array/data-array",
         ]},
-    }))
+    })))
 }
 
 fn json_body(body: &[u8]) -> Result<Value, ApiError> {
@@ -69,18 +98,9 @@ pub async fn entry(
     let axum::http::request::Parts { method, headers, uri, extensions, .. } = request;
     let steps = request::path(&path).map_err(|e| ApiError::BadRequest(e.0))?;
     let sensors = &app.sensors;
-    // The caller: the staff area's, a sensor device's, or an API key's.
-    let caller = match (extensions.get::<Caller>(), auth::credential(&headers)?) {
-        (Some(caller), _) => caller.clone(),
-        (None, Some(token)) if token.starts_with(DEVICE_PREFIX) => {
-            let device = app
-                .store
-                .sensor_device_by_hash(&hash_token(&token))
-                .await?
-                .ok_or_else(|| ApiError::Unauthorized("unknown device credential".into()))?;
-            if let Some(at) = &device.revoked_at {
-                return Err(ApiError::Unauthorized(format!("device {} was revoked at {at}", device.id)));
-            }
+    let caller = match sta_caller(&app, &headers, &extensions).await? {
+        StaCaller::Key(caller) => caller,
+        StaCaller::Device(device) => {
             if method != Method::POST && !method.is_safe() {
                 return Err(ApiError::Forbidden("a device may only post observations".into()));
             }
@@ -92,7 +112,6 @@ pub async fn entry(
             }
             Caller::ANONYMOUS
         }
-        (None, _) => auth::key_caller(&headers, &app).await?,
     };
     let ctx = ctx(&base, &caller);
     if method == Method::GET || method == Method::HEAD {
