@@ -207,6 +207,11 @@ impl Sensors {
         query: &[(String, String)],
         ctx: &Ctx,
     ) -> Result<Answer, SensorError> {
+        if options.data_array {
+            return Err(bad(
+                "$resultFormat=dataArray is for creating observations here (CreateObservations); reads answer in the default format",
+            ));
+        }
         let r = self.resolve(steps, ctx.audience).await?;
         let reg = self.registry();
         match (&r.target, &r.property) {
