@@ -13,7 +13,6 @@ use super::auth::require;
 use super::error::ErrorBody;
 use super::{ApiError, AppState, Params};
 use crate::auth::{Caller, Role};
-use crate::catalog::Audience;
 use crate::sensors::model::Kind;
 use crate::sensors::series::{Period, Series};
 use crate::sensors::state::State as SensorState;
@@ -44,10 +43,6 @@ pub struct EventOut {
     pub value: Option<f64>,
 }
 
-fn audience(caller: &Caller) -> Audience {
-    if caller.role >= Role::Staff { Audience::Staff } else { Audience::Public }
-}
-
 /// `GET /sensors/events`: changes of state, oldest first.
 #[utoipa::path(get, path = "/sensors/events", tag = "sensors", params(EventsParams),
     responses((status = 200, body = Vec<EventOut>), (status = 400, body = ErrorBody)))]
@@ -57,7 +52,7 @@ pub async fn events(
     Params(p): Params<EventsParams>,
 ) -> Result<Json<Vec<EventOut>>, ApiError> {
     let limit = p.limit.unwrap_or(100).min(1000);
-    let events = app.sensors.events(audience(&caller), p.after, limit).await?;
+    let events = app.sensors.events(caller.widest_audience(), p.after, limit).await?;
     let reg = app.sensors.registry();
     let out = events
         .into_iter()
@@ -116,7 +111,7 @@ pub async fn series(
     if period != Period::Day || csv {
         require(&caller, Role::Staff, "a week's or the season's chart and CSV export")?;
     }
-    let series = app.sensors.series(id, period, audience(&caller), chrono::Utc::now()).await?;
+    let series = app.sensors.series(id, period, caller.widest_audience(), chrono::Utc::now()).await?;
     if !csv {
         return Ok(Json(series).into_response());
     }

@@ -28,8 +28,7 @@ use crate::store::sensors::{DEVICE_PREFIX, SensorDevice};
 pub const PREFIX: &str = "/sta/v1.1";
 
 fn ctx(base: &BaseUrl, caller: &Caller) -> Ctx {
-    let audience = if caller.role >= Role::Staff { Audience::Staff } else { Audience::Public };
-    Ctx { base: format!("{}{PREFIX}", base.0), audience }
+    Ctx { base: format!("{}{PREFIX}", base.0), audience: caller.widest_audience() }
 }
 
 /// Who is asking: an API key's caller (or the staff area's), or a sensor device.

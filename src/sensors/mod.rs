@@ -71,6 +71,14 @@ pub enum SensorError {
     Store(#[from] StoreError),
 }
 
+pub(crate) fn bad(what: impl Into<String>) -> SensorError {
+    SensorError::BadRequest(what.into())
+}
+
+pub(crate) fn not_found(what: impl Into<String>) -> SensorError {
+    SensorError::NotFound(what.into())
+}
+
 impl From<request::BadRequest> for SensorError {
     fn from(e: request::BadRequest) -> Self {
         SensorError::BadRequest(e.0)

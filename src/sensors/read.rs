@@ -18,7 +18,7 @@ use super::eval::{self, Val};
 use super::filter::{Expr, Literal, Op};
 use super::model::{Entity, Kind, Registry};
 use super::request::{Options, Step};
-use super::{SensorError, Sensors};
+use super::{SensorError, Sensors, bad, not_found};
 use crate::catalog::Audience;
 use crate::store::iso;
 use crate::store::sensors::{ObservationFilter, ObservationOrder, ObservationRow};
@@ -77,14 +77,6 @@ pub enum Answer {
 enum Subject<'a> {
     Entity(Kind, &'a Entity),
     Observation(&'a ObservationRow),
-}
-
-fn not_found(what: impl Into<String>) -> SensorError {
-    SensorError::NotFound(what.into())
-}
-
-fn bad(what: impl Into<String>) -> SensorError {
-    SensorError::BadRequest(what.into())
 }
 
 impl Sensors {

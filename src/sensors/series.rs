@@ -71,7 +71,7 @@ impl Sensors {
         let d = reg
             .get(Kind::Datastream, datastream)
             .filter(|d| reg.visible(Kind::Datastream, d, audience))
-            .ok_or_else(|| SensorError::NotFound(format!("there is no Datastreams({datastream})")))?;
+            .ok_or_else(|| super::not_found(format!("there is no Datastreams({datastream})")))?;
         let from = match period {
             Period::Day => now - Duration::hours(24),
             Period::Week => now - Duration::days(7),

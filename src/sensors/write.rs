@@ -22,14 +22,10 @@ use serde_json::{Map, Value, json};
 use super::model::{Entity, Kind, Registry, to_row};
 use super::read::{Ctx, Target};
 use super::request::Step;
-use super::{SensorError, Sensors};
+use super::{SensorError, Sensors, bad};
 use crate::catalog::Audience;
 use crate::store::iso;
 use crate::store::sensors::{ObservationRow, SensorWrite};
-
-fn bad(what: impl Into<String>) -> SensorError {
-    SensorError::BadRequest(what.into())
-}
 
 /// A write in progress: the next registry and what the store must do to get there.
 struct Draft {
@@ -485,21 +481,19 @@ impl Sensors {
         let mut draft = Draft::new(&self.registry());
         let (kind, id) = match steps {
             [Step::Name(set, None)] => {
-                let kind = Kind::from_plural(set)
-                    .ok_or_else(|| SensorError::NotFound(format!("there is no entity set {set}")))?;
+                let kind =
+                    Kind::from_plural(set).ok_or_else(|| super::not_found(format!("there is no entity set {set}")))?;
                 (kind, draft.create(kind, body, None)?)
             }
             [Step::Name(set, Some(pid)), Step::Name(name, None)] => {
-                let pkind = Kind::from_plural(set)
-                    .ok_or_else(|| SensorError::NotFound(format!("there is no entity set {set}")))?;
+                let pkind =
+                    Kind::from_plural(set).ok_or_else(|| super::not_found(format!("there is no entity set {set}")))?;
                 if pkind != Kind::Observation {
-                    draft
-                        .entity(pkind, *pid)
-                        .map_err(|_| SensorError::NotFound(format!("there is no {set}({pid})")))?;
+                    draft.entity(pkind, *pid).map_err(|_| super::not_found(format!("there is no {set}({pid})")))?;
                 }
                 let nav = pkind
                     .nav(name)
-                    .ok_or_else(|| SensorError::NotFound(format!("a {} has no navigation {name}", pkind.singular())))?;
+                    .ok_or_else(|| super::not_found(format!("a {} has no navigation {name}", pkind.singular())))?;
                 if !nav.many || pkind == Kind::Observation {
                     return Err(bad(format!("{set}({pid})/{name} is not an entity set to create in")));
                 }
@@ -585,7 +579,7 @@ impl Sensors {
             row.result_time = old.result_time.filter(|_| !replace);
         }
         if !self.store.update_observation(&row).await? {
-            return Err(SensorError::NotFound(format!("there is no Observations({id})")));
+            return Err(super::not_found(format!("there is no Observations({id})")));
         }
         Ok(())
     }
