@@ -86,7 +86,7 @@ impl App {
         let render_slots = tokio::sync::Semaphore::new(config.render_slots);
         let live = Live::start(store.clone(), engine.clone(), config.live.clone(), config.city.bounds).await?;
         let sensors = Arc::new(Sensors::open(store.clone()).await?);
-        sensors.start_watch(config.sensors.raw_retention_days);
+        sensors.start_watch(&config.sensors);
         if let Some(url) = &config.live.mqtt_url {
             crate::sensors::mqtt::spawn(&sensors, url).map_err(SensorError::BadRequest)?;
         }

@@ -789,6 +789,10 @@ fn serve(args: ServeArgs) -> anyhow::Result<()> {
             crate::live::demo::spawn(app.live.clone(), plows, app.config.city.center).await?;
             tracing::info!(plows, "simulated demo plows are driving (synthetic)");
         }
+        if app.dataset_notice.is_some() && app.config.sensors.demo_stations {
+            crate::sensors::demo::spawn(app.sensors.clone(), app.config.city.center).await?;
+            tracing::info!("simulated demo gauges and a camera are reporting (synthetic)");
+        }
         tracing::info!(address = %listener.local_addr()?, "machizu is serving");
         crate::http::serve(listener, app, shutdown_signal()).await?;
         tracing::info!("machizu stopped");

@@ -141,11 +141,25 @@ pub struct SensorsConfig {
     /// Raw observations older than this many days are deleted; their hourly aggregates
     /// (min/max/mean, kept for good) remain. Default 90.
     pub raw_retention_days: u32,
+    /// Camera images: one an hour is kept for this many days (and each camera's latest for
+    /// good). Default 14.
+    pub image_days: u32,
+    /// The largest camera image taken, in KiB; default 1024, at most 2048 (the body limit).
+    pub max_image_kib: u32,
+    /// Simulated, labelled gauges and a camera over the synthetic demo city; default true.
+    pub demo_stations: bool,
 }
 
 impl Default for SensorsConfig {
     fn default() -> Self {
-        Self { raw_retention_days: 90 }
+        Self { raw_retention_days: 90, image_days: 14, max_image_kib: 1024, demo_stations: true }
+    }
+}
+
+impl SensorsConfig {
+    /// The largest camera image taken, in bytes.
+    pub fn max_image_bytes(&self) -> usize {
+        (self.max_image_kib as usize * 1024).min(2 * 1024 * 1024)
     }
 }
 

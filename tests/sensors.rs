@@ -558,3 +558,156 @@ async fn charts_on_postgis() {
     let url = support::fresh_database().await;
     charts(&TestServer::demo_with(|c| c.database_url = Some(machizu::config::Secret(url))).await).await;
 }
+
+/// A body of raw bytes with a credential.
+async fn post_image(s: &TestServer, path: &str, credential: &str, data: Vec<u8>) -> (u16, Value) {
+    let req = axum::http::Request::builder()
+        .method("POST")
+        .uri(path)
+        .header("authorization", format!("Bearer {credential}"))
+        .header("content-type", "image/jpeg")
+        .body(axum::body::Body::from(data))
+        .unwrap();
+    let r = s.request(req).await;
+    let status = r.status().as_u16();
+    (status, serde_json::from_slice(&body_bytes(r).await).unwrap_or(Value::Null))
+}
+
+async fn cameras(s: &TestServer) -> Vec<Vec<u8>> {
+    use machizu::sensors::demo::camera_frame;
+    use machizu::store::sensors::NewSensorDevice;
+    let staff = s.key(Role::Staff).await;
+    let public = s.key(Role::Public).await;
+    for (name, staff_only) in [("丹生川 カメラ", false), ("内部 カメラ", true)] {
+        let t = json!({"name": name, "description": name, "properties": {"camera": true, "staffOnly": staff_only},
+                       "Locations": [{"name": name, "description": name, "encodingType": "application/geo+json",
+                                      "location": {"type": "Point", "coordinates": [140.41, 38.6]}}]});
+        assert_eq!(s.call("POST", "/sta/v1.1/Things", Some(&staff), Some(&t), &[]).await.status(), 201);
+    }
+    let gauge = machizu::sensors::write::example_thing("水位計", 140.4, 38.6, "m");
+    assert_eq!(s.call("POST", "/sta/v1.1/Things", Some(&staff), Some(&gauge), &[]).await.status(), 201);
+    let cam = NewSensorDevice::generate("cam-1", 1, "丹生川 カメラ").unwrap();
+    s.app.store.add_sensor_device(&cam).await.unwrap();
+    let cam2 = NewSensorDevice::generate("cam-2", 2, "内部 カメラ").unwrap();
+    s.app.store.add_sensor_device(&cam2).await.unwrap();
+
+    let t0 = chrono::DateTime::parse_from_rfc3339("2026-12-01T10:05:00Z").unwrap().to_utc();
+    let frames: Vec<Vec<u8>> = (0..4).map(|i| camera_frame(0.5 * f64::from(i), t0)).collect();
+    let at =
+        |minutes: i64| (t0 + chrono::Duration::minutes(minutes)).to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
+    let path = |minutes: i64| format!("/sensors/cameras/1/images?time={}", at(minutes));
+    let (status, first) = post_image(s, &path(0), &cam.credential, frames[0].clone()).await;
+    assert_eq!(status, 201, "{first}");
+    assert_eq!(
+        (first["kept"].as_bool(), first["width"].as_i64(), first["height"].as_i64()),
+        (Some(true), Some(320), Some(240))
+    );
+    assert_eq!(first["taken_at"], "2026-12-01T10:05:00.000Z");
+    // Later in the same hour: it replaces the first as that hour's image.
+    let (status, second) = post_image(s, &path(30), &cam.credential, frames[1].clone()).await;
+    assert_eq!((status, second["kept"].as_bool()), (201, Some(true)));
+    // An hour later, and a late one from the first hour, older than the one kept: not kept.
+    let (status, third) = post_image(s, &path(65), &cam.credential, frames[2].clone()).await;
+    assert_eq!(status, 201, "{third}");
+    let (status, late) = post_image(s, &path(10), &cam.credential, frames[3].clone()).await;
+    assert_eq!((status, late["kept"].as_bool()), (201, Some(false)));
+    // The same bytes again in another hour: a second row, the bytes once.
+    let (status, _) = post_image(s, &path(125), &cam.credential, frames[1].clone()).await;
+    assert_eq!(status, 201);
+
+    let list = s.get_json("/sensors/cameras/1/images", None).await;
+    let times: Vec<&str> = list.as_array().unwrap().iter().map(|i| i["taken_at"].as_str().unwrap()).collect();
+    assert_eq!(times, ["2026-12-01T12:10:00.000Z", "2026-12-01T11:10:00.000Z", "2026-12-01T10:35:00.000Z"]);
+
+    // The latest, with its ETag and time; revalidation answers 304.
+    let r = s.call("GET", "/sensors/cameras/1/latest.jpg", None, None, &[]).await;
+    assert_eq!(r.status(), 200);
+    let h = r.headers().clone();
+    assert_eq!(h["content-type"], "image/jpeg");
+    assert_eq!(h["x-taken-at"], "2026-12-01T12:10:00.000Z");
+    assert!(h["cache-control"].to_str().unwrap().starts_with("public, max-age=30"), "{:?}", h["cache-control"]);
+    assert_eq!(body_bytes(r).await, frames[1]);
+    let etag = h["etag"].to_str().unwrap().to_owned();
+    let r = s.call("GET", "/sensors/cameras/1/latest.jpg", None, None, &[("if-none-match", &etag)]).await;
+    assert_eq!(r.status(), 304);
+    // A kept image never changes: cacheable for a day.
+    let url = list[1]["url"].as_str().unwrap();
+    let r = s.call("GET", url, None, None, &[]).await;
+    assert_eq!(r.status(), 200);
+    assert!(r.headers()["cache-control"].to_str().unwrap().contains("immutable"));
+    assert_eq!(body_bytes(r).await, frames[2]);
+
+    // Refused, each with a JSON reason, nothing stored.
+    let mut png = b"\x89PNG\r\n\x1a\n\0\0\0\rIHDR\0\0\0\x01\0\0\0\x01\x08\x06\0\0\0".to_vec();
+    png.resize(100, 0);
+    let huge = vec![0xFFu8; 1024 * 1024 + 1];
+    for (credential, path, data, want) in [
+        (cam.credential.as_str(), "/sensors/cameras/1/images", png, 415),
+        (cam.credential.as_str(), "/sensors/cameras/1/images", huge, 413),
+        (cam.credential.as_str(), "/sensors/cameras/1/images", b"not an image".to_vec(), 415),
+        (cam.credential.as_str(), "/sensors/cameras/1/images?time=yesterday", frames[0].clone(), 400),
+        (cam2.credential.as_str(), "/sensors/cameras/1/images", frames[0].clone(), 403),
+        (public.as_str(), "/sensors/cameras/1/images", frames[0].clone(), 403),
+        ("mzd_0000", "/sensors/cameras/1/images", frames[0].clone(), 401),
+        (staff.as_str(), "/sensors/cameras/3/images", frames[0].clone(), 404),
+        (staff.as_str(), "/sensors/cameras/99/images", frames[0].clone(), 404),
+    ] {
+        let (status, body) = post_image(s, path, credential, data).await;
+        assert_eq!(status, want, "{path}: {body}");
+        assert!(body["message"].as_str().is_some_and(|m| !m.is_empty()), "{body}");
+    }
+    assert_eq!(s.get_json("/sensors/cameras/1/images", None).await, list);
+
+    // A staff-only camera: staff post and see it; the public never does.
+    let (status, _) = post_image(s, "/sensors/cameras/2/images", &cam2.credential, frames[0].clone()).await;
+    assert_eq!(status, 201);
+    for path in ["/sensors/cameras/2/latest.jpg", "/sensors/cameras/2/images"] {
+        assert_eq!(s.call("GET", path, None, None, &[]).await.status(), 404, "{path}");
+        assert_eq!(s.call("GET", path, Some(&public), None, &[]).await.status(), 404, "{path}");
+        let r = s.call("GET", path, Some(&staff), None, &[]).await;
+        assert_eq!(r.status(), 200, "{path}");
+        assert_eq!(r.headers()["cache-control"], "private, no-cache");
+    }
+    let staff_only = s.get_json("/sensors/cameras/2/images", Some(&staff)).await;
+    assert_eq!(s.call("GET", staff_only[0]["url"].as_str().unwrap(), None, None, &[]).await.status(), 404);
+    // Another camera's image id under this camera: not there.
+    let other = staff_only[0]["id"].as_i64().unwrap();
+    assert_eq!(s.call("GET", &format!("/sensors/cameras/1/images/{other}.jpg"), None, None, &[]).await.status(), 404);
+
+    // After image_days, only each camera's latest stays.
+    let gone = s.app.sensors.prune_images(14, t0 + chrono::Duration::days(30)).await.unwrap();
+    assert_eq!(gone, 2);
+    let list = s.get_json("/sensors/cameras/1/images", None).await;
+    assert_eq!(list.as_array().unwrap().len(), 1);
+    assert_eq!(body_bytes(s.call("GET", "/sensors/cameras/1/latest.jpg", None, None, &[]).await).await, frames[1]);
+    frames
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn cameras_keep_the_latest_and_one_an_hour_on_the_geopackage() {
+    let s = TestServer::demo().await;
+    let frames = cameras(&s).await;
+    // The bytes are files in the data directory, each once: the two images left.
+    let dir = s.app.config.data_dir.join("camera-images");
+    let mut files: Vec<Vec<u8>> =
+        std::fs::read_dir(&dir).unwrap().map(|e| std::fs::read(e.unwrap().path()).unwrap()).collect();
+    files.sort();
+    let mut want = vec![frames[1].clone(), frames[0].clone()];
+    want.sort();
+    assert_eq!(files, want);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn cameras_keep_the_latest_and_one_an_hour_on_postgis() {
+    let url = support::fresh_database().await;
+    let s = TestServer::demo_with(|c| c.database_url = Some(machizu::config::Secret(url.clone()))).await;
+    let frames = cameras(&s).await;
+    let pool = sqlx::PgPool::connect(&url).await.unwrap();
+    let mut stored: Vec<Vec<u8>> =
+        sqlx::query_scalar("SELECT data FROM machizu_camera_image_data").fetch_all(&pool).await.unwrap();
+    stored.sort();
+    let mut want = vec![frames[1].clone(), frames[0].clone()];
+    want.sort();
+    assert_eq!(stored, want);
+    assert!(!s.app.config.data_dir.join("camera-images").exists());
+}

@@ -179,3 +179,18 @@ CREATE TABLE IF NOT EXISTS machizu_sta_aggregated (
   one INTEGER PRIMARY KEY NOT NULL CHECK (one = 1),
   last_id INTEGER NOT NULL
 );
+-- Camera stills (src/store/cameras.rs): each camera's (a Thing's) newest image of each hour.
+-- The bytes are files in the data directory, camera-images/{sha256}.jpg, kept once by content.
+CREATE TABLE IF NOT EXISTS machizu_camera_images (
+  id INTEGER PRIMARY KEY AUTOINCREMENT NOT NULL,
+  thing INTEGER NOT NULL,
+  taken_at DATETIME NOT NULL,
+  hour TEXT NOT NULL,
+  received_at DATETIME NOT NULL,
+  sha256 TEXT NOT NULL,
+  bytes INTEGER NOT NULL,
+  width INTEGER NOT NULL,
+  height INTEGER NOT NULL
+);
+CREATE INDEX IF NOT EXISTS machizu_camera_images_thing ON machizu_camera_images (thing, taken_at);
+CREATE INDEX IF NOT EXISTS machizu_camera_images_sha256 ON machizu_camera_images (sha256);

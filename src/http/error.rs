@@ -40,6 +40,12 @@ pub enum ApiError {
     /// The body does not fit the layer: every problem, with where it is.
     #[error("the feature does not fit the layer: {}", .0.iter().map(|e| format!("{}: {}", e.path, e.message)).collect::<Vec<_>>().join("; "))]
     Invalid(Vec<FieldError>),
+    /// The body is larger than the route takes.
+    #[error("{0}")]
+    PayloadTooLarge(String),
+    /// The body is not of a media type the route takes.
+    #[error("{0}")]
+    UnsupportedMediaType(String),
     /// Too many failed attempts: try again later.
     #[error("{0}")]
     TooManyRequests(String),
@@ -74,6 +80,8 @@ impl IntoResponse for ApiError {
             ApiError::MethodNotAllowed(_) => StatusCode::METHOD_NOT_ALLOWED,
             ApiError::PreconditionFailed(_) => StatusCode::PRECONDITION_FAILED,
             ApiError::Invalid(_) => StatusCode::UNPROCESSABLE_ENTITY,
+            ApiError::PayloadTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
+            ApiError::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             ApiError::TooManyRequests(_) => StatusCode::TOO_MANY_REQUESTS,
             ApiError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
             ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
@@ -113,6 +121,8 @@ impl From<SensorError> for ApiError {
             SensorError::BadRequest(m) => ApiError::BadRequest(m),
             SensorError::NotFound(m) => ApiError::NotFound(m),
             SensorError::Forbidden(m) => ApiError::Forbidden(m),
+            SensorError::TooLarge(m) => ApiError::PayloadTooLarge(m),
+            SensorError::NotJpeg(m) => ApiError::UnsupportedMediaType(m),
             SensorError::Store(e) => e.into(),
         }
     }

@@ -19,6 +19,7 @@
 //! | `POST|GET|DELETE /staff/session` | sign in, who is signed in (and the CSRF token), sign out ([`staff`]) |
 //! | `/staff/api/…` | every route above again, for signed-in staff (session cookie, CSRF on writes) ([`staff`]) |
 //! | `GET /sensors/events`, `/sensors/datastreams/{id}/series` | changes of the stations' states (thresholds crossed, 欠測); chart data, CSV ([`sensors`]) |
+//! | `POST`/`GET /sensors/cameras/{id}/images`, `GET …/latest.jpg`, `…/images/{image}.jpg` | camera stills: posted by a camera, the latest and one an hour ([`cameras`]) |
 //! | `/sta/v1.1/…` | OGC SensorThings API 1.1: reads for all, writes for staff keys ([`sta`]) |
 //! | `GET /health` | liveness and store status ([`health`]) |
 //! | `GET /api` | the OpenAPI 3 document of all of the above, generated from the handlers' annotations |
@@ -33,6 +34,7 @@
 
 pub mod auth;
 pub mod cache;
+pub mod cameras;
 pub mod edit;
 pub mod error;
 pub mod health;
@@ -162,6 +164,9 @@ pub fn router(app: AppState) -> Router {
         .routes(routes!(staff::sign_in, staff::current, staff::sign_out))
         .routes(routes!(sensors::events))
         .routes(routes!(sensors::series))
+        .routes(routes!(cameras::post, cameras::list))
+        .routes(routes!(cameras::latest))
+        .routes(routes!(cameras::image))
         .routes(routes!(health::health))
         .split_for_parts();
     let api = Arc::new(api);

@@ -32,12 +32,16 @@ fn ctx(base: &BaseUrl, caller: &Caller) -> Ctx {
 }
 
 /// Who is asking: an API key's caller (or the staff area's), or a sensor device.
-enum StaCaller {
+pub(super) enum StaCaller {
     Key(Caller),
     Device(SensorDevice),
 }
 
-async fn sta_caller(app: &AppState, headers: &HeaderMap, extensions: &Extensions) -> Result<StaCaller, ApiError> {
+pub(super) async fn sta_caller(
+    app: &AppState,
+    headers: &HeaderMap,
+    extensions: &Extensions,
+) -> Result<StaCaller, ApiError> {
     match (extensions.get::<Caller>(), auth::credential(headers)?) {
         (Some(caller), _) => Ok(StaCaller::Key(caller.clone())),
         (None, Some(token)) if token.starts_with(DEVICE_PREFIX) => {

@@ -116,7 +116,7 @@ fn accepts_gzip(headers: &HeaderMap) -> bool {
 }
 
 /// Whether `If-None-Match` names `etag` (weak comparison, as RFC 9110 asks for GET).
-fn if_none_match(headers: &HeaderMap, etag: &str) -> bool {
+pub(super) fn if_none_match(headers: &HeaderMap, etag: &str) -> bool {
     header_items(headers, header::IF_NONE_MATCH).any(|t| t == "*" || t.trim_start_matches("W/") == etag)
 }
 

@@ -10,12 +10,15 @@
 //! - [`mqtt`]: the MQTT extension through the broker;
 //! - [`series`]: a datastream's values for charts: raw for a day, hourly aggregates for longer;
 //! - [`state`]: a datastream's state against its thresholds with hysteresis, or 欠測 when its
-//!   device fell silent.
+//!   device fell silent;
+//! - [`camera`]: cameras' still images, the latest and one an hour.
 //!
 //! [`Sensors`] is the service the HTTP routes and the MQTT bridge call. Readers take a snapshot
 //! of the registry (an `ArcSwap`); one writer at a time builds the next one, stores the change in
 //! one transaction, and only then publishes it.
 
+pub mod camera;
+pub mod demo;
 pub mod eval;
 pub mod filter;
 pub mod model;
@@ -67,6 +70,12 @@ pub enum SensorError {
     /// The caller may not do this (a device writing another station's datastreams).
     #[error("{0}")]
     Forbidden(String),
+    /// A camera image over `[sensors] max_image_kib`.
+    #[error("{0}")]
+    TooLarge(String),
+    /// A camera image that is not a whole JPEG.
+    #[error("{0}")]
+    NotJpeg(String),
     #[error(transparent)]
     Store(#[from] StoreError),
 }
@@ -188,9 +197,10 @@ impl Sensors {
     }
 
     /// While the service lives: checks for silence every 10 seconds, adds new observations to
-    /// the hourly aggregates every minute, and thins raw observations older than
-    /// `raw_retention_days` every hour.
-    pub fn start_watch(self: &Arc<Self>, raw_retention_days: u32) {
+    /// the hourly aggregates every minute, and every hour thins raw observations older than
+    /// `raw_retention_days` and prunes camera images older than `image_days`.
+    pub fn start_watch(self: &Arc<Self>, config: &crate::config::SensorsConfig) {
+        let (raw_retention_days, image_days) = (config.raw_retention_days, config.image_days);
         let weak = Arc::downgrade(self);
         tokio::spawn(async move {
             let mut tick = tokio::time::interval(std::time::Duration::from_secs(10));
@@ -211,6 +221,11 @@ impl Sensors {
                         Ok(0) => {}
                         Ok(n) => tracing::info!(deleted = n, "thinned raw observations to hourly aggregates"),
                         Err(e) => tracing::warn!(error = %e, "thinning observations"),
+                    }
+                    match sensors.prune_images(image_days, Utc::now()).await {
+                        Ok(0) => {}
+                        Ok(n) => tracing::info!(deleted = n, "pruned camera images"),
+                        Err(e) => tracing::warn!(error = %e, "pruning camera images"),
                     }
                 }
             }

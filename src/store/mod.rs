@@ -5,6 +5,7 @@
 //! a change feed). [`copy`] moves everything from one to the other. The engine loads from a store at start;
 //! imports and edits write through it, all-or-nothing per call.
 
+pub mod cameras;
 pub mod copy;
 pub mod fleet;
 pub mod gpkg;
@@ -21,6 +22,7 @@ use crate::feature::{AttrValue, Feature, FeatureId, NewFeature, Record};
 use crate::users::UserStore;
 pub mod vehicle;
 
+pub use cameras::CameraStore;
 pub use fleet::{FixMatch, FixRow, FleetStore, Matches, PassRow, Progress};
 pub use sensors::SensorStore;
 
@@ -378,10 +380,10 @@ pub(crate) fn derived_sql(
 }
 
 /// A place where layers are kept (and, through [`FleetStore`], vehicles and their positions;
-/// through [`SensorStore`], SensorThings entities and observations; through [`UserStore`], staff
-/// accounts).
+/// through [`SensorStore`], SensorThings entities and observations; through [`CameraStore`],
+/// camera images; through [`UserStore`], staff accounts).
 #[async_trait]
-pub trait Store: FleetStore + SensorStore + UserStore + Send + Sync {
+pub trait Store: FleetStore + SensorStore + CameraStore + UserStore + Send + Sync {
     /// The backend's name (`gpkg`, `postgis`).
     fn kind(&self) -> &'static str;
 

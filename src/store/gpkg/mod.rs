@@ -35,6 +35,7 @@ use crate::catalog::{AttrType, Catalog, LayerDef};
 use crate::crs::Epsg;
 use crate::feature::{AttrValue, Feature, FeatureId, NewFeature, Record, union_rects};
 
+mod cameras;
 mod fleet;
 mod sensors;
 mod users;

@@ -18,6 +18,7 @@ use geozero::{CoordDimensions, ToGeo, ToWkb};
 use sqlx::Row;
 use sqlx::postgres::{PgConnection, PgPool, PgPoolOptions, PgRow};
 
+mod cameras;
 mod changes;
 mod fleet;
 mod sensors;
