@@ -250,6 +250,24 @@ async fn sensor_routes_for_every_kind_of_caller() {
             s.call("POST", &format!("/sta/v1.1/Datastreams({n})/Observations"), Some(&staff), Some(&obs), &[]).await;
         assert_eq!(r.status(), 201);
     }
+    // Cameras: 3 public, 4 staff-only, an image each.
+    let frame = machizu::sensors::demo::camera_frame(1.0, chrono::Utc::now());
+    for (name, staff_only) in [("公開カメラ", false), ("内部カメラ", true)] {
+        let t = json!({"name": name, "description": name, "properties": {"camera": true, "staffOnly": staff_only}});
+        assert_eq!(s.call("POST", "/sta/v1.1/Things", Some(&staff), Some(&t), &[]).await.status(), 201);
+    }
+    // (The images posted first are of an hour of their own: later posts do not replace them.)
+    let post_image = |camera: i64, key: Option<&str>, time: &str| {
+        let uri = format!("/sensors/cameras/{camera}/images?time={time}");
+        let mut req = axum::http::Request::builder().method("POST").uri(uri);
+        if let Some(k) = key {
+            req = req.header("authorization", format!("Bearer {k}"));
+        }
+        s.request(req.body(axum::body::Body::from(frame.clone())).unwrap())
+    };
+    for camera in [3, 4] {
+        assert_eq!(post_image(camera, Some(&staff), "2026-12-01T00:00:00Z").await.status(), 201);
+    }
     // The device of the staff-only station 2: "another sensor" for everything of station 1.
     let other = NewSensorDevice::generate("gauge-2", 2, "内部観測所").unwrap();
     s.app.store.add_sensor_device(&other).await.unwrap();
@@ -289,6 +307,12 @@ async fn sensor_routes_for_every_kind_of_caller() {
         ("/sensors/datastreams/2/series", "sensors-hidden"),
         ("/sensors/datastreams/1/series?period=season", "sensors-staff"),
         ("/sensors/datastreams/1/series?period=week&format=csv", "sensors-staff"),
+        ("/sensors/cameras/3/images", "sensors"),
+        ("/sensors/cameras/3/latest.jpg", "sensors"),
+        ("/sensors/cameras/3/images/1.jpg", "sensors"),
+        ("/sensors/cameras/4/images", "sensors-hidden"),
+        ("/sensors/cameras/4/latest.jpg", "sensors-hidden"),
+        ("/sensors/cameras/4/images/2.jpg", "sensors-hidden"),
     ];
     for who in [Caller::Nobody, Caller::Public, Caller::Staff, Caller::Admin, Caller::Revoked, Caller::OtherDevice] {
         let key = match who {
@@ -303,7 +327,7 @@ async fn sensor_routes_for_every_kind_of_caller() {
         for (uri, needs) in reads {
             let r = s.call("GET", uri, key, None, &[]).await;
             let status = r.status().as_u16();
-            let body = String::from_utf8(body_bytes(r).await).unwrap();
+            let body = String::from_utf8_lossy(&body_bytes(r).await).into_owned();
             let sensors_route = needs.starts_with("sensors");
             let expected = match (who, *needs) {
                 (Caller::Revoked, _) => 401,
@@ -336,7 +360,14 @@ async fn sensor_routes_for_every_kind_of_caller() {
             ("PATCH", "/sta/v1.1/Things(1)".into(), Some(&json!({"description": "更新"}))),
             ("DELETE", format!("/sta/v1.1/Observations({own})"), None),
         ];
-        let mut statuses = vec![("POST", "/sta/v1.1/Datastreams(1)/Observations".to_owned(), created)];
+        let mut statuses = vec![
+            ("POST", "/sta/v1.1/Datastreams(1)/Observations".to_owned(), created),
+            (
+                "POST",
+                "/sensors/cameras/3/images".to_owned(),
+                post_image(3, key, "2026-12-02T00:00:00Z").await.status().as_u16(),
+            ),
+        ];
         for (method, uri, body) in writes {
             let r = s.call(method, &uri, key, body, &[]).await;
             statuses.push((method, uri, r.status().as_u16()));
