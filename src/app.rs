@@ -87,6 +87,7 @@ impl App {
         let live = Live::start(store.clone(), engine.clone(), config.live.clone(), config.city.bounds).await?;
         let sensors = Arc::new(Sensors::open(store.clone()).await?);
         sensors.start_watch(&config.sensors);
+        sensors.start_map(engine.clone());
         if let Some(url) = &config.live.mqtt_url {
             crate::sensors::mqtt::spawn(&sensors, url).map_err(SensorError::BadRequest)?;
         }

@@ -478,6 +478,62 @@ impl Catalog {
         trails.live = true;
         trails.visibility = Visibility::Staff;
         trails.attributes.retain(|a| a.name != SOURCE_ATTRIBUTE);
+        // SensorThings stations (src/sensors/map.rs): one point per datastream with its latest
+        // reading and state, and one per camera. The public layers hold public stations only;
+        // the `_all` layers (staff) every one.
+        let mut sensors = layer(
+            "sensors",
+            "観測所（水位・積雪）",
+            "Gauges (water level, snow)",
+            GeometryKind::Point,
+            (8, 18),
+            vec![
+                a("station", Text, "観測所", "Station", P),
+                a("observed", Text, "観測項目", "Observed", P),
+                a("value", Real, "最新値", "Latest value", P),
+                a("unit", Text, "単位", "Unit", P),
+                a("value_text", Text, "表示値", "Reading", P),
+                a("state_class", Text, "状態区分", "State class", P),
+                a("state_name", Text, "状態", "State", P),
+                a("state_name_en", Text, "状態（英語）", "State (English)", P),
+                a("observed_at", DateTime, "観測時刻", "Observed at", P),
+                a("age_min", Integer, "経過時間(分)", "Age (min)", P),
+                a("datastream_id", Integer, "データストリームID", "Datastream id", P),
+                a("synthetic", Boolean, "架空データ", "Synthetic", P),
+                a("staff_only", Boolean, "職員限定", "Staff only", S),
+            ],
+        );
+        sensors.live = true;
+        sensors.attributes.retain(|a| a.name != SOURCE_ATTRIBUTE);
+        let sensors_all = LayerDef {
+            id: LayerId("sensors_all".to_owned()),
+            title: Title::new("観測所（全観測所）", "Gauges (all stations)"),
+            visibility: Visibility::Staff,
+            ..sensors.clone()
+        };
+        let mut cameras = layer(
+            "cameras",
+            "監視カメラ",
+            "Cameras",
+            GeometryKind::Point,
+            (8, 18),
+            vec![
+                a("name", Text, "名称", "Name", P),
+                a("camera_id", Integer, "カメラID", "Camera id", P),
+                a("latest_at", DateTime, "最新画像の時刻", "Latest image at", P),
+                a("age_min", Integer, "経過時間(分)", "Age (min)", P),
+                a("synthetic", Boolean, "架空データ", "Synthetic", P),
+                a("staff_only", Boolean, "職員限定", "Staff only", S),
+            ],
+        );
+        cameras.live = true;
+        cameras.attributes.retain(|a| a.name != SOURCE_ATTRIBUTE);
+        let cameras_all = LayerDef {
+            id: LayerId("cameras_all".to_owned()),
+            title: Title::new("監視カメラ（全カメラ）", "Cameras (all)"),
+            visibility: Visibility::Staff,
+            ..cameras.clone()
+        };
         let mut catalog = Self {
             layers: vec![
                 layer(
@@ -605,6 +661,10 @@ impl Catalog {
                 snowplows,
                 fleet,
                 trails,
+                sensors,
+                sensors_all,
+                cameras,
+                cameras_all,
             ],
         };
         // What an edit must give: a parcel's 地番 and 大字, a hazardous building's status, a

@@ -711,3 +711,88 @@ async fn cameras_keep_the_latest_and_one_an_hour_on_postgis() {
     assert_eq!(stored, want);
     assert!(!s.app.config.data_dir.join("camera-images").exists());
 }
+
+/// The layers of tile z14 at the demo centre, as `key` sees them, once `ready` holds (the map
+/// task redraws within a second or two of a change).
+async fn station_tile(
+    s: &TestServer,
+    layer: &str,
+    key: Option<&str>,
+    ready: impl Fn(&support::vector_tile::Tile) -> bool,
+) -> support::vector_tile::Tile {
+    let (z, x, y) = support::CENTRE_Z14;
+    let uri = format!("/tiles/{layer}/{z}/{x}/{y}.mvt");
+    for _ in 0..100 {
+        let r = s.call("GET", &uri, key, None, &[]).await;
+        if r.status() == 200 {
+            let tile = support::vector_tile::decode(&body_bytes(r).await);
+            if ready(&tile) {
+                return tile;
+            }
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    panic!("{uri} never showed what was expected");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn stations_and_cameras_on_the_map() {
+    let s = TestServer::demo().await;
+    let staff = s.key(Role::Staff).await;
+    let river = json!({"thresholds": machizu::sensors::state::Thresholds::river([1.0, 2.0, 3.0, 4.0], 0.1, 600)});
+    for (name, lon, staff_only) in [("丹生川", 140.406, false), ("内部", 140.407, true)] {
+        let mut t = machizu::sensors::write::example_thing(name, lon, 38.6, "m");
+        t["properties"] = json!({"staffOnly": staff_only});
+        t["Datastreams"][0]["properties"] = river.clone();
+        assert_eq!(s.call("POST", "/sta/v1.1/Things", Some(&staff), Some(&t), &[]).await.status(), 201);
+    }
+    let camera = json!({"name": "丹生川 カメラ", "description": "", "properties": {"camera": true},
+        "Locations": [{"name": "c", "description": "", "encodingType": "application/geo+json",
+                       "location": {"type": "Point", "coordinates": [140.4065, 38.6]}}]});
+    assert_eq!(s.call("POST", "/sta/v1.1/Things", Some(&staff), Some(&camera), &[]).await.status(), 201);
+    let five_min_ago = chrono::Utc::now() - chrono::Duration::minutes(5);
+    for (d, v) in [(1, 2.5), (2, 1.0)] {
+        let obs = json!({"phenomenonTime": five_min_ago.to_rfc3339(), "result": v});
+        let uri = format!("/sta/v1.1/Datastreams({d})/Observations");
+        assert_eq!(s.call("POST", &uri, Some(&staff), Some(&obs), &[]).await.status(), 201);
+    }
+    let frame = machizu::sensors::demo::camera_frame(2.5, five_min_ago);
+    s.app.sensors.add_image(3, &frame, None, usize::MAX, five_min_ago).await.unwrap();
+
+    let public = station_tile(&s, "sensors", None, |t| t.layers.first().is_some_and(|l| !l.features.is_empty())).await;
+    let l = &public.layers[0];
+    assert_eq!(l.features.len(), 1, "the public station only");
+    let p = l.props(&l.features[0]);
+    assert_eq!(
+        (p["station"].as_str(), p["value"].as_str(), p["unit"].as_str(), p["value_text"].as_str()),
+        ("丹生川", "2.5", "m", "2.5 m")
+    );
+    assert_eq!((p["state_class"].as_str(), p["state_name"].as_str()), ("level2", "はん濫注意水位"));
+    assert_eq!((p["age_min"].as_str(), p["datastream_id"].as_str()), ("5", "1"));
+    assert!(!p.contains_key("staff_only"));
+    let all =
+        station_tile(&s, "sensors_all", Some(&staff), |t| t.layers.first().is_some_and(|l| l.features.len() == 2))
+            .await;
+    let l = &all.layers[0];
+    let mut names: Vec<String> = l.features.iter().map(|f| l.props(f)["station"].clone()).collect();
+    names.sort();
+    assert_eq!(names, ["丹生川", "内部"]);
+    for (path, key) in [("sensors_all", None), ("cameras_all", None)] {
+        let r = s.call("GET", &format!("/tiles/{path}/14/14582/6284.mvt"), key, None, &[]).await;
+        assert!(r.status().is_client_error(), "{path}: {}", r.status());
+    }
+    let cams = station_tile(&s, "cameras", None, |t| t.layers.first().is_some_and(|l| !l.features.is_empty())).await;
+    let l = &cams.layers[0];
+    let p = l.props(&l.features[0]);
+    assert_eq!((p["name"].as_str(), p["camera_id"].as_str(), p["age_min"].as_str()), ("丹生川 カメラ", "3", "5"));
+
+    // Silent past its interval: 欠測, shown as such and never as the last value.
+    s.app.sensors.check_silence(chrono::Utc::now() + chrono::Duration::minutes(20)).await.unwrap();
+    let missing = station_tile(&s, "sensors", None, |t| {
+        t.layers.first().is_some_and(|l| l.features.first().is_some_and(|f| l.props(f)["state_class"] == "missing"))
+    })
+    .await;
+    let l = &missing.layers[0];
+    let p = l.props(&l.features[0]);
+    assert_eq!((p.get("value"), p["value_text"].as_str(), p["state_name"].as_str()), (None, "欠測", "欠測"));
+}

@@ -87,7 +87,9 @@ impl Sensors {
         };
         // One writer: a file that one write supersedes cannot vanish under another's new row.
         let _one_writer = self.writer.lock().await;
-        Ok(self.store.add_camera_image(&row, data).await?)
+        let added = self.store.add_camera_image(&row, data).await?;
+        self.changed.notify_one();
+        Ok(added)
     }
 
     /// The kept images of camera `thing`, newest first: at most one an hour for `days`, and

@@ -11,7 +11,9 @@
 //! - [`series`]: a datastream's values for charts: raw for a day, hourly aggregates for longer;
 //! - [`state`]: a datastream's state against its thresholds with hysteresis, or 欠測 when its
 //!   device fell silent;
-//! - [`camera`]: cameras' still images, the latest and one an hour.
+//! - [`camera`]: cameras' still images, the latest and one an hour;
+//! - [`map`]: the stations and cameras as live map layers;
+//! - [`demo`]: simulated, labelled stations over the demo city.
 //!
 //! [`Sensors`] is the service the HTTP routes and the MQTT bridge call. Readers take a snapshot
 //! of the registry (an `ArcSwap`); one writer at a time builds the next one, stores the change in
@@ -21,6 +23,7 @@ pub mod camera;
 pub mod demo;
 pub mod eval;
 pub mod filter;
+pub mod map;
 pub mod model;
 pub mod mqtt;
 pub mod read;
@@ -103,6 +106,8 @@ pub struct Sensors {
     /// Each datastream with thresholds: its state (changed by the writer only).
     trackers: std::sync::Mutex<HashMap<i64, Tracker>>,
     events: broadcast::Sender<Arc<EventRow>>,
+    /// Told after every stored change (for the map layers).
+    changed: Arc<tokio::sync::Notify>,
 }
 
 impl Sensors {
@@ -141,6 +146,7 @@ impl Sensors {
             observed: broadcast::channel(4096).0,
             trackers: std::sync::Mutex::new(trackers),
             events: broadcast::channel(1024).0,
+            changed: Arc::default(),
         })
     }
 
@@ -239,6 +245,7 @@ impl Sensors {
     }
 
     fn announce(&self, events: Vec<EventRow>) {
+        self.changed.notify_one();
         for e in events {
             tracing::info!(datastream = e.datastream, from = %e.from, to = %e.to, at = %e.at, "sensor state changed");
             let _ = self.events.send(Arc::new(e));
