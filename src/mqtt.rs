@@ -4,9 +4,10 @@
 //! Every client keeps a persistent session (clean session off) with manual acks: the broker
 //! keeps messages while the server is down, and a message is acknowledged only once handled.
 
+use std::future::Future;
 use std::time::Duration;
 
-use rumqttc::MqttOptions;
+use rumqttc::{AsyncClient, Event, EventLoop, MqttOptions, Packet, Publish, QoS};
 
 /// The options of a client `client_id` of the broker at `url`.
 pub fn options(url: &str, client_id: &str) -> Result<MqttOptions, String> {
@@ -30,6 +31,54 @@ pub fn options(url: &str, client_id: &str) -> Result<MqttOptions, String> {
         o.set_credentials(name, password);
     }
     Ok(o)
+}
+
+/// Follows `topic` at the broker of `client`/`events` (subscribing with QoS 1 on every connect)
+/// and hands each message to `handle`, each in a task of its own. A message is acknowledged once
+/// its future says it is done with it (true); false leaves it for the broker to deliver again.
+/// `handle` answers `None` once its owner is gone, and so does `alive`: then following ends.
+/// After a connection error it tries again every 2 s.
+pub fn follow<H, F>(
+    client: AsyncClient,
+    mut events: EventLoop,
+    topic: String,
+    alive: impl Fn() -> bool + Send + 'static,
+    handle: H,
+) where
+    H: Fn(&Publish) -> Option<F> + Send + 'static,
+    F: Future<Output = bool> + Send + 'static,
+{
+    tokio::spawn(async move {
+        loop {
+            match events.poll().await {
+                Ok(Event::Incoming(Packet::ConnAck(_))) => {
+                    tracing::info!(%topic, "MQTT subscribed");
+                    if let Err(e) = client.subscribe(topic.clone(), QoS::AtLeastOnce).await {
+                        tracing::warn!(%topic, error = %e, "MQTT subscribe failed");
+                    }
+                }
+                Ok(Event::Incoming(Packet::Publish(p))) => {
+                    let Some(done) = handle(&p) else { return };
+                    let client = client.clone();
+                    tokio::spawn(async move {
+                        if done.await
+                            && let Err(e) = client.ack(&p).await
+                        {
+                            tracing::warn!(error = %e, "MQTT ack failed");
+                        }
+                    });
+                }
+                Ok(_) => {}
+                Err(e) => {
+                    if !alive() {
+                        return;
+                    }
+                    tracing::warn!(%topic, error = %e, "MQTT connection lost; retrying in 2 s");
+                    tokio::time::sleep(Duration::from_secs(2)).await;
+                }
+            }
+        }
+    });
 }
 
 #[cfg(test)]

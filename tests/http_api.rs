@@ -194,7 +194,9 @@ async fn layers_and_health() {
             "roads",
             "hazardous_buildings",
             "road_events",
-            "snowplows"
+            "snowplows",
+            "sensors",
+            "cameras"
         ]
     );
     let parcels = &layers[1];

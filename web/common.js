@@ -178,6 +178,27 @@ function setOpacity(map, ids, value) {
   }
 }
 
+/**
+ * Keeps `popup` inside the map and below `top` (the page's header bar): when it opens, and when
+ * its content grows (a chart or an image landing), the map pans so the whole popup is in view.
+ */
+export function keepPopupInView(map, popup, top) {
+  const fit = () => {
+    const element = popup.getElement();
+    if (!element?.isConnected) return observer.disconnect();
+    const box = element.getBoundingClientRect();
+    const bounds = map.getContainer().getBoundingClientRect();
+    const below = Math.max(0, (top?.getBoundingClientRect().bottom ?? bounds.top) + 8 - box.top);
+    const dy = below || Math.min(0, bounds.bottom - 8 - box.bottom);
+    const dx = box.left < bounds.left ? bounds.left - box.left : Math.min(0, bounds.right - box.right);
+    if (Math.abs(dy) > 1 || Math.abs(dx) > 1) map.panBy([-dx, -dy], { duration: 0 });
+  };
+  const observer = new ResizeObserver(fit);
+  observer.observe(popup.getElement());
+  popup.on("close", () => observer.disconnect());
+  fit();
+}
+
 /** A table of a feature's attributes, titled from the catalog, in `lang`. */
 export function attributeTable(properties, layerDef, lang) {
   const t = strings(lang);

@@ -2,9 +2,10 @@
 // over the basemap, live snowplows, a layer list with legend, attributes on a tap. Everything
 // it loads is public and cacheable; it never sends a credential.
 import {
-  attributeTable, buildLayerList, createMap, featureAt, followVehicles, initialLang, loadStyle,
+  attributeTable, buildLayerList, createMap, featureAt, followVehicles, initialLang, keepPopupInView, loadStyle,
   maplibregl, refreshTiles, rememberLang, strings, styleLayersOf,
 } from "/web/common.js";
+import { cameraPanel, stationPanel } from "/web/sensors.js";
 
 const params = new URLSearchParams(location.search);
 const embed = location.pathname === "/embed";
@@ -44,14 +45,18 @@ const map = createMap({
 window.machizuFirstView = new Promise((resolve) => map.once("idle", () => resolve(performance.now())));
 
 // A tap shows the feature's public attributes; on a road, first when it was last plowed, in
-// words ("今朝 5:40 に除雪済み"), as /query/plowed says it.
+// words ("今朝 5:40 に除雪済み"), as /query/plowed says it; on a gauge, its last 24 hours; on a
+// camera, its latest image.
 map.on("click", async (e) => {
   const f = featureAt(map, e.point);
   if (!f) return;
   const layerId = f.layer.metadata?.["machizu:layer"] ?? f.sourceLayer;
   const content = document.createElement("div");
-  content.append(attributeTable(f.properties, byId.get(layerId === "snowplows" ? "snowplows" : layerId), lang));
-  new maplibregl.Popup({ maxWidth: "320px" }).setLngLat(e.lngLat).setDOMContent(content).addTo(map);
+  if (layerId === "sensors") content.append(stationPanel(f.properties, { api: (path) => fetch(path), lang }));
+  else if (layerId === "cameras") content.append(cameraPanel(f.properties, { lang }));
+  else content.append(attributeTable(f.properties, byId.get(layerId), lang));
+  const popup = new maplibregl.Popup({ maxWidth: "340px" }).setLngLat(e.lngLat).setDOMContent(content).addTo(map);
+  keepPopupInView(map, popup, document.getElementById("bar"));
   if (layerId !== "roads") return;
   const r = await fetch(`/query/plowed?lon=${e.lngLat.lng}&lat=${e.lngLat.lat}`).catch(() => undefined);
   const answer = r?.ok ? await r.json() : undefined;

@@ -2,9 +2,10 @@
 // layer list (toggle, opacity, legend), attributes on a click, search, live snowplows and
 // trails, editing, measuring, playback and printing (the last four in their own modules).
 import {
-  attributeTable, buildLayerList, createMap, featureAt, followVehicles, initialLang, loadStyle,
+  attributeTable, buildLayerList, createMap, featureAt, followVehicles, initialLang, keepPopupInView, loadStyle,
   maplibregl, refreshTiles, rememberLang, strings,
 } from "/web/common.js";
+import { cameraPanel, stationPanel } from "/web/sensors.js";
 import { EDITABLE, drawLine, openEditor } from "/web/staff-edit.js";
 import { setupMeasure, setupPlayback, setupPrint } from "/web/staff-tools.js";
 
@@ -145,6 +146,11 @@ async function start(body) {
 
 function showFeature(layerId, id, properties, lngLat) {
   const content = document.createElement("div");
+  if (layerId === "sensors_all") {
+    content.append(stationPanel(properties, { api, lang, staff: true, csvBase: API }));
+  } else if (layerId === "cameras_all") {
+    content.append(cameraPanel(properties, { base: API, lang }));
+  }
   content.append(attributeTable(properties, ctx.byId.get(layerId), lang));
   if (EDITABLE.has(layerId) && id !== undefined) {
     const edit = document.createElement("button");
@@ -158,6 +164,7 @@ function showFeature(layerId, id, properties, lngLat) {
     content.append(edit);
   }
   const popup = new maplibregl.Popup({ maxWidth: "360px" }).setLngLat(lngLat).setDOMContent(content).addTo(ctx.map);
+  keepPopupInView(ctx.map, popup);
 }
 
 function setupSearch() {

@@ -196,8 +196,8 @@ pub async fn spawn(sensors: Arc<Sensors>, centre: [f64; 2]) -> Result<(), Sensor
     let mut streams = Vec::new();
     for s in &STATIONS {
         let at = offset(centre, s.east_m, s.north_m);
-        let id =
-            ensure(&sensors, s.name, || thing(s.name, at, json!({"synthetic": true}), vec![datastream(s)])).await?;
+        let properties = json!({"synthetic": true, "staffOnly": s.staff_only});
+        let id = ensure(&sensors, s.name, || thing(s.name, at, properties, vec![datastream(s)])).await?;
         let reg = sensors.registry();
         if let Some(d) = reg.all(Kind::Datastream).find(|d| d.link("Thing") == Some(id)) {
             streams.push((d.id, s));
@@ -220,6 +220,8 @@ pub async fn spawn(sensors: Arc<Sensors>, centre: [f64; 2]) -> Result<(), Sensor
     let ctx = Ctx { base: String::new(), audience: Audience::Staff };
     if !times.is_empty() {
         sensors.create_observations(&readings(&streams, &times), &ctx).await?;
+        // So that a week's and the season's charts show them at once.
+        sensors.aggregate().await?;
     }
     let weak = Arc::downgrade(&sensors);
     tokio::spawn(async move {

@@ -9,11 +9,9 @@
 //!   datastreams never go to the broker. A payload carrying `@iot.id` is such an announcement,
 //!   never a request, so machizu's own messages coming back are not stored twice.
 
-use std::sync::{Arc, Weak};
-use std::time::Duration;
-
-use rumqttc::{AsyncClient, Event, Packet, QoS};
+use rumqttc::{AsyncClient, QoS};
 use serde_json::Value;
+use std::sync::{Arc, Weak};
 use tokio::sync::broadcast::error::RecvError;
 
 use super::Sensors;
@@ -36,43 +34,21 @@ fn datastream_of(topic: &str) -> Option<i64> {
 
 /// Starts the bridge; it reconnects on its own after errors and ends with the service.
 pub fn spawn(sensors: &Arc<Sensors>, url: &str) -> Result<(), String> {
-    let (client, mut events) = AsyncClient::new(crate::mqtt::options(url, "machizu-sta")?, 1024);
+    let (client, events) = AsyncClient::new(crate::mqtt::options(url, "machizu-sta")?, 1024);
     let weak: Weak<Sensors> = Arc::downgrade(sensors);
-    let url = url.to_owned();
-    let inbound = client.clone();
-    let w = weak.clone();
-    tokio::spawn(async move {
-        loop {
-            match events.poll().await {
-                Ok(Event::Incoming(Packet::ConnAck(_))) => {
-                    tracing::info!(broker = %url, topic = TOPIC_FILTER, "SensorThings MQTT subscribed");
-                    if let Err(e) = inbound.subscribe(TOPIC_FILTER, QoS::AtLeastOnce).await {
-                        tracing::warn!(error = %e, "MQTT subscribe failed");
-                    }
-                }
-                Ok(Event::Incoming(Packet::Publish(p))) => {
-                    let Some(sensors) = w.upgrade() else { return };
-                    let client = inbound.clone();
-                    tokio::spawn(async move {
-                        if !create(&sensors, &p.topic, &p.payload).await {
-                            return; // not acknowledged: delivered again
-                        }
-                        if let Err(e) = client.ack(&p).await {
-                            tracing::warn!(error = %e, "MQTT ack failed");
-                        }
-                    });
-                }
-                Ok(_) => {}
-                Err(e) => {
-                    if w.strong_count() == 0 {
-                        return;
-                    }
-                    tracing::warn!(broker = %url, error = %e, "SensorThings MQTT connection lost; retrying in 2 s");
-                    tokio::time::sleep(Duration::from_secs(2)).await;
-                }
-            }
-        }
-    });
+    let (alive, inbound) = (weak.clone(), weak.clone());
+    crate::mqtt::follow(
+        client.clone(),
+        events,
+        TOPIC_FILTER.into(),
+        move || alive.strong_count() > 0,
+        move |p| {
+            let sensors = inbound.upgrade()?;
+            let (topic, payload) = (p.topic.clone(), p.payload.clone());
+            // Not acknowledged when false: delivered again.
+            Some(async move { create(&sensors, &topic, &payload).await })
+        },
+    );
     let mut observed = sensors.subscribe();
     tokio::spawn(async move {
         let ctx = Ctx { base: "/sta/v1.1".into(), audience: Audience::Public };

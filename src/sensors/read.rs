@@ -538,14 +538,28 @@ fn path_values(reg: &Registry, subject: Subject, path: &[String]) -> Result<Vec<
     if !is_property(kind, first) && first != "@iot.id" {
         return Err(format!("a {} has no property {first}", kind.singular()));
     }
-    let ctx = Ctx { base: String::new(), audience: Audience::Staff };
-    let own = own_json(reg, subject, &ctx);
-    let key = if first == "id" { "@iot.id" } else { first.as_str() };
-    let mut v = own.get(key).cloned().unwrap_or(Value::Null);
+    let mut v = property(reg, subject, first);
     for part in rest {
         v = v.get(part).cloned().unwrap_or(Value::Null);
     }
     Ok(vec![v])
+}
+
+/// One property of an entity or observation as its JSON shows it (`id` for `@iot.id`), computed
+/// alone: a filter tests a few properties of many entities.
+fn property(reg: &Registry, subject: Subject, name: &str) -> Value {
+    match subject {
+        Subject::Entity(_, e) if name == "id" || name == "@iot.id" => e.id.into(),
+        Subject::Entity(Kind::Datastream, e) if name == "observedArea" => observed_area(reg, e),
+        Subject::Entity(Kind::Datastream, e) if name == "phenomenonTime" => {
+            reg.times.get(&e.id).map_or(Value::Null, |(a, b)| Value::String(format!("{a}/{b}")))
+        }
+        Subject::Entity(_, e) => e.props.get(name).cloned().unwrap_or(Value::Null),
+        Subject::Observation(o) => {
+            let key = if name == "id" { "@iot.id" } else { name };
+            observation_properties(o).remove(key).unwrap_or(Value::Null)
+        }
+    }
 }
 
 /// Whether an entity passes a `$filter`.

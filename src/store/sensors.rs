@@ -386,6 +386,25 @@ pub trait SensorStore: Send + Sync {
     async fn revoke_sensor_device(&self, id: &str) -> Result<bool, StoreError>;
 }
 
+/// Binds an [`ObservationFilter`] to a query of `sta_observations_where.sql`, in its order.
+macro_rules! bind_observation_filter {
+    ($query:expr, $filter:expr) => {{
+        let f: &$crate::store::sensors::ObservationFilter = $filter;
+        $query
+            .bind($crate::store::sensors::ids_json(&f.datastreams))
+            .bind(f.foi)
+            .bind(f.id.0)
+            .bind(f.id.1)
+            .bind(&f.phenomenon_time.0)
+            .bind(&f.phenomenon_time.1)
+            .bind(&f.result_time.0)
+            .bind(&f.result_time.1)
+            .bind(f.result.0)
+            .bind(f.result.1)
+    }};
+}
+pub(crate) use bind_observation_filter;
+
 /// Implements [`SensorStore`] for a backend with a `pool` field and a module `sql` of constants
 /// holding its SQL: the Rust is the same for both backends, only the SQL dialect differs.
 macro_rules! impl_sensor_store {
@@ -445,19 +464,9 @@ macro_rules! impl_sensor_store {
                     limit.min(i64::MAX as u64),
                     offset.min(i64::MAX as u64)
                 );
-                let f = filter;
+                let query = sqlx::query_as($crate::store::catalog_sql(text));
                 let rows: Vec<$crate::store::sensors::ObservationDbRow> =
-                    sqlx::query_as($crate::store::catalog_sql(text))
-                        .bind($crate::store::sensors::ids_json(&f.datastreams))
-                        .bind(f.foi)
-                        .bind(f.id.0)
-                        .bind(f.id.1)
-                        .bind(&f.phenomenon_time.0)
-                        .bind(&f.phenomenon_time.1)
-                        .bind(&f.result_time.0)
-                        .bind(&f.result_time.1)
-                        .bind(f.result.0)
-                        .bind(f.result.1)
+                    $crate::store::sensors::bind_observation_filter!(query, filter)
                         .fetch_all(&self.pool)
                         .await
                         .map_err($crate::store::StoreError::db("reading observations"))?;
@@ -468,18 +477,8 @@ macro_rules! impl_sensor_store {
                 &self,
                 filter: &$crate::store::sensors::ObservationFilter,
             ) -> Result<u64, $crate::store::StoreError> {
-                let f = filter;
-                let (n,): (i64,) = sqlx::query_as(sql::COUNT_STA_OBSERVATIONS)
-                    .bind($crate::store::sensors::ids_json(&f.datastreams))
-                    .bind(f.foi)
-                    .bind(f.id.0)
-                    .bind(f.id.1)
-                    .bind(&f.phenomenon_time.0)
-                    .bind(&f.phenomenon_time.1)
-                    .bind(&f.result_time.0)
-                    .bind(&f.result_time.1)
-                    .bind(f.result.0)
-                    .bind(f.result.1)
+                let query = sqlx::query_as(sql::COUNT_STA_OBSERVATIONS);
+                let (n,): (i64,) = $crate::store::sensors::bind_observation_filter!(query, filter)
                     .fetch_one(&self.pool)
                     .await
                     .map_err($crate::store::StoreError::db("counting observations"))?;
@@ -526,7 +525,7 @@ macro_rules! impl_sensor_store {
 
             async fn aggregate_observations(&self) -> Result<u64, $crate::store::StoreError> {
                 let what = || $crate::store::StoreError::db("aggregating observations");
-                let mut tx = self.pool.begin().await.map_err(what())?;
+                let mut tx = self.pool.begin_with(sql::BEGIN_WRITE).await.map_err(what())?;
                 let (last,): (i64,) =
                     sqlx::query_as(sql::MAX_STA_OBSERVATION).fetch_one(&mut *tx).await.map_err(what())?;
                 let done = sqlx::query(sql::AGGREGATE_STA_HOURLY).bind(last).execute(&mut *tx).await.map_err(what())?;

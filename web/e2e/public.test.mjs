@@ -41,7 +41,11 @@ function assertPublicAndCacheable(answers) {
     assert.ok(!a.url.includes("/staff"), `a public page asked for ${a.url}`);
     if (a.url.includes("/live/stream")) continue;
     assert.ok(a.headers["cache-control"], `${a.url} has Cache-Control`);
-    if (a.status === 200 && !a.url.includes("/live/")) {
+    // Live data (positions, the stations' latest readings in tiles) is revalidated by ETag on
+    // every use (no-cache); everything else may be kept for a while.
+    const live = a.url.includes("/live/") || a.url.includes("/tiles/sensors,cameras/");
+    if (live && a.url.includes("/tiles/")) assert.match(a.headers["cache-control"], /no-cache/);
+    if (a.status === 200 && !live) {
       assert.match(a.headers["cache-control"], /public, max-age=\d+/, `${a.url}: ${a.headers["cache-control"]}`);
     }
     // Data, not code: our scripts and MapLibre name no data.
@@ -305,5 +309,83 @@ test("without the network the basemap steps aside and our layers are the map", a
   assert.ok(differ / (drawn.length / 4) > 0.05, `drawn share ${differ / (drawn.length / 4)}`);
   await page.screenshot({ path: join(artifacts, "public-map-offline.png") });
   assert.deepEqual(pageErrors, []);
+  await context.close();
+});
+
+/** The demo's station (or camera) named like `pattern`: its [lon, lat], from SensorThings. */
+async function demoStation(pattern) {
+  const things = await (await fetch(`${server.base}/sta/v1.1/Things?$expand=Locations&$top=100`)).json();
+  const thing = things.value.find((t) => pattern.test(t.name));
+  assert.ok(thing, `the demo has ${pattern}: ${things.value.map((t) => t.name)}`);
+  return thing.Locations[0].location.coordinates;
+}
+
+/** Taps the feature of `styleLayer` drawn at [lon, lat] on a touch screen. */
+async function tapFeature(page, styleLayer, at) {
+  await page.waitForFunction(({ styleLayer, at }) => {
+    const map = window.machizuMap;
+    const p = map.project(at);
+    return map.queryRenderedFeatures([[p.x - 3, p.y - 3], [p.x + 3, p.y + 3]], { layers: [styleLayer] }).length > 0;
+  }, { styleLayer, at }, { timeout: 30_000 });
+  const point = await page.evaluate((at) => window.machizuMap.project(at), at);
+  const box = await page.locator("#map canvas").boundingBox();
+  await page.touchscreen.tap(box.x + point.x, box.y + point.y);
+}
+
+test("at phone width, a gauge shows its last 24 hours with the level lines, and a camera its latest image", async () => {
+  const gauge = await demoStation(/丹生川 水位観測所/);
+  const camera = await demoStation(/河川監視カメラ/);
+  const context = await newContext(browser, { viewport: { width: 360, height: 740 }, isMobile: true, hasTouch: true, deviceScaleFactor: 2 });
+  const page = await context.newPage();
+  const errors = watchErrors(page);
+  await page.goto(`${server.base}/map#17/${gauge[1]}/${gauge[0]}`);
+  await idle(page);
+
+  await tapFeature(page, "sensors", gauge);
+  const panel = page.locator(".maplibregl-popup section.station");
+  await panel.locator("svg.chart polyline.values").waitFor();
+  assert.match(await panel.locator("h2").textContent(), /【架空】丹生川 水位観測所/);
+  assert.match(await panel.textContent(), /架空の観測所/, "labelled synthetic");
+  // The state in words (not colour alone), the latest value with its time, the day's range.
+  const state = await panel.locator("p.state").textContent();
+  assert.match(state, /\d+(\.\d+)? m・(平常|水防団待機水位|はん濫注意水位)/);
+  const summary = await panel.locator("ul.chart-summary").textContent();
+  assert.match(summary, /最新 \d+(\.\d+)? m/);
+  assert.match(summary, /過去24時間: 最高 [\d.]+ m・最低 [\d.]+ m/);
+  // A day of readings a minute apart, and at least the lowest two named levels as lines.
+  const points = await panel.locator("svg.chart polyline.values").getAttribute("points");
+  assert.ok(points.split(" ").length > 600, `a day's line: ${points.split(" ").length} points`);
+  const levels = await panel.locator("svg.chart text.level-name").allTextContents();
+  assert.ok(levels.some((l) => l.startsWith("水防団待機水位 1")) && levels.some((l) => l.startsWith("はん濫注意水位 1.5")), `${levels}`);
+  assert.equal(await panel.locator("svg.chart").getAttribute("role"), "img");
+  assert.match(await panel.locator("svg.chart title").textContent(), /過去24時間/);
+  const popup = await page.locator(".maplibregl-popup").boundingBox();
+  assert.ok(popup.x >= 0 && popup.x + popup.width <= 360, `the chart fits the phone: ${JSON.stringify(popup)}`);
+  await page.screenshot({ path: join(artifacts, "public-gauge-360px.png") });
+  await page.locator(".maplibregl-popup-close-button").tap();
+
+  await tapFeature(page, "cameras", camera);
+  const img = page.locator(".maplibregl-popup section.camera img");
+  await img.waitFor();
+  await page.waitForFunction(() => document.querySelector(".maplibregl-popup section.camera img")?.naturalWidth > 0);
+  assert.equal(await img.evaluate((i) => i.naturalWidth), 320);
+  assert.match(await img.getAttribute("alt"), /河川監視カメラ.*最新の画像.*撮影/);
+  assert.match(await page.locator(".maplibregl-popup figcaption").textContent(), /撮影 \d+\/\d+ \d\d:\d\d（\d+分前）/);
+  assert.match(await page.locator(".maplibregl-popup section.camera").textContent(), /架空のカメラ画像/);
+  // Once the image has landed the map pans to keep the popup on the screen.
+  await page.waitForFunction(() => {
+    const r = document.querySelector(".maplibregl-popup").getBoundingClientRect();
+    return r.left >= 0 && r.right <= 360;
+  }, null, { timeout: 5_000 }).catch(() => {});
+  const shown = await img.boundingBox();
+  assert.ok(shown.width <= 340 && shown.x >= 0, `the image fits the phone: ${JSON.stringify(shown)}`);
+  await page.screenshot({ path: join(artifacts, "public-camera-360px.png") });
+  // The staff-only ditch gauge never reaches the public: not in the tiles, not in STA.
+  const staffOnly = await page.evaluate(() => window.machizuMap.querySourceFeatures("stations", { sourceLayer: "sensors" })
+    .filter((f) => /流雪溝/.test(f.properties.station)).length);
+  assert.equal(staffOnly, 0);
+  const things = await (await fetch(`${server.base}/sta/v1.1/Things`)).text();
+  assert.ok(!things.includes("流雪溝"), "the staff-only station is hidden from STA");
+  assert.deepEqual(errors, []);
   await context.close();
 });

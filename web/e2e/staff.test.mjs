@@ -360,3 +360,51 @@ test("staff search, draw a road closure, follow a plow live, play it back, measu
   assert.deepEqual(errors, []);
   await context.close();
 });
+
+test("staff see every gauge, with a week's and the season's chart and CSV export", async () => {
+  const context = await newContext(browser, { viewport: { width: 1400, height: 900 } });
+  const page = await context.newPage();
+  const errors = watchErrors(page);
+  await page.goto(`${server.base}/staff`);
+  await signIn(page);
+  await page.locator("#panel").waitFor();
+  // The staff-only snow-ditch gauge: where it is, through the staff API.
+  const at = await page.evaluate(async () => {
+    const things = await (await fetch("/staff/api/sta/v1.1/Things?$expand=Locations")).json();
+    return things.value.find((t) => /流雪溝/.test(t.name)).Locations[0].location.coordinates;
+  });
+  await page.evaluate((at) => window.machizuMap.jumpTo({ center: at, zoom: 17 }), at);
+  await idle(page);
+  await page.waitForFunction((at) => {
+    const map = window.machizuMap;
+    const p = map.project(at);
+    return map.queryRenderedFeatures([[p.x - 3, p.y - 3], [p.x + 3, p.y + 3]], { layers: ["sensors-all"] }).length > 0;
+  }, at, { timeout: 30_000 });
+  const point = await page.evaluate((at) => window.machizuMap.project(at), at);
+  const box = await page.locator("#map canvas").boundingBox();
+  await page.mouse.click(box.x + point.x, box.y + point.y);
+  const panel = page.locator(".maplibregl-popup section.station");
+  await panel.locator("svg.chart polyline.values").waitFor();
+  assert.match(await panel.locator("h2").textContent(), /流雪溝/);
+  assert.equal(await panel.locator('button[data-period="day"]').getAttribute("aria-pressed"), "true");
+
+  // The season, from the hourly aggregates: a min–max band and the mean.
+  await panel.locator('button[data-period="season"]').click();
+  await panel.locator("svg.chart polygon.band").waitFor();
+  assert.equal(await panel.locator('button[data-period="season"]').getAttribute("aria-pressed"), "true");
+  assert.match(await panel.locator("svg.chart title").textContent(), /今シーズン/);
+  assert.match(await panel.locator("ul.chart-summary").textContent(), /今シーズン（1時間ごと）: 最高 [\d.]+ cm/);
+  const hours = (await panel.locator("svg.chart polyline.values").getAttribute("points")).split(" ").length;
+  assert.ok(hours >= 20, `a day of hours at least: ${hours}`);
+  await page.screenshot({ path: join(artifacts, "staff-gauge-season.png") });
+
+  // CSV of the season: a header and one row an hour.
+  const [download] = await Promise.all([page.waitForEvent("download"), panel.locator("a.csv").click()]);
+  assert.match(download.suggestedFilename(), /^datastream-\d+-season\.csv$/);
+  const csv = readFileSync(await download.path(), "utf8").trim().split("\n");
+  assert.equal(csv[0], "hour,count,min,mean,max");
+  assert.equal(csv.length - 1, hours);
+  for (const row of csv.slice(1)) assert.match(row, /^\d{4}-\d\d-\d\dT\d\d:00:00\.000Z,\d+,[\d.]+,[\d.]+,[\d.]+$/);
+  assert.deepEqual(errors, []);
+  await context.close();
+});

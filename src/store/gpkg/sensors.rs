@@ -4,6 +4,8 @@
 use super::GpkgStore;
 
 mod sql {
+    /// Begins a transaction that reads, then writes. SQLite: take the write lock at once, so that a read before the first write cannot fail with SQLITE_BUSY against another writer.
+    pub const BEGIN_WRITE: &str = "BEGIN IMMEDIATE";
     pub const SELECT_STA_ENTITIES: &str = include_str!("sql/select_sta_entities.sql");
     pub const PUT_STA_ENTITIES: &str = include_str!("sql/put_sta_entities.sql");
     pub const DELETE_STA_ENTITIES: &str = include_str!("sql/delete_sta_entities.sql");

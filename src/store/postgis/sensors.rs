@@ -4,6 +4,8 @@
 use super::PostgisStore;
 
 mod sql {
+    /// Begins a transaction that reads, then writes.
+    pub const BEGIN_WRITE: &str = "BEGIN";
     pub const SELECT_STA_ENTITIES: &str = include_str!("sql/select_sta_entities.sql");
     pub const PUT_STA_ENTITIES: &str = include_str!("sql/put_sta_entities.sql");
     pub const DELETE_STA_ENTITIES: &str = include_str!("sql/delete_sta_entities.sql");
