@@ -10,7 +10,7 @@ use super::state::{Level, Thresholds};
 use super::{SensorError, Sensors};
 use crate::catalog::Audience;
 use crate::store::iso;
-use crate::store::sensors::{HourRow, ObservationFilter, ObservationOrder};
+use crate::store::sensors::HourRow;
 
 /// How far back a chart reaches.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Deserialize, Serialize, utoipa::ToSchema)]
@@ -100,17 +100,7 @@ impl Sensors {
             hours: Vec::new(),
         };
         match period {
-            Period::Day => {
-                let filter = ObservationFilter {
-                    datastreams: vec![datastream],
-                    phenomenon_time: (Some(from_s), Some(to_s)),
-                    ..Default::default()
-                };
-                let rows =
-                    self.store.observations(&filter, ObservationOrder::PhenomenonTime, false, MAX_POINTS, 0).await?;
-                series.points =
-                    rows.into_iter().filter_map(|o| Some((o.phenomenon_time, o.result.as_f64()?))).collect();
-            }
+            Period::Day => series.points = self.store.chart_points(datastream, &from_s, &to_s, MAX_POINTS).await?,
             Period::Week | Period::Season => series.hours = self.store.hourly(datastream, &from_s, &to_s).await?,
         }
         Ok(series)

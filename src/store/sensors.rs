@@ -370,6 +370,16 @@ pub trait SensorStore: Send + Sync {
     /// Deletes raw observations taken before `before` once aggregated; returns how many.
     async fn thin_observations(&self, before: &str) -> Result<u64, StoreError>;
 
+    /// A datastream's numeric results with `from <= phenomenon time < to` as (time, value),
+    /// oldest first, at most `limit`: a chart's points.
+    async fn chart_points(
+        &self,
+        datastream: i64,
+        from: &str,
+        to: &str,
+        limit: u64,
+    ) -> Result<Vec<(String, f64)>, StoreError>;
+
     /// A datastream's hourly aggregates with `from <= hour < to`.
     async fn hourly(&self, datastream: i64, from: &str, to: &str) -> Result<Vec<HourRow>, StoreError>;
 
@@ -566,6 +576,24 @@ macro_rules! impl_sensor_store {
                         mean: total / n.max(1) as f64,
                     })
                     .collect())
+            }
+
+            async fn chart_points(
+                &self,
+                datastream: i64,
+                from: &str,
+                to: &str,
+                limit: u64,
+            ) -> Result<Vec<(String, f64)>, $crate::store::StoreError> {
+                let rows: Vec<(String, f64)> = sqlx::query_as(sql::SELECT_STA_POINTS)
+                    .bind(datastream)
+                    .bind(from)
+                    .bind(to)
+                    .bind(limit.min(i64::MAX as u64) as i64)
+                    .fetch_all(&self.pool)
+                    .await
+                    .map_err($crate::store::StoreError::db("reading a chart's points"))?;
+                Ok(rows.into_iter().map(|(t, v)| ($crate::store::normal_time(t), v)).collect())
             }
 
             async fn add_sensor_device(

@@ -27,6 +27,7 @@ mod sql {
     pub const SET_STA_AGGREGATED: &str = include_str!("sql/set_sta_aggregated.sql");
     pub const THIN_STA_OBSERVATIONS: &str = include_str!("sql/thin_sta_observations.sql");
     pub const SELECT_STA_HOURLY: &str = include_str!("sql/select_sta_hourly.sql");
+    pub const SELECT_STA_POINTS: &str = include_str!("sql/select_sta_points.sql");
     pub const WRITE: crate::store::sensors::WriteSql = crate::store::sensors::WriteSql {
         delete_observations: DELETE_STA_OBSERVATIONS,
         delete_entities: DELETE_STA_ENTITIES,

@@ -1,0 +1,8 @@
+-- A chart's points: datastream $1's numeric results with $2 <= phenomenon time < $3, oldest
+-- first, at most $4 (two columns only: a day's chart reads about 1,440 rows).
+SELECT to_char(phenomenon_time AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"'), result_number
+FROM machizu_sta_observations
+WHERE datastream = $1 AND phenomenon_time >= $2::timestamptz AND phenomenon_time < $3::timestamptz
+  AND result_number IS NOT NULL
+ORDER BY phenomenon_time
+LIMIT $4
