@@ -86,8 +86,7 @@ export function chart(series, lang) {
     const label = series.period === "day" ? jst(new Date(x).toISOString(), lang) : jst(new Date(x).toISOString(), lang, true).split(" ")[0];
     root.append(svg("text", { x: X(x), y: H - 6, "text-anchor": "middle", class: "tick" }, label));
   }
-  levels.forEach((l, i) => {
-    const n = series.levels.indexOf(l);
+  levels.forEach((l, n) => {
     root.append(svg("line", {
       x1: left, x2: W - right, y1: Y(l.value), y2: Y(l.value), class: "level",
       stroke: LEVEL_COLOURS[n % 4], "stroke-dasharray": LEVEL_DASHES[n % 4],
@@ -96,8 +95,7 @@ export function chart(series, lang) {
       `${lang === "en" ? l.name_en : l.name_ja} ${l.value}`));
   });
   if (!day && rows.length) {
-    const band = [...rows.map((r) => `${X(r.x)},${Y(r.hi)}`), ...rows.reverse().map((r) => `${X(r.x)},${Y(r.lo)}`)];
-    rows.reverse();
+    const band = [...rows.map((r) => `${X(r.x)},${Y(r.hi)}`), ...rows.toReversed().map((r) => `${X(r.x)},${Y(r.lo)}`)];
     root.append(svg("polygon", { points: band.join(" "), class: "band" }));
   }
   if (rows.length) {

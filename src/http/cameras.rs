@@ -86,8 +86,8 @@ pub async fn post(
     }
     let max = app.config.sensors.max_image_bytes();
     let (image, kept) = app.sensors.add_image(thing, &body, p.time.as_deref(), max, chrono::Utc::now()).await?;
-    let location = out(image.clone()).url;
-    Ok((StatusCode::CREATED, [(header::LOCATION, location)], Json(Posted { image: out(image), kept })).into_response())
+    let image = out(image);
+    Ok((StatusCode::CREATED, [(header::LOCATION, image.url.clone())], Json(Posted { image, kept })).into_response())
 }
 
 /// `GET /sensors/cameras/{id}/images`: the kept images, newest first (the latest, then one an

@@ -58,9 +58,7 @@ pub async fn events(
         .into_iter()
         .map(|e| {
             let d = reg.get(Kind::Datastream, e.datastream);
-            let t = d
-                .and_then(|d| d.thresholds())
-                .unwrap_or_else(|| crate::sensors::state::Thresholds::river([0.0; 4], 0.0, 1));
+            let t = d.and_then(|d| d.thresholds()).unwrap_or_default();
             let name = |s: &str| SensorState::parse(s).map(|s| s.names(&t)).unwrap_or_default();
             let ((from_ja, _), (to_ja, to_en)) = (name(&e.from), name(&e.to));
             EventOut {

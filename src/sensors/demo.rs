@@ -153,7 +153,7 @@ fn thing(name: &str, at: [f64; 2], properties: Value, datastreams: Vec<Value>) -
 fn datastream(s: &Station) -> Value {
     let thresholds = match s.levels {
         Some(values) => super::state::Thresholds::river(values, 0.05, 600),
-        None => super::state::Thresholds { levels: Vec::new(), hysteresis: 0.0, expected_interval_s: 600 },
+        None => super::state::Thresholds { expected_interval_s: 600, ..Default::default() },
     };
     json!({
         "name": format!("{} {}", s.name, s.observed),

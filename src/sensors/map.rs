@@ -15,7 +15,7 @@ use chrono::{DateTime, Utc};
 use serde_json::Value;
 
 use super::model::{Entity, Kind, Registry};
-use super::state::State;
+use super::state::{State, Thresholds};
 use super::{Sensors, parse_utc};
 use crate::catalog::{Audience, LayerDef};
 use crate::crs::{Epsg, with_transformer};
@@ -125,13 +125,11 @@ impl Sensors {
         let at = newest.and_then(|o| parse_utc(&o.phenomenon_time));
         let thresholds = d.thresholds();
         let state = self.state(d.id).unwrap_or(if newest.is_some() { State::Level(0) } else { State::Unknown });
-        let (name_ja, name_en) = thresholds.as_ref().map_or_else(
-            || match state {
-                State::Level(_) => (String::new(), String::new()),
-                s => s.names(&super::state::Thresholds { levels: vec![], hysteresis: 0.0, expected_interval_s: 1 }),
-            },
-            |t| state.names(t),
-        );
+        // A datastream without thresholds has no named level, only 欠測 and 不明.
+        let (name_ja, name_en) = match (&thresholds, state) {
+            (None, State::Level(_)) => (String::new(), String::new()),
+            (t, s) => s.names(t.as_ref().unwrap_or(&Thresholds::default())),
+        };
         let unit = d.props.get("unitOfMeasurement").and_then(|u| u.get("symbol")).and_then(Value::as_str).unwrap_or("");
         // 欠測 shows no value, never the last one.
         let value = newest.and_then(|o| o.result.as_f64()).filter(|_| state != State::Missing);

@@ -29,8 +29,8 @@ pub const RIVER_LEVELS: [(&str, &str); 4] = [
     ("はん濫危険水位", "flood danger level"),
 ];
 
-/// A datastream's thresholds.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+/// A datastream's thresholds (the default: no levels, for naming states alone).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct Thresholds {
     /// Lowest first.
     pub levels: Vec<Level>,
