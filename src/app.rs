@@ -10,6 +10,7 @@ use crate::config::Config;
 use crate::engine::{Engine, EngineError};
 use crate::follow::{self, Follower};
 use crate::live::{Live, LiveError};
+use crate::notices::Notices;
 use crate::sensors::{SensorError, Sensors};
 use crate::store::gpkg::GpkgStore;
 use crate::store::postgis::PostgisStore;
@@ -52,6 +53,8 @@ pub struct App {
     pub live: Arc<Live>,
     /// OGC SensorThings: gauges, sensors and cameras, their observations.
     pub sensors: Arc<Sensors>,
+    /// Notices to residents: CAP, feeds.
+    pub notices: Arc<Notices>,
 }
 
 impl App {
@@ -91,7 +94,9 @@ impl App {
         if let Some(url) = &config.live.mqtt_url {
             crate::sensors::mqtt::spawn(&sensors, url).map_err(SensorError::BadRequest)?;
         }
-        Ok(Self { config, store, engine, dataset_notice, follower, render_slots, live, sensors })
+        let notices =
+            Arc::new(Notices::new(store.clone(), engine.clone(), config.city.clone(), config.notices.clone()));
+        Ok(Self { config, store, engine, dataset_notice, follower, render_slots, live, sensors, notices })
     }
 }
 

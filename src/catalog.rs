@@ -644,6 +644,18 @@ impl Catalog {
                     ],
                 ),
                 layer(
+                    "districts",
+                    "地区",
+                    "Districts",
+                    GeometryKind::Polygon,
+                    (8, 16),
+                    vec![
+                        a("name", Text, "地区名", "District", P),
+                        a("name_en", Text, "地区名（英語）", "District (English)", P),
+                        a("code", Text, "地区コード", "District code", P),
+                    ],
+                ),
+                layer(
                     "road_events",
                     "通行規制・工事",
                     "Road closures and works",

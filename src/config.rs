@@ -29,6 +29,8 @@ pub enum ConfigError {
     Layer { layer: String, message: String },
     #[error("render_slots must be at least 1")]
     NoRenderSlots,
+    #[error("[notices] {0}")]
+    Notices(String),
 }
 
 /// The city the server is set up for.
@@ -163,6 +165,23 @@ impl SensorsConfig {
     }
 }
 
+/// The `[notices]` table: notices to residents (src/notices/).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct NoticesConfig {
+    /// The CAP `sender`: who sends, unique among alert sources, without spaces or commas
+    /// (for example `bousai@city.obanazawa.yamagata.jp`). Default `machizu-{city code}`.
+    pub sender: Option<String>,
+    /// The most notices in a feed; default 100.
+    pub feed_limit: u32,
+}
+
+impl Default for NoticesConfig {
+    fn default() -> Self {
+        Self { sender: None, feed_limit: 100 }
+    }
+}
+
 /// The `[web]` table: the map clients (src/http/web.rs, web/).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
@@ -234,6 +253,8 @@ pub struct FileConfig {
     pub web: WebConfig,
     #[serde(default)]
     pub sensors: SensorsConfig,
+    #[serde(default)]
+    pub notices: NoticesConfig,
 }
 
 impl FileConfig {
@@ -265,6 +286,7 @@ pub struct Config {
     pub live: LiveConfig,
     pub web: WebConfig,
     pub sensors: SensorsConfig,
+    pub notices: NoticesConfig,
 }
 
 /// A string that `Debug` does not print (database URLs carry passwords).
@@ -304,6 +326,14 @@ impl Config {
         if render_slots == 0 {
             return Err(ConfigError::NoRenderSlots);
         }
+        let city = file.city.unwrap_or_default();
+        if let Some(s) = &file.notices.sender
+            && (s.is_empty() || s.contains([' ', ',', '<', '&']))
+        {
+            return Err(ConfigError::Notices(format!(
+                "sender {s:?} must be non-empty, without spaces, commas, < or & (CAP 1.2)"
+            )));
+        }
         Ok(Self {
             listen: o.listen.or(s.listen).unwrap_or_else(|| SocketAddr::from(([127, 0, 0, 1], 8080))),
             data_dir: o.data_dir.or(s.data_dir).unwrap_or_else(|| PathBuf::from("./var")),
@@ -313,7 +343,6 @@ impl Config {
             styles_dir: s.styles_dir.unwrap_or_else(|| PathBuf::from("styles")),
             demo: !o.no_demo && s.demo.unwrap_or(true),
             database_url: o.database_url.or(s.database_url.map(Secret)),
-            city: file.city.unwrap_or_default(),
             catalog,
             live: LiveConfig {
                 osmand_listen: o.osmand_listen.or(file.live.osmand_listen),
@@ -323,6 +352,11 @@ impl Config {
             },
             web: file.web,
             sensors: file.sensors,
+            notices: NoticesConfig {
+                sender: Some(file.notices.sender.unwrap_or_else(|| format!("machizu-{}", city.code))),
+                ..file.notices
+            },
+            city,
         })
     }
 

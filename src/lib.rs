@@ -23,6 +23,7 @@ pub mod import;
 pub mod live;
 pub mod mqtt;
 pub mod network;
+pub mod notices;
 pub mod ogc;
 pub mod query;
 pub mod search;

@@ -32,15 +32,41 @@ enum Who {
     Revoked,
 }
 
+/// A key of each role, and one revoked.
+struct Keys {
+    public: String,
+    staff: String,
+    admin: String,
+    revoked: String,
+}
+
+impl Keys {
+    async fn new(s: &TestServer) -> Self {
+        let revoked = s.key(Role::Staff).await;
+        assert!(s.app.store.revoke_key(revoked.split('_').nth(1).unwrap()).await.unwrap());
+        Self {
+            public: s.key(Role::Public).await,
+            staff: s.key(Role::Staff).await,
+            admin: s.key(Role::Admin).await,
+            revoked,
+        }
+    }
+
+    fn of(&self, who: Who) -> Option<&str> {
+        match who {
+            Who::Nobody => None,
+            Who::Public => Some(&self.public),
+            Who::Staff => Some(&self.staff),
+            Who::Admin => Some(&self.admin),
+            Who::Revoked => Some(&self.revoked),
+        }
+    }
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn every_route_for_every_kind_of_caller() {
     let s = TestServer::demo_with(|c| c.catalog.get_mut("sewer_lines").unwrap().visibility = Visibility::Staff).await;
-    let public = s.key(Role::Public).await;
-    let staff = s.key(Role::Staff).await;
-    let admin = s.key(Role::Admin).await;
-    let revoked = s.key(Role::Staff).await;
-    let revoked_id = revoked.split('_').nth(1).unwrap().to_owned();
-    assert!(s.app.store.revoke_key(&revoked_id).await.unwrap());
+    let keys = Keys::new(&s).await;
 
     let (z, x, y) = CENTRE_Z14;
     let reads: Vec<(String, &str)> = vec![
@@ -67,13 +93,7 @@ async fn every_route_for_every_kind_of_caller() {
         ("/audit".into(), "admin"),
     ];
     for who in [Who::Nobody, Who::Public, Who::Staff, Who::Admin, Who::Revoked] {
-        let key = match who {
-            Who::Nobody => None,
-            Who::Public => Some(public.as_str()),
-            Who::Staff => Some(staff.as_str()),
-            Who::Admin => Some(admin.as_str()),
-            Who::Revoked => Some(revoked.as_str()),
-        };
+        let key = keys.of(who);
         let is_staff = matches!(who, Who::Staff | Who::Admin);
         for (uri, needs) in &reads {
             let r = s.call("GET", uri, key, None, &[]).await;
@@ -382,4 +402,68 @@ async fn sensor_routes_for_every_kind_of_caller() {
             assert_eq!(status, expected, "{who:?} {method} {uri}");
         }
     }
+}
+
+/// Notices: only staff write; the public reads published notices (never a draft, never every
+/// notice with its audit log) in every feed and format.
+#[tokio::test(flavor = "multi_thread")]
+async fn notice_routes_for_every_kind_of_caller() {
+    let s = TestServer::demo().await;
+    let keys = Keys::new(&s).await;
+    let staff = keys.staff.clone();
+    let ends = (chrono::Utc::now() + chrono::Duration::hours(6)).to_rfc3339();
+    let notice = |title: &str, status: &str| {
+        json!({"title": title, "body": "本文", "category": "snow", "severity": "Minor", "urgency": "Expected",
+               "certainty": "Likely", "ends_at": ends, "area": {"district": "尾花沢地区"}, "status": status})
+    };
+    let r = s.call("POST", "/notices", Some(&staff), Some(&notice("公開のお知らせ", "published")), &[]).await;
+    let published = body_json_id(r).await;
+    let r = s.call("POST", "/notices", Some(&staff), Some(&notice("下書きの秘密", "draft")), &[]).await;
+    let draft = body_json_id(r).await;
+
+    for who in [Who::Nobody, Who::Public, Who::Staff, Who::Admin, Who::Revoked] {
+        let key = keys.of(who);
+        let is_staff = matches!(who, Who::Staff | Who::Admin);
+        let reads = [
+            ("/notices".to_owned(), 200, 200),
+            ("/notices.atom".to_owned(), 200, 200),
+            (format!("/notices/{published}"), 200, 200),
+            (format!("/notices/{published}.cap"), 200, 200),
+            (format!("/notices/{draft}"), 404, 200),
+            (format!("/notices/{draft}.cap"), 404, 404),
+            ("/notices?all=true".to_owned(), if who == Who::Public { 403 } else { 401 }, 200),
+        ];
+        for (uri, for_public, for_staff) in reads {
+            let r = s.call("GET", &uri, key, None, &[]).await;
+            let status = r.status().as_u16();
+            let body = String::from_utf8(body_bytes(r).await).unwrap();
+            let expected = match who {
+                Who::Revoked => 401,
+                _ if is_staff => for_staff,
+                _ => for_public,
+            };
+            assert_eq!(status, expected, "{who:?} GET {uri}: {body}");
+            if !is_staff {
+                assert!(!body.contains("下書きの秘密") && !body.contains("\"audit\""), "{who:?} GET {uri}: {body}");
+            }
+        }
+        let writes: [(&str, String, Option<Value>, u16); 3] = [
+            ("POST", "/notices".into(), Some(notice("追加", "published")), 201),
+            ("PATCH", format!("/notices/{draft}"), Some(json!({"body": "直し"})), 200),
+            ("DELETE", format!("/notices/{published}"), None, 200),
+        ];
+        for (method, uri, body, for_staff) in writes {
+            let r = s.call(method, &uri, key, body.as_ref(), &[]).await;
+            let expected = match who {
+                Who::Nobody | Who::Revoked => 401,
+                Who::Public => 403,
+                Who::Staff | Who::Admin => for_staff,
+            };
+            assert_eq!(r.status().as_u16(), expected, "{who:?} {method} {uri}");
+        }
+    }
+    // Only the two writers' steps are in the audit logs.
+    let audit = s.app.notices.audit(draft).await.unwrap();
+    assert_eq!(audit.iter().map(|a| a.action.as_str()).collect::<Vec<_>>(), ["create", "update", "update"]);
+    assert!(audit.iter().all(|e| e.actor.contains("test Staff") || e.actor.contains("test Admin")));
 }

@@ -193,6 +193,7 @@ async fn layers_and_health() {
             "buildings",
             "roads",
             "hazardous_buildings",
+            "districts",
             "road_events",
             "snowplows",
             "sensors",

@@ -93,15 +93,6 @@ async fn the_standards_examples() {
     assert_eq!((reg.all(Kind::Thing).count(), reg.all(Kind::Datastream).count()), (1, 1));
 }
 
-/// The Python interpreter of the test venv with FROST's client (`scripts/setup --test`).
-fn sta_python() -> String {
-    std::env::var("MACHIZU_STA_PYTHON").unwrap_or_else(|_| {
-        let venv = Path::new(env!("CARGO_MANIFEST_DIR")).join("target/sta-venv/bin/python");
-        assert!(venv.exists(), "{} is missing: run scripts/setup --test", venv.display());
-        venv.display().to_string()
-    })
-}
-
 /// Runs `tests/sta/frost_client.py` against the server; returns its JSON summary.
 async fn frost_client(s: &TestServer) -> Value {
     let staff = s.key(Role::Staff).await;
@@ -111,7 +102,7 @@ async fn frost_client(s: &TestServer) -> Value {
     tokio::spawn(async move { axum::serve(listener, router).await.unwrap() });
     let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/sta/frost_client.py");
     let out = tokio::task::spawn_blocking(move || {
-        std::process::Command::new(sta_python())
+        std::process::Command::new(support::test_python())
             .arg(script)
             .arg(format!("http://127.0.0.1:{port}/sta/v1.1"))
             .arg(staff)

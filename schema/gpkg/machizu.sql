@@ -194,3 +194,41 @@ CREATE TABLE IF NOT EXISTS machizu_camera_images (
 );
 CREATE INDEX IF NOT EXISTS machizu_camera_images_thing ON machizu_camera_images (thing, taken_at);
 CREATE INDEX IF NOT EXISTS machizu_camera_images_sha256 ON machizu_camera_images (sha256);
+
+-- Notices to residents (src/store/notices.rs): each notice's current version as a JSON
+-- document; every CAP message that went out for it (what later messages reference); and the
+-- audit log of every step (create, publish, update, cancel) with the document before and after.
+CREATE TABLE IF NOT EXISTS machizu_notices (
+  id INTEGER PRIMARY KEY AUTOINCREMENT NOT NULL,
+  version INTEGER NOT NULL,
+  status TEXT NOT NULL CHECK (status IN ('draft', 'published', 'cancelled')),
+  ends_at DATETIME NOT NULL,
+  created_at DATETIME NOT NULL,
+  updated_at DATETIME NOT NULL,
+  created_by TEXT NOT NULL,
+  doc TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS machizu_notices_current ON machizu_notices (status, ends_at);
+CREATE TABLE IF NOT EXISTS machizu_notice_messages (
+  id INTEGER PRIMARY KEY AUTOINCREMENT NOT NULL,
+  notice INTEGER NOT NULL REFERENCES machizu_notices (id),
+  version INTEGER NOT NULL,
+  msg_type TEXT NOT NULL CHECK (msg_type IN ('Alert', 'Update', 'Cancel')),
+  sent DATETIME NOT NULL
+);
+CREATE INDEX IF NOT EXISTS machizu_notice_messages_notice ON machizu_notice_messages (notice);
+CREATE TABLE IF NOT EXISTS machizu_notice_audit (
+  id INTEGER PRIMARY KEY AUTOINCREMENT NOT NULL,
+  at DATETIME NOT NULL,
+  actor TEXT NOT NULL,
+  action TEXT NOT NULL,
+  notice INTEGER NOT NULL REFERENCES machizu_notices (id),
+  version INTEGER NOT NULL,
+  before TEXT,
+  after TEXT
+);
+CREATE INDEX IF NOT EXISTS machizu_notice_audit_notice ON machizu_notice_audit (notice);
+INSERT OR IGNORE INTO gpkg_contents (table_name, data_type, identifier, description) VALUES
+  ('machizu_notices', 'attributes', 'machizu_notices', 'machizu notices to residents'),
+  ('machizu_notice_messages', 'attributes', 'machizu_notice_messages', 'machizu CAP messages of notices'),
+  ('machizu_notice_audit', 'attributes', 'machizu_notice_audit', 'machizu audit log of notices');

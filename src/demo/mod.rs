@@ -10,7 +10,8 @@
 //! 3. roads on every block line, rural roads linking villages, national routes 13 and 347;
 //! 4. water mains offset along town, village and rural roads; sewer lines in the town centre;
 //! 5. parcels tiling the blocks, fields and forest with 地番, 大字, 字, 地目 and a fictitious
-//!    owner; a few dozen hazardous buildings on house lots.
+//!    owner; a few dozen hazardous buildings on house lots;
+//! 6. five districts (地区): the town centre and four quarters of the outline around it.
 //!
 //! The result is of the real city's order of size (about 5,000 road segments and 100,000
 //! parcels). Every owner name is marked （架空） (fictitious), and the store is tagged with
@@ -641,6 +642,7 @@ impl Generator {
     }
 
     fn into_layers(self) -> Vec<(&'static str, Vec<RawFeature>)> {
+        let outline = self.outline.clone();
         let boundary = (
             Geometry::MultiPolygon(MultiPolygon(vec![self.outline])),
             vec![("name", "尾花沢市（デモ・架空の市域）".into()), ("city_code", "06212".into())],
@@ -653,8 +655,43 @@ impl Generator {
             ("roads", self.roads),
             ("hazardous_buildings", self.hazards),
             ("road_events", self.road_events),
+            ("districts", districts(&outline)),
         ]
     }
+}
+
+/// The city's districts (地区, the old villages merged in 1954, by their real names): the town
+/// centre within 3.5 km, and the rest of the outline in four quarters around it.
+fn districts(outline: &Polygon<f64>) -> Vec<RawFeature> {
+    use geo::BooleanOps;
+    let n = 72;
+    let disc: Vec<Coord<f64>> = (0..=n)
+        .map(|k| {
+            let t = k as f64 / n as f64 * std::f64::consts::TAU;
+            c(3_500.0 * t.cos(), 3_500.0 * t.sin())
+        })
+        .collect();
+    let disc = Polygon::new(LineString(disc), vec![]);
+    let rest = outline.difference(&disc);
+    let wedge = |from: f64| {
+        let at = |deg: f64| c(60_000.0 * deg.to_radians().cos(), 60_000.0 * deg.to_radians().sin());
+        Polygon::new(LineString(vec![c(0.0, 0.0), at(from), at(from + 45.0), at(from + 90.0), c(0.0, 0.0)]), vec![])
+    };
+    let mut out = vec![("尾花沢地区", "Obanazawa", "01", outline.intersection(&disc))];
+    for (name, en, code, from) in [
+        ("宮沢地区", "Miyazawa", "02", 45.0),
+        ("常盤地区", "Tokiwa", "03", 135.0),
+        ("福原地区", "Fukuhara", "04", 225.0),
+        ("玉野地区", "Tamano", "05", 315.0),
+    ] {
+        out.push((name, en, code, rest.intersection(&wedge(from))));
+    }
+    out.into_iter()
+        .map(|(name, en, code, area)| {
+            let attrs = vec![("name", name.into()), ("name_en", en.into()), ("code", code.into())];
+            (Geometry::MultiPolygon(area), attrs)
+        })
+        .collect()
 }
 
 #[derive(Clone, Copy)]

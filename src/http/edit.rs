@@ -55,7 +55,7 @@ fn content_crs(app: &AppState, headers: &HeaderMap) -> Result<OgcCrs, ApiError> 
 }
 
 /// The ETag `If-Match` asks for (`None` for none or `*`).
-fn if_match(headers: &HeaderMap) -> Option<String> {
+pub(super) fn if_match(headers: &HeaderMap) -> Option<String> {
     let v = headers.get(header::IF_MATCH)?.to_str().ok()?.trim();
     (v != "*").then(|| v.trim_start_matches("W/").to_owned())
 }

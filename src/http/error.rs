@@ -15,6 +15,7 @@ use serde::Serialize;
 use crate::catalog::CatalogError;
 use crate::live::LiveError;
 use crate::live::fix::FixError;
+use crate::notices::NoticeError;
 use crate::ogc::write::{FieldError, Invalid};
 use crate::sensors::SensorError;
 use crate::store::StoreError;
@@ -34,6 +35,9 @@ pub enum ApiError {
     NotFound(String),
     #[error("{0}")]
     MethodNotAllowed(String),
+    /// The resource is in a state that does not take the request (a cancelled notice).
+    #[error("{0}")]
+    Conflict(String),
     /// The resource changed since the client read it (`If-Match`).
     #[error("{0}")]
     PreconditionFailed(String),
@@ -59,7 +63,7 @@ pub enum ApiError {
 /// The body of every error response.
 #[derive(Serialize, utoipa::ToSchema)]
 pub struct ErrorBody {
-    /// A code: bad_request, unauthorized, forbidden, not_found, method_not_allowed,
+    /// A code: bad_request, unauthorized, forbidden, not_found, method_not_allowed, conflict,
     /// precondition_failed, payload_too_large, unsupported_media_type, invalid, too_many_requests,
     /// unavailable, internal.
     pub error: &'static str,
@@ -78,6 +82,7 @@ impl IntoResponse for ApiError {
             ApiError::Forbidden(_) => StatusCode::FORBIDDEN,
             ApiError::NotFound(_) => StatusCode::NOT_FOUND,
             ApiError::MethodNotAllowed(_) => StatusCode::METHOD_NOT_ALLOWED,
+            ApiError::Conflict(_) => StatusCode::CONFLICT,
             ApiError::PreconditionFailed(_) => StatusCode::PRECONDITION_FAILED,
             ApiError::Invalid(_) => StatusCode::UNPROCESSABLE_ENTITY,
             ApiError::PayloadTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
@@ -124,6 +129,17 @@ impl From<SensorError> for ApiError {
             SensorError::TooLarge(m) => ApiError::PayloadTooLarge(m),
             SensorError::NotJpeg(m) => ApiError::UnsupportedMediaType(m),
             SensorError::Store(e) => e.into(),
+        }
+    }
+}
+
+impl From<NoticeError> for ApiError {
+    fn from(e: NoticeError) -> Self {
+        match e {
+            NoticeError::BadRequest(m) => ApiError::BadRequest(m),
+            NoticeError::NotFound(m) => ApiError::NotFound(m),
+            NoticeError::Conflict(m) => ApiError::Conflict(m),
+            NoticeError::Store(e) => e.into(),
         }
     }
 }
@@ -197,6 +213,7 @@ fn code(status: StatusCode) -> &'static str {
         StatusCode::FORBIDDEN => "forbidden",
         StatusCode::NOT_FOUND => "not_found",
         StatusCode::METHOD_NOT_ALLOWED => "method_not_allowed",
+        StatusCode::CONFLICT => "conflict",
         StatusCode::PRECONDITION_FAILED => "precondition_failed",
         StatusCode::PAYLOAD_TOO_LARGE => "payload_too_large",
         StatusCode::UNSUPPORTED_MEDIA_TYPE => "unsupported_media_type",

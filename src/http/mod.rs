@@ -21,6 +21,7 @@
 //! | `GET /sensors/events`, `/sensors/datastreams/{id}/series` | changes of the stations' states (thresholds crossed, 欠測); chart data, CSV ([`sensors`]) |
 //! | `POST`/`GET /sensors/cameras/{id}/images`, `GET …/latest.jpg`, `…/images/{image}.jpg` | camera stills: posted by a camera, the latest and one an hour ([`cameras`]) |
 //! | `/sta/v1.1/…` | OGC SensorThings API 1.1: reads for all, writes for staff keys ([`sta`]) |
+//! | `POST`/`GET /notices`, `GET /notices.atom`, `GET`/`PATCH`/`DELETE /notices/{id}`, `GET /notices/{id}.cap` | notices to residents: written by staff; JSON Feed, Atom, CAP 1.2 ([`notices`]) |
 //! | `GET /health` | liveness and store status ([`health`]) |
 //! | `GET /api` | the OpenAPI 3 document of all of the above, generated from the handlers' annotations |
 //! | `GET /`, `/map`, `/embed`, `/embed/snippet`, `/staff` | the public map, the embed and its snippet, the staff map ([`web`]) |
@@ -40,6 +41,7 @@ pub mod error;
 pub mod health;
 pub mod layers;
 pub mod live;
+pub mod notices;
 pub mod ogc;
 pub mod query;
 pub mod search;
@@ -108,7 +110,8 @@ pub type AppState = Arc<App>;
          (name = "query"), (name = "search"), (name = "layers"),
          (name = "live", description = "vehicle positions in, live map out"),
          (name = "staff", description = "signing in to the staff map (session cookie)"),
-         (name = "sensors", description = "OGC SensorThings API 1.1 (any path under /sta/v1.1, any method)"), (name = "server")),
+         (name = "sensors", description = "OGC SensorThings API 1.1 (any path under /sta/v1.1, any method)"),
+         (name = "notices", description = "notices to residents: CAP 1.2, Atom and JSON feeds"), (name = "server")),
 )]
 struct ApiDoc;
 
@@ -167,6 +170,9 @@ pub fn router(app: AppState) -> Router {
         .routes(routes!(cameras::post, cameras::list))
         .routes(routes!(cameras::latest))
         .routes(routes!(cameras::image))
+        .routes(routes!(notices::list, notices::create))
+        .routes(routes!(notices::atom))
+        .routes(routes!(notices::get, notices::update, notices::cancel))
         .routes(routes!(health::health))
         .split_for_parts();
     let api = Arc::new(api);

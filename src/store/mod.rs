@@ -9,6 +9,7 @@ pub mod cameras;
 pub mod copy;
 pub mod fleet;
 pub mod gpkg;
+pub mod notices;
 pub mod postgis;
 pub mod sensors;
 
@@ -24,6 +25,7 @@ pub mod vehicle;
 
 pub use cameras::CameraStore;
 pub use fleet::{FixMatch, FixRow, FleetStore, Matches, PassRow, Progress};
+pub use notices::NoticeStore;
 pub use sensors::SensorStore;
 
 /// Errors from a store, with what was being done.
@@ -383,7 +385,7 @@ pub(crate) fn derived_sql(
 /// through [`SensorStore`], SensorThings entities and observations; through [`CameraStore`],
 /// camera images; through [`UserStore`], staff accounts).
 #[async_trait]
-pub trait Store: FleetStore + SensorStore + CameraStore + UserStore + Send + Sync {
+pub trait Store: FleetStore + SensorStore + CameraStore + NoticeStore + UserStore + Send + Sync {
     /// The backend's name (`gpkg`, `postgis`).
     fn kind(&self) -> &'static str;
 

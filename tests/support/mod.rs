@@ -45,6 +45,16 @@ pub fn sample_data(rel: &str) -> Option<PathBuf> {
     None
 }
 
+/// The Python interpreter of the test venv with the independent clients the tests use
+/// (`tests/requirements.txt`, installed by `scripts/setup --test`).
+pub fn test_python() -> String {
+    std::env::var("MACHIZU_TEST_PYTHON").unwrap_or_else(|_| {
+        let venv = Path::new(env!("CARGO_MANIFEST_DIR")).join("target/test-venv/bin/python");
+        assert!(venv.exists(), "{} is missing: run scripts/setup --test", venv.display());
+        venv.display().to_string()
+    })
+}
+
 /// Path of a demo-city GeoPackage shared by every test process of this source version,
 /// generated on first use under a file lock.
 pub async fn demo_gpkg() -> PathBuf {

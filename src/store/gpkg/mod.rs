@@ -37,6 +37,7 @@ use crate::feature::{AttrValue, Feature, FeatureId, NewFeature, Record, union_re
 
 mod cameras;
 mod fleet;
+mod notices;
 mod sensors;
 mod users;
 

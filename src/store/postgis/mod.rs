@@ -21,6 +21,7 @@ use sqlx::postgres::{PgConnection, PgPool, PgPoolOptions, PgRow};
 mod cameras;
 mod changes;
 mod fleet;
+mod notices;
 mod sensors;
 mod users;
 
