@@ -11,6 +11,7 @@ use crate::engine::{Engine, EngineError};
 use crate::follow::{self, Follower};
 use crate::live::{Live, LiveError};
 use crate::notices::Notices;
+use crate::notices::push::Push;
 use crate::sensors::{SensorError, Sensors};
 use crate::store::gpkg::GpkgStore;
 use crate::store::postgis::PostgisStore;
@@ -55,6 +56,8 @@ pub struct App {
     pub sensors: Arc<Sensors>,
     /// Notices to residents: CAP, feeds.
     pub notices: Arc<Notices>,
+    /// Web Push of notices to residents' browsers.
+    pub push: Arc<Push>,
 }
 
 impl App {
@@ -96,7 +99,9 @@ impl App {
         }
         let notices =
             Arc::new(Notices::new(store.clone(), engine.clone(), config.city.clone(), config.notices.clone()));
-        Ok(Self { config, store, engine, dataset_notice, follower, render_slots, live, sensors, notices })
+        let push = Arc::new(Push::open(store.clone(), notices.clone(), config.notices.push.clone()).await?);
+        push.start();
+        Ok(Self { config, store, engine, dataset_notice, follower, render_slots, live, sensors, notices, push })
     }
 }
 

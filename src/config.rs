@@ -174,11 +174,49 @@ pub struct NoticesConfig {
     pub sender: Option<String>,
     /// The most notices in a feed; default 100.
     pub feed_limit: u32,
+    pub push: PushConfig,
 }
 
 impl Default for NoticesConfig {
     fn default() -> Self {
-        Self { sender: None, feed_limit: 100 }
+        Self { sender: None, feed_limit: 100, push: PushConfig::default() }
+    }
+}
+
+/// The `[notices.push]` table: Web Push to residents (src/notices/push.rs).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct PushConfig {
+    /// Who runs this server, for push services (the VAPID `sub`): a `mailto:` or `https:` URL.
+    pub contact: String,
+    /// Push services machizu sends to: `scheme://host`, `*.` for any subdomain. A subscription to
+    /// any other endpoint is refused, so that machizu never posts to a place a caller chose.
+    pub endpoint_origins: Vec<String>,
+    /// Pushes in flight at once; default 64.
+    pub concurrency: usize,
+    /// Tries per delivery before it counts as failed; default 8.
+    pub max_attempts: u32,
+    /// The first retry's delay in milliseconds, doubled at every retry (at most an hour);
+    /// default 10000. A push service's `Retry-After` wins.
+    pub retry_ms: u64,
+}
+
+impl Default for PushConfig {
+    fn default() -> Self {
+        Self {
+            contact: "mailto:webmaster@localhost".into(),
+            endpoint_origins: [
+                "https://fcm.googleapis.com",
+                "https://updates.push.services.mozilla.com",
+                "https://*.push.apple.com",
+                "https://*.notify.windows.com",
+            ]
+            .map(String::from)
+            .to_vec(),
+            concurrency: 64,
+            max_attempts: 8,
+            retry_ms: 10_000,
+        }
     }
 }
 

@@ -432,17 +432,20 @@ async fn notice_routes_for_every_kind_of_caller() {
             (format!("/notices/{draft}"), 404, 200),
             (format!("/notices/{draft}.cap"), 404, 404),
             ("/notices?all=true".to_owned(), if who == Who::Public { 403 } else { 401 }, 200),
+            // Residents' subscriptions are never listed, to anyone.
+            ("/push/subscriptions".to_owned(), 405, 405),
         ];
         for (uri, for_public, for_staff) in reads {
             let r = s.call("GET", &uri, key, None, &[]).await;
             let status = r.status().as_u16();
             let body = String::from_utf8(body_bytes(r).await).unwrap();
             let expected = match who {
-                Who::Revoked => 401,
+                Who::Revoked if for_public != 405 => 401,
                 _ if is_staff => for_staff,
                 _ => for_public,
             };
             assert_eq!(status, expected, "{who:?} GET {uri}: {body}");
+            assert!(!body.contains("endpoint"), "{who:?} GET {uri}: no subscription in any answer");
             if !is_staff {
                 assert!(!body.contains("下書きの秘密") && !body.contains("\"audit\""), "{who:?} GET {uri}: {body}");
             }

@@ -311,3 +311,275 @@ async fn an_empty_feed_is_valid_and_stable() {
     let checked = check_feeds(&s, &[]).await;
     assert_eq!(checked["entries"], json!([]));
 }
+
+/// The loopback push service of `tests/notices/push_service.py`, killed when dropped.
+struct PushService {
+    child: std::process::Child,
+    url: String,
+}
+
+impl PushService {
+    fn start() -> Self {
+        use std::io::BufRead;
+        let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/notices/push_service.py");
+        let mut child = std::process::Command::new(support::test_python())
+            .arg(script)
+            .stdout(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        let mut line = String::new();
+        std::io::BufReader::new(child.stdout.take().unwrap()).read_line(&mut line).unwrap();
+        let port = serde_json::from_str::<Value>(&line).unwrap()["port"].as_u64().unwrap();
+        Self { child, url: format!("http://127.0.0.1:{port}") }
+    }
+
+    async fn post(&self, path: &str, body: Value) -> Value {
+        reqwest::Client::new()
+            .post(format!("{}{path}", self.url))
+            .json(&body)
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap()
+    }
+
+    async fn received(&self) -> Value {
+        reqwest::get(format!("{}/_received", self.url)).await.unwrap().json().await.unwrap()
+    }
+
+    /// Waits until `done` holds for what the service received (at most 30 s).
+    async fn wait(&self, done: impl Fn(&Value) -> bool) -> Value {
+        for _ in 0..300 {
+            let r = self.received().await;
+            if done(&r) {
+                return r;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        }
+        panic!("the push service did not get what was expected: {}", self.received().await);
+    }
+}
+
+impl Drop for PushService {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+    }
+}
+
+/// How many messages each subscription (by name) received.
+fn per_name(received: &Value) -> std::collections::BTreeMap<String, usize> {
+    let mut out = std::collections::BTreeMap::new();
+    for m in received["messages"].as_array().unwrap() {
+        *out.entry(m["name"].as_str().unwrap().to_owned()).or_default() += 1;
+    }
+    out
+}
+
+/// A server that pushes to the loopback push service (on PostGIS with `database_url`).
+async fn push_server(database_url: Option<String>) -> TestServer {
+    TestServer::demo_with(|c| {
+        c.notices.push.endpoint_origins = vec!["http://127.0.0.1".into()];
+        c.notices.push.retry_ms = 100;
+        c.database_url = database_url.map(machizu::config::Secret);
+    })
+    .await
+}
+
+/// Subscribes each `(name, places, categories, lang)` at the push service and at machizu.
+async fn subscribe(s: &TestServer, push: &PushService, subs: &[(&str, Value, Option<Value>, &str)]) -> Vec<Value> {
+    let names: Vec<&str> = subs.iter().map(|(n, ..)| *n).collect();
+    let made = push.post("/_subscriptions", json!({ "names": names })).await;
+    let made = made.as_array().unwrap().clone();
+    for ((_, places, categories, lang), m) in subs.iter().zip(&made) {
+        let mut body =
+            json!({"subscription": {"endpoint": m["endpoint"], "keys": m["keys"]}, "places": places, "lang": lang});
+        if let Some(c) = categories {
+            body["categories"] = c.clone();
+        }
+        let r = s.call("POST", "/push/subscriptions", None, Some(&body), &[]).await;
+        assert_eq!(r.status(), 201, "{}", body_json(r).await);
+    }
+    made
+}
+
+/// A notice reaches exactly the subscriptions whose places meet its area and that chose its
+/// category, encrypted for each browser and signed (checked by the independent push service);
+/// 429 and 500 are retried, 404 and 410 delete the subscription; staff see the counts.
+async fn web_push_reaches_exactly_the_places_in_the_area(s: TestServer) {
+    let push = PushService::start();
+    let staff = s.key(Role::Staff).await;
+    let at = |lon: f64, lat: f64, r: f64| json!([{"lon": lon, "lat": lat, "radius_m": r}]);
+    // The notice's square runs 140.396–140.416 E, 38.590–38.610 N.
+    subscribe(&s, &push, &[
+        ("ok-inside", at(140.406, 38.600, 0.0), None, "ja"),
+        ("ok-corner", at(140.416, 38.610, 0.0), None, "ja"),
+        ("ok-outside", at(140.430, 38.600, 500.0), None, "ja"),
+        ("ok-near", at(140.430, 38.600, 1500.0), None, "ja"),
+        ("ok-othercategory", at(140.406, 38.600, 0.0), Some(json!(["snow", "river"])), "ja"),
+        ("ok-en", json!([{"lon": 140.2, "lat": 38.2, "radius_m": 10}, {"lon": 140.41, "lat": 38.605, "radius_m": 10, "label": "実家"}]), None, "en"),
+        ("gone-1", at(140.406, 38.600, 0.0), None, "ja"),
+        ("missing-1", at(140.406, 38.600, 0.0), None, "ja"),
+        ("busy-1", at(140.406, 38.600, 0.0), None, "ja"),
+        ("flaky-1", at(140.406, 38.600, 0.0), None, "ja"),
+    ])
+    .await;
+
+    let (status, n) = post(&s, &staff, &notice(square(0.01))).await;
+    assert_eq!(status, 201, "{n}");
+    let id = n["id"].as_i64().unwrap();
+    let expected = ["busy-1", "flaky-1", "ok-corner", "ok-en", "ok-inside", "ok-near"];
+    let got = push
+        .wait(|r| {
+            let answers = &r["answers"];
+            per_name(r).len() == expected.len()
+                && answers["gone-1"] != Value::Null
+                && answers["missing-1"] != Value::Null
+        })
+        .await;
+    assert_eq!(got["errors"], json!([]), "every push verified and decrypted");
+    let counts = per_name(&got);
+    assert_eq!(counts.keys().map(String::as_str).collect::<Vec<_>>(), expected);
+    assert!(counts.values().all(|&n| n == 1), "each once: {counts:?}");
+    assert_eq!(got["answers"]["busy-1"], json!([429, 201]));
+    assert_eq!(got["answers"]["flaky-1"], json!([500, 201]));
+    for m in got["messages"].as_array().unwrap() {
+        let p = &m["payload"];
+        assert_eq!((p["notice"].as_i64(), p["type"].as_str()), (Some(id), Some("Alert")));
+        assert_eq!(p["url"], format!("/map#notice={id}"));
+        assert_eq!(
+            (m["urgency"].as_str(), m["topic"].as_str()),
+            (Some("normal"), Some(format!("notice-{id}").as_str()))
+        );
+        let ttl: i64 = m["ttl"].as_str().unwrap().parse().unwrap();
+        assert!((11 * 3600..=12 * 3600).contains(&ttl), "TTL until the notice ends: {ttl}");
+        let (title, body) = if m["name"] == "ok-en" { ("title_en", "body_en") } else { ("title", "body") };
+        assert_eq!((&p["title"], &p["body"]), (&n[title], &n[body]), "{m}");
+    }
+
+    // Gone subscriptions are deleted; staff see the counts.
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    let left: Vec<String> = s.app.store.subscriptions(0, 100).await.unwrap().into_iter().map(|r| r.endpoint).collect();
+    assert_eq!(left.len(), 8, "{left:?}");
+    assert!(!left.iter().any(|e| e.contains("gone-") || e.contains("missing-")));
+    let all = s.get_json("/notices?all=true", Some(&staff)).await;
+    assert_eq!(all["items"][0]["_machizu"]["delivery"], json!({"sent": 6, "failed": 0, "gone": 2, "pending": 0}));
+
+    // An update goes to the same places again, as an update.
+    let r = s.call("PATCH", &format!("/notices/{id}"), Some(&staff), Some(&json!({"severity": "Severe"})), &[]).await;
+    assert_eq!(r.status(), 200);
+    let got = push.wait(|r| r["messages"].as_array().unwrap().len() == 12).await;
+    let updates: Vec<&Value> =
+        got["messages"].as_array().unwrap().iter().filter(|m| m["payload"]["type"] == "Update").collect();
+    assert_eq!(updates.len(), 6);
+    assert!(
+        updates
+            .iter()
+            .all(|m| m["urgency"] == "high" && m["payload"]["title"].as_str().unwrap().starts_with(['【', '[']))
+    );
+
+    // One tap removes everything kept for a browser.
+    let endpoint = format!("{}/push/ok-inside", push.url);
+    let r = s.call("DELETE", "/push/subscriptions", None, Some(&json!({ "endpoint": endpoint })), &[]).await;
+    assert_eq!(r.status(), 204);
+    let r = s.call("DELETE", "/push/subscriptions", None, Some(&json!({ "endpoint": endpoint })), &[]).await;
+    assert_eq!(r.status(), 404);
+    let left = s.app.store.subscriptions(0, 100).await.unwrap();
+    assert!(left.iter().all(|r| r.endpoint != endpoint) && left.len() == 7);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn web_push_reaches_exactly_the_places_in_the_area_on_the_geopackage() {
+    web_push_reaches_exactly_the_places_in_the_area(push_server(None).await).await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn web_push_reaches_exactly_the_places_in_the_area_on_postgis() {
+    web_push_reaches_exactly_the_places_in_the_area(push_server(Some(support::fresh_database().await)).await).await;
+}
+
+/// Districts and buffers target by their own outlines; bad subscriptions are refused.
+#[tokio::test(flavor = "multi_thread")]
+async fn web_push_targets_districts_and_buffers() {
+    use geo::InteriorPoint;
+    let s = push_server(None).await;
+    let push = PushService::start();
+    let staff = s.key(Role::Staff).await;
+
+    // Refusals: a push service machizu does not send to, a bad key, no places.
+    let ok = push.post("/_subscriptions", json!({"names": ["ok-x"]})).await[0].clone();
+    let place = json!([{"lon": 140.4, "lat": 38.6, "radius_m": 0}]);
+    for (body, says) in [
+        (
+            json!({"subscription": {"endpoint": "https://evil.example/x", "keys": ok["keys"]}, "places": place}),
+            "not a push service",
+        ),
+        (
+            json!({"subscription": {"endpoint": ok["endpoint"], "keys": {"p256dh": "AAAA", "auth": ok["keys"]["auth"]}}, "places": place}),
+            "p256dh",
+        ),
+        (json!({"subscription": {"endpoint": ok["endpoint"], "keys": ok["keys"]}, "places": []}), "between 1 and 10"),
+        (
+            json!({"subscription": {"endpoint": ok["endpoint"], "keys": ok["keys"]}, "places": [{"lon": 140.4, "lat": 38.6, "radius_m": 99999}]}),
+            "radius_m",
+        ),
+        (
+            json!({"subscription": {"endpoint": ok["endpoint"], "keys": ok["keys"]}, "places": place, "categories": ["weather"]}),
+            "categories",
+        ),
+    ] {
+        let r = s.call("POST", "/push/subscriptions", None, Some(&body), &[]).await;
+        assert_eq!(r.status(), 400);
+        let m = body_json(r).await["message"].as_str().unwrap().to_owned();
+        assert!(m.contains(says), "{says:?} not in {m:?}");
+    }
+    assert!(s.app.store.subscriptions(0, 10).await.unwrap().is_empty());
+
+    // A point inside 宮沢地区 and the town centre (尾花沢地区).
+    let (status, district) = post(&s, &staff, &{
+        let mut n = notice(json!({"district": "宮沢地区"}));
+        n["status"] = json!("draft");
+        n
+    })
+    .await;
+    assert_eq!(status, 201);
+    let area: geo_types::Geometry<f64> =
+        serde_json::from_value::<geojson::Geometry>(district["area"].clone()).unwrap().try_into().unwrap();
+    let inside = area.interior_point().unwrap();
+    // A hazardous building and a point 1 km east of it.
+    let f = s.app.engine.layer("hazardous_buildings").unwrap().features_by_id().next().unwrap().clone();
+    let to_wgs84 = machizu::crs::Transformer::new(s.app.store.crs(), machizu::crs::Epsg::WGS84).unwrap();
+    let geo_types::Geometry::Point(p) = f.geometry else { panic!("a point layer") };
+    let (hx, hy) = to_wgs84.point(p.x(), p.y()).unwrap();
+    let (fx, fy) = to_wgs84.point(p.x() + 1000.0, p.y()).unwrap();
+    let at = |lon: f64, lat: f64| json!([{"lon": lon, "lat": lat, "radius_m": 0}]);
+    subscribe(
+        &s,
+        &push,
+        &[
+            ("ok-miyazawa", at(inside.x(), inside.y()), None, "ja"),
+            ("ok-centre", at(140.406, 38.600), None, "ja"),
+            ("ok-building", at(hx, hy), None, "ja"),
+            ("ok-far", at(fx, fy), None, "ja"),
+        ],
+    )
+    .await;
+
+    let publish = json!({"status": "published"});
+    let r = s.call("PATCH", &format!("/notices/{}", district["id"]), Some(&staff), Some(&publish), &[]).await;
+    assert_eq!(r.status(), 200);
+    let got = push.wait(|r| !r["messages"].as_array().unwrap().is_empty()).await;
+    tokio::time::sleep(std::time::Duration::from_millis(2500)).await;
+    let got = if per_name(&got).len() > 1 { got } else { push.received().await };
+    assert_eq!(per_name(&got).into_keys().collect::<Vec<_>>(), ["ok-miyazawa"]);
+
+    let (status, _) =
+        post(&s, &staff, &notice(json!({"buffer_m": 300, "layer": "hazardous_buildings", "fid": f.id}))).await;
+    assert_eq!(status, 201);
+    push.wait(|r| r["messages"].as_array().unwrap().len() >= 2).await;
+    tokio::time::sleep(std::time::Duration::from_millis(2500)).await;
+    let got = push.received().await;
+    assert_eq!(per_name(&got).into_keys().collect::<Vec<_>>(), ["ok-building", "ok-miyazawa"], "{got}");
+    assert_eq!(got["errors"], json!([]));
+}

@@ -214,7 +214,8 @@ CREATE TABLE IF NOT EXISTS machizu_notice_messages (
   notice INTEGER NOT NULL REFERENCES machizu_notices (id),
   version INTEGER NOT NULL,
   msg_type TEXT NOT NULL CHECK (msg_type IN ('Alert', 'Update', 'Cancel')),
-  sent DATETIME NOT NULL
+  sent DATETIME NOT NULL,
+  fanned_out_at DATETIME               -- when its push deliveries were queued
 );
 CREATE INDEX IF NOT EXISTS machizu_notice_messages_notice ON machizu_notice_messages (notice);
 CREATE TABLE IF NOT EXISTS machizu_notice_audit (
@@ -232,3 +233,31 @@ INSERT OR IGNORE INTO gpkg_contents (table_name, data_type, identifier, descript
   ('machizu_notices', 'attributes', 'machizu_notices', 'machizu notices to residents'),
   ('machizu_notice_messages', 'attributes', 'machizu_notice_messages', 'machizu CAP messages of notices'),
   ('machizu_notice_audit', 'attributes', 'machizu_notice_audit', 'machizu audit log of notices');
+
+-- Web Push (src/store/push.rs): residents' browser subscriptions with their places, categories
+-- and language, and nothing else; the delivery queue, a row per (CAP message, subscription).
+CREATE TABLE IF NOT EXISTS machizu_push_subscriptions (
+  id INTEGER PRIMARY KEY AUTOINCREMENT NOT NULL,
+  endpoint TEXT NOT NULL UNIQUE,
+  p256dh TEXT NOT NULL,
+  auth TEXT NOT NULL,
+  places TEXT NOT NULL,                -- JSON [{lon, lat, radius_m, label}]
+  categories TEXT NOT NULL,            -- comma-separated
+  lang TEXT NOT NULL,
+  created_at DATETIME NOT NULL,
+  updated_at DATETIME NOT NULL
+);
+CREATE TABLE IF NOT EXISTS machizu_push_deliveries (
+  id INTEGER PRIMARY KEY AUTOINCREMENT NOT NULL,
+  message INTEGER NOT NULL REFERENCES machizu_notice_messages (id),
+  subscription INTEGER NOT NULL,       -- no reference: a gone subscription's counts stay
+  state TEXT NOT NULL CHECK (state IN ('pending', 'sent', 'failed', 'gone')),
+  attempts INTEGER NOT NULL DEFAULT 0,
+  next_at DATETIME NOT NULL,
+  last_status INTEGER,
+  UNIQUE (message, subscription)
+);
+CREATE INDEX IF NOT EXISTS machizu_push_deliveries_due ON machizu_push_deliveries (state, next_at);
+INSERT OR IGNORE INTO gpkg_contents (table_name, data_type, identifier, description) VALUES
+  ('machizu_push_subscriptions', 'attributes', 'machizu_push_subscriptions', 'machizu Web Push subscriptions'),
+  ('machizu_push_deliveries', 'attributes', 'machizu_push_deliveries', 'machizu Web Push delivery queue');

@@ -22,6 +22,7 @@
 //! | `POST`/`GET /sensors/cameras/{id}/images`, `GET …/latest.jpg`, `…/images/{image}.jpg` | camera stills: posted by a camera, the latest and one an hour ([`cameras`]) |
 //! | `/sta/v1.1/…` | OGC SensorThings API 1.1: reads for all, writes for staff keys ([`sta`]) |
 //! | `POST`/`GET /notices`, `GET /notices.atom`, `GET`/`PATCH`/`DELETE /notices/{id}`, `GET /notices/{id}.cap` | notices to residents: written by staff; JSON Feed, Atom, CAP 1.2 ([`notices`]) |
+//! | `GET /push/vapid-public-key`, `POST`/`DELETE /push/subscriptions` | Web Push: a browser subscribes for its places, or removes everything ([`push`]) |
 //! | `GET /health` | liveness and store status ([`health`]) |
 //! | `GET /api` | the OpenAPI 3 document of all of the above, generated from the handlers' annotations |
 //! | `GET /`, `/map`, `/embed`, `/embed/snippet`, `/staff` | the public map, the embed and its snippet, the staff map ([`web`]) |
@@ -43,6 +44,7 @@ pub mod layers;
 pub mod live;
 pub mod notices;
 pub mod ogc;
+pub mod push;
 pub mod query;
 pub mod search;
 pub mod sensors;
@@ -173,6 +175,8 @@ pub fn router(app: AppState) -> Router {
         .routes(routes!(notices::list, notices::create))
         .routes(routes!(notices::atom))
         .routes(routes!(notices::get, notices::update, notices::cancel))
+        .routes(routes!(push::vapid_public_key))
+        .routes(routes!(push::subscribe, push::unsubscribe))
         .routes(routes!(health::health))
         .split_for_parts();
     let api = Arc::new(api);
@@ -189,7 +193,7 @@ pub fn router(app: AppState) -> Router {
         .layer(
             CorsLayer::new()
                 .allow_origin(Any)
-                .allow_methods([Method::GET, Method::HEAD, Method::POST])
+                .allow_methods([Method::GET, Method::HEAD, Method::POST, Method::DELETE])
                 .allow_headers([axum::http::header::CONTENT_TYPE]),
         );
     Router::new()

@@ -43,7 +43,7 @@ fn cacheable(headers: &HeaderMap, caller: &Caller, content_type: &'static str, b
 }
 
 /// A JSON body; an error names the member that was wrong (`category: unknown variant …`).
-fn parse<T: serde::de::DeserializeOwned>(body: &[u8]) -> Result<T, ApiError> {
+pub(super) fn parse<T: serde::de::DeserializeOwned>(body: &[u8]) -> Result<T, ApiError> {
     let de = &mut serde_json::Deserializer::from_slice(body);
     serde_path_to_error::deserialize(de).map_err(|e| match e.path().to_string().as_str() {
         "." => ApiError::BadRequest(format!("the body: {}", e.inner())),
@@ -106,7 +106,7 @@ pub async fn create(
 }
 
 /// `GET /notices`: the JSON Feed 1.1 of current notices (published, not ended); with
-/// `all=true`, staff get every notice and its audit log.
+/// `all=true`, staff get every notice with its audit log and push delivery counts.
 #[utoipa::path(get, path = "/notices", tag = "notices", params(ListParams),
     responses((status = 200, content_type = "application/feed+json", description = "JSON Feed 1.1"),
               (status = 304, description = "not modified"), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody)))]
@@ -123,14 +123,17 @@ pub async fn list(
     } else {
         app.notices.current().await?
     };
-    let mut audits = std::collections::HashMap::new();
+    // Staff also see each notice's audit log and push deliveries (sent, failed, gone, pending).
+    let mut extra = std::collections::HashMap::new();
     if p.all {
+        let counts: std::collections::HashMap<_, _> = app.store.delivery_counts().await?.into_iter().collect();
         for s in &notices {
-            audits.insert(s.id, app.notices.audit(s.id).await?);
+            let audit = app.notices.audit(s.id).await?;
+            extra.insert(s.id, json!({ "audit": audit, "delivery": counts.get(&s.id).cloned().unwrap_or_default() }));
         }
     }
     let sender = app.notices.sender(&base);
-    let feed = feed::json_feed(&notices, &sender, |s| audits.get(&s.id).map(|a| json!({ "audit": a })));
+    let feed = feed::json_feed(&notices, &sender, |s| extra.get(&s.id).cloned());
     let body = serde_json::to_vec(&feed).expect("a feed serialises");
     Ok(cacheable(&headers, &caller, "application/feed+json", body))
 }

@@ -5,7 +5,8 @@
 //! - [`area`]: its area — drawn, a district, or a buffer around a feature — resolved to WGS 84,
 //!   and [`area::Target`], which tests places against it;
 //! - [`cap`]: a notice's latest message as a CAP 1.2 alert;
-//! - [`feed`]: the Atom (CAP-over-Atom) and JSON feeds.
+//! - [`feed`]: the Atom (CAP-over-Atom) and JSON feeds;
+//! - [`push`]: Web Push to residents' phones for the places they chose.
 //!
 //! [`Notices`] is the service the routes call. A notice's life: written (a draft, or published
 //! at once), updated, cancelled. Each step is one store transaction with its audit entry; each
@@ -16,6 +17,7 @@ pub mod area;
 pub mod cap;
 pub mod feed;
 pub mod model;
+pub mod push;
 
 use std::sync::Arc;
 

@@ -11,6 +11,7 @@ pub mod fleet;
 pub mod gpkg;
 pub mod notices;
 pub mod postgis;
+pub mod push;
 pub mod sensors;
 
 use async_trait::async_trait;
@@ -26,6 +27,7 @@ pub mod vehicle;
 pub use cameras::CameraStore;
 pub use fleet::{FixMatch, FixRow, FleetStore, Matches, PassRow, Progress};
 pub use notices::NoticeStore;
+pub use push::PushStore;
 pub use sensors::SensorStore;
 
 /// Errors from a store, with what was being done.
@@ -385,7 +387,7 @@ pub(crate) fn derived_sql(
 /// through [`SensorStore`], SensorThings entities and observations; through [`CameraStore`],
 /// camera images; through [`UserStore`], staff accounts).
 #[async_trait]
-pub trait Store: FleetStore + SensorStore + CameraStore + NoticeStore + UserStore + Send + Sync {
+pub trait Store: FleetStore + SensorStore + CameraStore + NoticeStore + PushStore + UserStore + Send + Sync {
     /// The backend's name (`gpkg`, `postgis`).
     fn kind(&self) -> &'static str;
 

@@ -38,6 +38,7 @@ use crate::feature::{AttrValue, Feature, FeatureId, NewFeature, Record, union_re
 mod cameras;
 mod fleet;
 mod notices;
+mod push;
 mod sensors;
 mod users;
 

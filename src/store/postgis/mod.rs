@@ -22,6 +22,7 @@ mod cameras;
 mod changes;
 mod fleet;
 mod notices;
+mod push;
 mod sensors;
 mod users;
 

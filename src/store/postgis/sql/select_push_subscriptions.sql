@@ -1,0 +1,3 @@
+-- Subscriptions with ids above $1, by id, at most $2.
+SELECT id, endpoint, p256dh, auth, places::text, categories, lang FROM machizu_push_subscriptions
+WHERE id > $1 ORDER BY id LIMIT $2
