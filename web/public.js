@@ -104,6 +104,8 @@ document.getElementById("lang").addEventListener("click", () => {
   rememberLang(lang);
   render();
 });
+// The service worker shows notices pushed to this browser and opens the map at them.
+if (!embed) navigator.serviceWorker?.register("/sw.js").catch(() => {});
 map.on("load", () => {
   render();
   if (styleLayersOf(style, "snowplows").length) followVehicles(map, "/live/stream");

@@ -35,7 +35,7 @@ pub fn policy(path: &str, keyed: bool) -> &'static str {
         "no-store"
     } else if under("/vendor") {
         VENDOR
-    } else if matches!(path, "/" | "/map") || under("/web") || under("/styles") || under("/embed") {
+    } else if matches!(path, "/" | "/map" | "/sw.js") || under("/web") || under("/styles") || under("/embed") {
         ASSET
     } else if keyed {
         "private, no-cache"

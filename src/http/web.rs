@@ -1,7 +1,8 @@
 //! The map clients and their assets, served from the working tree: the public map (`/`, `/map`)
 //! and the embed (`/embed`, `/embed/snippet`) from `web/public.html`, the staff map (`/staff`)
 //! from `web/staff.html`, our scripts under `/web`, MapLibre GL JS as npm installed it from the
-//! lockfile under `/vendor/maplibre-gl`, and the MapLibre styles of `styles/` with the configured
+//! lockfile under `/vendor/maplibre-gl`, the service worker that shows pushed notices (`/sw.js`),
+//! and the MapLibre styles of `styles/` with the configured
 //! basemap put in. Unknown paths get a JSON 404.
 //!
 //! Framing: the public pages may be framed by the sites in `[web] embed_origins`
@@ -52,6 +53,8 @@ pub fn routes(config: &Config) -> Router<AppState> {
     Router::new()
         .merge(public)
         .merge(staff)
+        // The service worker, at the root so that its scope is the whole site.
+        .route_service("/sw.js", ServeFile::new(web.join("sw.js")))
         .route("/embed/snippet", get(snippet))
         .route("/styles/{name}", get(style))
         .nest_service("/web", ServeDir::new(web))

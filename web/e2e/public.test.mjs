@@ -389,3 +389,60 @@ test("at phone width, a gauge shows its last 24 hours with the level lines, and 
   assert.deepEqual(errors, []);
   await context.close();
 });
+
+test("a pushed notice shows as a notification once, an update replaces it, and a tap opens the map at it", async () => {
+  const context = await newContext(browser);
+  await context.grantPermissions(["notifications"], { origin: server.base });
+  const page = await context.newPage();
+  const errors = watchErrors(page);
+  const cdp = await context.newCDPSession(page);
+  const registrations = [];
+  cdp.on("ServiceWorker.workerRegistrationUpdated", (e) => registrations.push(...e.registrations));
+  await cdp.send("ServiceWorker.enable");
+  await page.goto(`${server.base}/map`);
+  await page.evaluate(() => navigator.serviceWorker.ready);
+  const registration = registrations.find((r) => r.scopeURL === `${server.base}/` && !r.isDeleted);
+  assert.ok(registration, `the service worker is registered for the site: ${JSON.stringify(registrations)}`);
+
+  const push = (payload) => cdp.send("ServiceWorker.deliverPushMessage", {
+    origin: server.base, registrationId: registration.registrationId, data: JSON.stringify(payload),
+  });
+  const shown = () => page.evaluate(async () => {
+    const r = await navigator.serviceWorker.ready;
+    return (await r.getNotifications()).map((n) => ({ title: n.title, body: n.body, tag: n.tag, data: n.data }));
+  });
+  const waitShown = async (check) => {
+    for (let i = 0; i < 50; i++) {
+      const n = await shown();
+      if (check(n)) return n;
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    throw new Error(`notifications: ${JSON.stringify(await shown())}`);
+  };
+  const alert = { notice: 7, message: 21, type: "Alert", title: "国道13号 通行止め", body: "除雪作業のため通行止めです。",
+    category: "road", severity: "Moderate", url: "/map#notice=7", tag: "notice-7" };
+  await push(alert);
+  let n = await waitShown((n) => n.length === 1);
+  assert.deepEqual([n[0].title, n[0].body, n[0].tag], [alert.title, alert.body, "notice-7"]);
+  // The same message again (sent twice after a restart) is not shown again.
+  await push({ ...alert, title: "二度目" });
+  await new Promise((r) => setTimeout(r, 500));
+  n = await shown();
+  assert.deepEqual(n.map((x) => x.title), [alert.title]);
+  // An update of the notice replaces its notification.
+  await push({ ...alert, message: 22, type: "Update", title: "【更新】国道13号 通行止め" });
+  n = await waitShown((n) => n[0]?.title.startsWith("【更新】"));
+  assert.equal(n.length, 1);
+
+  // A tap (the worker's notificationclick, as the system would send it) opens the map at the
+  // notice in the map's own window.
+  const reached = page.waitForURL(/\/map#notice=7$/, { timeout: 10_000 });
+  const worker = context.serviceWorkers()[0] ?? await context.waitForEvent("serviceworker");
+  await worker.evaluate(async () => {
+    const [first] = await self.registration.getNotifications();
+    self.dispatchEvent(Object.assign(new Event("notificationclick"), { notification: first, waitUntil: (p) => p }));
+  });
+  await reached;
+  assert.deepEqual(errors, []);
+  await context.close();
+});
