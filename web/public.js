@@ -5,9 +5,13 @@ import {
   attributeTable, buildLayerList, createMap, featureAt, followVehicles, initialLang, keepPopupInView, loadStyle,
   maplibregl, refreshTiles, rememberLang, strings, styleLayersOf,
 } from "/web/common.js";
+import { noticeBanner } from "/web/notices.js";
 import { cameraPanel, stationPanel } from "/web/sensors.js";
 
 const params = new URLSearchParams(location.search);
+// A push notification opens /map#notice=ID: read before the map takes the hash for its view.
+const focusNotice = Number(location.hash.match(/^#notice=(\d+)$/)?.[1]) || undefined;
+if (focusNotice) history.replaceState(null, "", location.pathname + location.search);
 const embed = location.pathname === "/embed";
 let lang = initialLang();
 document.body.classList.toggle("embed", embed);
@@ -79,8 +83,10 @@ menu.addEventListener("click", () => setPanel(panel.hidden));
 // Open beside a wide map, folded away on a phone or in an embed.
 setPanel(!embed && window.innerWidth > 700);
 
+let notices;
 function render() {
   const t = strings(lang);
+  notices?.setLang(lang);
   document.documentElement.lang = lang;
   document.title = t.publicTitle;
   document.getElementById("title").textContent = t.publicTitle;
@@ -107,6 +113,8 @@ document.getElementById("lang").addEventListener("click", () => {
 // The service worker shows notices pushed to this browser and opens the map at them.
 if (!embed) navigator.serviceWorker?.register("/sw.js").catch(() => {});
 map.on("load", () => {
+  notices = noticeBanner({ map, box: document.getElementById("notices"), focus: focusNotice });
+  window.machizuNotices = notices.ready;
   render();
   if (styleLayersOf(style, "snowplows").length) followVehicles(map, "/live/stream");
   // Plowed times and trails change all night: the tiles are fetched again every minute (as

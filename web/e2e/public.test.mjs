@@ -14,7 +14,7 @@ import {
 let server, browser;
 
 before(async () => {
-  server = await startServer();
+  server = await startServer({ setup: [{ args: ["keys", "create", "--name", "e2e 防災担当", "--role", "staff"] }] });
   browser = await launch();
 });
 
@@ -443,6 +443,68 @@ test("a pushed notice shows as a notification once, an update replaces it, and a
     self.dispatchEvent(Object.assign(new Event("notificationclick"), { notification: first, waitUntil: (p) => p }));
   });
   await reached;
+  assert.deepEqual(errors, []);
+  await context.close();
+});
+
+test("current notices show as a banner with their severity in words and their areas on the map, at phone width and in the embed", async () => {
+  const key = server.outputs[0].split("\n").pop().trim();
+  const ends = new Date(Date.now() + 6 * 3600_000).toISOString();
+  const post = (body) => fetch(`${server.base}/notices`, {
+    method: "POST", headers: { authorization: `Bearer ${key}`, "content-type": "application/json" }, body: JSON.stringify(body),
+  }).then(async (r) => { assert.equal(r.status, 201, await r.clone().text()); return r.json(); });
+  const severe = await post({
+    title: "尾花沢地区に大雪警報", body: "不要不急の外出を控えてください。", title_en: "Heavy snow warning", body_en: "Stay at home if you can.",
+    category: "snow", severity: "Severe", urgency: "Immediate", certainty: "Likely", ends_at: ends, area: { district: "尾花沢地区" },
+  });
+  await post({
+    title: "断水のお知らせ", body: "配水管工事のため断水します。", category: "lifeline", severity: "Minor", urgency: "Expected",
+    certainty: "Observed", ends_at: ends,
+    area: { type: "Polygon", coordinates: [[[140.40, 38.595], [140.41, 38.595], [140.41, 38.605], [140.40, 38.605], [140.40, 38.595]]] },
+  });
+
+  const context = await newContext(browser, { viewport: { width: 360, height: 740 }, isMobile: true, hasTouch: true, deviceScaleFactor: 2 });
+  const page = await context.newPage();
+  const errors = watchErrors(page);
+  // As a push notification opens it: at the notice.
+  await page.goto(`${server.base}/map#notice=${severe.id}`);
+  await page.waitForFunction(() => window.machizuNotices);
+  await page.evaluate(() => window.machizuNotices);
+  await idle(page);
+  const banner = page.locator("#notices");
+  assert.equal(await banner.getAttribute("aria-label"), "お知らせ");
+  const heads = await banner.locator(".notice-head").allTextContents();
+  assert.deepEqual(heads.toSorted(), ["【情報】上下水道: 断水のお知らせ", "【重大】除雪・雪: 尾花沢地区に大雪警報"]);
+  // The focused notice is open and the map shows its area.
+  const open = banner.locator(`#notice-${severe.id}`);
+  assert.ok(await open.isVisible());
+  assert.match(await open.textContent(), /不要不急の外出を控えてください。.*対象地域: 尾花沢地区・期間: /s);
+  const b = await page.evaluate(() => window.machizuMap.getBounds().toArray());
+  assert.ok(b[0][0] > 140.3 && b[1][0] < 140.5 && b[0][1] > 38.5 && b[1][1] < 38.7, `the map is at 尾花沢地区: ${JSON.stringify(b)}`);
+  const areas = await page.evaluate(() => window.machizuMap.querySourceFeatures("notices").map((f) => f.properties.id));
+  assert.deepEqual([...new Set(areas)].length, 2);
+  // The keyboard opens the other notice; the map goes to its area.
+  const other = banner.locator(".notice-head", { hasText: "断水" });
+  await other.focus();
+  await page.keyboard.press("Enter");
+  assert.equal(await other.getAttribute("aria-expanded"), "true");
+  await banner.locator("article", { hasText: "断水" }).locator(".notice-show").click();
+  await page.waitForFunction(() => {
+    const c = window.machizuMap.getCenter();
+    return Math.abs(c.lng - 140.405) < 1e-4 && Math.abs(c.lat - 38.6) < 1e-4 && window.machizuMap.getZoom() > 13.5;
+  });
+  // English.
+  await page.locator("#lang").click();
+  assert.ok((await banner.locator(".notice-head").allTextContents()).includes("【Severe】Snow and plowing: Heavy snow warning"));
+  assert.equal(await banner.getAttribute("aria-label"), "Notices");
+  const box = await banner.boundingBox();
+  assert.ok(box.x >= 0 && box.x + box.width <= 360, `the banner fits the phone: ${JSON.stringify(box)}`);
+  await page.screenshot({ path: join(artifacts, "public-notices-360px.png") });
+  // The embed shows them too.
+  await page.goto(`${server.base}/embed?layers=roads`);
+  await page.waitForFunction(() => window.machizuNotices);
+  await page.evaluate(() => window.machizuNotices);
+  assert.equal(await page.locator("#notices .notice").count(), 2);
   assert.deepEqual(errors, []);
   await context.close();
 });

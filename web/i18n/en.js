@@ -80,6 +80,11 @@ export default {
   syntheticStation: "A synthetic demo station, not a real one",
   syntheticCamera: "A synthetic demo camera image, not a real one",
   attributes: "Attributes",
+  // Notices
+  notices: "Notices",
+  severity: { Extreme: "Extreme", Severe: "Severe", Moderate: "Moderate", Minor: "Minor", Unknown: "Notice" },
+  noticeArea: "Area",
+  showOnMap: "Show on the map",
   noValue: "—",
   // English names of data values shown in legends (Japanese shows the value itself).
   values: {

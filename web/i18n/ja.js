@@ -81,5 +81,10 @@ export default {
   syntheticStation: "デモ用の架空の観測所です（合成データ）",
   syntheticCamera: "デモ用の架空のカメラ画像です（合成データ）",
   attributes: "属性",
+  // Notices
+  notices: "お知らせ",
+  severity: { Extreme: "特に重大", Severe: "重大", Moderate: "注意", Minor: "情報", Unknown: "お知らせ" },
+  noticeArea: "対象地域",
+  showOnMap: "地図で見る",
   noValue: "—",
 };
