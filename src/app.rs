@@ -11,6 +11,7 @@ use crate::engine::{Engine, EngineError};
 use crate::follow::{self, Follower};
 use crate::live::{Live, LiveError};
 use crate::notices::Notices;
+use crate::notices::auto::AutoNotices;
 use crate::notices::push::Push;
 use crate::sensors::{SensorError, Sensors};
 use crate::store::gpkg::GpkgStore;
@@ -101,6 +102,14 @@ impl App {
             Arc::new(Notices::new(store.clone(), engine.clone(), config.city.clone(), config.notices.clone()));
         let push = Arc::new(Push::open(store.clone(), notices.clone(), config.notices.push.clone()).await?);
         push.start();
+        let auto = AutoNotices {
+            notices: notices.clone(),
+            sensors: sensors.clone(),
+            engine: engine.clone(),
+            store: store.clone(),
+            config: config.notices.auto.clone(),
+        };
+        Arc::new(auto).start();
         Ok(Self { config, store, engine, dataset_notice, follower, render_slots, live, sensors, notices, push })
     }
 }

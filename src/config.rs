@@ -175,11 +175,108 @@ pub struct NoticesConfig {
     /// The most notices in a feed; default 100.
     pub feed_limit: u32,
     pub push: PushConfig,
+    pub auto: AutoConfig,
 }
 
 impl Default for NoticesConfig {
     fn default() -> Self {
-        Self { sender: None, feed_limit: 100, push: PushConfig::default() }
+        Self { sender: None, feed_limit: 100, push: PushConfig::default(), auto: AutoConfig::default() }
+    }
+}
+
+/// The `[notices.auto]` table: notices from machizu's own events (src/notices/auto.rs), each
+/// kind off by default, with its wording (`{placeholders}` filled in).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct AutoConfig {
+    pub river: RiverAuto,
+    pub road: RoadAuto,
+    /// An automatic notice changes at most once in this many minutes, unless its level rises;
+    /// default 30.
+    pub min_interval_min: u32,
+    /// At most this many new automatic notices in an hour; default 20.
+    pub max_per_hour: u32,
+}
+
+impl Default for AutoConfig {
+    fn default() -> Self {
+        Self { river: RiverAuto::default(), road: RoadAuto::default(), min_interval_min: 30, max_per_hour: 20 }
+    }
+}
+
+/// `[notices.auto.river]`: a public gauge reaching a river level, and falling back below it.
+/// Placeholders: `{station}`, `{level}`, `{level_en}`, `{value}` (with its unit), `{time}` (JST).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RiverAuto {
+    pub enabled: bool,
+    /// The lowest level that makes a notice (1-based; 2 is はん濫注意水位); default 2.
+    pub min_level: usize,
+    /// The notice's area: this far around the gauge; default 1000 m.
+    pub buffer_m: f64,
+    /// How long the notice lasts unless updated; default 12 hours.
+    pub hours: u32,
+    pub title: String,
+    pub body: String,
+    pub title_en: String,
+    pub body_en: String,
+    pub title_fallen: String,
+    pub body_fallen: String,
+    pub title_fallen_en: String,
+    pub body_fallen_en: String,
+}
+
+impl Default for RiverAuto {
+    fn default() -> Self {
+        Self {
+            enabled: false,
+            min_level: 2,
+            buffer_m: 1000.0,
+            hours: 12,
+            title: "{station}：{level}に到達".into(),
+            body: "{station}の水位が{time}に{value}となり、{level}に達しました。川に近づかず、今後の情報に注意してください。".into(),
+            title_en: "{station}: {level_en} reached".into(),
+            body_en: "The water level at {station} was {value} at {time}, at the {level_en}. Keep away from the river and watch for further notices.".into(),
+            title_fallen: "{station}：{level}を下回りました".into(),
+            body_fallen: "{station}の水位は{time}に{value}となり、{level}を下回りました。".into(),
+            title_fallen_en: "{station}: below the {level_en}".into(),
+            body_fallen_en: "The water level at {station} was {value} at {time}, below the {level_en}.".into(),
+        }
+    }
+}
+
+/// `[notices.auto.road]`: a road closure (`road_events` of kind 通行止め) published, and lifted.
+/// Placeholders: `{reason}`, `{detour}`, `{from}`, `{until}`; `{title}` in the lifted titles.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RoadAuto {
+    pub enabled: bool,
+    /// The notice's area: this far around the closed road; default 150 m.
+    pub buffer_m: f64,
+    pub title: String,
+    pub body: String,
+    pub title_en: String,
+    pub body_en: String,
+    pub title_lifted: String,
+    pub body_lifted: String,
+    pub title_lifted_en: String,
+    pub body_lifted_en: String,
+}
+
+impl Default for RoadAuto {
+    fn default() -> Self {
+        Self {
+            enabled: false,
+            buffer_m: 150.0,
+            title: "通行止め：{reason}".into(),
+            body: "{from}から{until}まで通行止めです。迂回路：{detour}".into(),
+            title_en: "Road closed: {reason}".into(),
+            body_en: "Closed from {from} until {until}. Detour: {detour}".into(),
+            title_lifted: "【解除】{title}".into(),
+            body_lifted: "通行止めは解除されました。".into(),
+            title_lifted_en: "[Lifted] {title}".into(),
+            body_lifted_en: "The road is open again.".into(),
+        }
     }
 }
 

@@ -583,3 +583,137 @@ async fn web_push_targets_districts_and_buffers() {
     assert_eq!(per_name(&got).into_keys().collect::<Vec<_>>(), ["ok-building", "ok-miyazawa"], "{got}");
     assert_eq!(got["errors"], json!([]));
 }
+
+/// A server with automatic notices from gauges (`river`) or road closures, and the rate limit.
+async fn auto_server(river: bool, min_interval_min: u32) -> TestServer {
+    TestServer::demo_with(|c| {
+        c.notices.auto.river.enabled = river;
+        c.notices.auto.road.enabled = !river;
+        c.notices.auto.min_interval_min = min_interval_min;
+        c.notices.auto.max_per_hour = 100;
+    })
+    .await
+}
+
+/// Posts a gauge with Japan's four river levels and a flood wave that crosses each up and down.
+async fn replay_flood(s: &TestServer, staff: &str) {
+    let mut t = machizu::sensors::write::example_thing("丹生川 水位観測所", 140.4, 38.6, "m");
+    let levels: Vec<Value> =
+        [("水防団待機水位", 2.0), ("はん濫注意水位", 2.5), ("避難判断水位", 3.2), ("はん濫危険水位", 4.0)]
+            .iter()
+            .map(|(name, value)| json!({"value": value, "name_ja": name, "name_en": name}))
+            .collect();
+    t["Datastreams"][0]["properties"] =
+        json!({"thresholds": {"levels": levels, "hysteresis": 0.1, "expected_interval_s": 600}});
+    assert_eq!(s.call("POST", "/sta/v1.1/Things", Some(staff), Some(&t), &[]).await.status(), 201);
+    let start = chrono::Utc::now() - chrono::Duration::hours(13);
+    let rows: Vec<Value> = (0..=72)
+        .map(|i| {
+            let x = f64::from(i) / 72.0 * std::f64::consts::PI;
+            let at = start + chrono::Duration::minutes(10 * i64::from(i));
+            json!([at.to_rfc3339(), ((1.0 + 3.6 * x.sin()) * 1000.0).round() / 1000.0])
+        })
+        .collect();
+    let batch = json!([{"Datastream": {"@iot.id": 1}, "components": ["phenomenonTime", "result"], "dataArray": rows}]);
+    assert_eq!(s.call("POST", "/sta/v1.1/CreateObservations", Some(staff), Some(&batch), &[]).await.status(), 201);
+}
+
+/// The automatic notice with `key`, with its audit log, once `done` holds for it (at most 30 s).
+async fn auto_notice(s: &TestServer, staff: &str, key: &str, done: impl Fn(&Value) -> bool) -> Value {
+    for _ in 0..300 {
+        let all = s.get_json("/notices?all=true", Some(staff)).await;
+        let found = all["items"].as_array().unwrap().iter().find(|i| {
+            let audit = &i["_machizu"]["audit"];
+            audit.as_array().unwrap().last().is_some_and(|a| a["after"]["notice"]["auto"]["key"] == key)
+        });
+        if let Some(n) = found.filter(|n| done(&n["_machizu"])) {
+            return n["_machizu"].clone();
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    panic!("no automatic notice {key} as expected: {}", s.get_json("/notices?all=true", Some(staff)).await);
+}
+
+fn titles(n: &Value) -> Vec<String> {
+    n["audit"].as_array().unwrap().iter().map(|a| a["after"]["notice"]["title"].as_str().unwrap().to_owned()).collect()
+}
+
+/// A replayed flood wave at a public gauge: a notice at はん濫注意水位, updated at each level up
+/// and down, the last saying it fell back; written by machizu itself, once each.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_gauge_reaching_the_flood_caution_level_makes_a_notice_and_falling_back_updates_it() {
+    let s = auto_server(true, 0).await;
+    let staff = s.key(Role::Staff).await;
+    replay_flood(&s, &staff).await;
+    let n = auto_notice(&s, &staff, "river:1", |n| n["version"] == 6).await;
+    assert_eq!(
+        titles(&n),
+        [
+            "丹生川 水位観測所：はん濫注意水位に到達",
+            "丹生川 水位観測所：避難判断水位に到達",
+            "丹生川 水位観測所：はん濫危険水位に到達",
+            "丹生川 水位観測所：はん濫危険水位を下回りました",
+            "丹生川 水位観測所：避難判断水位を下回りました",
+            "丹生川 水位観測所：はん濫注意水位を下回りました",
+        ]
+    );
+    let actions: Vec<&str> = n["audit"].as_array().unwrap().iter().map(|a| a["action"].as_str().unwrap()).collect();
+    assert_eq!(actions, ["publish", "update", "update", "update", "update", "update"]);
+    assert!(n["audit"].as_array().unwrap().iter().all(|a| a["actor"] == "machizu:auto"));
+    let severities: Vec<&str> =
+        n["audit"].as_array().unwrap().iter().map(|a| a["after"]["notice"]["severity"].as_str().unwrap()).collect();
+    assert_eq!(severities, ["Moderate", "Severe", "Extreme", "Severe", "Moderate", "Minor"]);
+    assert_eq!((n["source"].as_str(), n["category"].as_str()), (Some("sensor"), Some("river")));
+    assert_eq!(n["area_desc"], "丹生川 水位観測所から1000 m以内");
+    assert!(n["body"].as_str().unwrap().contains(" m"), "{}", n["body"]);
+    // Nothing more comes of the same events: no duplicate, no other notice.
+    tokio::time::sleep(std::time::Duration::from_secs(6)).await;
+    let all = s.get_json("/notices?all=true", Some(&staff)).await;
+    assert_eq!(all["items"].as_array().unwrap().len(), 1);
+    assert_eq!(all["items"][0]["_machizu"]["version"], 6);
+}
+
+/// With the rate limit, rises go out at once and the falls are held back.
+#[tokio::test(flavor = "multi_thread")]
+async fn rate_limits_hold_back_all_but_rising_levels() {
+    let s = auto_server(true, 30).await;
+    let staff = s.key(Role::Staff).await;
+    replay_flood(&s, &staff).await;
+    let n = auto_notice(&s, &staff, "river:1", |n| n["version"] == 3).await;
+    assert_eq!(titles(&n).last().unwrap(), "丹生川 水位観測所：はん濫危険水位に到達");
+    tokio::time::sleep(std::time::Duration::from_secs(6)).await;
+    let all = s.get_json("/notices?all=true", Some(&staff)).await;
+    assert_eq!(all["items"][0]["_machizu"]["version"], 3, "held back within min_interval_min");
+}
+
+/// A closure published through the API makes a notice around the road; deleting it says the
+/// road is open again.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_road_closure_published_and_lifted_through_the_api() {
+    let s = auto_server(false, 0).await;
+    let staff = s.key(Role::Staff).await;
+    let until = (chrono::Utc::now() + chrono::Duration::hours(5)).to_rfc3339();
+    let closure = json!({"type": "Feature", "geometry": {"type": "LineString", "coordinates": [[140.404, 38.601], [140.408, 38.601]]},
+        "properties": {"kind": "通行止め", "reason": "雪崩の危険", "starts_at": chrono::Utc::now().to_rfc3339(), "ends_at": until, "detour": "市道中央線"}});
+    let r = s.call("POST", "/ogc/collections/road_events/items", Some(&staff), Some(&closure), &[]).await;
+    assert_eq!(r.status(), 201);
+    let fid: i64 = r.headers()["location"].to_str().unwrap().rsplit('/').next().unwrap().parse().unwrap();
+    let key = format!("road:{fid}");
+    let n = auto_notice(&s, &staff, &key, |_| true).await;
+    assert_eq!(n["title"], "通行止め：雪崩の危険");
+    assert!(n["body"].as_str().unwrap().ends_with("迂回路：市道中央線"), "{}", n["body"]);
+    assert_eq!(
+        (n["source"].as_str(), n["category"].as_str(), n["status"].as_str()),
+        (Some("road"), Some("road"), Some("published"))
+    );
+    assert_eq!(n["area"]["type"], "MultiPolygon");
+
+    let r = s.call("DELETE", &format!("/ogc/collections/road_events/items/{fid}"), Some(&staff), None, &[]).await;
+    assert_eq!(r.status(), 204);
+    let n = auto_notice(&s, &staff, &key, |n| n["version"] == 2).await;
+    assert_eq!(n["title"], "【解除】通行止め：雪崩の危険");
+    assert_eq!(n["body"], "通行止めは解除されました。");
+    tokio::time::sleep(std::time::Duration::from_secs(6)).await;
+    let again = auto_notice(&s, &staff, &key, |_| true).await;
+    assert_eq!(again["version"], 2, "lifted once");
+}

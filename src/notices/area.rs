@@ -184,7 +184,7 @@ fn buffer(obj: &serde_json::Map<String, Value>, ctx: &Context<'_>) -> Result<Res
         }
         _ => None,
     };
-    let name = def.attribute_index("name").and_then(|i| text(f.attributes.get(i)));
+    let name = ["name", "station"].iter().find_map(|a| def.attribute_index(a).and_then(|i| text(f.attributes.get(i))));
     let (what_ja, what_en) = match name {
         Some(n) => (n.to_owned(), n.to_owned()),
         None => (format!("{} {fid}", def.title.ja), format!("{} {fid}", def.title.en)),

@@ -6,7 +6,8 @@
 //!   and [`area::Target`], which tests places against it;
 //! - [`cap`]: a notice's latest message as a CAP 1.2 alert;
 //! - [`feed`]: the Atom (CAP-over-Atom) and JSON feeds;
-//! - [`push`]: Web Push to residents' phones for the places they chose.
+//! - [`push`]: Web Push to residents' phones for the places they chose;
+//! - [`auto`]: notices from machizu's own events (river levels, road closures).
 //!
 //! [`Notices`] is the service the routes call. A notice's life: written (a draft, or published
 //! at once), updated, cancelled. Each step is one store transaction with its audit entry; each
@@ -14,6 +15,7 @@
 //! message that references the ones before it. Steps are announced on [`Notices::subscribe`].
 
 pub mod area;
+pub mod auto;
 pub mod cap;
 pub mod feed;
 pub mod model;
@@ -148,6 +150,16 @@ impl Notices {
 
     /// Writes a new notice: published at once (a CAP Alert) unless `draft.status` says draft.
     pub async fn create(&self, draft: Draft, source: Source, actor: &str) -> Result<Arc<Stored>, NoticeError> {
+        self.create_with(draft, source, None, actor).await
+    }
+
+    async fn create_with(
+        &self,
+        draft: Draft,
+        source: Source,
+        auto: Option<auto::Auto>,
+        actor: &str,
+    ) -> Result<Arc<Stored>, NoticeError> {
         let status = draft.status.unwrap_or(Status::Published);
         if status == Status::Cancelled {
             return Err(bad("a new notice is published or a draft, not cancelled"));
@@ -165,6 +177,7 @@ impl Notices {
             ends_at: draft.ends_at,
             area: self.area(&draft.area)?,
             source,
+            auto,
         };
         let publishing = status == Status::Published;
         Self::check(&mut notice, publishing)?;
@@ -199,7 +212,18 @@ impl Notices {
         version: Option<i64>,
         actor: &str,
     ) -> Result<Arc<Stored>, NoticeError> {
-        let current = self.get(id).await?;
+        self.update_with(self.get(id).await?, patch, version, None, actor).await
+    }
+
+    async fn update_with(
+        &self,
+        current: Stored,
+        patch: Patch,
+        version: Option<i64>,
+        auto: Option<auto::Auto>,
+        actor: &str,
+    ) -> Result<Arc<Stored>, NoticeError> {
+        let id = current.id;
         if patch.status == Some(Status::Cancelled) {
             return self.cancel(id, version, actor).await;
         }
@@ -234,6 +258,9 @@ impl Notices {
         n.certainty = patch.certainty.unwrap_or(n.certainty);
         if let Some(spec) = &patch.area {
             n.area = self.area(spec)?;
+        }
+        if auto.is_some() {
+            n.auto = auto;
         }
         Self::check(&mut n, status == Status::Published)?;
         let (message, action) = match (current.status, status) {
@@ -303,6 +330,53 @@ impl Notices {
     async fn list(&self, filter: NoticeFilter<'_>) -> Result<Vec<Stored>, NoticeError> {
         let rows = self.store.notices(filter, self.config.feed_limit).await?;
         Ok(rows.into_iter().map(Stored::try_from).collect::<Result<_, _>>()?)
+    }
+
+    /// Takes an automatic notice's step (see [`auto`]): updates the current notice with its key,
+    /// or writes one; `None` when the step changes nothing, is held back by the rate limits, or
+    /// clears a notice that is not there.
+    pub async fn automatic(&self, step: auto::Step) -> Result<Option<Arc<Stored>>, NoticeError> {
+        let limits = &self.config.auto;
+        let current = self.current().await?;
+        let same_key = current.iter().find(|s| s.notice.auto.as_ref().is_some_and(|a| a.key == step.auto.key));
+        let now = Utc::now();
+        let since = |t: &str| model::parse_time("", t).map_or(chrono::TimeDelta::MAX, |t| now - t);
+        match same_key {
+            Some(s) => {
+                let was = s.notice.auto.as_ref().expect("found by its key");
+                if was.state == step.auto.state {
+                    return Ok(None);
+                }
+                let up = step.escalates && auto::rank(&step.auto.state) > auto::rank(&was.state);
+                if !up && since(&s.updated_at) < chrono::TimeDelta::minutes(i64::from(limits.min_interval_min)) {
+                    tracing::debug!(key = %step.auto.key, "automatic notice held back by min_interval_min");
+                    return Ok(None);
+                }
+                let d = step.draft;
+                let patch = Patch {
+                    title: Some(d.title),
+                    body: Some(d.body),
+                    title_en: d.title_en,
+                    body_en: d.body_en,
+                    severity: Some(d.severity),
+                    urgency: Some(d.urgency),
+                    certainty: Some(d.certainty),
+                    ends_at: Some(d.ends_at),
+                    ..Patch::default()
+                };
+                self.update_with(s.clone(), patch, None, Some(step.auto), auto::ACTOR).await.map(Some)
+            }
+            None if step.clears => Ok(None),
+            None => {
+                let hour = chrono::TimeDelta::hours(1);
+                let recent = current.iter().filter(|s| s.notice.auto.is_some() && since(&s.created_at) < hour).count();
+                if recent >= limits.max_per_hour as usize {
+                    tracing::warn!(key = %step.auto.key, "automatic notice held back by max_per_hour");
+                    return Ok(None);
+                }
+                self.create_with(step.draft, step.source, Some(step.auto), auto::ACTOR).await.map(Some)
+            }
+        }
     }
 
     /// A notice's audit log.

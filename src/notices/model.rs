@@ -195,6 +195,9 @@ pub struct Notice {
     pub ends_at: String,
     pub area: Area,
     pub source: Source,
+    /// An automatic notice's key and state ([`super::auto`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub auto: Option<super::auto::Auto>,
 }
 
 /// The longest title and body taken (characters).
