@@ -191,6 +191,7 @@ impl Default for NoticesConfig {
 pub struct AutoConfig {
     pub river: RiverAuto,
     pub road: RoadAuto,
+    pub plowed: PlowedAuto,
     /// An automatic notice changes at most once in this many minutes, unless its level rises;
     /// default 30.
     pub min_interval_min: u32,
@@ -200,7 +201,13 @@ pub struct AutoConfig {
 
 impl Default for AutoConfig {
     fn default() -> Self {
-        Self { river: RiverAuto::default(), road: RoadAuto::default(), min_interval_min: 30, max_per_hour: 20 }
+        Self {
+            river: RiverAuto::default(),
+            road: RoadAuto::default(),
+            plowed: PlowedAuto::default(),
+            min_interval_min: 30,
+            max_per_hour: 20,
+        }
     }
 }
 
@@ -241,6 +248,37 @@ impl Default for RiverAuto {
             body_fallen: "{station}の水位は{time}に{value}となり、{level}を下回りました。".into(),
             title_fallen_en: "{station}: below the {level_en}".into(),
             body_fallen_en: "The water level at {station} was {value} at {time}, below the {level_en}.".into(),
+        }
+    }
+}
+
+/// `[notices.auto.plowed]`: the plows have cleared a district (地区, the `districts` layer): a
+/// share of its roads' length plowed within the run window. Placeholders: `{district}`,
+/// `{district_en}`, `{share}` (percent), `{time}` (JST).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct PlowedAuto {
+    pub enabled: bool,
+    /// The share of a district's road length that must be plowed; default 0.8.
+    pub share: f64,
+    /// A run: roads plowed within this many hours count, and its notice lasts as long; default 12.
+    pub window_h: u32,
+    pub title: String,
+    pub body: String,
+    pub title_en: String,
+    pub body_en: String,
+}
+
+impl Default for PlowedAuto {
+    fn default() -> Self {
+        Self {
+            enabled: false,
+            share: 0.8,
+            window_h: 12,
+            title: "{district}の除雪が完了しました".into(),
+            body: "{district}の道路の{share}%を除雪しました（{time}現在）。".into(),
+            title_en: "Snow cleared in {district_en}".into(),
+            body_en: "{share}% of the roads in {district_en} have been plowed (as of {time}).".into(),
         }
     }
 }

@@ -717,3 +717,70 @@ async fn a_road_closure_published_and_lifted_through_the_api() {
     let again = auto_notice(&s, &staff, &key, |_| true).await;
     assert_eq!(again["version"], 2, "lifted once");
 }
+
+/// A replayed plow run along every road of a (small) district: "the plows have cleared your
+/// area", once.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_plow_run_that_clears_a_district_makes_one_notice() {
+    use geo::{Buffer, Length};
+    use machizu::crs::{Epsg, Transformer};
+    let s = TestServer::demo_with(|c| {
+        c.notices.auto.plowed.enabled = true;
+        c.notices.auto.min_interval_min = 0;
+    })
+    .await;
+    let staff = s.key(Role::Staff).await;
+    let admin = s.key(Role::Admin).await;
+    // A road of a few hundred metres, and a district just around it.
+    let roads = s.app.engine.layer("roads").unwrap();
+    let road = roads
+        .features_by_id()
+        .find(|f| matches!(&f.geometry, geo_types::Geometry::LineString(l) if (300.0..600.0).contains(&geo::Euclidean.length(l))))
+        .unwrap()
+        .clone();
+    drop(roads);
+    let geo_types::Geometry::LineString(line) = &road.geometry else { unreachable!() };
+    let to_wgs84 = Transformer::new(Epsg::JGD2011_ZONE_X, Epsg::WGS84).unwrap();
+    let mut area = geo_types::Geometry::MultiPolygon(line.buffer(15.0));
+    to_wgs84.geometry(&mut area).unwrap();
+    let district = json!({"type": "Feature", "geometry": geojson::Geometry::from(&area),
+        "properties": {"name": "テスト地区", "name_en": "Test district", "code": "99"}});
+    let r = s.call("POST", "/ogc/collections/districts/items", Some(&staff), Some(&district), &[]).await;
+    assert_eq!(r.status(), 201);
+    let fid: i64 = r.headers()["location"].to_str().unwrap().rsplit('/').next().unwrap().parse().unwrap();
+    let key = format!("plowed:{fid}");
+    tokio::time::sleep(std::time::Duration::from_secs(6)).await;
+    assert_eq!(s.get_json("/notices?all=true", Some(&staff)).await["items"], json!([]), "nothing plowed yet");
+
+    // A plow drives the road, blade down, 30 minutes ago, a fix a second at 8 m/s.
+    let body = json!({"id": "plow-t", "name": "除雪ドーザ", "kind": "plow", "label": "除雪車 T", "public": true});
+    let r = s.call("POST", "/admin/vehicles", Some(&admin), Some(&body), &[]).await;
+    let device = body_json(r).await["device_credential"].as_str().unwrap().to_owned();
+    let mut t = chrono::Utc::now().timestamp() - 1800;
+    let mut fixes = Vec::new();
+    for w in line.0.windows(2) {
+        let (a, b) = (w[0], w[1]);
+        let steps = ((b.x - a.x).hypot(b.y - a.y) / 8.0).ceil().max(1.0) as usize;
+        let heading = (b.x - a.x).atan2(b.y - a.y).to_degrees().rem_euclid(360.0);
+        for i in 0..=steps {
+            let k = i as f64 / steps as f64;
+            let (lon, lat) = to_wgs84.point(a.x + (b.x - a.x) * k, a.y + (b.y - a.y) * k).unwrap();
+            fixes.push(json!({"device": device, "time": t, "lat": lat, "lon": lon, "heading_deg": heading, "speed_mps": 8.0, "blade_down": true}));
+            t += 1;
+        }
+    }
+    let r = s.call("POST", "/ingest/batch", None, Some(&json!({ "fixes": fixes })), &[]).await;
+    assert_eq!(r.status(), 200, "{}", body_json(r).await);
+
+    let n = auto_notice(&s, &staff, &key, |_| true).await;
+    assert_eq!(n["title"], "テスト地区の除雪が完了しました");
+    assert!(n["body"].as_str().unwrap().starts_with("テスト地区の道路の100%を除雪しました"), "{}", n["body"]);
+    assert_eq!(
+        (n["source"].as_str(), n["category"].as_str(), n["area_desc"].as_str()),
+        (Some("plowed"), Some("snow"), Some("テスト地区"))
+    );
+    tokio::time::sleep(std::time::Duration::from_secs(6)).await;
+    let all = s.get_json("/notices?all=true", Some(&staff)).await;
+    assert_eq!(all["items"].as_array().unwrap().len(), 1, "one notice, once: {all}");
+    assert_eq!(all["items"][0]["_machizu"]["version"], 1);
+}

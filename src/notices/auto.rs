@@ -3,7 +3,8 @@
 //! - **river**: a public gauge reaching a river level (はん濫注意水位 and above by default) and
 //!   falling back below it (SensorThings threshold events, [`crate::sensors::state`]);
 //! - **road**: a road closure (`road_events`, kind 通行止め) published, and lifted (gone, ended,
-//!   or no longer a closure).
+//!   or no longer a closure);
+//! - **plowed**: the plows have cleared a district — a share of its roads plowed within a run.
 //!
 //! Each automatic notice carries a key (`river:{datastream}`, `road:{feature}`) and a state. An
 //! event whose key has a current notice updates it (a CAP Update) instead of writing another; an
@@ -85,7 +86,7 @@ pub struct AutoNotices {
 impl AutoNotices {
     /// Runs every few seconds (and at every gauge event) while the process lives.
     pub fn start(self: Arc<Self>) {
-        if !self.config.river.enabled && !self.config.road.enabled {
+        if !self.config.river.enabled && !self.config.road.enabled && !self.config.plowed.enabled {
             return;
         }
         let mut events = self.sensors.subscribe_events();
@@ -111,7 +112,81 @@ impl AutoNotices {
         if self.config.road.enabled {
             self.roads().await?;
         }
+        if self.config.plowed.enabled {
+            for step in self.plowed() {
+                self.notices.automatic(step).await?;
+            }
+        }
         Ok(())
+    }
+
+    /// A step for each district whose roads are plowed to the configured share within the run
+    /// window (by length; a road belongs to the district holding its middle).
+    fn plowed(&self) -> Vec<Step> {
+        use geo::{BoundingRect, Contains, Euclidean, InteriorPoint, Length};
+        let c = &self.config.plowed;
+        let (Some(districts), Some(roads)) = (self.engine.layer("districts"), self.engine.layer("roads")) else {
+            return Vec::new();
+        };
+        let catalog = self.engine.catalog();
+        let text = |layer: &str, f: &crate::feature::Feature, name: &str| {
+            let i = catalog.get(layer)?.attribute_index(name)?;
+            match f.attributes.get(i) {
+                Some(AttrValue::Text(t)) => Some(t.clone()),
+                _ => None,
+            }
+        };
+        let since = crate::store::iso(Utc::now() - chrono::Duration::hours(i64::from(c.window_h)));
+        let mut steps = Vec::new();
+        for d in districts.features_by_id() {
+            let Some(bounds) = d.geometry.bounding_rect() else { continue };
+            let (mut total, mut plowed) = (0.0, 0.0);
+            for r in roads.in_box(bounds) {
+                if !r.geometry.interior_point().is_some_and(|p| d.geometry.contains(&p)) {
+                    continue;
+                }
+                let length = match &r.geometry {
+                    geo_types::Geometry::LineString(l) => Euclidean.length(l),
+                    geo_types::Geometry::MultiLineString(l) => Euclidean.length(l),
+                    _ => continue,
+                };
+                total += length;
+                if text("roads", r, "last_plowed_at").is_some_and(|t| crate::store::normal_time(t) >= since) {
+                    plowed += length;
+                }
+            }
+            if total == 0.0 || plowed / total < c.share {
+                continue;
+            }
+            let name = text("districts", d, "name").unwrap_or_default();
+            let values = [
+                ("district", name.clone()),
+                ("district_en", text("districts", d, "name_en").unwrap_or_else(|| name.clone())),
+                ("share", format!("{:.0}", plowed / total * 100.0)),
+                ("time", jst(&crate::store::now())),
+            ];
+            steps.push(Step {
+                escalates: false,
+                clears: false,
+                auto: Auto { key: format!("plowed:{}", d.id), state: "cleared".into() },
+                source: Source::Plowed,
+                draft: Draft {
+                    title: fill(&c.title, &values),
+                    body: fill(&c.body, &values),
+                    title_en: Some(fill(&c.title_en, &values)),
+                    body_en: Some(fill(&c.body_en, &values)),
+                    category: Category::Snow,
+                    severity: Severity::Minor,
+                    urgency: Urgency::Past,
+                    certainty: Certainty::Observed,
+                    starts_at: None,
+                    ends_at: hours_from_now(c.window_h),
+                    area: serde_json::json!({ "district": name }),
+                    status: None,
+                },
+            });
+        }
+        steps
     }
 
     async fn rivers(&self) -> Result<(), NoticeError> {
