@@ -784,3 +784,90 @@ async fn a_plow_run_that_clears_a_district_makes_one_notice() {
     assert_eq!(all["items"].as_array().unwrap().len(), 1, "one notice, once: {all}");
     assert_eq!(all["items"][0]["_machizu"]["version"], 1);
 }
+
+/// `machizu serve` on `data` (no demo city) until killed; returns it and its address.
+fn serve(data: &Path, config: &Path) -> (std::process::Child, String) {
+    use std::io::BufRead;
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_machizu"))
+        .args(["serve", "--listen", "127.0.0.1:0", "--no-demo", "--data"])
+        .arg(data)
+        .arg("--config")
+        .arg(config)
+        .env("RUST_LOG", "machizu=info")
+        .env("NO_COLOR", "1")
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut lines = std::io::BufReader::new(child.stdout.take().unwrap()).lines();
+    let address = loop {
+        let line = lines.next().expect("machizu says where it serves").unwrap();
+        if let Some((_, rest)) = line.split_once("machizu is serving address=") {
+            break rest.split_whitespace().next().unwrap().to_owned();
+        }
+    };
+    // Keep reading its log so that it never blocks on a full pipe.
+    std::thread::spawn(move || lines.for_each(drop));
+    (child, format!("http://{address}"))
+}
+
+/// Killed with SIGKILL in the middle of a fan-out and started again, machizu sends the notice
+/// to every subscription: what was claimed but not recorded goes again after its lease (at most
+/// the pushes that were in flight), and the service worker shows each message once.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_kill_during_a_fan_out_loses_no_push() {
+    let push = PushService::start();
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("machizu.toml");
+    std::fs::write(
+        &config,
+        "[notices.push]\nendpoint_origins = [\"http://127.0.0.1\"]\nconcurrency = 8\nretry_ms = 100\n",
+    )
+    .unwrap();
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_machizu"))
+        .args(["keys", "create", "--name", "防災", "--role", "staff", "--data"])
+        .arg(dir.path())
+        .output()
+        .unwrap();
+    let key = String::from_utf8(out.stdout).unwrap().lines().last().unwrap().trim().to_owned();
+    let (mut server, base) = serve(dir.path(), &config);
+    let client = reqwest::Client::new();
+
+    let n = 1500;
+    let names: Vec<String> = (0..n).map(|i| format!("slow-{i}")).collect();
+    let made = push.post("/_subscriptions", json!({ "names": names })).await;
+    for m in made.as_array().unwrap() {
+        let body = json!({"subscription": {"endpoint": m["endpoint"], "keys": m["keys"]}, "places": [{"lon": 140.406, "lat": 38.6, "radius_m": 100}]});
+        let r = client.post(format!("{base}/push/subscriptions")).json(&body).send().await.unwrap();
+        assert_eq!(r.status(), 201);
+    }
+    let r = client.post(format!("{base}/notices")).bearer_auth(&key).json(&notice(square(0.01))).send().await.unwrap();
+    assert_eq!(r.status(), 201);
+
+    push.wait(|r| r["messages"].as_array().unwrap().len() >= 200).await;
+    server.kill().unwrap();
+    server.wait().unwrap();
+    let at_kill = push.received().await["messages"].as_array().unwrap().len();
+    assert!(at_kill < n, "killed in the middle: {at_kill} of {n} sent");
+    let (mut server, _) = serve(dir.path(), &config);
+
+    // The lease (30 s) runs out for what was in flight at the kill.
+    let got = push.wait(|r| per_name(r).len() == n).await;
+    tokio::time::sleep(std::time::Duration::from_secs(35)).await;
+    let got = if per_name(&got).values().sum::<usize>() > n { got } else { push.received().await };
+    server.kill().unwrap();
+    assert_eq!(got["errors"], json!([]));
+    let counts = per_name(&got);
+    assert_eq!(counts.len(), n, "every subscription got the notice");
+    let again: usize = counts.values().map(|c| c - 1).sum();
+    assert!(again <= 8, "sent again: at most the 8 pushes in flight at the kill, got {again}");
+    // What the service worker shows: one notification per (subscription, message).
+    let shown: std::collections::BTreeSet<(String, i64)> = got["messages"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| (m["name"].as_str().unwrap().to_owned(), m["payload"]["message"].as_i64().unwrap()))
+        .collect();
+    assert_eq!(shown.len(), n);
+    eprintln!("kill -9 after {at_kill} of {n} pushes; {again} sent again after the restart");
+}
