@@ -400,8 +400,14 @@ test("a pushed notice shows as a notification once, an update replaces it, and a
   cdp.on("ServiceWorker.workerRegistrationUpdated", (e) => registrations.push(...e.registrations));
   await cdp.send("ServiceWorker.enable");
   await page.goto(`${server.base}/map`);
-  await page.evaluate(() => navigator.serviceWorker.ready);
-  const registration = registrations.find((r) => r.scopeURL === `${server.base}/` && !r.isDeleted);
+  // `ready` gives the worker while it may still be activating: wait until it is activated.
+  await page.evaluate(async () => {
+    const worker = (await navigator.serviceWorker.ready).active;
+    if (worker.state !== "activated") {
+      await new Promise((resolve) => worker.addEventListener("statechange", () => worker.state === "activated" && resolve()));
+    }
+  });
+  const registration = registrations.findLast((r) => r.scopeURL === `${server.base}/` && !r.isDeleted);
   assert.ok(registration, `the service worker is registered for the site: ${JSON.stringify(registrations)}`);
 
   const push = (payload) => cdp.send("ServiceWorker.deliverPushMessage", {
@@ -411,18 +417,23 @@ test("a pushed notice shows as a notification once, an update replaces it, and a
     const r = await navigator.serviceWorker.ready;
     return (await r.getNotifications()).map((n) => ({ title: n.title, body: n.body, tag: n.tag, data: n.data }));
   });
-  const waitShown = async (check) => {
-    for (let i = 0; i < 50; i++) {
-      const n = await shown();
-      if (check(n)) return n;
-      await new Promise((r) => setTimeout(r, 100));
+  // Delivers `payload` until `check` holds for what is shown: a push that reaches a worker still
+  // starting up may be dropped by the browser, and the worker shows a message once however
+  // often it arrives.
+  const pushUntil = async (payload, check) => {
+    for (let attempt = 0; attempt < 10; attempt++) {
+      await push(payload);
+      for (let i = 0; i < 10; i++) {
+        const n = await shown();
+        if (check(n)) return n;
+        await new Promise((r) => setTimeout(r, 100));
+      }
     }
     throw new Error(`notifications: ${JSON.stringify(await shown())}`);
   };
   const alert = { notice: 7, message: 21, type: "Alert", title: "国道13号 通行止め", body: "除雪作業のため通行止めです。",
     category: "road", severity: "Moderate", url: "/map#notice=7", tag: "notice-7" };
-  await push(alert);
-  let n = await waitShown((n) => n.length === 1);
+  let n = await pushUntil(alert, (n) => n.length === 1);
   assert.deepEqual([n[0].title, n[0].body, n[0].tag], [alert.title, alert.body, "notice-7"]);
   // The same message again (sent twice after a restart) is not shown again.
   await push({ ...alert, title: "二度目" });
@@ -430,8 +441,7 @@ test("a pushed notice shows as a notification once, an update replaces it, and a
   n = await shown();
   assert.deepEqual(n.map((x) => x.title), [alert.title]);
   // An update of the notice replaces its notification.
-  await push({ ...alert, message: 22, type: "Update", title: "【更新】国道13号 通行止め" });
-  n = await waitShown((n) => n[0]?.title.startsWith("【更新】"));
+  n = await pushUntil({ ...alert, message: 22, type: "Update", title: "【更新】国道13号 通行止め" }, (n) => n[0]?.title.startsWith("【更新】"));
   assert.equal(n.length, 1);
 
   // A tap (the worker's notificationclick, as the system would send it) opens the map at the
