@@ -135,6 +135,9 @@ pub struct Push {
     config: PushConfig,
     client: reqwest::Client,
     wake: Notify,
+    /// Signed VAPID JWTs by push-service origin, with when to sign anew: one signature serves
+    /// every push to a service for an hour (each is valid for 12).
+    tokens: std::sync::Mutex<HashMap<String, (String, std::time::Instant)>>,
 }
 
 impl Push {
@@ -157,7 +160,7 @@ impl Push {
             .pool_max_idle_per_host(config.concurrency)
             .build()
             .map_err(|e| StoreError::Io { path: "push client".into(), source: std::io::Error::other(e) })?;
-        Ok(Self { store, notices, key, public_key, config, client, wake: Notify::new() })
+        Ok(Self { store, notices, key, public_key, config, client, wake: Notify::new(), tokens: Default::default() })
     }
 
     /// The VAPID public key (base64url, uncompressed point): `applicationServerKey`.
@@ -221,15 +224,13 @@ impl Push {
         Ok(self.store.delete_subscription(endpoint).await?)
     }
 
-    /// Starts the fan-out and send task, woken by every notice step.
+    /// Starts the fan-out and send task, woken by every notice step and every two seconds.
     pub fn start(self: &Arc<Self>) {
         let push = self.clone();
-        let mut steps = self.notices.subscribe();
         tokio::spawn(async move {
             loop {
-                let _ = push.wake.notified().await;
-                // Each wake-up runs until nothing is due; one is enough for a burst of steps.
-                while steps.try_recv().is_ok() {}
+                // Each wake-up runs until nothing is due; a burst of steps leaves one permit.
+                push.wake.notified().await;
                 if let Err(e) = push.run_once().await {
                     tracing::warn!(error = %e, "web push: will retry");
                 }
@@ -353,6 +354,22 @@ impl Push {
         }
     }
 
+    /// The VAPID JWT for a push service's origin (RFC 8292: the audience is the push resource's
+    /// origin, its port included).
+    fn token(&self, origin: &str) -> Result<String, String> {
+        let now = std::time::Instant::now();
+        let mut tokens = self.tokens.lock().expect("tokens lock");
+        if let Some((jwt, _)) = tokens.get(origin).filter(|(_, renew)| *renew > now) {
+            return Ok(jwt.clone());
+        }
+        let claims = Claims::create(web_push_native::jwt_simple::prelude::Duration::from_hours(12))
+            .with_audience(origin)
+            .with_subject(&self.config.contact);
+        let jwt = self.key.sign(claims).map_err(|e| e.to_string())?;
+        tokens.insert(origin.to_owned(), (jwt.clone(), now + Duration::from_secs(3600)));
+        Ok(jwt)
+    }
+
     fn request(&self, job: &DeliveryJob, s: &Stored) -> Result<reqwest::RequestBuilder, String> {
         let sub = &job.subscription;
         let endpoint = reqwest::Url::parse(&sub.endpoint).map_err(|e| e.to_string())?;
@@ -363,11 +380,7 @@ impl Push {
         let payload = serde_json::to_vec(&payload(s, job.message, &sub.lang)).expect("a payload serialises");
         let body = web_push_native::encrypt(payload, &ua_public, &web_push_native::Auth::from(auth))
             .map_err(|e| e.to_string())?;
-        // RFC 8292: the audience is the push resource's origin, its port included.
-        let claims = Claims::create(web_push_native::jwt_simple::prelude::Duration::from_hours(12))
-            .with_audience(endpoint.origin().ascii_serialization())
-            .with_subject(&self.config.contact);
-        let jwt = self.key.sign(claims).map_err(|e| e.to_string())?;
+        let jwt = self.token(&endpoint.origin().ascii_serialization())?;
         let ttl = chrono::DateTime::parse_from_rfc3339(&s.notice.ends_at)
             .map_or(0, |end| (end.to_utc() - chrono::Utc::now()).num_seconds().clamp(0, 28 * 86_400));
         Ok(self
