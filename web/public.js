@@ -7,6 +7,7 @@ import {
 } from "/web/common.js";
 import { noticeBanner } from "/web/notices.js";
 import { cameraPanel, stationPanel } from "/web/sensors.js";
+import { subscribePanel } from "/web/subscribe.js";
 
 const params = new URLSearchParams(location.search);
 // A push notification opens /map#notice=ID: read before the map takes the hash for its view.
@@ -84,9 +85,11 @@ menu.addEventListener("click", () => setPanel(panel.hidden));
 setPanel(!embed && window.innerWidth > 700);
 
 let notices;
+let subscribe;
 function render() {
   const t = strings(lang);
   notices?.setLang(lang);
+  subscribe?.render();
   document.documentElement.lang = lang;
   document.title = t.publicTitle;
   document.getElementById("title").textContent = t.publicTitle;
@@ -115,6 +118,12 @@ if (!embed) navigator.serviceWorker?.register("/sw.js").catch(() => {});
 map.on("load", () => {
   notices = noticeBanner({ map, box: document.getElementById("notices"), focus: focusNotice });
   window.machizuNotices = notices.ready;
+  // Residents subscribe on the city's map itself, not inside another site's frame.
+  if (!embed) {
+    const box = document.getElementById("subscribe");
+    box.hidden = false;
+    subscribe = subscribePanel({ map, box, lang: () => lang });
+  }
   render();
   if (styleLayersOf(style, "snowplows").length) followVehicles(map, "/live/stream");
   // Plowed times and trails change all night: the tiles are fetched again every minute (as

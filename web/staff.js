@@ -7,6 +7,7 @@ import {
 } from "/web/common.js";
 import { cameraPanel, stationPanel } from "/web/sensors.js";
 import { EDITABLE, drawLine, openEditor } from "/web/staff-edit.js";
+import { setupNotices } from "/web/staff-notices.js";
 import { setupMeasure, setupPlayback, setupPrint } from "/web/staff-tools.js";
 
 const API = "/staff/api";
@@ -79,6 +80,7 @@ for (const button of document.querySelectorAll(".lang")) {
     rememberLang(lang);
     translate();
     if (ctx.map) buildLayerList($("layers"), { map: ctx.map, style: ctx.style, catalog: ctx.catalog, lang, withOpacity: true });
+    ctx.notices?.draw();
   });
 }
 
@@ -138,6 +140,7 @@ async function start(body) {
   setupMeasure(ctx);
   setupPlayback(ctx);
   setupPrint(ctx);
+  ctx.notices = setupNotices(ctx);
   $("new-road-event").addEventListener("click", async () => {
     const line = await drawLine(ctx);
     if (line) openEditor(ctx, "road_events", null, line);

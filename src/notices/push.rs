@@ -25,6 +25,7 @@ use std::time::Duration;
 use base64::Engine as _;
 use base64::engine::general_purpose::{URL_SAFE, URL_SAFE_NO_PAD};
 use futures_util::StreamExt;
+use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 use tokio::sync::Notify;
 use web_push_native::jwt_simple::prelude::{Claims, ECDSAP256KeyPairLike, ECDSAP256PublicKeyLike, ES256KeyPair};
@@ -33,7 +34,7 @@ use super::area::Target;
 use super::model::{Category, Severity, Urgency};
 use super::{NoticeError, Notices, Stored};
 use crate::config::PushConfig;
-use crate::store::push::{DeliveryJob, Outcome, SubscriptionRow};
+use crate::store::push::{DeliveryJob, Finished, Outcome, SubscriptionRow};
 use crate::store::{Store, StoreError};
 
 /// Where the VAPID private key is kept (store metadata, shared by every process).
@@ -295,36 +296,72 @@ impl Push {
             }
         }
         let n = jobs.len();
-        futures_util::stream::iter(jobs)
-            .for_each_concurrent(self.config.concurrency, |job| {
+        // Encryption (two ECDH per push) is most of the work: spread over the cores first.
+        let (jobs, bodies, notices) = tokio::task::spawn_blocking(move || {
+            let bodies: Vec<_> = jobs.par_iter().map(|j| encrypt(j, &notices[&j.notice])).collect();
+            (jobs, bodies, notices)
+        })
+        .await
+        .map_err(|e| NoticeError::Store(StoreError::Io { path: "encrypt".into(), source: std::io::Error::other(e) }))?;
+        // Outcomes are recorded as a group commit: whatever finished while the last commit ran
+        // goes in the next. A sender keeps its slot until its outcome is committed, so at most
+        // `concurrency` pushes are ever sent but not recorded (what a kill can send twice).
+        let (done, mut finished) = tokio::sync::mpsc::unbounded_channel::<Recorded>();
+        let send = futures_util::stream::iter(jobs.into_iter().zip(bodies))
+            // The stream owns the last sender: when it is done, the recorder sees the end.
+            .map(move |(job, body)| {
                 let notice = notices[&job.notice].clone();
-                async move {
-                    let (outcome, status) = self.send(&job, &notice).await;
-                    let retry_at;
-                    let outcome = match outcome {
-                        Sent::Done(o) => o,
-                        Sent::RetryIn(after) if (job.attempts + 1) < i64::from(self.config.max_attempts) => {
-                            let backoff = self.config.retry_ms.saturating_mul(1 << job.attempts.min(20)).min(3_600_000);
-                            let wait = after.unwrap_or(Duration::from_millis(backoff));
-                            retry_at = crate::store::iso(chrono::Utc::now() + wait);
-                            Outcome::Retry(&retry_at)
-                        }
-                        Sent::RetryIn(_) => Outcome::Failed,
-                    };
-                    if let Err(e) = self.store.finish_delivery(&job, outcome, status).await {
-                        // The lease runs out and the delivery is claimed again.
-                        tracing::warn!(delivery = job.id, error = %e, "web push: could not record a delivery");
-                    }
-                }
+                self.deliver(job, notice, body, done.clone())
             })
-            .await;
+            .buffer_unordered(self.config.concurrency)
+            .for_each(|()| std::future::ready(()));
+        let record = async {
+            let mut batch: Vec<Recorded> = Vec::new();
+            while finished.recv_many(&mut batch, 1000).await > 0 {
+                let outcomes: Vec<Finished> = batch.iter().map(|(f, _)| f.clone()).collect();
+                if let Err(e) = self.store.finish_deliveries(&outcomes).await {
+                    // Their leases run out and they are claimed again.
+                    tracing::warn!(deliveries = batch.len(), error = %e, "web push: could not record deliveries");
+                }
+                for (_, committed) in batch.drain(..) {
+                    let _ = committed.send(());
+                }
+            }
+        };
+        tokio::join!(send, record);
         Ok(n)
     }
 
-    /// Encrypts, signs and posts one push.
-    async fn send(&self, job: &DeliveryJob, s: &Stored) -> (Sent, Option<u16>) {
+    /// Sends one push, then hands what became of it to the recorder and waits until it is
+    /// committed.
+    async fn deliver(
+        &self,
+        job: DeliveryJob,
+        notice: Arc<Stored>,
+        body: Result<Vec<u8>, String>,
+        record: tokio::sync::mpsc::UnboundedSender<Recorded>,
+    ) {
+        let (sent, status) = self.send(&job, &notice, body).await;
+        let outcome = match sent {
+            Sent::Done(o) => o,
+            Sent::RetryIn(after) if (job.attempts + 1) < i64::from(self.config.max_attempts) => {
+                let backoff = self.config.retry_ms.saturating_mul(1 << job.attempts.min(20)).min(3_600_000);
+                let wait = after.unwrap_or(Duration::from_millis(backoff));
+                Outcome::Retry(crate::store::iso(chrono::Utc::now() + wait))
+            }
+            Sent::RetryIn(_) => Outcome::Failed,
+        };
+        let (committed, wait) = tokio::sync::oneshot::channel();
+        let finished = Finished { delivery: job.id, subscription: job.subscription.id, outcome, status };
+        if record.send((finished, committed)).is_ok() {
+            let _ = wait.await;
+        }
+    }
+
+    /// Signs and posts one encrypted push.
+    async fn send(&self, job: &DeliveryJob, s: &Stored, body: Result<Vec<u8>, String>) -> (Sent, Option<u16>) {
         let sub = &job.subscription;
-        let request = match self.request(job, s) {
+        let request = match body.and_then(|body| self.request(sub, s, body)) {
             Ok(r) => r,
             Err(e) => {
                 tracing::warn!(subscription = sub.id, error = %e, "web push: cannot build the request");
@@ -370,16 +407,9 @@ impl Push {
         Ok(jwt)
     }
 
-    fn request(&self, job: &DeliveryJob, s: &Stored) -> Result<reqwest::RequestBuilder, String> {
-        let sub = &job.subscription;
+    /// The signed request that posts an encrypted `body` to the subscription's push resource.
+    fn request(&self, sub: &SubscriptionRow, s: &Stored, body: Vec<u8>) -> Result<reqwest::RequestBuilder, String> {
         let endpoint = reqwest::Url::parse(&sub.endpoint).map_err(|e| e.to_string())?;
-        let ua_public = decode(&sub.p256dh)
-            .and_then(|k| web_push_native::p256::PublicKey::from_sec1_bytes(&k).ok())
-            .ok_or("a bad p256dh")?;
-        let auth: [u8; 16] = decode(&sub.auth).and_then(|a| a.try_into().ok()).ok_or("a bad auth secret")?;
-        let payload = serde_json::to_vec(&payload(s, job.message, &sub.lang)).expect("a payload serialises");
-        let body = web_push_native::encrypt(payload, &ua_public, &web_push_native::Auth::from(auth))
-            .map_err(|e| e.to_string())?;
         let jwt = self.token(&endpoint.origin().ascii_serialization())?;
         let ttl = chrono::DateTime::parse_from_rfc3339(&s.notice.ends_at)
             .map_or(0, |end| (end.to_utc() - chrono::Utc::now()).num_seconds().clamp(0, 28 * 86_400));
@@ -396,9 +426,23 @@ impl Push {
     }
 }
 
+/// A delivery's message in the subscriber's language, encrypted for their browser.
+fn encrypt(job: &DeliveryJob, s: &Stored) -> Result<Vec<u8>, String> {
+    let sub = &job.subscription;
+    let ua_public = decode(&sub.p256dh)
+        .and_then(|k| web_push_native::p256::PublicKey::from_sec1_bytes(&k).ok())
+        .ok_or("a bad p256dh")?;
+    let auth: [u8; 16] = decode(&sub.auth).and_then(|a| a.try_into().ok()).ok_or("a bad auth secret")?;
+    let payload = serde_json::to_vec(&payload(s, job.message, &sub.lang)).expect("a payload serialises");
+    web_push_native::encrypt(payload, &ua_public, &web_push_native::Auth::from(auth)).map_err(|e| e.to_string())
+}
+
+/// An outcome to record, and who waits for its commit.
+type Recorded = (Finished, tokio::sync::oneshot::Sender<()>);
+
 /// A push's result before attempts are counted.
 enum Sent {
-    Done(Outcome<'static>),
+    Done(Outcome),
     /// Retry, after the push service's `Retry-After` if it gave one.
     RetryIn(Option<Duration>),
 }

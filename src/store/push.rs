@@ -39,12 +39,12 @@ pub struct DeliveryJob {
 }
 
 /// What became of a delivery.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Outcome<'a> {
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Outcome {
     /// The push service took it (201).
     Sent,
     /// Try again at this time (UTC): 429, 5xx, no answer.
-    Retry(&'a str),
+    Retry(String),
     /// Refused for good (another 4xx), or out of attempts.
     Failed,
     /// The subscription is gone (404, 410): it is deleted.
@@ -83,7 +83,17 @@ pub(crate) fn categories(s: &SubscriptionRow) -> String {
 }
 
 /// `(state, next_at)` of an outcome.
-pub(crate) fn outcome(o: Outcome<'_>) -> (&'static str, Option<&str>) {
+/// What became of one claimed delivery, to record.
+#[derive(Debug, Clone)]
+pub struct Finished {
+    pub delivery: i64,
+    pub subscription: i64,
+    pub outcome: Outcome,
+    /// The push service's HTTP status, if it answered.
+    pub status: Option<u16>,
+}
+
+pub(crate) fn outcome(o: &Outcome) -> (&'static str, Option<&str>) {
     match o {
         Outcome::Sent => ("sent", None),
         Outcome::Retry(at) => ("pending", Some(at)),
@@ -131,13 +141,9 @@ pub trait PushStore: Send + Sync {
     /// Claims up to `limit` deliveries due at `now`, oldest first, leasing them until `lease`.
     async fn claim_deliveries(&self, now: &str, lease: &str, limit: u32) -> Result<Vec<DeliveryJob>, StoreError>;
 
-    /// Records what became of a claimed delivery (and deletes a gone subscription).
-    async fn finish_delivery(
-        &self,
-        job: &DeliveryJob,
-        outcome: Outcome<'_>,
-        status: Option<u16>,
-    ) -> Result<(), StoreError>;
+    /// Records what became of claimed deliveries (and deletes gone subscriptions), in one
+    /// transaction: senders commit as a group, not one fsync per push.
+    async fn finish_deliveries(&self, done: &[Finished]) -> Result<(), StoreError>;
 
     /// Delivery counts per notice.
     async fn delivery_counts(&self) -> Result<Vec<(i64, DeliveryCounts)>, StoreError>;
@@ -258,27 +264,35 @@ macro_rules! impl_push_store {
                 Ok(rows.into_iter().map($crate::store::push::job).collect())
             }
 
-            async fn finish_delivery(
+            async fn finish_deliveries(
                 &self,
-                job: &$crate::store::push::DeliveryJob,
-                outcome: $crate::store::push::Outcome<'_>,
-                status: Option<u16>,
+                done: &[$crate::store::push::Finished],
             ) -> Result<(), $crate::store::StoreError> {
-                let what = || $crate::store::StoreError::db(format!("recording push delivery {}", job.id));
-                let (state, next_at) = $crate::store::push::outcome(outcome);
+                let what = || $crate::store::StoreError::db(format!("recording {} push deliveries", done.len()));
                 let mut tx = self.pool.begin_with(sql::BEGIN_WRITE).await.map_err(what())?;
-                sqlx::query(sql::FINISH_PUSH_DELIVERY)
-                    .bind(job.id)
-                    .bind(state)
-                    .bind(status.map(i64::from))
-                    .bind(next_at)
-                    .execute(&mut *tx)
-                    .await
-                    .map_err(what())?;
-                if outcome == $crate::store::push::Outcome::Gone {
-                    let id = job.subscription.id;
-                    sqlx::query(sql::DELETE_PUSH_DELIVERIES_OF_ID).bind(id).execute(&mut *tx).await.map_err(what())?;
-                    sqlx::query(sql::DELETE_PUSH_SUBSCRIPTION_BY_ID).bind(id).execute(&mut *tx).await.map_err(what())?;
+                for d in done {
+                    let (state, next_at) = $crate::store::push::outcome(&d.outcome);
+                    sqlx::query(sql::FINISH_PUSH_DELIVERY)
+                        .bind(d.delivery)
+                        .bind(state)
+                        .bind(d.status.map(i64::from))
+                        .bind(next_at)
+                        .execute(&mut *tx)
+                        .await
+                        .map_err(what())?;
+                    if d.outcome == $crate::store::push::Outcome::Gone {
+                        let id = d.subscription;
+                        sqlx::query(sql::DELETE_PUSH_DELIVERIES_OF_ID)
+                            .bind(id)
+                            .execute(&mut *tx)
+                            .await
+                            .map_err(what())?;
+                        sqlx::query(sql::DELETE_PUSH_SUBSCRIPTION_BY_ID)
+                            .bind(id)
+                            .execute(&mut *tx)
+                            .await
+                            .map_err(what())?;
+                    }
                 }
                 tx.commit().await.map_err(what())
             }

@@ -7,14 +7,18 @@ import assert from "node:assert/strict";
 import { createServer } from "node:http";
 import { writeFileSync } from "node:fs";
 import { join } from "node:path";
+import { setTimeout as delay } from "node:timers/promises";
 import {
-  STAFF_ONLY, artifacts, difference, expectRedraw, idle, launch, newContext, pixels, renderedCounts, startServer, watchErrors,
+  STAFF_ONLY, artifacts, axeViolations, difference, expectRedraw, idle, launch, newContext, pixels, renderedCounts, startServer, watchErrors,
 } from "./support.mjs";
 
 let server, browser;
 
 before(async () => {
-  server = await startServer({ setup: [{ args: ["keys", "create", "--name", "e2e 防災担当", "--role", "staff"] }] });
+  server = await startServer({
+    config: "[notices.push]\nendpoint_origins = [\"http://127.0.0.1\"]\n",
+    setup: [{ args: ["keys", "create", "--name", "e2e 防災担当", "--role", "staff"] }],
+  });
   browser = await launch();
 });
 
@@ -517,4 +521,121 @@ test("current notices show as a banner with their severity in words and their ar
   assert.equal(await page.locator("#notices .notice").count(), 2);
   assert.deepEqual(errors, []);
   await context.close();
+});
+
+/**
+ * Stands in for the browser's push service, which headless Chromium cannot reach (it would be
+ * Google's, on the internet): PushManager.subscribe gives a subscription at `endpoint` with keys
+ * made by the browser's WebCrypto, as a real subscription has. Everything else — the service
+ * worker, the permission, the page's requests to machizu — is the browser's own.
+ */
+function pushServiceStandIn(endpoint) {
+  // A browser keeps its subscription across page loads: so does the stand-in (in sessionStorage).
+  const KEY = "push-service-stand-in";
+  const b64 = (buf) => btoa(String.fromCharCode(...new Uint8Array(buf))).replace(/\+/g, "-").replace(/\//g, "_").replace(/=+$/, "");
+  const subscription = (json) => ({
+    endpoint: json.endpoint,
+    toJSON: () => json,
+    unsubscribe: async () => { sessionStorage.removeItem(KEY); return true; },
+  });
+  PushManager.prototype.getSubscription = async () => {
+    const kept = sessionStorage.getItem(KEY);
+    return kept ? subscription(JSON.parse(kept)) : null;
+  };
+  PushManager.prototype.subscribe = async (options) => {
+    if (!options?.userVisibleOnly || !(options.applicationServerKey?.byteLength === 65)) throw new Error("a bad subscribe call");
+    const keys = await crypto.subtle.generateKey({ name: "ECDH", namedCurve: "P-256" }, true, ["deriveBits"]);
+    const p256dh = b64(await crypto.subtle.exportKey("raw", keys.publicKey));
+    const json = { endpoint, expirationTime: null, keys: { p256dh, auth: b64(crypto.getRandomValues(new Uint8Array(16))) } };
+    sessionStorage.setItem(KEY, JSON.stringify(json));
+    return subscription(json);
+  };
+}
+
+test("a resident turns on notices for where they are and a chosen place, gets only what meets them, and removes everything with one tap", async () => {
+  const received = [];
+  const sink = createServer((req, res) => {
+    req.resume();
+    req.on("end", () => {
+      received.push({ url: req.url, urgency: req.headers.urgency, encoding: req.headers["content-encoding"] });
+      res.writeHead(201).end();
+    });
+  });
+  await new Promise((ok) => sink.listen(0, "127.0.0.1", ok));
+  const endpoint = `http://127.0.0.1:${sink.address().port}/push/resident`;
+  const context = await newContext(browser, { viewport: { width: 360, height: 740 }, isMobile: true, hasTouch: true,
+    geolocation: { longitude: 140.406, latitude: 38.6 } });
+  await context.grantPermissions(["notifications", "geolocation"], { origin: server.base });
+  await context.addInitScript(pushServiceStandIn, endpoint);
+  const page = await context.newPage();
+  const errors = watchErrors(page);
+  await page.goto(`${server.base}/map`);
+  await idle(page);
+  await page.click("#menu");
+  const panel = page.locator("#subscribe");
+  await panel.waitFor();
+  assert.match(await panel.locator("h2").textContent(), /お知らせを受け取る/);
+
+  // Nothing chosen yet: it says so and sends nothing.
+  await panel.getByRole("button", { name: "通知を受け取る" }).click();
+  assert.match(await panel.locator(".push-status").textContent(), /場所を1つ以上/);
+
+  // Where I am (the browser's location), and the map centre moved to 常盤地区 named 実家, 1 km.
+  await panel.getByRole("button", { name: "現在地を追加" }).click();
+  await panel.locator(".push-places li", { hasText: "現在地" }).waitFor();
+  await page.evaluate(() => window.machizuMap.jumpTo({ center: [140.52, 38.66] }));
+  await panel.getByLabel("場所の名前（任意）").fill("実家");
+  await panel.getByRole("button", { name: "地図の中心を追加" }).click();
+  await panel.getByLabel("実家 の範囲").selectOption("1000");
+  await panel.getByLabel("その他").uncheck();
+  await panel.getByLabel("English").check();
+  assert.deepEqual(await axeViolations(page, "#subscribe"), []);
+  await panel.getByRole("button", { name: "通知を受け取る" }).click();
+  await panel.locator(".push-status", { hasText: "通知を受け取る設定をしました" }).waitFor();
+  await page.screenshot({ path: join(artifacts, "public-subscribe-360.png") });
+
+  // machizu keeps the subscription and the choices: a notice meeting 実家 in a chosen category is
+  // pushed; one in a category not chosen, and one far from both places, are not.
+  const key = server.outputs[0].split("\n").pop().trim();
+  const ends = new Date(Date.now() + 3600_000).toISOString();
+  const square = (x, y, d) => ({ type: "Polygon", coordinates: [[[x - d, y - d], [x + d, y - d], [x + d, y + d], [x - d, y + d], [x - d, y - d]]] });
+  const post = (category, area, title) => fetch(`${server.base}/notices`, {
+    method: "POST", headers: { authorization: `Bearer ${key}`, "content-type": "application/json" },
+    body: JSON.stringify({ title, body: "試験", category, severity: "Severe", urgency: "Immediate", certainty: "Observed", ends_at: ends, area }),
+  }).then(async (r) => assert.equal(r.status, 201, await r.text()));
+  await post("other", square(140.52, 38.66, 0.01), "その他のお知らせ");
+  await post("snow", square(140.35, 38.47, 0.005), "遠くの除雪");
+  // 実家 is 1 km around (140.52, 38.66): a square whose edge is 600 m east of it meets the circle.
+  await post("snow", square(140.52 + 0.012, 38.66, 0.005), "実家の近くの除雪");
+  for (let i = 0; i < 60 && received.length === 0; i++) await delay(500);
+  await delay(3000);
+  assert.equal(received.length, 1, JSON.stringify(received));
+  assert.deepEqual(received[0], { url: "/push/resident", urgency: "high", encoding: "aes128gcm" });
+  const feed = await (await fetch(`${server.base}/notices`)).json();
+  const near = feed.items.find((i) => i._machizu.title === "実家の近くの除雪")._machizu;
+  // The staff list's counts show the one push sent for it.
+  const all = await (await fetch(`${server.base}/notices?all=true`, { headers: { authorization: `Bearer ${key}` } })).json();
+  assert.equal(all.items.find((i) => i._machizu.id === near.id)._machizu.delivery.sent, 1);
+
+  // Back later: the panel shows the choices, and one tap removes everything.
+  await page.reload();
+  await idle(page);
+  await page.click("#menu");
+  await panel.locator(".push-places li", { hasText: "実家" }).waitFor();
+  assert.equal(await panel.getByLabel("実家 の範囲").inputValue(), "1000");
+  await panel.getByRole("button", { name: "通知をやめて、登録をすべて削除" }).click();
+  await panel.locator(".push-status", { hasText: "登録をすべて削除しました" }).waitFor();
+  assert.match(await panel.locator(".push-places").textContent(), /まだ場所がありません/);
+  assert.equal(await page.evaluate(() => localStorage.getItem("machizu.push")), null);
+  // machizu has nothing left for it: removing again finds nothing, and no notice reaches it.
+  const again = await fetch(`${server.base}/push/subscriptions`, {
+    method: "DELETE", headers: { "content-type": "application/json" }, body: JSON.stringify({ endpoint }),
+  });
+  assert.equal(again.status, 404);
+  await post("snow", square(140.406, 38.6, 0.01), "削除後の除雪");
+  await delay(4000);
+  assert.equal(received.length, 1);
+  assert.deepEqual(errors, []);
+  await context.close();
+  sink.close();
 });

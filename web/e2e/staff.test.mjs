@@ -5,10 +5,12 @@
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
 import { execFileSync } from "node:child_process";
+import { createECDH, randomBytes } from "node:crypto";
 import { readFileSync } from "node:fs";
+import { createServer } from "node:http";
 import { join } from "node:path";
 import { setTimeout as delay } from "node:timers/promises";
-import { artifacts, bin, expectRedraw, idle, launch, newContext, root, startServer, watchErrors } from "./support.mjs";
+import { artifacts, axeViolations, bin, expectRedraw, idle, launch, newContext, root, startServer, watchErrors } from "./support.mjs";
 
 const PASSWORD = "雪の夜の見回り 2026";
 let server, browser;
@@ -16,7 +18,7 @@ let server, browser;
 before(async () => {
   server = await startServer({
     // Playback counts this test's own plow's fixes: no simulated demo plows.
-    config: "[live]\ndemo_plows = 0\n",
+    config: "[live]\ndemo_plows = 0\n[notices.push]\nendpoint_origins = [\"http://127.0.0.1\"]\nretry_ms = 200\n",
     setup: [
       { args: ["users", "add", "tanaka", "--display-name", "田中 花子（建設課）"], input: `${PASSWORD}\n` },
       { args: ["vehicles", "add", "--id", "plow-01", "--name", "除雪ドーザ1号", "--kind", "plow", "--operator", "尾花沢建設"] },
@@ -407,4 +409,199 @@ test("staff see every gauge, with a week's and the season's chart and CSV export
   for (const row of csv.slice(1)) assert.match(row, /^\d{4}-\d\d-\d\dT\d\d:00:00\.000Z,\d+,[\d.]+,[\d.]+,[\d.]+$/);
   assert.deepEqual(errors, []);
   await context.close();
+});
+
+/** A push service stand-in on loopback: takes every push (201) and counts them per path. */
+async function pushSink() {
+  const received = new Map();
+  const sink = createServer((req, res) => {
+    req.resume();
+    req.on("end", () => {
+      received.set(req.url, (received.get(req.url) ?? 0) + 1);
+      res.writeHead(201).end();
+    });
+  });
+  await new Promise((ok) => sink.listen(0, "127.0.0.1", ok));
+  return { origin: `http://127.0.0.1:${sink.address().port}`, received, close: () => sink.close() };
+}
+
+/** The row of the staff notice list whose title contains `title`. */
+const noticeRow = (page, title) => page.locator("#notice-list li.notice-row", { hasText: title });
+
+test("staff write, publish, update and cancel notices for a district, a drawn area and around a road, and see their pushes", async () => {
+  const sink = await pushSink();
+  const context = await newContext(browser, { viewport: { width: 1400, height: 900 } });
+  const page = await context.newPage();
+  const errors = watchErrors(page);
+  page.on("dialog", (d) => d.accept());
+  await page.goto(`${server.base}/staff`);
+  await signIn(page);
+  await page.locator("#panel").waitFor();
+  await idle(page);
+
+  // A resident in 宮沢地区 subscribed to road notices (the browser's keys made as a browser does).
+  const districts = await (await fetch(`${server.base}/ogc/collections/districts/items`)).json();
+  const miyazawa = districts.features.find((f) => f.properties.name === "宮沢地区");
+  const ring = miyazawa.geometry.type === "Polygon" ? miyazawa.geometry.coordinates[0] : miyazawa.geometry.coordinates[0][0];
+  const inside = await page.evaluate((ring) => {
+    // A point inside the district: the middle of a chord through its centre row.
+    const ys = ring.map((p) => p[1]);
+    const y = (Math.min(...ys) + Math.max(...ys)) / 2;
+    const xs = [];
+    for (let i = 1; i < ring.length; i++) {
+      const [a, b] = [ring[i - 1], ring[i]];
+      if ((a[1] > y) !== (b[1] > y)) xs.push(a[0] + ((y - a[1]) / (b[1] - a[1])) * (b[0] - a[0]));
+    }
+    xs.sort((p, q) => p - q);
+    return [(xs[0] + xs[1]) / 2, y];
+  }, ring);
+  const ecdh = createECDH("prime256v1");
+  const subscribed = await fetch(`${server.base}/push/subscriptions`, {
+    method: "POST",
+    headers: { "Content-Type": "application/json" },
+    body: JSON.stringify({
+      subscription: { endpoint: `${sink.origin}/push/resident-1`,
+        keys: { p256dh: ecdh.generateKeys().toString("base64url"), auth: randomBytes(16).toString("base64url") } },
+      places: [{ lon: inside[0], lat: inside[1], radius_m: 50 }], categories: ["road"], lang: "ja",
+    }),
+  });
+  assert.equal(subscribed.status, 201);
+
+  await page.locator("#notices-staff summary").click();
+  await page.locator("#notice-list li").first().waitFor();
+  assert.match(await page.textContent("#notice-list"), /お知らせはありません/);
+
+  // 1. A district: every field through the form, published.
+  await page.click("#new-notice");
+  const form = page.locator("#notice-dialog[open] #notice-form");
+  await form.waitFor();
+  assert.deepEqual(await axeViolations(page, "#notice-dialog"), []);
+  await form.locator('input[name="title"]').fill("宮沢地区 市道の通行止め");
+  await form.locator('textarea[name="body"]').fill("除雪のため、今夜22時から市道宮沢線を通行止めにします。");
+  await form.locator('input[name="title_en"]').fill("Miyazawa: city road closed");
+  await form.locator('select[name="category"]').selectOption("road");
+  await form.locator('select[name="severity"]').selectOption("Severe");
+  await form.locator('select[name="district"]').selectOption({ label: "宮沢地区" });
+  // Without a text the form says what is missing and sends nothing.
+  await form.locator('textarea[name="body"]').fill("");
+  await form.locator('button[value="published"]').click();
+  assert.match(await page.textContent("#notice-error"), /本文/);
+  await form.locator('textarea[name="body"]').fill("除雪のため、今夜22時から市道宮沢線を通行止めにします。");
+  await form.locator('button[value="published"]').click();
+  await page.locator("#notice-dialog[open]").waitFor({ state: "detached" }).catch(() => {});
+  await page.waitForFunction(() => !document.querySelector("#notice-dialog").open);
+  assert.match(await page.textContent("#status"), /公開しました/);
+  const row = noticeRow(page, "宮沢地区 市道の通行止め");
+  assert.match(await row.textContent(), /【重大】.*公開中/);
+  assert.match(await row.textContent(), /道路・通行止め・対象地域: 宮沢地区/);
+  let feed = await (await fetch(`${server.base}/notices`)).json();
+  const published = feed.items.find((i) => i._machizu.title === "宮沢地区 市道の通行止め")._machizu;
+  assert.equal(published.area_spec.district, "02");
+  assert.equal(published.title_en, "Miyazawa: city road closed");
+
+  // Its push reaches the resident: the list shows it sent (refreshed when the panel opens).
+  for (let i = 0; i < 60 && !sink.received.get("/push/resident-1"); i++) await delay(500);
+  assert.equal(sink.received.get("/push/resident-1"), 1);
+  await page.waitForFunction(async () => {
+    document.querySelector("#notices-staff summary").click();
+    document.querySelector("#notices-staff summary").click();
+    await new Promise((r) => setTimeout(r, 300));
+    return /送信 1・失敗 0・無効 0・待機 0/.test(document.querySelector("#notice-list").textContent);
+  }, null, { timeout: 30_000 });
+
+  // 2. Drawn on the map by keyboard alone: pan with the arrow keys, add the map centre, three times.
+  await page.click("#new-notice");
+  await form.waitFor();
+  await form.locator('input[name="title"]').fill("雪崩注意（描いた範囲）");
+  await form.locator('textarea[name="body"]').fill("斜面の下を通らないでください。");
+  await form.locator('select[name="category"]').selectOption("disaster");
+  await form.locator("#area-kind-drawn").check();
+  await form.getByRole("button", { name: "地図に範囲を描く" }).click();
+  await page.locator("#map-task").waitFor();
+  assert.deepEqual(await axeViolations(page, "#map-task"), []);
+  for (const key of ["ArrowRight", "ArrowDown", "ArrowLeft"]) {
+    await page.locator("#map canvas").press(key);
+    await page.waitForFunction(() => !window.machizuMap.isMoving());
+    await delay(400);
+    await page.locator("#map-task-centre").press("Enter");
+  }
+  assert.match(await page.textContent("#map-task-count"), /3 点/);
+  await page.locator("#map-task-done").press("Enter");
+  await form.waitFor();
+  assert.match(await form.textContent(), /3 角形の範囲を描きました/);
+  await form.getByRole("button", { name: "下書き保存" }).click();
+  await page.waitForFunction(() => !document.querySelector("#notice-dialog").open);
+  assert.match(await noticeRow(page, "雪崩注意").textContent(), /下書き/);
+  const all = await page.evaluate(async () => (await (await fetch("/staff/api/notices?all=true")).json()).items.map((i) => i._machizu));
+  const drawn = all.find((n) => n.title.startsWith("雪崩注意"));
+  assert.equal(drawn.status, "draft");
+  assert.equal(drawn.area_spec.type, "Polygon");
+  assert.equal(drawn.area_spec.coordinates[0].length, 4);
+  feed = await (await fetch(`${server.base}/notices`)).json();
+  assert.ok(!feed.items.some((i) => i._machizu.title.startsWith("雪崩注意")), "a draft is not public");
+
+  // 3. Around a road picked on the map, 200 m.
+  await page.click("#new-notice");
+  await form.waitFor();
+  await form.locator('input[name="title"]').fill("除雪作業中（道路の周囲）");
+  await form.locator('textarea[name="body"]').fill("除雪車が作業中です。");
+  await form.locator("#area-kind-buffer").check();
+  await form.locator('input[name="buffer_m"]').fill("200");
+  await form.getByRole("button", { name: "地図で地物を選ぶ" }).click();
+  await page.locator("#map-task").waitFor();
+  const road = await page.evaluate(() => {
+    // A road vertex in the lower half of the map, clear of the task bar over its top.
+    const map = window.machizuMap;
+    const { clientWidth: w, clientHeight: h } = map.getContainer();
+    for (const f of map.queryRenderedFeatures()) {
+      if (f.layer.metadata?.["machizu:layer"] !== "roads" || f.id === undefined || f.geometry.type !== "LineString") continue;
+      for (const c of f.geometry.coordinates) {
+        const p = map.project(c);
+        if (!(p.x > 0.2 * w && p.x < 0.8 * w && p.y > 0.5 * h && p.y < 0.9 * h)) continue;
+        // Where the road is what a click picks: nothing of another layer drawn over it.
+        const top = map.queryRenderedFeatures([[p.x - 4, p.y - 4], [p.x + 4, p.y + 4]]).find((x) => x.layer.metadata?.["machizu:layer"]);
+        if (top?.layer.metadata["machizu:layer"] === "roads") return { id: top.id, point: p };
+      }
+    }
+    return null;
+  });
+  const box = await page.locator("#map canvas").boundingBox();
+  await page.mouse.click(box.x + road.point.x, box.y + road.point.y);
+  await form.waitFor();
+  assert.match(await form.textContent(), /選んだ地物: 道路/);
+  await form.locator('button[value="published"]').click();
+  await page.waitForFunction(() => !document.querySelector("#notice-dialog").open);
+  feed = await (await fetch(`${server.base}/notices`)).json();
+  const buffered = feed.items.find((i) => i._machizu.title.startsWith("除雪作業中"))._machizu;
+  assert.equal(buffered.area_spec.layer, "roads");
+  assert.equal(buffered.area_spec.buffer_m, 200);
+  assert.equal(String(buffered.area_spec.fid), String(road.id));
+
+  // Update the district notice: a new version goes out as a CAP Update.
+  await noticeRow(page, "宮沢地区 市道の通行止め").getByRole("button", { name: "編集" }).click();
+  await form.waitFor();
+  assert.equal(await form.locator('select[name="district"]').inputValue(), "02");
+  await form.locator('input[name="title"]').fill("宮沢地区 市道の通行止め（延長）");
+  await form.getByRole("button", { name: "更新を送る" }).click();
+  await page.waitForFunction(() => !document.querySelector("#notice-dialog").open);
+  const updated = await (await fetch(`${server.base}/notices/${published.id}`)).json();
+  assert.equal(updated.title, "宮沢地区 市道の通行止め（延長）");
+  assert.equal(updated.version, 2);
+  for (let i = 0; i < 60 && sink.received.get("/push/resident-1") < 2; i++) await delay(500);
+  assert.equal(sink.received.get("/push/resident-1"), 2, "the update is pushed too");
+
+  // Cancel it (after the confirmation): gone from the public feed, kept in the staff list.
+  await noticeRow(page, "（延長）").getByRole("button", { name: "取り消す" }).click();
+  await page.waitForFunction(() => /取消済み/.test(document.querySelector("#notice-list").textContent));
+  feed = await (await fetch(`${server.base}/notices`)).json();
+  assert.ok(!feed.items.some((i) => i._machizu.id === published.id));
+  assert.deepEqual(await axeViolations(page, "#panel"), []);
+  await page.screenshot({ path: join(artifacts, "staff-notices.png") });
+
+  // In English, the list follows.
+  await page.locator("#panel .lang").click();
+  assert.match(await noticeRow(page, "Miyazawa").textContent(), /Severe.*cancelled/);
+  assert.deepEqual(errors, []);
+  await context.close();
+  sink.close();
 });

@@ -2,7 +2,7 @@
 // its own config), Debian's Chromium driven by playwright-core, the 地理院タイル basemap served
 // from a stand-in (tests do not depend on the network), and helpers to wait for the map.
 import { spawn, execFileSync } from "node:child_process";
-import { mkdtempSync, mkdirSync, rmSync, writeFileSync } from "node:fs";
+import { mkdtempSync, mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { chromium } from "playwright-core";
@@ -130,3 +130,19 @@ export async function renderedCounts(frame) {
 
 /** Keys that only staff may ever receive. */
 export const STAFF_ONLY = ["owner_name", "owner_address", "owner_contact", "internal_note", "contact", "vehicle_id", "operator", "snowplows_fleet", "snowplow_trails", "parcels_arbitrary"];
+
+const AXE_SOURCE = readFileSync(join(root, "web/node_modules/axe-core/axe.min.js"), "utf8");
+
+/**
+ * The WCAG 2.1 A and AA violations axe-core finds in `page` as it is now (within `include`, a
+ * CSS selector, if given), as "rule: target" strings.
+ */
+export async function axeViolations(page, include) {
+  await page.evaluate(AXE_SOURCE);
+  const violations = await page.evaluate(async (include) => {
+    const result = await window.axe.run(include ? { include: [include] } : document,
+      { runOnly: { type: "tag", values: ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa"] } });
+    return result.violations.map((v) => `${v.id} (${v.impact}): ${v.nodes.map((n) => n.target.join(" ")).join(", ")}`);
+  }, include);
+  return violations;
+}
