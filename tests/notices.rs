@@ -479,6 +479,35 @@ async fn web_push_reaches_exactly_the_places_in_the_area(s: TestServer) {
             .all(|m| m["urgency"] == "high" && m["payload"]["title"].as_str().unwrap().starts_with(['【', '[']))
     );
 
+    // Moved away, an update still reaches everyone told before, as well as whoever is in the
+    // new area; so does the cancel.
+    let told = |r: &Value, kind: &str| -> Vec<String> {
+        let mut names: Vec<String> = r["messages"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|m| m["payload"]["type"] == kind)
+            .map(|m| m["name"].as_str().unwrap().to_owned())
+            .collect();
+        names.sort();
+        names
+    };
+    let moved = json!({"area": {"type": "Polygon", "coordinates": [[[140.428, 38.598], [140.432, 38.598], [140.432, 38.602], [140.428, 38.602], [140.428, 38.598]]]}});
+    let r = s.call("PATCH", &format!("/notices/{id}"), Some(&staff), Some(&moved), &[]).await;
+    assert_eq!(r.status(), 200, "{}", body_json(r).await);
+    let got = push.wait(|r| r["messages"].as_array().unwrap().len() >= 19).await;
+    let mut everyone: Vec<&str> = expected.to_vec();
+    everyone.push("ok-outside");
+    everyone.sort();
+    assert_eq!(told(&got, "Update").iter().filter(|n| *n == "ok-outside").count(), 1);
+    let r = s.call("DELETE", &format!("/notices/{id}"), Some(&staff), None, &[]).await;
+    assert_eq!(r.status(), 200, "{}", body_json(r).await);
+    let got = push.wait(|r| r["messages"].as_array().unwrap().len() >= 26).await;
+    assert_eq!(got["errors"], json!([]));
+    assert_eq!(told(&got, "Cancel"), everyone, "the cancel reaches whoever was told");
+    assert_eq!(told(&got, "Update").len(), 6 + 7);
+    assert_eq!(got["messages"].as_array().unwrap().len(), 26, "nobody else, nobody twice");
+
     // One tap removes everything kept for a browser.
     let endpoint = format!("{}/push/ok-inside", push.url);
     let r = s.call("DELETE", "/push/subscriptions", None, Some(&json!({ "endpoint": endpoint })), &[]).await;

@@ -7,7 +7,8 @@ import { strings } from "/web/common.js";
 const SOURCE = "notices";
 const COLOURS = { Extreme: "#7b1fa2", Severe: "#c62828", Moderate: "#ef6c00", Minor: "#1565c0", Unknown: "#455a64" };
 
-function bounds(geometry) {
+/** The bounding box of a GeoJSON geometry as [[west, south], [east, north]]. */
+export function bounds(geometry) {
   const b = [Infinity, Infinity, -Infinity, -Infinity];
   const walk = (c) => {
     if (typeof c[0] === "number") {

@@ -11,12 +11,13 @@ const NOT_EDITED = new Set(["source"]);
 const $ = (id) => document.getElementById(id);
 
 /** An RFC 3339 time as the value of a datetime-local input, in Japan time. */
-function toLocalInput(iso) {
+export function toLocalInput(iso) {
   const ms = Date.parse(iso);
   return Number.isNaN(ms) ? "" : new Date(ms + 9 * 3600_000).toISOString().slice(0, 16);
 }
 
-function fromLocalInput(value) {
+/** A datetime-local value (Japan time) as RFC 3339. */
+export function fromLocalInput(value) {
   return value ? `${value}:00+09:00` : null;
 }
 

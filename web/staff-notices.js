@@ -3,6 +3,9 @@
 // cancel one, with its area chosen from the districts, drawn on the map, or a buffer around a
 // feature picked on the map. Drawing works by keyboard too: the map pans with the arrow keys and
 // "add the map centre" adds a corner. Everything goes through /staff/api/notices.
+import { bounds } from "/web/notices.js";
+import { fromLocalInput, toLocalInput } from "/web/staff-edit.js";
+
 const $ = (id) => document.getElementById(id);
 const CATEGORIES = ["snow", "road", "river", "lifeline", "disaster", "other"];
 const SEVERITIES = ["Extreme", "Severe", "Moderate", "Minor", "Unknown"];
@@ -10,9 +13,6 @@ const URGENCIES = ["Immediate", "Expected", "Future", "Past", "Unknown"];
 const CERTAINTIES = ["Observed", "Likely", "Possible", "Unlikely", "Unknown"];
 const EMPTY = { type: "FeatureCollection", features: [] };
 
-/** An RFC 3339 time as a datetime-local value, in Japan time, and back. */
-const toLocal = (iso) => new Date(Date.parse(iso) + 9 * 3600_000).toISOString().slice(0, 16);
-const fromLocal = (value) => (value ? `${value}:00+09:00` : null);
 
 function field(labelText, input, hint) {
   const label = document.createElement("label");
@@ -107,12 +107,7 @@ export function setupNotices(ctx) {
   }
 
   function fit(area) {
-    const b = [Infinity, Infinity, -Infinity, -Infinity];
-    const walk = (c) => (typeof c[0] === "number"
-      ? (b[0] = Math.min(b[0], c[0]), b[1] = Math.min(b[1], c[1]), b[2] = Math.max(b[2], c[0]), b[3] = Math.max(b[3], c[1]))
-      : c.forEach(walk));
-    walk(area.coordinates);
-    map.fitBounds([[b[0], b[1]], [b[2], b[3]]], { padding: 40, maxZoom: 16, duration: 0 });
+    map.fitBounds(bounds(area), { padding: 40, maxZoom: 16, duration: 0 });
     areaSource().setData({ type: "Feature", geometry: area, properties: {} });
   }
 
@@ -150,8 +145,7 @@ export function setupNotices(ctx) {
       $("map-task-count").textContent = mode === "draw" ? t.cornersAdded(points.length) : "";
     };
     show();
-    $("map-task-centre").focus();
-    if (mode === "pick") $("map-task-cancel").focus();
+    $(mode === "draw" ? "map-task-centre" : "map-task-cancel").focus();
     return new Promise((resolve) => {
       const finish = (value) => {
         map.off("click", click);
@@ -222,8 +216,8 @@ export function setupNotices(ctx) {
       field(t.severityLabel, select("severity", SEVERITIES, (s) => t.severity[s], n?.severity ?? "Moderate")),
       field(t.urgencyLabel, select("urgency", URGENCIES, (u) => t.urgency[u], n?.urgency ?? "Expected")),
       field(t.certaintyLabel, select("certainty", CERTAINTIES, (c) => t.certainty[c], n?.certainty ?? "Likely")),
-      field(t.startsAt, input("starts_at", toLocal(starts), { type: "datetime-local" })),
-      field(`${t.endsAt} *`, input("ends_at", toLocal(ends), { type: "datetime-local", required: true })));
+      field(t.startsAt, input("starts_at", toLocalInput(starts), { type: "datetime-local" })),
+      field(`${t.endsAt} *`, input("ends_at", toLocalInput(ends), { type: "datetime-local", required: true })));
 
     // The area: a district, a drawn polygon, or a buffer around a feature.
     const spec = n?.area_spec ?? {};
@@ -245,7 +239,7 @@ export function setupNotices(ctx) {
       kinds.append(radio, label);
     }
     const districtBox = document.createElement("div");
-    const districtSelect = select("district", [], String, "");
+    const districtSelect = Object.assign(document.createElement("select"), { name: "district" });
     for (const d of await loadDistricts()) districtSelect.add(new Option(lang === "en" && d.name_en ? d.name_en : d.name, d.code ?? d.name));
     if (spec.district !== undefined) districtSelect.value = spec.district;
     districtBox.append(field(t.district, districtSelect));
@@ -310,7 +304,7 @@ export function setupNotices(ctx) {
       const body = {
         title: value("title"), body: value("body"), title_en: value("title_en"), body_en: value("body_en"),
         category: f.category.value, severity: f.severity.value, urgency: f.urgency.value, certainty: f.certainty.value,
-        starts_at: fromLocal(value("starts_at")), ends_at: fromLocal(value("ends_at")), area: areaValue,
+        starts_at: fromLocalInput(value("starts_at")), ends_at: fromLocalInput(value("ends_at")), area: areaValue,
         status: e.submitter?.value === "draft" ? "draft" : "published",
       };
       for (const k of ["title_en", "body_en", "starts_at"]) if (body[k] === null && !n) delete body[k];
@@ -339,6 +333,6 @@ export function setupNotices(ctx) {
   $("new-notice").addEventListener("click", () => openForm());
   $("notices-staff").addEventListener("toggle", (e) => e.target.open && refresh());
   refresh();
-  setInterval(refresh, 30_000);
+  setInterval(() => $("notices-staff").open && refresh(), 30_000);
   return { refresh, draw };
 }

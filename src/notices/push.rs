@@ -272,11 +272,21 @@ impl Push {
             }
             subscriptions.extend(page);
         }
-        let subscriptions = Arc::new(subscriptions);
+        // Each subscription's places are read once, however many messages go out.
+        let audience: Arc<Vec<Audience>> = Arc::new(
+            subscriptions
+                .into_iter()
+                .map(|sub| Audience {
+                    id: sub.id,
+                    places: serde_json::from_value(sub.places).unwrap_or_default(),
+                    categories: sub.categories,
+                })
+                .collect(),
+        );
         for (message, notice) in messages {
             let s = self.notices.get(notice).await?;
-            let subs = subscriptions.clone();
-            let ids = tokio::task::spawn_blocking(move || targets(&s, &subs)).await.map_err(|e| {
+            let audience = audience.clone();
+            let ids = tokio::task::spawn_blocking(move || targets(&s, &audience)).await.map_err(|e| {
                 NoticeError::Store(StoreError::Io { path: "fan-out".into(), source: std::io::Error::other(e) })
             })??;
             self.store.fan_out(message, &ids, &crate::store::now()).await?;
@@ -318,12 +328,12 @@ impl Push {
         let record = async {
             let mut batch: Vec<Recorded> = Vec::new();
             while finished.recv_many(&mut batch, 1000).await > 0 {
-                let outcomes: Vec<Finished> = batch.iter().map(|(f, _)| f.clone()).collect();
+                let (outcomes, waiting): (Vec<Finished>, Vec<_>) = batch.drain(..).unzip();
                 if let Err(e) = self.store.finish_deliveries(&outcomes).await {
                     // Their leases run out and they are claimed again.
-                    tracing::warn!(deliveries = batch.len(), error = %e, "web push: could not record deliveries");
+                    tracing::warn!(deliveries = outcomes.len(), error = %e, "web push: could not record deliveries");
                 }
-                for (_, committed) in batch.drain(..) {
+                for committed in waiting {
                     let _ = committed.send(());
                 }
             }
@@ -447,18 +457,22 @@ enum Sent {
     RetryIn(Option<Duration>),
 }
 
+/// A subscription as fan-out sees it.
+struct Audience {
+    id: i64,
+    places: Vec<Place>,
+    categories: Vec<String>,
+}
+
 /// The ids of the subscriptions a notice reaches: its category chosen, a place meeting its area.
-fn targets(s: &Stored, subscriptions: &[SubscriptionRow]) -> Result<Vec<i64>, NoticeError> {
+fn targets(s: &Stored, audience: &[Audience]) -> Result<Vec<i64>, NoticeError> {
     let target = Target::new(&s.notice.area).map_err(|e| bad(e.to_string()))?;
     let category = s.notice.category.as_str();
-    Ok(subscriptions
+    Ok(audience
         .iter()
-        .filter(|sub| sub.categories.iter().any(|c| c == category))
-        .filter(|sub| {
-            let places: Vec<Place> = serde_json::from_value(sub.places.clone()).unwrap_or_default();
-            places.iter().any(|p| target.meets(p.lon, p.lat, p.radius_m))
-        })
-        .map(|sub| sub.id)
+        .filter(|a| a.categories.iter().any(|c| c == category))
+        .filter(|a| a.places.iter().any(|p| target.meets(p.lon, p.lat, p.radius_m)))
+        .map(|a| a.id)
         .collect())
 }
 

@@ -82,7 +82,6 @@ pub(crate) fn categories(s: &SubscriptionRow) -> String {
     s.categories.join(",")
 }
 
-/// `(state, next_at)` of an outcome.
 /// What became of one claimed delivery, to record.
 #[derive(Debug, Clone)]
 pub struct Finished {
@@ -93,6 +92,7 @@ pub struct Finished {
     pub status: Option<u16>,
 }
 
+/// `(state, next_at)` of an outcome.
 pub(crate) fn outcome(o: &Outcome) -> (&'static str, Option<&str>) {
     match o {
         Outcome::Sent => ("sent", None),
@@ -134,8 +134,9 @@ pub trait PushStore: Send + Sync {
     /// CAP messages not yet fanned out, oldest first: `(message, notice)`.
     async fn unfanned_messages(&self) -> Result<Vec<(i64, i64)>, StoreError>;
 
-    /// Queues `message` for `subscriptions` (due at `now`) and marks it fanned out, in one
-    /// transaction; a message fanned out already is left alone.
+    /// Queues `message` for `subscriptions`, and for every subscription an earlier message of its
+    /// notice was sent to (due at `now`), and marks it fanned out, in one transaction; a message
+    /// fanned out already is left alone.
     async fn fan_out(&self, message: i64, subscriptions: &[i64], now: &str) -> Result<(), StoreError>;
 
     /// Claims up to `limit` deliveries due at `now`, oldest first, leasing them until `lease`.
@@ -231,6 +232,12 @@ macro_rules! impl_push_store {
                     sqlx::query(sql::INSERT_PUSH_DELIVERIES)
                         .bind(message)
                         .bind(serde_json::to_string(subscriptions).expect("ids serialise"))
+                        .bind(now)
+                        .execute(&mut *tx)
+                        .await
+                        .map_err(what())?;
+                    sqlx::query(sql::INSERT_PUSH_DELIVERIES_TO_TOLD)
+                        .bind(message)
                         .bind(now)
                         .execute(&mut *tx)
                         .await

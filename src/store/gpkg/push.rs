@@ -15,6 +15,7 @@ mod sql {
     pub const UNFANNED_NOTICE_MESSAGES: &str = include_str!("sql/unfanned_notice_messages.sql");
     pub const SET_NOTICE_MESSAGE_FANNED_OUT: &str = include_str!("sql/set_notice_message_fanned_out.sql");
     pub const INSERT_PUSH_DELIVERIES: &str = include_str!("sql/insert_push_deliveries.sql");
+    pub const INSERT_PUSH_DELIVERIES_TO_TOLD: &str = include_str!("sql/insert_push_deliveries_to_told.sql");
     pub const CLAIM_PUSH_DELIVERIES: &str = include_str!("sql/claim_push_deliveries.sql");
     pub const SELECT_PUSH_JOBS: &str = include_str!("sql/select_push_jobs.sql");
     pub const FINISH_PUSH_DELIVERY: &str = include_str!("sql/finish_push_delivery.sql");
