@@ -234,6 +234,32 @@ pub struct AttributeDef {
     pub values: Vec<String>,
 }
 
+/// The text a layer's features are labelled with on the map.
+///
+/// Point layers are labelled at the point and line layers along the line, by the client from the
+/// tile's attributes. Polygon layers get one label point per feature in their tiles (an MVT
+/// layer `<id>_label` holding the label attributes only), placed at the polygon's pole of
+/// inaccessibility and written only in the tile that holds it, so a polygon cut by tile edges
+/// is still labelled once.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LabelDef {
+    /// The attribute shown (in Japanese, or the only one).
+    pub text: String,
+    /// The attribute shown in English, where the layer has one; otherwise English shows `text`,
+    /// with code-list values translated.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub text_en: Option<String>,
+    /// From this zoom on.
+    pub minzoom: u8,
+    /// Shown in the staff map only (the public map draws the features unlabelled).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub staff_map_only: bool,
+}
+
+/// The suffix of the MVT layer holding a polygon layer's label points.
+pub const LABEL_LAYER_SUFFIX: &str = "_label";
+
 /// One layer.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct LayerDef {
@@ -250,6 +276,9 @@ pub struct LayerDef {
     /// the earth (false: MOJ maps in 任意座標系, kept with `--allow-arbitrary`). An unreferenced
     /// layer is stored (with the undefined Cartesian SRS) but never tiled.
     pub referenced: bool,
+    /// What its features are labelled with, if anything.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub label: Option<LabelDef>,
 }
 
 impl LayerDef {
@@ -271,6 +300,22 @@ impl LayerDef {
             });
         }
         self
+    }
+
+    /// The label, unless it shows an attribute `audience` may not see.
+    pub fn label_for(&self, audience: Audience) -> Option<&LabelDef> {
+        let visible = |name: &str| self.attributes.iter().any(|a| a.name == name && a.visibility.visible_to(audience));
+        self.label.as_ref().filter(|l| visible(&l.text) && l.text_en.as_deref().is_none_or(visible))
+    }
+
+    /// The label, when this layer's tiles carry label points at `z` (polygon layers).
+    pub fn label_points_at(&self, z: u8) -> Option<&LabelDef> {
+        self.label.as_ref().filter(|l| self.geometry.family() == "polygon" && z >= l.minzoom && self.referenced)
+    }
+
+    /// The name of the MVT layer holding its label points.
+    pub fn label_layer_name(&self) -> String {
+        format!("{}{LABEL_LAYER_SUFFIX}", self.id)
     }
 
     /// The position of an attribute in the schema.
@@ -311,6 +356,16 @@ impl LayerDef {
             LayerId::new(&a.name).map_err(|_| invalid(format!("invalid attribute name {:?}", a.name)))?;
             if !names.insert(a.name.as_str()) {
                 return Err(invalid(format!("attribute {:?} is defined twice", a.name)));
+            }
+        }
+        if let Some(label) = &self.label {
+            for text in std::iter::once(&label.text).chain(&label.text_en) {
+                if !names.contains(text.as_str()) {
+                    return Err(invalid(format!("the label shows {text:?}, which is not an attribute")));
+                }
+            }
+            if label.minzoom > MAX_ZOOM {
+                return Err(invalid(format!("label minzoom {} is past {MAX_ZOOM}", label.minzoom)));
             }
         }
         Ok(())
@@ -418,6 +473,7 @@ impl Catalog {
                 visibility: Visibility::Public,
                 live: false,
                 referenced: true,
+                label: None,
             }
             .with_source_attribute()
         };
@@ -701,6 +757,27 @@ impl Catalog {
             let l = catalog.get_mut(layer).expect("built in");
             let i = l.attribute_index(attribute).expect("built in");
             l.attributes[i].values = values.iter().map(|v| (*v).to_owned()).collect();
+        }
+        // Map text: 地番 on parcels from z17, road names along the roads, names of points.
+        for (layer, text, text_en, minzoom) in [
+            ("parcels", "chiban", None, 17),
+            ("districts", "name", Some("name_en"), 10),
+            ("roads", "name", None, 14),
+            ("hazardous_buildings", "address", None, 15), // staff map only, below
+            ("road_events", "kind", None, 13),
+            ("snowplows", "label", None, 12),
+            ("snowplows_fleet", "label", None, 12),
+            ("sensors", "station", None, 12),
+            ("sensors_all", "station", None, 12),
+            ("cameras", "name", None, 13),
+            ("cameras_all", "name", None, 13),
+        ] {
+            catalog.get_mut(layer).expect("built in").label = Some(LabelDef {
+                text: text.into(),
+                text_en: text_en.map(Into::into),
+                minzoom,
+                staff_map_only: layer == "hazardous_buildings",
+            });
         }
         // Parcels of MOJ maps in 任意座標系, kept apart: staff-only, never tiled.
         let parcels = catalog.get("parcels").expect("built in");

@@ -407,6 +407,8 @@ pub struct LayerOverride {
     pub maxzoom: Option<u8>,
     pub visibility: Option<Visibility>,
     pub live: Option<bool>,
+    /// What the features are labelled with (`{ text = "name", text_en = "name_en", minzoom = 14 }`).
+    pub label: Option<crate::catalog::LabelDef>,
     #[serde(default)]
     pub attributes: IndexMap<String, AttributeOverride>,
 }
@@ -556,6 +558,7 @@ fn apply_layer(catalog: &mut Catalog, id: &str, ov: LayerOverride) -> Result<(),
             visibility: Visibility::Public,
             live: false,
             referenced: true,
+            label: None,
         },
     };
     if let Some(v) = ov.title_ja {
@@ -572,6 +575,9 @@ fn apply_layer(catalog: &mut Catalog, id: &str, ov: LayerOverride) -> Result<(),
     }
     if let Some(v) = ov.maxzoom {
         layer.maxzoom = v;
+    }
+    if let Some(v) = ov.label {
+        layer.label = Some(v);
     }
     if let Some(v) = ov.visibility {
         layer.visibility = v;

@@ -227,3 +227,76 @@ async fn staff_only_attributes_never_reach_a_public_tile() {
         assert!(!bytes.windows(owner.len()).any(|w| w == owner.as_bytes()));
     }
 }
+
+/// Whether `p` lies inside the rings (even–odd), in tile coordinates.
+fn inside(rings: &[vector_tile::Path], p: [i64; 2]) -> bool {
+    let mut odd = false;
+    for r in rings {
+        let pts = &r.points;
+        for i in 0..pts.len() {
+            let (a, b) = (pts[i], pts[(i + 1) % pts.len()]);
+            if (a[1] > p[1]) != (b[1] > p[1]) {
+                let x = a[0] as f64 + (p[1] - a[1]) as f64 * (b[0] - a[0]) as f64 / (b[1] - a[1]) as f64;
+                if (p[0] as f64) < x {
+                    odd = !odd;
+                }
+            }
+        }
+    }
+    odd
+}
+
+#[tokio::test]
+async fn parcels_are_labelled_once_each_inside_the_parcel_from_z17() {
+    let s = TestServer::demo().await;
+    let (_, cx, cy) = CENTRE_Z14;
+    // A 4×4 block of z17 tiles in the town centre: parcels cut by the inner tile edges too.
+    let (x0, y0) = (cx * 8 + 2, cy * 8 + 2);
+    let mut labelled: HashMap<u64, (u32, u32)> = HashMap::new();
+    let mut whole = 0;
+    for (x, y) in (0..4).flat_map(|dx| (0..4).map(move |dy| (x0 + dx, y0 + dy))) {
+        let bytes = body_bytes(s.get(&format!("/tiles/parcels/17/{x}/{y}.mvt")).await).await;
+        let tile = vector_tile::decode(&bytes);
+        let names: Vec<&str> = tile.layers.iter().map(|l| l.name.as_str()).collect();
+        assert_eq!(names, ["parcels", "parcels_label"], "17/{x}/{y}");
+        let (parcels, labels) = (&tile.layers[0], &tile.layers[1]);
+        assert_eq!(labels.keys, ["chiban"], "the label layer carries the label and nothing else");
+        let polygons: HashMap<u64, &vector_tile::Feature> =
+            parcels.features.iter().map(|f| (f.id.unwrap(), f)).collect();
+        for l in &labels.features {
+            let id = l.id.unwrap();
+            assert_eq!(l.r#type, Some(1), "a point");
+            let at = paths(&l.geometry);
+            assert_eq!(at.len(), 1);
+            let p = at[0].points[0];
+            assert!(
+                (0..4096).contains(&p[0]) && (0..4096).contains(&p[1]),
+                "in the tile itself, not its buffer: {p:?}"
+            );
+            assert!(labelled.insert(id, (x, y)).is_none(), "parcel {id} labelled twice");
+            let polygon = polygons[&id];
+            assert!(inside(&paths(&polygon.geometry), p), "label of {id} at {p:?} outside its parcel");
+            assert_eq!(labels.props(l)["chiban"], parcels.props(polygon)["chiban"]);
+        }
+        // A parcel wholly in this tile is labelled in it.
+        for f in &parcels.features {
+            let rings = paths(&f.geometry);
+            if rings.iter().flat_map(|r| &r.points).all(|p| (0..4096).contains(&p[0]) && (0..4096).contains(&p[1])) {
+                whole += 1;
+                assert_eq!(labelled.get(&f.id.unwrap()), Some(&(x, y)), "parcel {:?} unlabelled", f.id);
+            }
+        }
+    }
+    assert!(whole > 50 && labelled.len() > whole, "{whole} whole parcels, {} labels", labelled.len());
+
+    // Not below z17; TileJSON declares the label layer.
+    let bytes = body_bytes(s.get(&format!("/tiles/parcels/16/{}/{}.mvt", cx * 4 + 1, cy * 4 + 1)).await).await;
+    let names: Vec<String> = vector_tile::decode(&bytes).layers.into_iter().map(|l| l.name).collect();
+    assert_eq!(names, ["parcels"]);
+    let tilejson = s.get_json("/tiles/roads,parcels.json", None).await;
+    let label = tilejson["vector_layers"].as_array().unwrap().iter().find(|l| l["id"] == "parcels_label").unwrap();
+    assert_eq!((label["minzoom"].as_u64(), label["fields"].as_object().unwrap().len()), (Some(17), 1));
+    let layers = s.get_json("/layers", None).await;
+    let parcels = layers["layers"].as_array().unwrap().iter().find(|l| l["id"] == "parcels").unwrap();
+    assert_eq!(parcels["label"], serde_json::json!({"text": "chiban", "minzoom": 17, "source_layer": "parcels_label"}));
+}

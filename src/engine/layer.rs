@@ -141,7 +141,9 @@ impl Segment {
         };
         let levels = (0..=def.maxzoom)
             .into_par_iter()
-            .map(|z| (z >= def.minzoom).then(|| Level::build(inputs(), z, z < def.maxzoom)))
+            .map(|z| {
+                (z >= def.minzoom).then(|| Level::build(inputs(), z, z < def.maxzoom, def.label_points_at(z).is_some()))
+            })
             .collect();
         Ok(Self {
             features,

@@ -42,6 +42,9 @@ pub enum PartKind {
     Interior,
     Line,
     Points,
+    /// One point where the feature's label goes (polygon layers with a label): never drawn as
+    /// geometry, written to the label layer by the tile that holds it.
+    Label,
 }
 
 /// A run of coordinates in a level's coordinate arena.
@@ -159,8 +162,8 @@ fn covered_tiles(f: &LevelFeature, z: u8) -> (std::ops::RangeInclusive<u32>, std
 impl Level {
     /// Generalises `geometries` (Web Mercator metres, indexed by feature) for zoom `z`.
     /// `simplify` is false at a layer's highest zoom, where clients overzoom and want every
-    /// vertex.
-    pub fn build<'a>(features: impl IntoIterator<Item = LevelInput<'a>>, z: u8, simplify: bool) -> Self {
+    /// vertex. With `labels`, each polygon also gets a label point ([`PartKind::Label`]).
+    pub fn build<'a>(features: impl IntoIterator<Item = LevelInput<'a>>, z: u8, simplify: bool, labels: bool) -> Self {
         let mut b = LevelBuilder {
             level: Level {
                 z,
@@ -174,6 +177,7 @@ impl Level {
             },
             scale: world_scale(z),
             tolerance: if simplify { SIMPLIFY_TOLERANCE } else { 0.0 },
+            labels,
             scratch: Vec::new(),
             encoder: LayerBuilder::new(),
             clip: ClipBuffers::default(),
@@ -259,6 +263,12 @@ impl Level {
         &self.coords[p.start as usize..(p.start + p.len) as usize]
     }
 
+    /// Where the feature's label goes, in world extent space (polygons of a labelled layer).
+    #[inline]
+    pub fn label_of(&self, f: &LevelFeature) -> Option<[i32; 2]> {
+        self.parts_of(f).last().filter(|p| p.kind == PartKind::Label).map(|p| self.coords[p.start as usize])
+    }
+
     /// The feature's attributes as (attribute index, value id).
     #[inline]
     pub fn tags_of(&self, f: &LevelFeature) -> &[(u16, u32)] {
@@ -282,6 +292,7 @@ struct LevelBuilder {
     level: Level,
     scale: f64,
     tolerance: f64,
+    labels: bool,
     scratch: Vec<Coord<f64>>,
     encoder: LayerBuilder,
     clip: ClipBuffers,
@@ -331,6 +342,15 @@ impl LevelBuilder {
             min = [min[0].min(p[0]), min[1].min(p[1])];
             max = [max[0].max(p[0]), max[1].max(p[1])];
         }
+        if self.labels
+            && let Some(at) = self.label_point(g)
+        {
+            let start = self.level.coords.len();
+            self.level.coords.push(at);
+            self.push_part(start, PartKind::Label, 1);
+        }
+        let parts_len = self.level.parts.len() as u32 - parts_start;
+        let level = &mut self.level;
         let (tags_start, geom_start) = (level.tags.len() as u32, level.encoded.len() as u32);
         level.tags.extend_from_slice(input.tags);
         level.encoded.extend_from_slice(self.encoder.geometry());
@@ -346,6 +366,22 @@ impl LevelBuilder {
             min,
             max,
         });
+    }
+
+    /// A polygon's pole of inaccessibility (its largest part's, for a multipolygon), found to
+    /// a pixel, in world extent space: the point inside it farthest from its edges, where a
+    /// label fits best.
+    fn label_point(&self, g: &Geometry<f64>) -> Option<[i32; 2]> {
+        use geo::Area;
+        let polygon = match g {
+            Geometry::Polygon(p) => p,
+            Geometry::MultiPolygon(mp) => mp.0.iter().max_by(|a, b| a.unsigned_area().total_cmp(&b.unsigned_area()))?,
+            _ => return None,
+        };
+        let pixel = MIN_FEATURE_SIZE / self.scale;
+        let at = polylabel::polylabel(polygon, &pixel).ok()?;
+        let w = self.world(at.0);
+        Some([w.x.round() as i32, w.y.round() as i32])
     }
 
     fn geometry(&mut self, g: &Geometry<f64>) {
@@ -429,7 +465,7 @@ impl LevelBuilder {
 #[cfg(test)]
 fn build(geometries: &[Geometry<f64>], z: u8, simplify: bool) -> Level {
     let inputs = geometries.iter().zip(1..).map(|(geometry, id)| LevelInput { geometry, id, tags: &[] });
-    Level::build(inputs, z, simplify)
+    Level::build(inputs, z, simplify, false)
 }
 
 #[cfg(test)]

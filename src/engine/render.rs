@@ -112,6 +112,9 @@ fn render_with(layers: &[&LayerData], tile: TileCoord, audience: Audience, thinn
             }
             features += s.layer.feature_count();
             s.tile.add_layer(data.def.id.as_str(), EXTENT, &s.layer);
+            if data.def.label_points_at(tile.z).is_some() {
+                features += render_labels(s, data, tile, audience, thinning);
+            }
         }
         (s.tile.bytes().len(), features)
     })
@@ -146,8 +149,6 @@ fn render_level(
     tile: TileCoord,
     thinning: Thinning,
 ) {
-    let generation = s.generation;
-
     // Geometry stays in world extent space; the builder subtracts the tile origin as it
     // encodes, and clipping uses the buffered tile rectangle in world space.
     let (ox, oy) = tile.origin();
@@ -184,28 +185,66 @@ fn render_level(
                 continue;
             }
         }
-        for &(k, v) in level.tags_of(f) {
-            if !s.visible[usize::from(k)] {
-                continue;
-            }
-            let ks = &mut s.key_slots[usize::from(k)];
-            if ks.0 != generation {
-                *ks = (generation, s.layer.push_key(&data.def.attributes[usize::from(k)].name));
-            }
-            let key = ks.1;
-            let vs = &mut s.value_slots[v as usize];
-            if vs.0 != generation {
-                *vs = (generation, s.layer.push_value(data.value(v)));
-            }
-            let value = vs.1;
-            s.layer.tag(key, value);
-        }
+        write_tags(s, data, level, f);
         if inside {
             s.layer.finish_shifted(Some(f.id), data.geom_type, level.encoded_of(f));
         } else {
             s.layer.finish_feature(Some(f.id), data.geom_type);
         }
     }
+}
+
+/// Writes the attributes of `f` the current layer shows into its current feature.
+#[inline]
+fn write_tags(s: &mut Scratch, data: &LayerData, level: &Level, f: &LevelFeature) {
+    let generation = s.generation;
+    for &(k, v) in level.tags_of(f) {
+        if !s.visible[usize::from(k)] {
+            continue;
+        }
+        let ks = &mut s.key_slots[usize::from(k)];
+        if ks.0 != generation {
+            *ks = (generation, s.layer.push_key(&data.def.attributes[usize::from(k)].name));
+        }
+        let key = ks.1;
+        let vs = &mut s.value_slots[v as usize];
+        if vs.0 != generation {
+            *vs = (generation, s.layer.push_value(data.value(v)));
+        }
+        let value = vs.1;
+        s.layer.tag(key, value);
+    }
+}
+
+/// Writes the label layer of a polygon layer: one point per polygon whose label point lies in
+/// the tile itself (not its buffer, so a polygon cut by tile edges is labelled once), with
+/// the label's attributes only (none when `audience` may not see them). Returns how many.
+fn render_labels(s: &mut Scratch, data: &LayerData, tile: TileCoord, audience: Audience, thinning: Thinning) -> u32 {
+    let Some(label) = data.def.label_for(audience) else { return 0 };
+    s.layer.reset();
+    start_layer(s, data, audience);
+    for (shown, a) in s.visible.iter_mut().zip(&data.def.attributes) {
+        *shown &= a.name == label.text || label.text_en.as_ref() == Some(&a.name);
+    }
+    let (ox, oy) = tile.origin();
+    let origin = [ox as i32, oy as i32];
+    let own = Rect { min: origin, max: [origin[0] + EXTENT as i32 - 1, origin[1] + EXTENT as i32 - 1] };
+    s.layer.set_origin(origin);
+    for (segment, removed) in data.segments() {
+        let Some(level) = segment.level(tile.z) else { continue };
+        for &hit in level.tiles.get(tile.x, tile.y) {
+            let f = &level.features[hit as usize];
+            if removed.is_some_and(|m| is_masked(m, f.feature)) || !thinning.keeps(f) {
+                continue;
+            }
+            let Some(at) = level.label_of(f).filter(|&p| own.contains(p)) else { continue };
+            s.layer.points(&[at]);
+            write_tags(s, data, level, f);
+            s.layer.finish_feature(Some(f.id), crate::tile::mvt::GeomType::Point);
+        }
+    }
+    s.tile.add_layer(&data.def.label_layer_name(), EXTENT, &s.layer);
+    s.layer.feature_count()
 }
 
 /// Asks the CPU to bring the cache line at `p` in, without waiting for it.
@@ -244,6 +283,7 @@ pub(super) fn write_parts<'a>(
     for (kind, pts) in parts {
         match (kind, clip) {
             (PartKind::Interior, _) if skip_holes => {}
+            (PartKind::Label, _) => {}
             (PartKind::Points, None) => layer.points(pts),
             (PartKind::Points, Some(rect)) => {
                 b.pts.clear();

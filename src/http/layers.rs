@@ -25,7 +25,7 @@ pub fn describe(app: &AppState, layer: &LayerDef, audience: Audience) -> Value {
             d
         })
         .collect();
-    json!({
+    let mut d = json!({
         "id": layer.id,
         "title": layer.title,
         "geometry": layer.geometry.family(),
@@ -35,7 +35,14 @@ pub fn describe(app: &AppState, layer: &LayerDef, audience: Audience) -> Value {
         "feature_count": data.as_ref().map_or(0, |d| d.len()),
         "bounds": data.as_ref().and_then(|d| d.bounds),
         "attributes": attributes,
-    })
+    });
+    if let Some(label) = layer.label_for(audience) {
+        d["label"] = json!(label);
+        if layer.geometry.family() == "polygon" {
+            d["label"]["source_layer"] = json!(layer.label_layer_name());
+        }
+    }
+    d
 }
 
 #[utoipa::path(get, path = "/layers", tag = "layers",

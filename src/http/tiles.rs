@@ -15,7 +15,7 @@ use serde_json::{Value, json};
 use super::error::ErrorBody;
 use super::{ApiError, AppState, BaseUrl, auth};
 use crate::auth::Caller;
-use crate::catalog::Audience;
+use crate::catalog::{Audience, LabelDef};
 use crate::tile::TileCoord;
 
 const MVT_TYPE: &str = "application/vnd.mapbox-vector-tile";
@@ -141,20 +141,31 @@ pub async fn tilejson(
             bounds = Some(bounds.map_or(b, |a| [a[0].min(b[0]), a[1].min(b[1]), a[2].max(b[2]), a[3].max(b[3])]));
         }
     }
-    let vector_layers: Vec<Value> = defs
-        .iter()
-        .map(|d| {
-            let fields: serde_json::Map<String, Value> =
-                d.visible_attributes(audience).map(|(_, a)| (a.name.clone(), json!(a.kind.tilejson_type()))).collect();
-            json!({
-                "id": d.id,
-                "description": format!("{} / {}", d.title.ja, d.title.en),
-                "minzoom": d.minzoom,
+    let mut vector_layers: Vec<Value> = Vec::new();
+    for d in &defs {
+        let fields = |label: Option<&LabelDef>| -> serde_json::Map<String, Value> {
+            d.visible_attributes(audience)
+                .filter(|(_, a)| label.is_none_or(|l| a.name == l.text || l.text_en.as_ref() == Some(&a.name)))
+                .map(|(_, a)| (a.name.clone(), json!(a.kind.tilejson_type())))
+                .collect()
+        };
+        vector_layers.push(json!({
+            "id": d.id,
+            "description": format!("{} / {}", d.title.ja, d.title.en),
+            "minzoom": d.minzoom,
+            "maxzoom": d.maxzoom,
+            "fields": fields(None),
+        }));
+        if let Some(label) = d.label_points_at(d.maxzoom) {
+            vector_layers.push(json!({
+                "id": d.label_layer_name(),
+                "description": format!("{}（ラベル位置） / {} (label points)", d.title.ja, d.title.en),
+                "minzoom": label.minzoom.max(d.minzoom),
                 "maxzoom": d.maxzoom,
-                "fields": fields,
-            })
-        })
-        .collect();
+                "fields": fields(Some(label)),
+            }));
+        }
+    }
     let mut attribution = format!("© {} / {}", city.name_ja, city.name_en);
     if let Some(notice) = &app.dataset_notice {
         attribution = format!("{attribution} — {notice}");
