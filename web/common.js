@@ -230,7 +230,7 @@ export function featureAt(map, point) {
   const r = 10;
   const box = [[point.x - r, point.y - r], [point.x + r, point.y + r]];
   const layers = map.getStyle().layers
-    .filter((l) => catalogLayerOf(l) && catalogLayerOf(l) !== "basemap" && l.type !== "background")
+    .filter((l) => catalogLayerOf(l) && catalogLayerOf(l) !== "basemap" && l.type !== "background" && l.type !== "symbol")
     .filter((l) => map.getLayoutProperty(l.id, "visibility") !== "none")
     .map((l) => l.id);
   const near = map.queryRenderedFeatures(box, { layers });

@@ -5,6 +5,7 @@ import {
   attributeTable, buildLayerList, createMap, featureAt, followVehicles, initialLang, keepPopupInView, loadStyle,
   maplibregl, refreshTiles, rememberLang, strings, styleLayersOf,
 } from "/web/common.js";
+import { addLabels, setLabelLang } from "/web/labels.js";
 import { noticeBanner } from "/web/notices.js";
 import { cameraPanel, stationPanel } from "/web/sensors.js";
 import { subscribePanel } from "/web/subscribe.js";
@@ -22,6 +23,7 @@ const [style, catalog] = await Promise.all([
   fetch("/layers").then((r) => r.json()),
 ]);
 const byId = new Map(catalog.layers.map((l) => [l.id, l]));
+addLabels(style, catalog, { lang });
 
 // Embed: only the layers asked for (and the basemap and the boundary that frame them).
 const asked = params.get("layers")?.split(",").filter((id) => byId.has(id));
@@ -86,10 +88,12 @@ setPanel(!embed && window.innerWidth > 700);
 
 let notices;
 let subscribe;
+let loaded = false;
 function render() {
   const t = strings(lang);
   notices?.setLang(lang);
   subscribe?.render();
+  if (loaded) setLabelLang(map, lang);
   document.documentElement.lang = lang;
   document.title = t.publicTitle;
   document.getElementById("title").textContent = t.publicTitle;
@@ -116,6 +120,7 @@ document.getElementById("lang").addEventListener("click", () => {
 // The service worker shows notices pushed to this browser and opens the map at them.
 if (!embed) navigator.serviceWorker?.register("/sw.js").catch(() => {});
 map.on("load", () => {
+  loaded = true;
   notices = noticeBanner({ map, box: document.getElementById("notices"), focus: focusNotice });
   window.machizuNotices = notices.ready;
   // Residents subscribe on the city's map itself, not inside another site's frame.

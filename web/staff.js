@@ -5,6 +5,7 @@ import {
   attributeTable, buildLayerList, createMap, featureAt, followVehicles, initialLang, keepPopupInView, loadStyle,
   maplibregl, refreshTiles, rememberLang, strings,
 } from "/web/common.js";
+import { addLabels, setLabelLang } from "/web/labels.js";
 import { cameraPanel, stationPanel } from "/web/sensors.js";
 import { EDITABLE, drawLine, openEditor } from "/web/staff-edit.js";
 import { setupNotices } from "/web/staff-notices.js";
@@ -79,7 +80,10 @@ for (const button of document.querySelectorAll(".lang")) {
     lang = lang === "ja" ? "en" : "ja";
     rememberLang(lang);
     translate();
-    if (ctx.map) buildLayerList($("layers"), { map: ctx.map, style: ctx.style, catalog: ctx.catalog, lang, withOpacity: true });
+    if (ctx.map) {
+      buildLayerList($("layers"), { map: ctx.map, style: ctx.style, catalog: ctx.catalog, lang, withOpacity: true });
+      setLabelLang(ctx.map, lang);
+    }
     ctx.notices?.draw();
   });
 }
@@ -110,6 +114,7 @@ async function start(body) {
     loadStyle("/styles/staff.json"),
     api("/layers").then((r) => r.json()),
   ]);
+  addLabels(style, catalog, { lang, staffMap: true });
   Object.assign(ctx, { style, catalog, byId: new Map(catalog.layers.map((l) => [l.id, l])) });
   const notice = $("notice");
   notice.hidden = !catalog.dataset_notice;

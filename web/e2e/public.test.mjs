@@ -9,7 +9,7 @@ import { writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { setTimeout as delay } from "node:timers/promises";
 import {
-  STAFF_ONLY, artifacts, axeViolations, difference, expectRedraw, idle, launch, newContext, pixels, renderedCounts, startServer, watchErrors,
+  STAFF_ONLY, artifacts, axeViolations, difference, expectRedraw, idle, launch, newContext, pixels, renderedCounts, startServer, watchErrors, watchRequests,
 } from "./support.mjs";
 
 let server, browser;
@@ -160,6 +160,68 @@ test("tapping a parcel shows its 地番", async () => {
   assert.deepEqual(errors, []);
   await context.close();
 });
+
+/** The label features MapLibre placed (drawn, not hidden by a collision) of `styleLayer`. */
+async function placedLabels(page, styleLayer) {
+  return page.evaluate((id) => window.machizuMap.queryRenderedFeatures({ layers: [id] }).map((f) => f.properties), styleLayer);
+}
+
+/** Captures the map with and without its label layers; returns the share of pixels the labels change. */
+async function labelInk(page) {
+  const labels = await page.evaluate(() => window.machizuMap.getStyle().layers.filter((l) => l.type === "symbol").map((l) => l.id));
+  const on = await pixels(page);
+  await expectRedraw(page);
+  await page.evaluate((ids) => ids.forEach((id) => window.machizuMap.setLayoutProperty(id, "visibility", "none")), labels);
+  await idle(page);
+  const off = await pixels(page);
+  await expectRedraw(page);
+  await page.evaluate((ids) => ids.forEach((id) => window.machizuMap.setLayoutProperty(id, "visibility", "visible")), labels);
+  await idle(page);
+  return difference(on, off);
+}
+
+for (const [width, height, phone] of [[360, 740, true], [1400, 900, false]]) {
+  test(`map text at ${width} px: 地番 on parcels at z17, road and district names, following the language switch, with no glyph or font from anywhere`, async () => {
+    const options = phone ? { viewport: { width, height }, isMobile: true, hasTouch: true, deviceScaleFactor: 2 } : { viewport: { width, height } };
+    const context = await newContext(browser, options);
+    const page = await context.newPage();
+    const errors = watchErrors(page);
+    const requests = watchRequests(page, server.base);
+    await page.goto(`${server.base}/map#17.3/38.6005/140.4065`);
+    await idle(page);
+    const chiban = await placedLabels(page, "parcels-label");
+    assert.ok(chiban.length >= (phone ? 5 : 20), `地番 placed: ${chiban.length}`);
+    assert.ok(chiban.every((p) => /^\d+(-\d+)?$/.test(p.chiban)), JSON.stringify(chiban.slice(0, 5)));
+    assert.ok(new Set(chiban.map((p) => p.chiban)).size > chiban.length / 2, "different parcels, not one repeated");
+    const roads = await placedLabels(page, "roads-label");
+    assert.ok(roads.length > 0 && roads.every((p) => p.name), `road names placed: ${JSON.stringify(roads.slice(0, 3))}`);
+    assert.equal(await page.evaluate(() => window.machizuMap.getLayer("hazardous_buildings-label")), undefined, "addresses of hazardous buildings are labelled in the staff map only");
+    const ink = await labelInk(page);
+    assert.ok(ink > 0.003, `the labels draw text: ${ink}`);
+    await page.screenshot({ path: join(artifacts, `public-labels-${width}px.png`) });
+
+    // District names in Japanese, then in English.
+    await page.evaluate(() => window.machizuMap.jumpTo({ zoom: 11.2, center: [140.42, 38.62] }));
+    await idle(page);
+    const districts = await placedLabels(page, "districts-label");
+    assert.ok(districts.length >= 2 && districts.every((p) => p.name && p.name_en), JSON.stringify(districts));
+    const ja = await pixels(page);
+    await expectRedraw(page);
+    await page.click("#lang");
+    await idle(page);
+    const field = await page.evaluate(() => window.machizuMap.getLayoutProperty("districts-label", "text-field"));
+    assert.deepEqual(field.slice(0, 2), ["coalesce", ["get", "name_en"]]);
+    assert.ok((await placedLabels(page, "districts-label")).length >= 2);
+    const switched = difference(ja, await pixels(page));
+    assert.ok(switched > 0.001, `the names changed on the map: ${switched}`);
+    await page.screenshot({ path: join(artifacts, `public-labels-en-${width}px.png`) });
+
+    // Nothing was asked of anyone but machizu (the basemap stand-in aside), and no glyph or font at all.
+    requests.check();
+    assert.deepEqual(errors, []);
+    await context.close();
+  });
+}
 
 test("the demo city's simulated plows move, plow roads and say so within a minute", async () => {
   // Its own server: the minute counts from this server's start.

@@ -10,7 +10,7 @@ import { readFileSync } from "node:fs";
 import { createServer } from "node:http";
 import { join } from "node:path";
 import { setTimeout as delay } from "node:timers/promises";
-import { artifacts, axeViolations, bin, expectRedraw, idle, launch, newContext, root, startServer, watchErrors } from "./support.mjs";
+import { artifacts, axeViolations, bin, expectRedraw, idle, launch, newContext, root, startServer, watchErrors, watchRequests } from "./support.mjs";
 
 const PASSWORD = "雪の夜の見回り 2026";
 let server, browser;
@@ -209,6 +209,35 @@ test("staff sign in, edit with conflicts and checks, measure, print and sign out
   assert.equal(status, 401);
   // The conflict (412) and the refused value (422) were asked for; nothing else went wrong.
   assert.deepEqual(errors.filter((e) => !/\b(412|422)\b/.test(e)), []);
+  await context.close();
+});
+
+test("staff map text: 地番, road names and hazardous buildings' addresses, in both languages, with no glyph or font from anywhere", async () => {
+  const context = await newContext(browser, { viewport: { width: 1400, height: 900 } });
+  const page = await context.newPage();
+  const errors = watchErrors(page);
+  const requests = watchRequests(page, server.base);
+  await page.goto(`${server.base}/staff#17.3/38.6005/140.4065`);
+  await signIn(page);
+  await idle(page);
+  const placed = (id) => page.evaluate((id) => window.machizuMap.queryRenderedFeatures({ layers: [id] }).map((f) => f.properties), id);
+  assert.ok((await placed("parcels-label")).length >= 20);
+  assert.ok((await placed("roads-label")).length > 0);
+  await page.screenshot({ path: join(artifacts, "staff-labels-1400px.png") });
+  // A hazardous building, labelled with its address at z16.
+  const building = await (await page.request.get(`${server.base}/staff/api/ogc/collections/hazardous_buildings/items?limit=1`)).json();
+  const [lon, lat] = building.features[0].geometry.coordinates;
+  await page.evaluate(([lon, lat]) => window.machizuMap.jumpTo({ zoom: 16.5, center: [lon, lat] }), [lon, lat]);
+  await idle(page);
+  const addresses = (await placed("hazardous_buildings-label")).map((p) => p.address);
+  assert.ok(addresses.includes(building.features[0].properties.address), `${addresses}`);
+  await page.click("#app .lang");
+  await idle(page);
+  const field = await page.evaluate(() => window.machizuMap.getLayoutProperty("road_events-label", "text-field"));
+  assert.equal(field[0], "match", "road event kinds in English");
+  assert.ok(field.includes("通行止め") && field.includes("Closed"));
+  requests.check();
+  assert.deepEqual(errors, []);
   await context.close();
 });
 

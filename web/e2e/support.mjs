@@ -1,6 +1,7 @@
 // What the browser tests share: machizu started on a free port over a fresh demo city (with
 // its own config), Debian's Chromium driven by playwright-core, the 地理院タイル basemap served
 // from a stand-in (tests do not depend on the network), and helpers to wait for the map.
+import assert from "node:assert/strict";
 import { spawn, execFileSync } from "node:child_process";
 import { mkdtempSync, mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -82,6 +83,21 @@ export function watchErrors(page) {
   page.on("console", (m) => m.type() === "error" && !/status of 401/.test(m.text()) && errors.push(m.text()));
   page.on("response", (r) => r.status() >= 400 && r.status() !== 401 && errors.push(`${r.status()} ${r.url()}`));
   return errors;
+}
+
+/**
+ * Records the URLs `page` asks for; `check()` asserts that nothing went anywhere but machizu at
+ * `base` (and the basemap, which tests stand in for) and that no glyph or font was asked for.
+ */
+export function watchRequests(page, base) {
+  const urls = [];
+  page.on("request", (r) => urls.push(r.url()));
+  return {
+    check() {
+      assert.deepEqual(urls.filter((u) => !u.startsWith(base) && !u.startsWith("https://cyberjapandata.gsi.go.jp/")), []);
+      assert.deepEqual(urls.filter((u) => /glyph|font|\.pbf|\.woff2?|\.[ot]tf/i.test(u)), []);
+    },
+  };
 }
 
 /** Waits until the map in `frame` (a page or a frame) has drawn everything. */

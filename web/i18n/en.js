@@ -162,7 +162,7 @@ export default {
     国道: "National road", 県道: "Prefectural road", 市道: "City road", 農道: "Farm road",
     平常: "Normal", 水防団待機水位: "Flood-fighting standby level", はん濫注意水位: "Flood caution level",
     避難判断水位: "Evacuation decision level", はん濫危険水位: "Flood danger level", 欠測: "No data", 監視カメラ: "Camera",
-    下水道: "Sewer line", 上水道: "Water main", 消雪管路: "Snow-melting pipe",
+    下水道: "Sewer line", 地区界: "District boundary", 上水道: "Water main", 消雪管路: "Snow-melting pipe",
     通行止め: "Closed", 片側交互通行: "Alternating one-way", 工事: "Works",
     特定空家等: "Specified vacant house", 管理不全空家等: "Poorly managed vacant house", 要経過観察: "Under observation", 解体済: "Demolished",
     除雪車: "Snowplow", 除雪中: "Plowing", 回送: "Driving (not plowing)",
