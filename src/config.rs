@@ -370,6 +370,10 @@ pub struct WebConfig {
     pub basemap_attribution: String,
     /// The basemap's highest zoom with tiles; default 18.
     pub basemap_maxzoom: u8,
+    /// The font printed sheets set their text in (it must cover Japanese), and which face of a
+    /// collection; default Noto Sans CJK JP from Debian's fonts-noto-cjk.
+    pub print_font: PathBuf,
+    pub print_font_index: u32,
 }
 
 impl Default for WebConfig {
@@ -379,6 +383,8 @@ impl Default for WebConfig {
             basemap_url: "https://cyberjapandata.gsi.go.jp/xyz/pale/{z}/{x}/{y}.png".into(),
             basemap_attribution: "<a href=\"https://maps.gsi.go.jp/development/ichiran.html\" target=\"_blank\" rel=\"noopener\">出典：国土地理院</a>".into(),
             basemap_maxzoom: 18,
+            print_font: "/usr/share/fonts/opentype/noto/NotoSansCJK-Regular.ttc".into(),
+            print_font_index: 0,
         }
     }
 }

@@ -25,6 +25,7 @@ pub mod mqtt;
 pub mod network;
 pub mod notices;
 pub mod ogc;
+pub mod print;
 pub mod query;
 pub mod search;
 pub mod sensors;

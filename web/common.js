@@ -72,6 +72,8 @@ export function createMap({ container, style, center, zoom, hash = false, onBase
     attributionControl: { compact: false },
     canvasContextAttributes: { preserveDrawingBuffer: true },
     dragRotate: false,
+    // Labels appear at once rather than fading in: the map is idle when it looks done.
+    fadeDuration: 0,
   });
   map.touchZoomRotate.disableRotation();
   map.addControl(new maplibregl.NavigationControl({ showCompass: false }), "top-right");

@@ -200,6 +200,15 @@ impl From<TileCoordError> for ApiError {
     }
 }
 
+impl From<crate::print::PrintError> for ApiError {
+    fn from(e: crate::print::PrintError) -> Self {
+        match e {
+            crate::print::PrintError::Invalid(m) => ApiError::BadRequest(m),
+            e @ crate::print::PrintError::Font { .. } => ApiError::Internal(e.to_string()),
+        }
+    }
+}
+
 impl From<tokio::task::JoinError> for ApiError {
     fn from(e: tokio::task::JoinError) -> Self {
         ApiError::Internal(e.to_string())

@@ -44,6 +44,7 @@ pub mod layers;
 pub mod live;
 pub mod notices;
 pub mod ogc;
+pub mod print;
 pub mod push;
 pub mod query;
 pub mod search;
@@ -113,7 +114,8 @@ pub type AppState = Arc<App>;
          (name = "live", description = "vehicle positions in, live map out"),
          (name = "staff", description = "signing in to the staff map (session cookie)"),
          (name = "sensors", description = "OGC SensorThings API 1.1 (any path under /sta/v1.1, any method)"),
-         (name = "notices", description = "notices to residents: CAP 1.2, Atom and JSON feeds"), (name = "server")),
+         (name = "notices", description = "notices to residents: CAP 1.2, Atom and JSON feeds"),
+         (name = "print", description = "the map printed at a scale, as a PDF (staff)"), (name = "server")),
 )]
 struct ApiDoc;
 
@@ -178,6 +180,13 @@ pub fn router(app: AppState) -> Router {
         .routes(routes!(push::vapid_public_key))
         .routes(routes!(push::subscribe, push::unsubscribe))
         .routes(routes!(health::health))
+        .routes(routes!(print::layout))
+        // A map picture for an A3 sheet is larger than any other body.
+        .merge(
+            OpenApiRouter::new()
+                .routes(routes!(print::render))
+                .layer(axum::extract::DefaultBodyLimit::max(print::PRINT_BODY_LIMIT)),
+        )
         .split_for_parts();
     let api = Arc::new(api);
     let api_routes = api_routes
