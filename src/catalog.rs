@@ -252,6 +252,10 @@ pub struct LabelDef {
     pub text_en: Option<String>,
     /// From this zoom on.
     pub minzoom: u8,
+    /// From this zoom on in printed maps, where text is finer than on a screen (地番 at
+    /// 1:2,500); default `minzoom`. Tiles carry polygon label points from the lower of the two.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub print_minzoom: Option<u8>,
     /// Shown in the staff map only (the public map draws the features unlabelled).
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub staff_map_only: bool,
@@ -310,7 +314,11 @@ impl LayerDef {
 
     /// The label, when this layer's tiles carry label points at `z` (polygon layers).
     pub fn label_points_at(&self, z: u8) -> Option<&LabelDef> {
-        self.label.as_ref().filter(|l| self.geometry.family() == "polygon" && z >= l.minzoom && self.referenced)
+        self.label.as_ref().filter(|l| {
+            self.geometry.family() == "polygon"
+                && z >= l.minzoom.min(l.print_minzoom.unwrap_or(l.minzoom))
+                && self.referenced
+        })
     }
 
     /// The name of the MVT layer holding its label points.
@@ -364,8 +372,8 @@ impl LayerDef {
                     return Err(invalid(format!("the label shows {text:?}, which is not an attribute")));
                 }
             }
-            if label.minzoom > MAX_ZOOM {
-                return Err(invalid(format!("label minzoom {} is past {MAX_ZOOM}", label.minzoom)));
+            if label.minzoom.max(label.print_minzoom.unwrap_or(0)) > MAX_ZOOM {
+                return Err(invalid(format!("a label minzoom is past {MAX_ZOOM}")));
             }
         }
         Ok(())
@@ -776,6 +784,8 @@ impl Catalog {
                 text: text.into(),
                 text_en: text_en.map(Into::into),
                 minzoom,
+                // 地番 on a sheet at 1:2,500 (drawn at z16.5).
+                print_minzoom: (layer == "parcels").then_some(16),
                 staff_map_only: layer == "hazardous_buildings",
             });
         }

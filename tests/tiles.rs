@@ -247,7 +247,7 @@ fn inside(rings: &[vector_tile::Path], p: [i64; 2]) -> bool {
 }
 
 #[tokio::test]
-async fn parcels_are_labelled_once_each_inside_the_parcel_from_z17() {
+async fn parcels_are_labelled_once_each_inside_the_parcel_from_z16() {
     let s = TestServer::demo().await;
     let (_, cx, cy) = CENTRE_Z14;
     // A 4×4 block of z17 tiles in the town centre: parcels cut by the inner tile edges too.
@@ -289,14 +289,20 @@ async fn parcels_are_labelled_once_each_inside_the_parcel_from_z17() {
     }
     assert!(whole > 50 && labelled.len() > whole, "{whole} whole parcels, {} labels", labelled.len());
 
-    // Not below z17; TileJSON declares the label layer.
-    let bytes = body_bytes(s.get(&format!("/tiles/parcels/16/{}/{}.mvt", cx * 4 + 1, cy * 4 + 1)).await).await;
-    let names: Vec<String> = vector_tile::decode(&bytes).layers.into_iter().map(|l| l.name).collect();
-    assert_eq!(names, ["parcels"]);
+    // Tiles carry them from z16, for prints at 1:2,500 (the screen labels from z17); not below.
+    for (z, layers) in [(16u8, &["parcels", "parcels_label"][..]), (15, &["parcels"][..])] {
+        let (x, y) = (cx << (z - 14), cy << (z - 14));
+        let bytes = body_bytes(s.get(&format!("/tiles/parcels/{z}/{}/{}.mvt", x + 1, y + 1)).await).await;
+        let names: Vec<String> = vector_tile::decode(&bytes).layers.into_iter().map(|l| l.name).collect();
+        assert_eq!(names, layers, "z{z}");
+    }
     let tilejson = s.get_json("/tiles/roads,parcels.json", None).await;
     let label = tilejson["vector_layers"].as_array().unwrap().iter().find(|l| l["id"] == "parcels_label").unwrap();
-    assert_eq!((label["minzoom"].as_u64(), label["fields"].as_object().unwrap().len()), (Some(17), 1));
+    assert_eq!((label["minzoom"].as_u64(), label["fields"].as_object().unwrap().len()), (Some(16), 1));
     let layers = s.get_json("/layers", None).await;
     let parcels = layers["layers"].as_array().unwrap().iter().find(|l| l["id"] == "parcels").unwrap();
-    assert_eq!(parcels["label"], serde_json::json!({"text": "chiban", "minzoom": 17, "source_layer": "parcels_label"}));
+    assert_eq!(
+        parcels["label"],
+        serde_json::json!({"text": "chiban", "minzoom": 17, "print_minzoom": 16, "source_layer": "parcels_label"})
+    );
 }

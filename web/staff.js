@@ -9,6 +9,7 @@ import { addLabels, setLabelLang } from "/web/labels.js";
 import { cameraPanel, stationPanel } from "/web/sensors.js";
 import { EDITABLE, drawLine, openEditor } from "/web/staff-edit.js";
 import { setupNotices } from "/web/staff-notices.js";
+import { setupScalePrint } from "/web/staff-print.js";
 import { setupMeasure, setupPlayback, setupPrint } from "/web/staff-tools.js";
 
 const API = "/staff/api";
@@ -27,8 +28,9 @@ window.addEventListener("unhandledrejection", (e) => {
 async function api(path, { method = "GET", body, headers = {} } = {}) {
   const h = { ...headers };
   if (method !== "GET") h["X-CSRF-Token"] = session?.csrf ?? "";
-  if (body !== undefined) h["Content-Type"] = "application/json";
-  const response = await fetch(API + path, { method, headers: h, body: body === undefined ? undefined : JSON.stringify(body) });
+  const form = body instanceof FormData;
+  if (body !== undefined && !form) h["Content-Type"] = "application/json";
+  const response = await fetch(API + path, { method, headers: h, body: body === undefined || form ? body : JSON.stringify(body) });
   if (response.status === 401) {
     showSignIn(t().sessionExpired);
     throw new SignedOut();
@@ -145,6 +147,7 @@ async function start(body) {
   setupMeasure(ctx);
   setupPlayback(ctx);
   setupPrint(ctx);
+  setupScalePrint(ctx);
   ctx.notices = setupNotices(ctx);
   $("new-road-event").addEventListener("click", async () => {
     const line = await drawLine(ctx);

@@ -160,7 +160,7 @@ pub async fn tilejson(
             vector_layers.push(json!({
                 "id": d.label_layer_name(),
                 "description": format!("{}（ラベル位置） / {} (label points)", d.title.ja, d.title.en),
-                "minzoom": label.minzoom.max(d.minzoom),
+                "minzoom": label.minzoom.min(label.print_minzoom.unwrap_or(label.minzoom)).max(d.minzoom),
                 "maxzoom": d.maxzoom,
                 "fields": fields(Some(label)),
             }));

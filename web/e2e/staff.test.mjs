@@ -241,6 +241,54 @@ test("staff map text: 地番, road names and hazardous buildings' addresses, in 
   await context.close();
 });
 
+test("staff print the map at 1:2,500 on A4 landscape: a PDF true to scale, with the labels, legend and 出典", async () => {
+  const context = await newContext(browser, { viewport: { width: 1400, height: 900 } });
+  const page = await context.newPage();
+  const errors = watchErrors(page);
+  await page.goto(`${server.base}/staff#16.8/38.6005/140.4065`);
+  await signIn(page);
+  await idle(page);
+  await page.click("#tools summary");
+  // By keyboard: the button opens the dialog with the scale chosen first.
+  await page.focus("#print-scale");
+  await page.keyboard.press("Enter");
+  await page.locator("#print-dialog[open]").waitFor();
+  assert.equal(await page.evaluate(() => document.activeElement.name), "scale");
+  assert.deepEqual(await axeViolations(page, "#print-dialog"), []);
+  await page.selectOption('#print-form select[name="scale"]', "free");
+  assert.ok(await page.isVisible('#print-form input[name="free_scale"]'));
+  await page.selectOption('#print-form select[name="scale"]', "2500");
+  assert.ok(await page.isHidden('#print-form input[name="free_scale"]'));
+  await page.check('#print-form input[value="landscape"]');
+  await page.fill('#print-form input[name="title"]', "中心部 除雪計画図（試し刷り）");
+  await page.fill('#print-form textarea[name="note"]', "通行止め区間の確認用");
+  await page.screenshot({ path: join(artifacts, "staff-print-dialog.png") });
+  const [download] = await Promise.all([page.waitForEvent("download", { timeout: 120_000 }), page.click('#print-form button[type="submit"]')]);
+  const path = join(artifacts, "staff-print-1-2500.pdf");
+  await download.saveAs(path);
+  await page.waitForFunction(() => !document.getElementById("print-dialog").open);
+  assert.match(await page.textContent("#status"), /1:2,500/);
+
+  const sheet = JSON.parse(execFileSync(join(root, "target/test-venv/bin/python"), [join(root, "tests/print/check_pdf.py"), path]).toString());
+  assert.deepEqual(sheet.page_pt.map(Math.round), [842, 595]);
+  for (const text of ["中心部 除雪計画図（試し刷り）", "通行止め区間の確認用", "1:2,500", "100 m", "出典：国土地理院", "架空", "道路", "国道"]) {
+    assert.ok(sheet.text.includes(text), `${text} on the sheet: ${sheet.text}`);
+  }
+  const bar = sheet.rects.filter((r) => r.stroke && !r.fill && Math.abs(r.bottom - r.top - 4.535) < 0.3);
+  assert.equal(bar.length, 1);
+  const barMm = ((bar[0].x1 - bar[0].x0) * 25.4) / 72;
+  assert.ok(Math.abs(barMm / 40 - 1) < 0.005, `100 m at 1:2,500 is 40 mm: ${barMm}`);
+  // The map picture: drawn at 200 dpi for the frame (277 × 148 mm), 1:2,500 across it.
+  assert.equal(sheet.images.length, 1);
+  const [w, h] = sheet.images[0].px;
+  assert.ok(Math.abs(w - 2181) <= 3 && Math.abs(h - 1165) <= 3, `picture ${w}×${h}`);
+  const widthMm = ((sheet.images[0].x1 - sheet.images[0].x0) * 25.4) / 72;
+  assert.ok(Math.abs(widthMm - (w / 200) * 25.4) < 0.5, `${widthMm} mm for ${w} px at 200 dpi`);
+  assert.ok(sheet.drawn.inked_share > 0.05, `the map is on the page: ${sheet.drawn.inked_share}`);
+  assert.deepEqual(errors, []);
+  await context.close();
+});
+
 test("staff search, draw a road closure, follow a plow live, play it back, measure an area", async () => {
   const context = await newContext(browser, { viewport: { width: 1400, height: 900 } });
   const page = await context.newPage();
