@@ -164,12 +164,14 @@ async fn tilejson_describes_public_fields_only() {
     assert_eq!(j["minzoom"], 8);
     assert_eq!(j["maxzoom"], 18);
     let layers = j["vector_layers"].as_array().unwrap();
-    assert_eq!(layers.len(), 2);
-    assert_eq!(layers[1]["id"], "parcels");
+    // Each layer, and after parcels the MVT layer of their label points (地番 only).
+    let ids: Vec<&str> = layers.iter().map(|l| l["id"].as_str().unwrap()).collect();
+    assert_eq!(ids, ["roads", "parcels", "parcels_label"]);
     let fields = layers[1]["fields"].as_object().unwrap();
     assert!(fields.contains_key("chiban"));
     assert_eq!(fields["area_m2"], "Number");
     assert!(!fields.contains_key("owner_name"));
+    assert_eq!(layers[2]["fields"], serde_json::json!({"chiban": "String"}));
     let b = j["bounds"].as_array().unwrap().iter().map(|v| v.as_f64().unwrap()).collect::<Vec<_>>();
     assert!(b[0] >= 140.31 && b[2] <= 140.62 && b[1] >= 38.44 && b[3] <= 38.72);
     assert!(j["attribution"].as_str().unwrap().contains("Synthetic"));
