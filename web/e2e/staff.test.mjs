@@ -224,13 +224,14 @@ test("staff map text: 地番, road names and hazardous buildings' addresses, in 
   assert.ok((await placed("parcels-label")).length >= 20);
   assert.ok((await placed("roads-label")).length > 0);
   await page.screenshot({ path: join(artifacts, "staff-labels-1400px.png") });
-  // A hazardous building, labelled with its address at z16.
-  const building = await (await page.request.get(`${server.base}/staff/api/ogc/collections/hazardous_buildings/items?limit=1`)).json();
-  const [lon, lat] = building.features[0].geometry.coordinates;
+  // Hazardous buildings, labelled with their addresses at z16.5 (those a collision leaves room for).
+  const buildings = await (await page.request.get(`${server.base}/staff/api/ogc/collections/hazardous_buildings/items?limit=1000`)).json();
+  const known = new Set(buildings.features.map((f) => f.properties.address));
+  const [lon, lat] = buildings.features[0].geometry.coordinates;
   await page.evaluate(([lon, lat]) => window.machizuMap.jumpTo({ zoom: 16.5, center: [lon, lat] }), [lon, lat]);
   await idle(page);
   const addresses = (await placed("hazardous_buildings-label")).map((p) => p.address);
-  assert.ok(addresses.includes(building.features[0].properties.address), `${addresses}`);
+  assert.ok(addresses.length > 0 && addresses.every((a) => known.has(a)), `${addresses}`);
   await page.click("#app .lang");
   await idle(page);
   const field = await page.evaluate(() => window.machizuMap.getLayoutProperty("road_events-label", "text-field"));
