@@ -88,6 +88,7 @@ impl App {
             let n = engine.layer(layer.id.as_str()).map_or(0, |l| l.len());
             tracing::info!(layer = %layer.id, features = n, ms = t.elapsed().as_millis() as u64, "layer loaded");
         }
+        follow::sync_definitions(store.as_ref(), &engine).await?;
         let follower = feed.map(|feed| follow::spawn(store.clone(), engine.clone(), feed));
         let dataset_notice = store.meta(demo::META_KEY).await?;
         let render_slots = tokio::sync::Semaphore::new(config.render_slots);

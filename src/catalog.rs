@@ -18,8 +18,16 @@ pub const SOURCE_ATTRIBUTE: &str = "source";
 pub const MAX_ZOOM: u8 = 18;
 
 /// A layer's id: lowercase ASCII letters, digits and `_`, starting with a letter.
-#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(try_from = "String")]
 pub struct LayerId(String);
+
+impl TryFrom<String> for LayerId {
+    type Error = CatalogError;
+    fn try_from(id: String) -> Result<Self, CatalogError> {
+        Self::new(&id)
+    }
+}
 
 impl LayerId {
     /// Validates an id.
@@ -219,7 +227,7 @@ impl Title {
 pub const RESERVED_COLUMNS: &[&str] = &["fid", "geom", "version", "created_at", "updated_at"];
 
 /// One attribute of a layer's schema.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct AttributeDef {
     pub name: String,
     #[serde(rename = "type")]
@@ -227,10 +235,11 @@ pub struct AttributeDef {
     pub title: Title,
     pub visibility: Visibility,
     /// A feature written through the API must have a value (imports are not held to it).
+    #[serde(default)]
     pub required: bool,
     /// The only values a feature written through the API may have (a code list, e.g. a
     /// hazardous building's 判定); empty for any. Forms offer them as choices.
-    #[serde(skip_serializing_if = "Vec::is_empty")]
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub values: Vec<String>,
 }
 
@@ -264,8 +273,20 @@ pub struct LabelDef {
 /// The suffix of the MVT layer holding a polygon layer's label points.
 pub const LABEL_LAYER_SUFFIX: &str = "_label";
 
+/// What a layer made from a file ([`crate::layers`]) has beyond its schema: such a layer's
+/// definition lives in the store, not in the config.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FileLayer {
+    /// The colour it is drawn in (`#rrggbb`), from the palette when it was made.
+    pub colour: String,
+    /// Attribute → the field of the file that fills it (as the file spells it), so that a
+    /// replacing file is read the same way whatever the titles have become.
+    pub fields: std::collections::BTreeMap<String, String>,
+}
+
 /// One layer.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct LayerDef {
     pub id: LayerId,
     pub title: Title,
@@ -281,8 +302,11 @@ pub struct LayerDef {
     /// layer is stored (with the undefined Cartesian SRS) but never tiled.
     pub referenced: bool,
     /// What its features are labelled with, if anything.
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub label: Option<LabelDef>,
+    /// Set for a layer made from a file, whose definition the store keeps.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub file: Option<FileLayer>,
 }
 
 impl LayerDef {
@@ -348,7 +372,7 @@ impl LayerDef {
         self.attributes.iter().enumerate().filter(move |(_, a)| a.visibility.visible_to(audience))
     }
 
-    pub(crate) fn validate(&self) -> Result<(), CatalogError> {
+    pub fn validate(&self) -> Result<(), CatalogError> {
         let invalid = |message: String| CatalogError::Invalid { layer: self.id.to_string(), message };
         if self.minzoom > self.maxzoom || self.maxzoom > MAX_ZOOM {
             return Err(invalid(format!(
@@ -421,6 +445,21 @@ impl Catalog {
         Ok(())
     }
 
+    /// The catalog with `layer` in place of the layer with its id, or added at the end.
+    pub fn with(&self, layer: LayerDef) -> Catalog {
+        let mut layers = self.layers.clone();
+        match layers.iter_mut().find(|l| l.id == layer.id) {
+            Some(l) => *l = layer,
+            None => layers.push(layer),
+        }
+        Catalog { layers }
+    }
+
+    /// The catalog without the layer `id`.
+    pub fn without(&self, id: &str) -> Catalog {
+        Catalog { layers: self.layers.iter().filter(|l| l.id.as_str() != id).cloned().collect() }
+    }
+
     /// The layers that can be tiled: all but the unreferenced ones.
     pub fn tiled(&self) -> Catalog {
         Catalog { layers: self.layers.iter().filter(|l| l.referenced).cloned().collect() }
@@ -482,6 +521,7 @@ impl Catalog {
                 live: false,
                 referenced: true,
                 label: None,
+                file: None,
             }
             .with_source_attribute()
         };

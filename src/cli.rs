@@ -47,6 +47,115 @@ pub enum Command {
     /// Staff accounts of the web map (passwords hashed with argon2id).
     #[command(subcommand)]
     Users(UsersCommand),
+    /// Layers made from files (admins): add one without a restart, replace its data, change
+    /// titles and who sees what, remove it. Built-in layers keep their config.
+    #[command(subcommand)]
+    Layers(LayersCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum LayersCommand {
+    /// Make a new layer from a file: zipped Shapefile, GeoPackage, GeoJSON, CSV with 緯度/経度,
+    /// FlatGeobuf. Every field becomes an attribute titled as the file names it; attributes are
+    /// staff-only unless named with --public-field, and so is the layer without --public.
+    Add(LayersAddArgs),
+    /// The layers made from files, with their attributes and who sees them.
+    List(StoreArgs),
+    /// Replace every feature of a layer made from a file with a file's, in one transaction.
+    Replace {
+        id: String,
+        file: PathBuf,
+        #[command(flatten)]
+        read: ReadArgs,
+        #[command(flatten)]
+        store: StoreArgs,
+    },
+    /// Change the titles of a layer made from a file and who sees it and its attributes.
+    Set(LayersSetArgs),
+    /// Remove a layer made from a file, with its features.
+    Remove {
+        id: String,
+        #[command(flatten)]
+        store: StoreArgs,
+    },
+}
+
+/// How to read a file for a layer.
+#[derive(Debug, Clone, clap::Args)]
+pub struct ReadArgs {
+    /// Source CRS (EPSG:N), for files that do not say theirs; overrides what a file says.
+    #[arg(long, value_parser = parse_epsg)]
+    pub srs: Option<Epsg>,
+    /// Text encoding of the attributes (cp932/shift_jis, utf-8), overriding .cpg files and detection.
+    #[arg(long, value_parser = parse_encoding)]
+    pub encoding: Option<&'static encoding_rs::Encoding>,
+    /// The layer of a multi-layer file (GeoPackage) to read.
+    #[arg(long)]
+    pub source_layer: Option<String>,
+}
+
+impl ReadArgs {
+    fn ogr(&self) -> crate::import::ogr::OgrOptions {
+        crate::import::ogr::OgrOptions {
+            srs: self.srs,
+            encoding: self.encoding,
+            source_layer: self.source_layer.clone(),
+            filter: None,
+        }
+    }
+}
+
+#[derive(Debug, clap::Args)]
+pub struct LayersAddArgs {
+    /// The file.
+    pub file: PathBuf,
+    /// The new layer's id (lowercase letters, digits and '_', starting with a letter), e.g. aed.
+    #[arg(long)]
+    pub id: String,
+    /// Its title in Japanese, e.g. "AED設置場所".
+    #[arg(long)]
+    pub title_ja: String,
+    /// Its title in English [default: the Japanese title].
+    #[arg(long)]
+    pub title_en: Option<String>,
+    /// Show the layer to the public (its public attributes only); without it, staff only.
+    #[arg(long)]
+    pub public: bool,
+    /// A field (as the file names it, or its attribute id) the public may see; repeat for more.
+    #[arg(long = "public-field")]
+    pub public_fields: Vec<String>,
+    #[command(flatten)]
+    pub read: ReadArgs,
+    #[command(flatten)]
+    pub store: StoreArgs,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct LayersSetArgs {
+    pub id: String,
+    #[arg(long)]
+    pub title_ja: Option<String>,
+    #[arg(long)]
+    pub title_en: Option<String>,
+    /// Who sees the layer: public or staff.
+    #[arg(long, value_parser = parse_visibility)]
+    pub visibility: Option<crate::catalog::Visibility>,
+    /// A field (as the file names it, or its attribute id) to show the public; repeat for more.
+    #[arg(long = "public-field")]
+    pub public_fields: Vec<String>,
+    /// A field to show staff only; repeat for more.
+    #[arg(long = "staff-field")]
+    pub staff_fields: Vec<String>,
+    #[command(flatten)]
+    pub store: StoreArgs,
+}
+
+fn parse_visibility(s: &str) -> Result<crate::catalog::Visibility, String> {
+    match s {
+        "public" => Ok(crate::catalog::Visibility::Public),
+        "staff" => Ok(crate::catalog::Visibility::Staff),
+        _ => Err(format!("{s:?}: use public or staff")),
+    }
 }
 
 #[derive(Debug, Subcommand)]
@@ -357,6 +466,7 @@ pub fn main() -> ExitCode {
         Command::Vehicles(command) => vehicles(command),
         Command::Sensors(command) => sensors(command),
         Command::Users(command) => users(command),
+        Command::Layers(command) => layers(command),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -655,26 +765,109 @@ fn import(args: ImportArgs) -> anyhow::Result<()> {
         )
         .await;
         progress.bar.finish_and_clear();
-        let report = report?;
-        println!(
-            "{}: read {} features from {} document{}, imported {}{}{} in {:.2} s",
-            layer.id,
-            report.read,
-            report.documents,
-            if report.documents == 1 { "" } else { "s" },
-            report.imported,
-            if report.replaced > 0 { format!(" replacing {}", report.replaced) } else { String::new() },
-            if args.dry_run { " (dry run)" } else { "" },
-            report.elapsed.as_secs_f64()
-        );
-        if report.elapsed.as_secs_f64() > 0.0 {
-            println!("{:.0} features/s", report.read as f64 / report.elapsed.as_secs_f64());
-        }
-        println!("repaired {}, split into parts {}, skipped {}", report.repaired, report.split, report.skipped.len());
-        print_list("skipped", &report.skipped);
-        print_list("note", &report.notes);
+        print_report(layer.id.as_str(), &report?, args.dry_run);
         Ok(())
     })
+}
+
+fn layers(command: LayersCommand) -> anyhow::Result<()> {
+    use crate::catalog::{Title, Visibility};
+    use crate::layers::{AttributeChange, LayerChange, NewLayer};
+    let store_args = match &command {
+        LayersCommand::Add(args) => &args.store,
+        LayersCommand::Set(args) => &args.store,
+        LayersCommand::List(store) | LayersCommand::Replace { store, .. } | LayersCommand::Remove { store, .. } => {
+            store
+        }
+    };
+    let config = store_config(store_args)?;
+    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
+    runtime.block_on(async {
+        let store = open_store(&config).await?;
+        match command {
+            LayersCommand::Add(args) => {
+                let mut catalog = config.catalog.clone();
+                for def in store.layer_defs().await? {
+                    catalog.push(def)?;
+                }
+                let new = NewLayer {
+                    id: args.id,
+                    title: Title::new(&args.title_ja, args.title_en.as_deref().unwrap_or(&args.title_ja)),
+                    visibility: if args.public { Visibility::Public } else { Visibility::Staff },
+                    public_fields: args.public_fields,
+                };
+                let made = crate::layers::add(store.as_ref(), &catalog, &args.file, new, args.read.ogr()).await?;
+                print_report(made.layer.id.as_str(), &made.report, false);
+                print_layer(&made.layer);
+            }
+            LayersCommand::List(_) => {
+                for def in store.layer_defs().await? {
+                    print_layer(&def);
+                }
+            }
+            LayersCommand::Replace { id, file, read, .. } => {
+                let made = crate::layers::replace(store.as_ref(), &id, &file, read.ogr()).await?;
+                print_report(&id, &made.report, false);
+            }
+            LayersCommand::Set(args) => {
+                let title = match (args.title_ja, args.title_en) {
+                    (None, None) => None,
+                    (ja, en) => {
+                        let now = store.layer_def(&args.id).await?.map(|d| d.title);
+                        let ja = ja.or_else(|| now.as_ref().map(|t| t.ja.clone())).unwrap_or_default();
+                        let en = en.or_else(|| now.map(|t| t.en)).unwrap_or_default();
+                        Some(Title { ja, en })
+                    }
+                };
+                let field = |v: Visibility| move |f: String| (f, AttributeChange { title: None, visibility: Some(v) });
+                let attributes = (args.public_fields.into_iter().map(field(Visibility::Public)))
+                    .chain(args.staff_fields.into_iter().map(field(Visibility::Staff)))
+                    .collect();
+                let change = LayerChange { title, visibility: args.visibility, attributes };
+                print_layer(&crate::layers::update(store.as_ref(), &args.id, &change).await?);
+            }
+            LayersCommand::Remove { id, .. } => {
+                crate::layers::remove(store.as_ref(), &id).await?;
+                println!("removed layer {id} and its features");
+            }
+        }
+        Ok(())
+    })
+}
+
+/// A layer made from a file: id, titles, geometry, who sees it, and each attribute.
+fn print_layer(def: &crate::catalog::LayerDef) {
+    let who = |v: crate::catalog::Visibility| if v == crate::catalog::Visibility::Public { "public" } else { "staff" };
+    println!("{} 「{}」 ({}) {} {}", def.id, def.title.ja, def.title.en, def.geometry.ogc_name(), who(def.visibility));
+    for a in &def.attributes {
+        println!(
+            "  {:<20} {:<9} {:<7} {}",
+            a.name,
+            format!("{:?}", a.kind).to_lowercase(),
+            who(a.visibility),
+            a.title.ja
+        );
+    }
+}
+
+/// What an import read and wrote, with its skipped features and notes.
+fn print_report(layer: &str, report: &crate::import::ImportReport, dry_run: bool) {
+    println!(
+        "{layer}: read {} features from {} document{}, imported {}{}{} in {:.2} s",
+        report.read,
+        report.documents,
+        if report.documents == 1 { "" } else { "s" },
+        report.imported,
+        if report.replaced > 0 { format!(" replacing {}", report.replaced) } else { String::new() },
+        if dry_run { " (dry run)" } else { "" },
+        report.elapsed.as_secs_f64()
+    );
+    if report.elapsed.as_secs_f64() > 0.0 {
+        println!("{:.0} features/s", report.read as f64 / report.elapsed.as_secs_f64());
+    }
+    println!("repaired {}, split into parts {}, skipped {}", report.repaired, report.split, report.skipped.len());
+    print_list("skipped", &report.skipped);
+    print_list("note", &report.notes);
 }
 
 /// Prints the first 50 lines of a report list, then how many more there are.

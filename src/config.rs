@@ -565,6 +565,7 @@ fn apply_layer(catalog: &mut Catalog, id: &str, ov: LayerOverride) -> Result<(),
             live: false,
             referenced: true,
             label: None,
+            file: None,
         },
     };
     if let Some(v) = ov.title_ja {

@@ -4,7 +4,9 @@
 //!
 //! A task reads the store's [`ChangeFeed`]: for each batch it re-reads the named features and
 //! hands them to [`Engine::apply_changes`] (a feature no longer there was deleted), or reloads
-//! a whole layer when the change was too large to list. If the feed breaks (the database went
+//! a whole layer when the change was too large to list. A layer made from a file that was
+//! made, changed or removed ([`crate::store::LayerStore`]) is added to, changed in or removed
+//! from the engine. If the feed breaks (the database went
 //! away), changes may have been missed: the task opens a new feed — listening first, so nothing
 //! falls between — and reloads every layer, retrying until the database answers. Tiles keep
 //! being served from memory meanwhile.
@@ -13,6 +15,7 @@ use std::collections::{BTreeSet, HashMap};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use crate::catalog::LayerDef;
 use crate::engine::{Engine, EngineError};
 use crate::feature::FeatureId;
 use crate::store::{Change, ChangeFeed, Store, StoreError};
@@ -81,15 +84,60 @@ async fn resync(store: &dyn Store, engine: &Arc<Engine>) -> Box<dyn ChangeFeed> 
 }
 
 async fn reload_all(store: &dyn Store, engine: &Arc<Engine>) -> Result<(), FollowError> {
-    for layer in engine.catalog().layers() {
+    for layer in engine.catalog().layers().iter().filter(|l| l.file.is_none()) {
         reload(store, engine, layer.id.as_str()).await?;
     }
+    sync_definitions(store, engine).await
+}
+
+/// Brings every layer made from a file into the engine as the store has it: stored ones added
+/// or read again, others removed.
+pub async fn sync_definitions(store: &dyn Store, engine: &Arc<Engine>) -> Result<(), FollowError> {
+    let stored = store.layer_defs().await?;
+    for def in engine.catalog().layers().iter().filter(|l| l.file.is_some()) {
+        if !stored.iter().any(|s| s.id == def.id) {
+            engine.remove_layer(def.id.as_str());
+        }
+    }
+    for def in stored {
+        put(store, engine, def).await?;
+    }
+    Ok(())
+}
+
+/// Brings one layer made from a file into the engine as the store has it now: added, or its
+/// definition and features read again, or removed when the store no longer has it.
+pub async fn sync_definition(store: &dyn Store, engine: &Arc<Engine>, id: &str) -> Result<(), FollowError> {
+    match store.layer_def(id).await? {
+        Some(def) => put(store, engine, def).await,
+        None => {
+            if engine.catalog().get(id).is_some_and(|l| l.file.is_some()) {
+                engine.remove_layer(id);
+            }
+            Ok(())
+        }
+    }
+}
+
+/// Puts a stored layer into the engine with its features, unless a layer of the config has
+/// its id (the config wins; the stored one is left alone).
+async fn put(store: &dyn Store, engine: &Arc<Engine>, def: LayerDef) -> Result<(), FollowError> {
+    if engine.catalog().get(def.id.as_str()).is_some_and(|l| l.file.is_none()) {
+        tracing::warn!(layer = %def.id, "a layer made from a file has the id of a configured layer; not served");
+        return Ok(());
+    }
+    let features = store.load(&def).await?;
+    let engine = engine.clone();
+    tokio::task::spawn_blocking(move || engine.put_layer(def, features))
+        .await
+        .expect("layer loading does not panic")?;
     Ok(())
 }
 
 /// Reads a whole layer from the store into the engine.
 pub async fn reload(store: &dyn Store, engine: &Arc<Engine>, id: &str) -> Result<(), FollowError> {
-    let def = engine.catalog().get(id).expect("only catalog layers are reloaded");
+    let catalog = engine.catalog();
+    let def = catalog.get(id).ok_or_else(|| EngineError::UnknownLayer(id.to_owned()))?;
     let features = store.load(def).await?;
     let (engine, id) = (engine.clone(), id.to_owned());
     tokio::task::spawn_blocking(move || engine.load_layer(&id, features))
@@ -103,8 +151,12 @@ async fn apply(store: &dyn Store, engine: &Arc<Engine>, changes: Vec<Change>) ->
     let started = Instant::now();
     // Per layer: the ids to read again, or `None` for the whole layer.
     let mut by_layer: HashMap<String, Option<BTreeSet<FeatureId>>> = HashMap::new();
+    let mut definitions = BTreeSet::new();
     for change in changes {
         match change {
+            Change::Definition { layer } => {
+                definitions.insert(layer);
+            }
             Change::Features { layer, ids } => {
                 if let Some(set) = by_layer.entry(layer).or_insert_with(|| Some(BTreeSet::new())) {
                     set.extend(ids);
@@ -115,8 +167,14 @@ async fn apply(store: &dyn Store, engine: &Arc<Engine>, changes: Vec<Change>) ->
             }
         }
     }
+    // Definitions first: a new layer's features come in the same batch, and are read with it.
+    for layer in definitions {
+        sync_definition(store, engine, &layer).await?;
+        by_layer.remove(&layer);
+    }
+    let catalog = engine.catalog();
     for (layer, ids) in by_layer {
-        let Some(def) = engine.catalog().get(&layer) else {
+        let Some(def) = catalog.get(&layer) else {
             tracing::debug!(table = layer, "change to a table that is not a layer");
             continue;
         };

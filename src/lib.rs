@@ -20,6 +20,7 @@ pub mod feature;
 pub mod follow;
 pub mod http;
 pub mod import;
+pub mod layers;
 pub mod live;
 pub mod mqtt;
 pub mod network;

@@ -261,3 +261,14 @@ CREATE INDEX IF NOT EXISTS machizu_push_deliveries_due ON machizu_push_deliverie
 INSERT OR IGNORE INTO gpkg_contents (table_name, data_type, identifier, description) VALUES
   ('machizu_push_subscriptions', 'attributes', 'machizu_push_subscriptions', 'machizu Web Push subscriptions'),
   ('machizu_push_deliveries', 'attributes', 'machizu_push_deliveries', 'machizu Web Push delivery queue');
+
+-- Layers made from files (src/store/layers.rs): each one's definition as JSON; its features are
+-- in its own table, registered like the built-in layers'.
+CREATE TABLE IF NOT EXISTS machizu_layer_defs (
+  id TEXT PRIMARY KEY NOT NULL,
+  definition TEXT NOT NULL,
+  created_at DATETIME NOT NULL,
+  updated_at DATETIME NOT NULL
+);
+INSERT OR IGNORE INTO gpkg_contents (table_name, data_type, identifier, description) VALUES
+  ('machizu_layer_defs', 'attributes', 'machizu_layer_defs', 'machizu definitions of layers made from files');

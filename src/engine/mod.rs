@@ -24,7 +24,7 @@ use arc_swap::ArcSwap;
 pub use cache::{EncodedTile, TileCache, TileKey};
 pub use layer::LayerData;
 
-use crate::catalog::{Audience, Catalog};
+use crate::catalog::{Audience, Catalog, LayerDef};
 use crate::crs::{CrsError, Epsg};
 use crate::feature::{Feature, FeatureId};
 use crate::tile::TileCoord;
@@ -48,11 +48,20 @@ struct LayerSlot {
     edits: AtomicU64,
 }
 
+impl LayerSlot {
+    fn new(data: LayerData) -> Self {
+        Self { data: ArcSwap::from_pointee(data), write: Mutex::new(()), edits: AtomicU64::new(0) }
+    }
+}
+
 /// All layers in memory plus the tile cache.
 pub struct Engine {
-    catalog: Arc<Catalog>,
+    /// Changes when a layer made from a file comes, changes or goes ([`Engine::put_layer`]).
+    catalog: ArcSwap<Catalog>,
     store_crs: Epsg,
-    layers: HashMap<String, LayerSlot>,
+    layers: ArcSwap<HashMap<String, Arc<LayerSlot>>>,
+    /// Makes catalog changes one at a time (readers never take it).
+    catalog_write: Mutex<()>,
     cache: TileCache,
     /// Bumped after every change to any layer, before its tiles are invalidated: a tile
     /// rendered across a change is not kept in the cache.
@@ -65,31 +74,76 @@ impl Engine {
         let mut layers = HashMap::new();
         for def in catalog.layers() {
             let empty = LayerData::build(def.clone(), Vec::new(), store_crs)?;
-            layers.insert(
-                def.id.to_string(),
-                LayerSlot { data: ArcSwap::from_pointee(empty), write: Mutex::new(()), edits: AtomicU64::new(0) },
-            );
+            layers.insert(def.id.to_string(), Arc::new(LayerSlot::new(empty)));
         }
-        Ok(Self { catalog, store_crs, layers, cache: TileCache::new(cache_bytes), epoch: AtomicU64::new(0) })
+        Ok(Self {
+            catalog: ArcSwap::new(catalog),
+            store_crs,
+            layers: ArcSwap::from_pointee(layers),
+            catalog_write: Mutex::new(()),
+            cache: TileCache::new(cache_bytes),
+            epoch: AtomicU64::new(0),
+        })
     }
 
-    pub fn catalog(&self) -> &Arc<Catalog> {
-        &self.catalog
+    /// The layers as they are now.
+    pub fn catalog(&self) -> Arc<Catalog> {
+        self.catalog.load_full()
+    }
+
+    /// Adds a layer with its features (in the store CRS), or replaces the definition and
+    /// features of the layer with its id; its cached tiles are dropped.
+    pub fn put_layer(&self, def: LayerDef, features: Vec<Feature>) -> Result<(), EngineError> {
+        let data = LayerData::build(def.clone(), features, self.store_crs)?;
+        let id = def.id.to_string();
+        let _catalog = self.catalog_write.lock().unwrap_or_else(|e| e.into_inner());
+        let slot = match self.layers.load().get(&id) {
+            Some(slot) => slot.clone(),
+            None => {
+                let slot = Arc::new(LayerSlot::new(LayerData::build(def.clone(), Vec::new(), self.store_crs)?));
+                let mut layers = HashMap::clone(&self.layers.load());
+                layers.insert(id.clone(), slot.clone());
+                self.layers.store(Arc::new(layers));
+                slot
+            }
+        };
+        self.catalog.store(Arc::new(self.catalog.load().with(def)));
+        let _write = slot.write.lock().unwrap_or_else(|e| e.into_inner());
+        slot.data.store(Arc::new(data));
+        slot.edits.fetch_add(1, Ordering::SeqCst);
+        self.epoch.fetch_add(1, Ordering::SeqCst);
+        self.cache.invalidate_layer(&id);
+        Ok(())
+    }
+
+    /// Removes a layer and its cached tiles; false if there was none.
+    pub fn remove_layer(&self, id: &str) -> bool {
+        let _catalog = self.catalog_write.lock().unwrap_or_else(|e| e.into_inner());
+        if self.catalog.load().get(id).is_none() {
+            return false;
+        }
+        self.catalog.store(Arc::new(self.catalog.load().without(id)));
+        let mut layers = HashMap::clone(&self.layers.load());
+        layers.remove(id);
+        self.layers.store(Arc::new(layers));
+        self.epoch.fetch_add(1, Ordering::SeqCst);
+        self.cache.invalidate_layer(id);
+        true
     }
 
     pub fn cache(&self) -> &TileCache {
         &self.cache
     }
 
-    fn slot(&self, id: &str) -> Result<&LayerSlot, EngineError> {
-        self.layers.get(id).ok_or_else(|| EngineError::UnknownLayer(id.to_owned()))
+    fn slot(&self, id: &str) -> Result<Arc<LayerSlot>, EngineError> {
+        self.layers.load().get(id).cloned().ok_or_else(|| EngineError::UnknownLayer(id.to_owned()))
     }
 
     /// Replaces a layer's features (in the store CRS) and drops its cached tiles.
     pub fn load_layer(&self, id: &str, features: Vec<Feature>) -> Result<(), EngineError> {
         let slot = self.slot(id)?;
-        let def = self.catalog.get(id).ok_or_else(|| EngineError::UnknownLayer(id.to_owned()))?;
-        let data = LayerData::build(def.clone(), features, self.store_crs)?;
+        let def = slot.data.load().def.clone();
+        let data = LayerData::build(def, features, self.store_crs)?;
         let _write = slot.write.lock().unwrap_or_else(|e| e.into_inner());
         slot.data.store(Arc::new(data));
         slot.edits.fetch_add(1, Ordering::SeqCst);
@@ -121,12 +175,12 @@ impl Engine {
 
     /// How many times a layer was loaded or changed, but for derived attributes.
     pub fn edits(&self, id: &str) -> u64 {
-        self.layers.get(id).map_or(0, |s| s.edits.load(Ordering::SeqCst))
+        self.layers.load().get(id).map_or(0, |s| s.edits.load(Ordering::SeqCst))
     }
 
     /// The current data of a layer.
     pub fn layer(&self, id: &str) -> Option<Arc<LayerData>> {
-        self.layers.get(id).map(|s| s.data.load_full())
+        self.layers.load().get(id).map(|s| s.data.load_full())
     }
 
     /// A tile of `layers` (ids) for `audience`, from the cache or freshly rendered. The caller

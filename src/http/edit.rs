@@ -27,12 +27,13 @@ use crate::ogc::write::{self, Schema};
 use crate::store::{Edit, Edited};
 
 /// The layer `id`, if the caller may change it.
-fn writable<'a>(app: &'a AppState, id: &str, caller: &Caller) -> Result<&'a LayerDef, ApiError> {
-    let (layer, _) = auth::layer(app.engine.catalog(), id, caller)?;
+fn writable(app: &AppState, id: &str, caller: &Caller) -> Result<LayerDef, ApiError> {
+    let catalog = app.engine.catalog();
+    let (layer, _) = auth::layer(&catalog, id, caller)?;
     if layer.live {
         Err(ApiError::Forbidden(format!("{} is fed by vehicle positions, not edited", layer.id)))
     } else if caller.may_write(layer) {
-        Ok(layer)
+        Ok(layer.clone())
     } else if caller.is_anonymous() {
         Err(ApiError::Unauthorized(
             "changing features needs a staff API key (Authorization: Bearer …) or a staff sign-in".into(),
@@ -118,7 +119,7 @@ pub async fn create(
     BaseUrl(base_url): BaseUrl,
     body: Bytes,
 ) -> Result<Response, ApiError> {
-    let layer = writable(&app, &id, &caller)?;
+    let layer = &writable(&app, &id, &caller)?;
     let crs = content_crs(&app, &headers)?;
     let feature = write::feature(&body, &schema(&app, layer, &crs))?;
     apply(&app, layer, &caller, Edit::Create(feature), None, Some(&base_url)).await
@@ -137,7 +138,7 @@ pub async fn replace(
     headers: HeaderMap,
     body: Bytes,
 ) -> Result<Response, ApiError> {
-    let layer = writable(&app, &id, &caller)?;
+    let layer = &writable(&app, &id, &caller)?;
     let fid = feature_id(&fid)?;
     let crs = content_crs(&app, &headers)?;
     let feature = write::feature(&body, &schema(&app, layer, &crs))?;
@@ -157,7 +158,7 @@ pub async fn update(
     headers: HeaderMap,
     body: Bytes,
 ) -> Result<Response, ApiError> {
-    let layer = writable(&app, &id, &caller)?;
+    let layer = &writable(&app, &id, &caller)?;
     let fid = feature_id(&fid)?;
     let crs = content_crs(&app, &headers)?;
     let patch = write::patch(&body, &schema(&app, layer, &crs))?;
@@ -176,7 +177,7 @@ pub async fn delete(
     Path((id, fid)): Path<(String, String)>,
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
-    let layer = writable(&app, &id, &caller)?;
+    let layer = &writable(&app, &id, &caller)?;
     let fid = feature_id(&fid)?;
     apply(&app, layer, &caller, Edit::Delete { id: fid }, if_match(&headers), None).await
 }

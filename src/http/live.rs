@@ -381,7 +381,8 @@ pub async fn plowed(
     caller: Caller,
     Params(p): Params<PlowedParams>,
 ) -> Result<Json<Value>, ApiError> {
-    let (layer, audience) = auth::layer(app.engine.catalog(), ROADS, &caller)?;
+    let catalog = app.engine.catalog();
+    let (layer, audience) = auth::layer(&catalog, ROADS, &caller)?;
     let data = app.engine.layer(ROADS).ok_or_else(|| ApiError::NotFound("no roads are loaded".into()))?;
     let (x, y) = with_transformer(Epsg::WGS84, app.store.crs(), |t| t.point(p.lon, p.lat))
         .and_then(|r| r)

@@ -16,6 +16,7 @@
 //! | `GET /live/report`, `/live/export.gpx`, `/live/gtfs-rt` | daily work report (JSON, CSV), GPX, GTFS-Realtime ([`live`]) |
 //! | `GET /query/plowed` | when the road at a point was last plowed ([`live`]) |
 //! | `GET|POST /admin/vehicles`, `DELETE /admin/vehicles/{id}` | the vehicle registry, for admin keys ([`live`]) |
+//! | `GET|POST /admin/layers`, `PATCH|DELETE /admin/layers/{id}`, `PUT /admin/layers/{id}/data` | layers made from files, for admins ([`layers`]) |
 //! | `POST|GET|DELETE /staff/session` | sign in, who is signed in (and the CSRF token), sign out ([`staff`]) |
 //! | `/staff/api/…` | every route above again, for signed-in staff (session cookie, CSRF on writes) ([`staff`]) |
 //! | `GET /sensors/events`, `/sensors/datastreams/{id}/series` | changes of the stations' states (thresholds crossed, 欠測); chart data, CSV ([`sensors`]) |
@@ -186,6 +187,14 @@ pub fn router(app: AppState) -> Router {
             OpenApiRouter::new()
                 .routes(routes!(print::render))
                 .layer(axum::extract::DefaultBodyLimit::max(print::PRINT_BODY_LIMIT)),
+        )
+        .routes(routes!(layers::list_files))
+        .routes(routes!(layers::update_file, layers::remove_file))
+        .merge(
+            OpenApiRouter::new()
+                .routes(routes!(layers::add_file))
+                .routes(routes!(layers::replace_file))
+                .layer(axum::extract::DefaultBodyLimit::max(layers::UPLOAD_LIMIT)),
         )
         .split_for_parts();
     let api = Arc::new(api);

@@ -111,7 +111,8 @@ pub async fn collection(
     Path(id): Path<String>,
     BaseUrl(base_url): BaseUrl,
 ) -> Result<Json<Value>, ApiError> {
-    let (layer, audience) = auth::layer(app.engine.catalog(), &id, &caller)?;
+    let catalog = app.engine.catalog();
+    let (layer, audience) = auth::layer(&catalog, &id, &caller)?;
     Ok(Json(collection_doc(&app, layer, audience, &format!("{}/ogc", base_url))))
 }
 
@@ -156,7 +157,8 @@ pub async fn queryables(
     Path(id): Path<String>,
     BaseUrl(base_url): BaseUrl,
 ) -> Result<Response, ApiError> {
-    let (layer, audience) = auth::layer(app.engine.catalog(), &id, &caller)?;
+    let catalog = app.engine.catalog();
+    let (layer, audience) = auth::layer(&catalog, &id, &caller)?;
     let mut properties = serde_json::Map::new();
     properties.insert(
         "geometry".into(),
@@ -213,7 +215,8 @@ pub async fn items(
     uri: axum::http::Uri,
     BaseUrl(base_url): BaseUrl,
 ) -> Result<Response, ApiError> {
-    let (layer, audience) = auth::layer(app.engine.catalog(), &id, &caller)?;
+    let catalog = app.engine.catalog();
+    let (layer, audience) = auth::layer(&catalog, &id, &caller)?;
     let pairs: Vec<(String, String)> = serde_urlencoded::from_str(uri.query().unwrap_or(""))
         .map_err(|e| ApiError::BadRequest(format!("query parameters: {e}")))?;
     let store_crs = app.store.crs();
@@ -270,7 +273,8 @@ pub async fn item(
     super::Params(p): super::Params<CrsParam>,
     BaseUrl(base_url): BaseUrl,
 ) -> Result<Response, ApiError> {
-    let (layer, audience) = auth::layer(app.engine.catalog(), &id, &caller)?;
+    let catalog = app.engine.catalog();
+    let (layer, audience) = auth::layer(&catalog, &id, &caller)?;
     let crs = match &p.crs {
         Some(uri) => OgcCrs::parse(uri, &crss(&app)).map_err(|e| ApiError::BadRequest(format!("crs: {e}")))?,
         None => OgcCrs::crs84(),

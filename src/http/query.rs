@@ -78,7 +78,7 @@ pub(super) fn layers(
 ) -> Result<Vec<(Arc<LayerData>, Audience)>, ApiError> {
     let catalog = app.engine.catalog();
     let defs: Vec<&LayerDef> = match list {
-        Some(list) => auth::resolve(catalog, list, caller)?.0,
+        Some(list) => auth::resolve(&catalog, list, caller)?.0,
         None => catalog.layers().iter().filter(|l| l.visible_to(caller.audience(l))).collect(),
     };
     Ok(defs.into_iter().filter_map(|d| Some((app.engine.layer(d.id.as_str())?, caller.audience(d)))).collect())
@@ -249,7 +249,8 @@ pub async fn intersects(
 }
 
 fn one_layer(app: &AppState, id: &str, caller: &Caller) -> Result<(Arc<LayerData>, Audience), ApiError> {
-    let (def, audience) = auth::layer(app.engine.catalog(), id, caller)?;
+    let catalog = app.engine.catalog();
+    let (def, audience) = auth::layer(&catalog, id, caller)?;
     let data = app.engine.layer(def.id.as_str()).ok_or_else(|| ApiError::NotFound(format!("unknown layer {id:?}")))?;
     Ok((data, audience))
 }

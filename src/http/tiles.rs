@@ -43,7 +43,8 @@ pub async fn tile(
         .or_else(|| y.strip_suffix(".pbf"))
         .ok_or_else(|| ApiError::BadRequest(format!("a tile path ends in {{y}}.mvt, got {y:?}")))?;
     let (z, x, y) = (parse_part("z", &z)?, parse_part("x", &x)?, parse_part("y", y)?);
-    let (defs, audience) = auth::resolve(app.engine.catalog(), &layers, &caller)?;
+    let catalog = app.engine.catalog();
+    let (defs, audience) = auth::resolve(&catalog, &layers, &caller)?;
     let max = defs.iter().map(|d| d.maxzoom).max().unwrap_or(0);
     let coord = TileCoord::new_with_max(u32::try_from(z).unwrap_or(u32::MAX), x, y, max)?;
     let live = defs.iter().any(|d| d.live);
@@ -132,7 +133,8 @@ pub async fn tilejson(
     let layers = spec.strip_suffix(".json").ok_or_else(|| {
         ApiError::NotFound(format!("no resource /tiles/{spec}; TileJSON is at /tiles/{{layers}}.json"))
     })?;
-    let (defs, audience) = auth::resolve(app.engine.catalog(), layers, &caller)?;
+    let catalog = app.engine.catalog();
+    let (defs, audience) = auth::resolve(&catalog, layers, &caller)?;
     let ids: Vec<&str> = defs.iter().map(|d| d.id.as_str()).collect();
     let city = &app.config.city;
     let mut bounds: Option<[f64; 4]> = None;

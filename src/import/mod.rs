@@ -178,6 +178,22 @@ pub fn read(
     Ok(batch)
 }
 
+/// The features of tables read through GDAL ([`ogr::read`]) as features of `layer` in
+/// `store_crs`, filled by `mapping`.
+pub fn features_of(
+    tables: Vec<ogr::Table>,
+    layer: &LayerDef,
+    store_crs: Epsg,
+    mapping: &Mapping,
+) -> Result<Batch, ImportError> {
+    let mut batch = Batch::default();
+    for table in tables {
+        table_features(table, layer, store_crs, mapping, &mut batch)?;
+        batch.documents += 1;
+    }
+    Ok(batch)
+}
+
 /// Whether a source is Ministry of Justice map XML: an XML file in its namespace, or a zip
 /// holding no file GDAL would read (the Ministry's zips hold XML or more zips).
 fn is_moj(path: &Path) -> bool {

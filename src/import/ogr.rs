@@ -153,6 +153,37 @@ pub fn read(
     Ok(tables)
 }
 
+/// The geometry family (`point`, `line`, `polygon`) of the layer of `path` that a new layer
+/// would be made from: the one named, or the only one with geometry.
+pub fn geometry_family(path: &Path, named: Option<&str>) -> Result<&'static str, OgrError> {
+    quiet_gdal();
+    let (dataset, _) = open(path)?;
+    let mut found = Vec::new();
+    for mut layer in dataset.layers() {
+        if named.is_some_and(|n| n != layer.name()) {
+            continue;
+        }
+        let mut t = layer.defn().geometry_type();
+        if family(t).is_none() {
+            t = layer.features().find_map(|f| f.geometry().map(Geometry::geometry_type)).unwrap_or(t);
+        }
+        if let Some(f) = family(t) {
+            found.push((layer.name(), f));
+        }
+    }
+    Err(OgrError::ChooseLayer(match (named, found.as_slice()) {
+        (_, [(_, f)]) => return Ok(f),
+        (Some(n), _) => format!("it has no layer {n:?} with points, lines or polygons"),
+        (None, []) => {
+            "it holds no points, lines or polygons (a CSV needs columns 緯度 and 経度, or lat and lon)".into()
+        }
+        (None, _) => {
+            let list: Vec<String> = found.iter().map(|(n, f)| format!("{n} ({f}s)")).collect();
+            format!("it has several layers; choose one: {}", list.join(", "))
+        }
+    }))
+}
+
 /// Opens a file (a zip through `/vsizip/`) with the open options machizu needs; and whether it
 /// is zipped.
 fn open(path: &Path) -> Result<(Dataset, bool), OgrError> {

@@ -465,7 +465,8 @@ impl Live {
         if changed.is_empty() {
             return;
         }
-        let Some(def) = self.engine.catalog().get(TRAILS) else { return };
+        let catalog = self.engine.catalog();
+        let Some(def) = catalog.get(TRAILS) else { return };
         let now = Utc::now().timestamp_millis();
         let (mut upserts, mut deletes) = (Vec::new(), Vec::new());
         {
@@ -526,7 +527,8 @@ impl Live {
 
     /// A vehicle's feature in the live layers (attributes by name; the layers share a schema).
     fn feature(&self, v: &Vehicle, f: &FixRow, now: DateTime<Utc>) -> Feature {
-        let def = self.engine.catalog().get(FLEET).or_else(|| self.engine.catalog().get(SNOWPLOWS));
+        let catalog = self.engine.catalog();
+        let def = catalog.get(FLEET).or_else(|| catalog.get(SNOWPLOWS));
         let point = with_transformer(Epsg::WGS84, self.store.crs(), |t| t.point(f.lon, f.lat))
             .ok()
             .and_then(Result::ok)

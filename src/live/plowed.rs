@@ -58,11 +58,10 @@ impl Live {
         if pending.is_empty() {
             return Ok(());
         }
-        let (Some(roads), Some(def), Some(net)) =
-            (self.engine.layer(ROADS), self.engine.catalog().get(ROADS), self.network())
-        else {
+        let (Some(roads), Some(net)) = (self.engine.layer(ROADS), self.network()) else {
             return Ok(());
         };
+        let def = &roads.def.clone();
         let (Some(at), Some(share)) = (def.attribute_index("last_plowed_at"), def.attribute_index("plowed_coverage"))
         else {
             return Ok(());
@@ -124,9 +123,10 @@ impl Live {
 
     /// Moves roads whose plowed time crossed a class boundary into their new class.
     pub(super) async fn reclassify(&self) -> Result<(), LiveError> {
-        let (Some(roads), Some(def)) = (self.engine.layer(ROADS), self.engine.catalog().get(ROADS)) else {
+        let Some(roads) = self.engine.layer(ROADS) else {
             return Ok(());
         };
+        let def = &roads.def.clone();
         let (Some(at), Some(class)) = (def.attribute_index("last_plowed_at"), def.attribute_index("plowed_class"))
         else {
             return Ok(());

@@ -131,7 +131,8 @@ fn district(name: &str, ctx: &Context<'_>) -> Result<(MultiPolygon<f64>, String,
         .engine
         .layer(DISTRICTS)
         .ok_or_else(|| err(format!("there is no {DISTRICTS} layer to choose a district from")))?;
-    let def = ctx.engine.catalog().get(DISTRICTS).expect("an engine layer is in the catalog");
+    let catalog = ctx.engine.catalog();
+    let def = catalog.get(DISTRICTS).expect("an engine layer is in the catalog");
     let index = |key: &str| def.attribute_index(key);
     let value =
         |f: &crate::feature::Feature, key: &str| index(key).and_then(|i| text(f.attributes.get(i))).map(str::to_owned);
@@ -166,7 +167,8 @@ fn buffer(obj: &serde_json::Map<String, Value>, ctx: &Context<'_>) -> Result<Res
     }
     let layer = ctx.engine.layer(layer_id).ok_or_else(|| err(format!("no layer {layer_id:?}")))?;
     let f = layer.get(fid).ok_or_else(|| err(format!("layer {layer_id:?} has no feature {fid}")))?;
-    let def = ctx.engine.catalog().get(layer_id).expect("an engine layer is in the catalog");
+    let catalog = ctx.engine.catalog();
+    let def = catalog.get(layer_id).expect("an engine layer is in the catalog");
     let metric = ctx.metric();
     let mut g = f.geometry.clone();
     Transformer::new(ctx.store_crs, metric).and_then(|t| t.geometry(&mut g)).map_err(err)?;

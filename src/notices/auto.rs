@@ -304,7 +304,7 @@ impl AutoNotices {
         let now = crate::store::now();
         let mut active = std::collections::HashMap::new();
         if let Some(layer) = self.engine.layer("road_events") {
-            let def = self.engine.catalog().get("road_events").expect("an engine layer is in the catalog");
+            let def = &layer.def;
             let at = |f: &crate::feature::Feature, name: &str| match def
                 .attribute_index(name)
                 .and_then(|i| f.attributes.get(i))

@@ -9,6 +9,7 @@ pub mod cameras;
 pub mod copy;
 pub mod fleet;
 pub mod gpkg;
+pub mod layers;
 pub mod notices;
 pub mod postgis;
 pub mod push;
@@ -26,6 +27,7 @@ pub mod vehicle;
 
 pub use cameras::CameraStore;
 pub use fleet::{FixMatch, FixRow, FleetStore, Matches, PassRow, Progress};
+pub use layers::LayerStore;
 pub use notices::NoticeStore;
 pub use push::PushStore;
 pub use sensors::SensorStore;
@@ -310,6 +312,9 @@ pub enum Change {
     Features { layer: String, ids: Vec<FeatureId> },
     /// Too much of the layer changed to list: read all of it again.
     Layer { layer: String },
+    /// The stored definition of a layer made from a file was made, changed or removed
+    /// ([`LayerStore`]): read it again.
+    Definition { layer: String },
 }
 
 /// Changes to a store, in commit order.
@@ -385,9 +390,11 @@ pub(crate) fn derived_sql(
 
 /// A place where layers are kept (and, through [`FleetStore`], vehicles and their positions;
 /// through [`SensorStore`], SensorThings entities and observations; through [`CameraStore`],
-/// camera images; through [`UserStore`], staff accounts).
+/// camera images; through [`UserStore`], staff accounts; through [`LayerStore`], layers made from files).
 #[async_trait]
-pub trait Store: FleetStore + SensorStore + CameraStore + NoticeStore + PushStore + UserStore + Send + Sync {
+pub trait Store:
+    FleetStore + SensorStore + CameraStore + NoticeStore + PushStore + UserStore + LayerStore + Send + Sync
+{
     /// The backend's name (`gpkg`, `postgis`).
     fn kind(&self) -> &'static str;
 

@@ -37,6 +37,7 @@ use crate::feature::{AttrValue, Feature, FeatureId, NewFeature, Record, union_re
 
 mod cameras;
 mod fleet;
+mod layers;
 mod notices;
 mod push;
 mod sensors;
@@ -168,6 +169,14 @@ impl GpkgStore {
     }
 
     async fn ensure_layer(&self, layer: &LayerDef) -> Result<(), StoreError> {
+        let mut tx = self.pool.begin().await.map_err(StoreError::db("starting a transaction"))?;
+        self.make_table(&mut tx, layer, true).await?;
+        tx.commit().await.map_err(StoreError::db(format!("committing the schema of {}", layer.id)))
+    }
+
+    /// Creates a layer's table within `tx` and registers it; with `or_keep`, a table that is
+    /// there is kept and gets the attributes it lacks as new columns, else it is an error.
+    async fn make_table(&self, tx: &mut SqliteConnection, layer: &LayerDef, or_keep: bool) -> Result<(), StoreError> {
         let t = layer.id.as_str();
         let mut cols = String::new();
         for a in &layer.attributes {
@@ -175,12 +184,12 @@ impl GpkgStore {
         }
         let now = "(strftime('%Y-%m-%dT%H:%M:%fZ','now'))";
         let ddl = format!(
-            "CREATE TABLE IF NOT EXISTS \"{t}\" (fid INTEGER PRIMARY KEY AUTOINCREMENT NOT NULL, geom {geom}{cols}, \
+            "CREATE TABLE {}\"{t}\" (fid INTEGER PRIMARY KEY AUTOINCREMENT NOT NULL, geom {geom}{cols}, \
              version INTEGER NOT NULL DEFAULT 1, created_at DATETIME NOT NULL DEFAULT {now}, \
              updated_at DATETIME NOT NULL DEFAULT {now})",
+            if or_keep { "IF NOT EXISTS " } else { "" },
             geom = layer.geometry.ogc_name(),
         );
-        let mut tx = self.pool.begin().await.map_err(StoreError::db("starting a transaction"))?;
         sqlx::query(catalog_sql(ddl)).execute(&mut *tx).await.map_err(StoreError::db(format!("creating table {t}")))?;
         // Attributes added to the catalog after the table was made become new columns.
         let existing: Vec<String> =
@@ -210,7 +219,7 @@ impl GpkgStore {
             .execute(&mut *tx)
             .await
             .map_err(StoreError::db(format!("registering {t} in gpkg_geometry_columns")))?;
-        tx.commit().await.map_err(StoreError::db(format!("committing the schema of {t}")))
+        Ok(())
     }
 }
 

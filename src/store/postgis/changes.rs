@@ -2,7 +2,8 @@
 //!
 //! Triggers on every layer table (`schema/postgis/0002_change_feed.sql`,
 //! `sql/layer_triggers.sql`) send one notification per statement at commit, with the payload
-//! `<table>:<fid>,<fid>,…` or `<table>:*`. PostgreSQL delivers notifications in commit order and
+//! `<table>:<fid>,<fid>,…` or `<table>:*`, and `@layers:<id>` for a definition of a layer made from a file
+//! (`schema/postgis/0010_layer_defs.sql`). PostgreSQL delivers notifications in commit order and
 //! only for committed transactions. If the connection drops, notifications sent meanwhile are
 //! lost: the feed then fails, and the caller starts a new one and reads everything again.
 
@@ -51,8 +52,11 @@ impl ChangeFeed for PgChangeFeed {
     }
 }
 
-/// Parses `<table>:<fid>,<fid>,…` or `<table>:*`.
+/// Parses `<table>:<fid>,<fid>,…`, `<table>:*` or `@layers:<id>`.
 fn parse(payload: &str) -> Option<Change> {
+    if let Some(layer) = payload.strip_prefix("@layers:") {
+        return Some(Change::Definition { layer: layer.to_owned() });
+    }
     let (layer, ids) = payload.rsplit_once(':')?;
     let layer = layer.to_owned();
     if ids == "*" {
@@ -72,5 +76,6 @@ mod tests {
         assert_eq!(parse("parcels:*"), Some(Change::Layer { layer: "parcels".into() }));
         assert_eq!(parse("roads:x"), None);
         assert_eq!(parse("roads"), None);
+        assert_eq!(parse("@layers:aed"), Some(Change::Definition { layer: "aed".into() }));
     }
 }

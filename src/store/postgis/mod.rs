@@ -21,6 +21,7 @@ use sqlx::postgres::{PgConnection, PgPool, PgPoolOptions, PgRow};
 mod cameras;
 mod changes;
 mod fleet;
+mod layers;
 mod notices;
 mod push;
 mod sensors;
@@ -156,13 +157,22 @@ impl PostgisStore {
     }
 
     async fn ensure_layer(&self, layer: &LayerDef) -> Result<(), StoreError> {
+        let mut tx = self.pool.begin().await.map_err(StoreError::db("starting a transaction"))?;
+        self.make_table(&mut tx, layer, true).await?;
+        tx.commit().await.map_err(StoreError::db(format!("committing the schema of {}", layer.id)))
+    }
+
+    /// Creates a layer's table within `tx`, with its index and change triggers; with
+    /// `or_keep`, a table that is there is kept and gets the attributes it lacks as new
+    /// columns, else it is an error.
+    async fn make_table(&self, tx: &mut PgConnection, layer: &LayerDef, or_keep: bool) -> Result<(), StoreError> {
         let t = layer.id.as_str();
         let srid = self.srid(layer);
-        let mut tx = self.pool.begin().await.map_err(StoreError::db("starting a transaction"))?;
         let ddl = format!(
-            "CREATE TABLE IF NOT EXISTS \"{t}\" (fid bigserial PRIMARY KEY, geom geometry({}, {srid}) NOT NULL, \
+            "CREATE TABLE {}\"{t}\" (fid bigserial PRIMARY KEY, geom geometry({}, {srid}) NOT NULL, \
              version bigint NOT NULL DEFAULT 1, created_at timestamptz NOT NULL DEFAULT now(), \
              updated_at timestamptz NOT NULL DEFAULT now())",
+            if or_keep { "IF NOT EXISTS " } else { "" },
             layer.geometry.ogc_name()
         );
         sqlx::query(catalog_sql(ddl)).execute(&mut *tx).await.map_err(StoreError::db(format!("creating table {t}")))?;
@@ -181,7 +191,7 @@ impl PostgisStore {
                 .await
                 .map_err(StoreError::db(format!("creating the change triggers of {t}")))?;
         }
-        tx.commit().await.map_err(StoreError::db(format!("committing the schema of {t}")))
+        Ok(())
     }
 }
 

@@ -1,0 +1,117 @@
+//! Layers made from files in the GeoPackage: definitions in `machizu_layer_defs`
+//! (`schema/gpkg/machizu.sql`), features in a table per layer registered like any other, so
+//! that GDAL and QGIS open them too.
+
+use async_trait::async_trait;
+
+use super::GpkgStore;
+use crate::catalog::LayerDef;
+use crate::feature::{FeatureId, NewFeature};
+use crate::store::layers::{LayerStore, from_json, not_stored, to_json};
+use crate::store::{StoreError, catalog_sql, new_rows, now};
+
+mod sql {
+    pub const SELECT: &str = include_str!("sql/select_layer_defs.sql");
+    pub const INSERT: &str = include_str!("sql/insert_layer_def.sql");
+    pub const UPDATE: &str = include_str!("sql/update_layer_def.sql");
+    pub const DELETE: &str = include_str!("sql/delete_layer_def.sql");
+    pub const UNREGISTER: &str = include_str!("sql/unregister_layer.sql");
+    pub const RESET_EXTENT: &str = include_str!("sql/reset_extent.sql");
+}
+
+impl GpkgStore {
+    async fn select_defs(&self, id: Option<&str>) -> Result<Vec<LayerDef>, StoreError> {
+        let rows: Vec<(String, String)> = sqlx::query_as(sql::SELECT)
+            .bind(id)
+            .fetch_all(&self.pool)
+            .await
+            .map_err(StoreError::db("reading the layers made from files"))?;
+        rows.iter().map(|(id, json)| from_json(id, json)).collect()
+    }
+}
+
+#[async_trait]
+impl LayerStore for GpkgStore {
+    async fn layer_defs(&self) -> Result<Vec<LayerDef>, StoreError> {
+        self.select_defs(None).await
+    }
+
+    async fn layer_def(&self, id: &str) -> Result<Option<LayerDef>, StoreError> {
+        Ok(self.select_defs(Some(id)).await?.pop())
+    }
+
+    async fn create_layer(&self, def: &LayerDef, features: &[NewFeature]) -> Result<Vec<FeatureId>, StoreError> {
+        let rows = new_rows(def, features)?;
+        let what = format!("making layer {}", def.id);
+        let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await.map_err(StoreError::db(&what))?;
+        sqlx::query(sql::INSERT)
+            .bind(def.id.as_str())
+            .bind(to_json(def))
+            .bind(now())
+            .execute(&mut *tx)
+            .await
+            .map_err(StoreError::db(&what))?;
+        self.make_table(&mut tx, def, false).await?;
+        let ids = self.write_rows(&mut tx, def, &rows).await?;
+        tx.commit().await.map_err(StoreError::db(what))?;
+        Ok(ids)
+    }
+
+    async fn replace_layer(
+        &self,
+        def: &LayerDef,
+        features: &[NewFeature],
+    ) -> Result<(Vec<FeatureId>, u64), StoreError> {
+        let rows = new_rows(def, features)?;
+        let t = def.id.as_str();
+        let what = format!("replacing the features of {t}");
+        let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await.map_err(StoreError::db(&what))?;
+        let stored: Option<(String,)> = sqlx::query_as("SELECT id FROM machizu_layer_defs WHERE id = ?1")
+            .bind(t)
+            .fetch_optional(&mut *tx)
+            .await
+            .map_err(StoreError::db(&what))?;
+        if stored.is_none() {
+            return Err(not_stored(t));
+        }
+        let gone = sqlx::query(catalog_sql(format!("DELETE FROM \"{t}\"")))
+            .execute(&mut *tx)
+            .await
+            .map_err(StoreError::db(&what))?
+            .rows_affected();
+        sqlx::query(sql::RESET_EXTENT).bind(t).execute(&mut *tx).await.map_err(StoreError::db(&what))?;
+        let ids = self.write_rows(&mut tx, def, &rows).await?;
+        tx.commit().await.map_err(StoreError::db(what))?;
+        Ok((ids, gone))
+    }
+
+    async fn update_layer_def(&self, def: &LayerDef) -> Result<(), StoreError> {
+        let done = sqlx::query(sql::UPDATE)
+            .bind(def.id.as_str())
+            .bind(to_json(def))
+            .bind(now())
+            .execute(&self.pool)
+            .await
+            .map_err(StoreError::db(format!("storing the definition of {}", def.id)))?;
+        if done.rows_affected() == 0 { Err(not_stored(def.id.as_str())) } else { Ok(()) }
+    }
+
+    async fn drop_layer(&self, id: &str) -> Result<bool, StoreError> {
+        let what = format!("removing layer {id}");
+        let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await.map_err(StoreError::db(&what))?;
+        let gone = sqlx::query(sql::DELETE).bind(id).execute(&mut *tx).await.map_err(StoreError::db(&what))?;
+        if gone.rows_affected() == 0 {
+            return Ok(false);
+        }
+        // The id was validated when the layer was made: a safe table name.
+        sqlx::query(catalog_sql(format!("DROP TABLE \"{id}\"")))
+            .execute(&mut *tx)
+            .await
+            .map_err(StoreError::db(&what))?;
+        for statement in sql::UNREGISTER.split(';') {
+            sqlx::query(statement).bind(id).execute(&mut *tx).await.map_err(StoreError::db(&what))?;
+        }
+        tx.commit().await.map_err(StoreError::db(what))?;
+        Ok(true)
+    }
+}

@@ -1,0 +1,1 @@
+DELETE FROM machizu_layer_defs WHERE id = $1
