@@ -283,6 +283,9 @@ pub struct FileLayer {
     /// Attribute → the field of the file that fills it (as the file spells it), so that a
     /// replacing file is read the same way whatever the titles have become.
     pub fields: std::collections::BTreeMap<String, String>,
+    /// Whose data it is, shown on the map (「出典：焼津市オープンデータカタログ」).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub attribution: Option<String>,
 }
 
 /// One layer.

@@ -124,6 +124,9 @@ pub struct LayersAddArgs {
     /// A field (as the file names it, or its attribute id) the public may see; repeat for more.
     #[arg(long = "public-field")]
     pub public_fields: Vec<String>,
+    /// Whose data it is, shown on the map, e.g. "出典：焼津市オープンデータカタログ".
+    #[arg(long)]
+    pub attribution: Option<String>,
     #[command(flatten)]
     pub read: ReadArgs,
     #[command(flatten)]
@@ -140,6 +143,9 @@ pub struct LayersSetArgs {
     /// Who sees the layer: public or staff.
     #[arg(long, value_parser = parse_visibility)]
     pub visibility: Option<crate::catalog::Visibility>,
+    /// Whose data it is, shown on the map ("" for none).
+    #[arg(long)]
+    pub attribution: Option<String>,
     /// A field (as the file names it, or its attribute id) to show the public; repeat for more.
     #[arg(long = "public-field")]
     pub public_fields: Vec<String>,
@@ -495,15 +501,15 @@ fn store_config(store: &StoreArgs) -> anyhow::Result<Config> {
     Ok(Config::resolve(file, overrides)?)
 }
 
-/// The config, and the layer `id` of its catalog.
-fn config_and_layer(store: &StoreArgs, id: &str) -> anyhow::Result<(Config, crate::catalog::LayerDef)> {
-    let config = store_config(store)?;
-    let layer = config
-        .catalog
-        .get(id)
-        .ok_or_else(|| anyhow::anyhow!("no layer {id:?} in the catalog (see GET /layers)"))?
-        .clone();
-    Ok((config, layer))
+/// The layer `id`: of the config's catalog, or made from a file and kept in `store`.
+async fn layer_in(config: &Config, store: &dyn Store, id: &str) -> anyhow::Result<crate::catalog::LayerDef> {
+    match config.catalog.get(id) {
+        Some(layer) => Ok(layer.clone()),
+        None => store
+            .layer_def(id)
+            .await?
+            .ok_or_else(|| anyhow::anyhow!("no layer {id:?} in the catalog (see GET /layers)")),
+    }
 }
 
 /// The configured store, prepared for the catalog.
@@ -530,9 +536,14 @@ async fn open_store(config: &Config) -> anyhow::Result<Box<dyn Store>> {
 }
 
 fn export(args: ExportArgs) -> anyhow::Result<()> {
-    let (config, layer) = config_and_layer(&args.store, &args.layer)?;
+    let config = store_config(&args.store)?;
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
-    let features = runtime.block_on(async { anyhow::Ok(open_store(&config).await?.load(&layer).await?) })?;
+    let (layer, features) = runtime.block_on(async {
+        let store = open_store(&config).await?;
+        let layer = layer_in(&config, store.as_ref(), &args.layer).await?;
+        let features = store.load(&layer).await?;
+        anyhow::Ok((layer, features))
+    })?;
     let municipality =
         crate::export::Municipality { code: config.city.code.clone(), name: config.city.name_ja.clone() };
     let write = |out: &mut dyn std::io::Write, path| {
@@ -737,7 +748,7 @@ fn users(command: UsersCommand) -> anyhow::Result<()> {
 
 fn import(args: ImportArgs) -> anyhow::Result<()> {
     use crate::import::{ReadOptions, mapping::Mapping, mojxml::Datum, ogr::OgrOptions};
-    let (config, layer) = config_and_layer(&args.store, &args.layer)?;
+    let config = store_config(&args.store)?;
     let datum = match args.datum {
         DatumArg::Jgd2000 => Datum::Jgd2000,
         DatumArg::Jgd2011 => Datum::Jgd2011,
@@ -745,6 +756,7 @@ fn import(args: ImportArgs) -> anyhow::Result<()> {
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
     runtime.block_on(async {
         let store = open_store(&config).await?;
+        let layer = layer_in(&config, store.as_ref(), &args.layer).await?;
         let mapping = args.mapping.as_deref().map(Mapping::read).transpose()?.unwrap_or_default();
         let ogr = OgrOptions {
             srs: args.srs,
@@ -795,6 +807,7 @@ fn layers(command: LayersCommand) -> anyhow::Result<()> {
                     title: Title::new(&args.title_ja, args.title_en.as_deref().unwrap_or(&args.title_ja)),
                     visibility: if args.public { Visibility::Public } else { Visibility::Staff },
                     public_fields: args.public_fields,
+                    attribution: args.attribution,
                 };
                 let made = crate::layers::add(store.as_ref(), &catalog, &args.file, new, args.read.ogr()).await?;
                 print_report(made.layer.id.as_str(), &made.report, false);
@@ -823,7 +836,8 @@ fn layers(command: LayersCommand) -> anyhow::Result<()> {
                 let attributes = (args.public_fields.into_iter().map(field(Visibility::Public)))
                     .chain(args.staff_fields.into_iter().map(field(Visibility::Staff)))
                     .collect();
-                let change = LayerChange { title, visibility: args.visibility, attributes };
+                let change =
+                    LayerChange { title, visibility: args.visibility, attribution: args.attribution, attributes };
                 print_layer(&crate::layers::update(store.as_ref(), &args.id, &change).await?);
             }
             LayersCommand::Remove { id, .. } => {
@@ -839,6 +853,9 @@ fn layers(command: LayersCommand) -> anyhow::Result<()> {
 fn print_layer(def: &crate::catalog::LayerDef) {
     let who = |v: crate::catalog::Visibility| if v == crate::catalog::Visibility::Public { "public" } else { "staff" };
     println!("{} 「{}」 ({}) {} {}", def.id, def.title.ja, def.title.en, def.geometry.ogc_name(), who(def.visibility));
+    if let Some(a) = def.file.as_ref().and_then(|f| f.attribution.as_ref()) {
+        println!("  {a}");
+    }
     for a in &def.attributes {
         println!(
             "  {:<20} {:<9} {:<7} {}",

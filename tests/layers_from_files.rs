@@ -165,6 +165,8 @@ async fn hydrants_and_a_shapefile_become_layers_from_the_command_line() {
             "--public",
             "--public-field",
             "種別",
+            "--attribution",
+            "出典：焼津市オープンデータカタログ",
         ],
         data,
     );
@@ -181,6 +183,16 @@ async fn hydrants_and_a_shapefile_become_layers_from_the_command_line() {
     assert!(listed.contains("hydrants 「消防水利」 (Fire hydrants) POINT public"), "{listed}");
     assert!(listed.contains("flood_2001 「浸水履歴（平成13年）」"), "{listed}");
     assert!(!listed.contains("bad"), "{listed}");
+    // Open data export: the public fields only.
+    let out = machizu(&["export", "--layer", "hydrants", "--format", "geojson"], data);
+    let exported: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let exported = exported["features"].as_array().unwrap();
+    assert_eq!(exported.len(), rows.len());
+    assert!(
+        exported.iter().all(|f| f["properties"].as_object().unwrap().keys().eq(["kind"].iter())),
+        "{:?}",
+        exported[0]
+    );
 
     let (app, router) = server(data).await;
     let admin = {
@@ -200,6 +212,7 @@ async fn hydrants_and_a_shapefile_become_layers_from_the_command_line() {
     }
     assert_eq!(hydrants["feature_count"], rows.len());
     assert_eq!(hydrants["title"], json!({"ja": "消防水利", "en": "Fire hydrants"}));
+    assert_eq!(layer(&public, "hydrants").unwrap()["attribution"], "出典：焼津市オープンデータカタログ");
     assert_eq!(attribute_names(layer(&public, "hydrants").unwrap()), ["kind"]);
     assert!(layer(&public, "flood_2001").is_none(), "a staff-only layer is not listed for the public");
 
@@ -512,4 +525,52 @@ async fn a_second_process_on_postgis_serves_a_new_layer_within_a_second() {
         assert!(started.elapsed() < Duration::from_secs(1), "B still serves the removed layer");
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_layer_made_from_a_file_travels_with_db_push_and_pull() {
+    use machizu::store::gpkg::GpkgStore;
+    use machizu::store::postgis::PostgisStore;
+    use machizu::store::{LayerStore, Store};
+    let Some(csv) = sample_data(HYDRANTS) else { return };
+    let url = support::fresh_database().await;
+    let (gpkg, back) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    let add = [
+        "layers",
+        "add",
+        csv.to_str().unwrap(),
+        "--id",
+        "hydrants",
+        "--title-ja",
+        "消防水利",
+        "--public-field",
+        "種別",
+    ];
+    assert!(machizu(&add, gpkg.path()).status.success());
+    let copy = |args: &[&str], data: &Path| {
+        let out = Command::new(env!("CARGO_BIN_EXE_machizu"))
+            .args(args)
+            .arg("--data")
+            .arg(data)
+            .args(["--database-url", &url])
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{}", text(&out.stderr));
+    };
+    copy(&["db", "push"], gpkg.path());
+    copy(&["db", "pull"], back.path());
+    let crs = machizu::crs::Epsg::JGD2011_ZONE_X;
+    let source = GpkgStore::open_in(gpkg.path(), crs).await.unwrap();
+    let pg = PostgisStore::connect(&url, crs).await.unwrap();
+    let pulled = GpkgStore::open_in(back.path(), crs).await.unwrap();
+    let def = source.layer_def("hydrants").await.unwrap().unwrap();
+    let records = source.export(&def).await.unwrap();
+    assert!(!records.is_empty());
+    for store in [&pg as &dyn Store, &pulled] {
+        assert_eq!(store.layer_defs().await.unwrap(), std::slice::from_ref(&def), "{}", store.kind());
+        assert_eq!(store.export(&def).await.unwrap(), records, "{}", store.kind());
+    }
+    // Pushing again replaces: still one layer, not two.
+    copy(&["db", "push", "--replace"], gpkg.path());
+    assert_eq!(pg.layer_defs().await.unwrap().len(), 1);
 }

@@ -36,6 +36,11 @@ export function valueLabel(lang, value) {
   return lang === "en" ? (en.values[value] ?? value) : value;
 }
 
+/** Teaches the English of a Japanese data value (the title of a layer made from a file). */
+export function learnValue(ja, english) {
+  if (english && english !== ja) en.values[ja] = english;
+}
+
 /** A style with its sources' URLs made absolute (MapLibre wants them so). */
 export async function loadStyle(url) {
   const response = await fetch(url);

@@ -5,6 +5,7 @@ import {
   attributeTable, buildLayerList, createMap, featureAt, followVehicles, initialLang, keepPopupInView, loadStyle,
   maplibregl, refreshTiles, rememberLang, strings, styleLayersOf,
 } from "/web/common.js";
+import { addFileLayers } from "/web/file-layers.js";
 import { addLabels, setLabelLang } from "/web/labels.js";
 import { noticeBanner } from "/web/notices.js";
 import { cameraPanel, stationPanel } from "/web/sensors.js";
@@ -23,6 +24,7 @@ const [style, catalog] = await Promise.all([
   fetch("/layers").then((r) => r.json()),
 ]);
 const byId = new Map(catalog.layers.map((l) => [l.id, l]));
+addFileLayers(style, catalog);
 addLabels(style, catalog, { lang });
 
 // Embed: only the layers asked for (and the basemap and the boundary that frame them).

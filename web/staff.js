@@ -1,13 +1,16 @@
 // The staff map (/staff): sign-in, then every layer through the staff area (/staff/api) with a
 // layer list (toggle, opacity, legend), attributes on a click, search, live snowplows and
-// trails, editing, measuring, playback and printing (the last four in their own modules).
+// trails, editing, measuring, playback and printing, and for admins layers made from files (the
+// last five in their own modules).
 import {
   attributeTable, buildLayerList, createMap, featureAt, followVehicles, initialLang, keepPopupInView, loadStyle,
   maplibregl, refreshTiles, rememberLang, strings,
 } from "/web/common.js";
+import { addFileLayers } from "/web/file-layers.js";
 import { addLabels, setLabelLang } from "/web/labels.js";
 import { cameraPanel, stationPanel } from "/web/sensors.js";
 import { EDITABLE, drawLine, openEditor } from "/web/staff-edit.js";
+import { setupLayerAdmin } from "/web/staff-layers.js";
 import { setupNotices } from "/web/staff-notices.js";
 import { setupScalePrint } from "/web/staff-print.js";
 import { setupMeasure, setupPlayback, setupPrint } from "/web/staff-tools.js";
@@ -95,6 +98,7 @@ const ctx = {
   api,
   SignedOut,
   lang: () => lang,
+  role: () => session?.user.role,
   t,
   status(message) {
     $("status").textContent = message;
@@ -116,6 +120,7 @@ async function start(body) {
     loadStyle("/styles/staff.json"),
     api("/layers").then((r) => r.json()),
   ]);
+  addFileLayers(style, catalog);
   addLabels(style, catalog, { lang, staffMap: true });
   Object.assign(ctx, { style, catalog, byId: new Map(catalog.layers.map((l) => [l.id, l])) });
   const notice = $("notice");
@@ -149,6 +154,7 @@ async function start(body) {
   setupPrint(ctx);
   setupScalePrint(ctx);
   ctx.notices = setupNotices(ctx);
+  map.once("load", () => setupLayerAdmin(ctx));
   $("new-road-event").addEventListener("click", async () => {
     const line = await drawLine(ctx);
     if (line) openEditor(ctx, "road_events", null, line);

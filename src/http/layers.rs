@@ -47,6 +47,7 @@ pub fn describe(app: &AppState, layer: &LayerDef, audience: Audience) -> Value {
     });
     if let Some(file) = &layer.file {
         d["colour"] = json!(file.colour);
+        d["attribution"] = json!(file.attribution);
     }
     if let Some(label) = layer.label_for(audience) {
         d["label"] = json!(label);
@@ -165,7 +166,7 @@ pub async fn list_files(State(app): State<AppState>, caller: Caller) -> Result<J
 
 /// `POST /admin/layers`: makes a layer from a file (admin), all or nothing.
 #[utoipa::path(post, path = "/admin/layers", tag = "layers", security(("api_key" = [])),
-    request_body(content_type = "multipart/form-data", description = "`file`: zipped Shapefile, GeoPackage, GeoJSON, CSV with 緯度/経度, FlatGeobuf; `id`, `title_ja`, `title_en`; `visibility` (public or staff, the default); `public_field` (repeated): fields the public may see; `srs`, `encoding`, `source_layer` as for `machizu import`"),
+    request_body(content_type = "multipart/form-data", description = "`file`: zipped Shapefile, GeoPackage, GeoJSON, CSV with 緯度/経度, FlatGeobuf; `id`, `title_ja`, `title_en`; `visibility` (public or staff, the default); `attribution` (出典); `public_field` (repeated): fields the public may see; `srs`, `encoding`, `source_layer` as for `machizu import`"),
     responses((status = 201, description = "the layer and the import report"), (status = 400, body = ErrorBody),
               (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 413, body = ErrorBody)))]
 pub async fn add_file(State(app): State<AppState>, caller: Caller, form: Multipart) -> Result<Response, ApiError> {
@@ -178,6 +179,7 @@ pub async fn add_file(State(app): State<AppState>, caller: Caller, form: Multipa
         title: Title::new(ja, form.get("title_en").unwrap_or(ja)),
         visibility: visibility(form.get("visibility"))?,
         public_fields: form.fields.iter().filter(|(n, _)| n == "public_field").map(|(_, v)| v.clone()).collect(),
+        attribution: form.get("attribution").map(str::to_owned),
     };
     // The configured layers, the untiled ones too, and those made from files.
     let mut catalog = app.config.catalog.clone();
@@ -222,7 +224,7 @@ pub async fn replace_file(
 
 /// `PATCH /admin/layers/{id}`: changes titles and who sees the layer and its attributes (admin).
 #[utoipa::path(patch, path = "/admin/layers/{id}", tag = "layers", security(("api_key" = [])),
-    request_body(content_type = "application/json", description = "`{\"title\": {\"ja\", \"en\"}, \"visibility\": \"public\"|\"staff\", \"attributes\": {\"<id or field>\": {\"title\", \"visibility\"}}}`, each optional"),
+    request_body(content_type = "application/json", description = "`{\"title\": {\"ja\", \"en\"}, \"visibility\": \"public\"|\"staff\", \"attribution\", \"attributes\": {\"<id or field>\": {\"title\", \"visibility\"}}}`, each optional"),
     responses((status = 200, description = "the layer as stored now"), (status = 400, body = ErrorBody),
               (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
 pub async fn update_file(

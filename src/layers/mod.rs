@@ -69,6 +69,8 @@ pub struct NewLayer {
     pub visibility: Visibility,
     /// Fields (as the file spells them) or attribute ids to make public; all others are staff.
     pub public_fields: Vec<String>,
+    /// Whose data it is (出典), shown on the map.
+    pub attribution: Option<String>,
 }
 
 /// What a file held and what became of it.
@@ -84,6 +86,8 @@ pub struct Made {
 pub struct LayerChange {
     pub title: Option<Title>,
     pub visibility: Option<Visibility>,
+    /// Whose data it is (出典); empty for none.
+    pub attribution: Option<String>,
     /// Attribute id (or the field of the file it came from) → its change.
     #[serde(default)]
     pub attributes: BTreeMap<String, AttributeChange>,
@@ -164,6 +168,9 @@ pub async fn update(store: &dyn Store, id: &str, change: &LayerChange) -> Result
     }
     if let Some(v) = change.visibility {
         def.visibility = v;
+    }
+    if let (Some(a), Some(file)) = (&change.attribution, def.file.as_mut()) {
+        file.attribution = Some(a.trim().to_owned()).filter(|a| !a.is_empty());
     }
     let fields = def.file.as_ref().map(|f| f.fields.clone()).unwrap_or_default();
     for (name, c) in &change.attributes {
@@ -334,6 +341,7 @@ impl Schema {
             file: Some(FileLayer {
                 colour: colour.to_owned(),
                 fields: self.fields.iter().map(|(f, a, _)| (a.clone(), f.clone())).collect(),
+                attribution: new.attribution.filter(|a| !a.trim().is_empty()),
             }),
         }
         .with_source_attribute();
@@ -414,8 +422,9 @@ impl Kind {
                     Kind::Nothing
                 } else if code {
                     Kind::Text
-                } else if digits.len() <= 15 && digits.bytes().all(|b| b.is_ascii_digit()) {
-                    Kind::Int
+                } else if digits.bytes().all(|b| b.is_ascii_digit()) {
+                    // Past 15 digits a number is an identifier: doubles would round it.
+                    if digits.len() <= 15 { Kind::Int } else { Kind::Text }
                 } else if s.parse::<f64>().is_ok_and(f64::is_finite)
                     && s.bytes().all(|b| b"0123456789.-+eE".contains(&b))
                 {

@@ -19,7 +19,7 @@ pub struct CopyReport {
     pub layers: Vec<(String, usize)>,
 }
 
-/// Copies every catalog layer of `from` into `to`. Without `replace`, a target that already
+/// Copies every catalog layer of `from`, and every layer made from a file, into `to`. Without `replace`, a target that already
 /// holds features is refused.
 pub async fn copy(
     from: &dyn Store,
@@ -37,7 +37,19 @@ pub async fn copy(
     }
     from.prepare(catalog).await?;
     to.prepare(catalog).await?;
+    // The layers made from files travel too, definitions and data.
+    let defs = from.layer_defs().await?;
+    let mut all = catalog.clone();
+    for def in &defs {
+        all.push(def.clone()).map_err(|e| refuse(e.to_string()))?;
+    }
     if !replace {
+        if let Some(def) = to.layer_defs().await?.first() {
+            return Err(refuse(format!(
+                "the target already holds layer {} made from a file; pass --replace to overwrite it",
+                def.id
+            )));
+        }
         for layer in catalog.layers() {
             let n = to.count(layer).await?;
             if n > 0 {
@@ -49,7 +61,7 @@ pub async fn copy(
         }
     }
     let mut layers = Vec::new();
-    for layer in catalog.layers() {
+    for layer in all.layers() {
         layers.push((layer.clone(), from.export(layer).await?));
     }
     // The target ends up with the source's entries, and without those the source lacks (a
@@ -58,6 +70,6 @@ pub async fn copy(
     for key in META_KEYS {
         meta.push(((*key).to_owned(), from.meta(key).await?));
     }
-    to.replace(&layers, &meta).await?;
+    to.replace(&defs, &layers, &meta).await?;
     Ok(CopyReport { layers: layers.iter().map(|(l, r)| (l.id.to_string(), r.len())).collect() })
 }

@@ -437,11 +437,13 @@ pub trait Store:
     /// Every feature of a layer with its version and times, by ascending id (for copies).
     async fn export(&self, layer: &LayerDef) -> Result<Vec<Record>, StoreError>;
 
-    /// Replaces the whole content of these layers, keeping ids, versions and times, and sets
-    /// these metadata entries (`None` removes one) — all in one transaction. New ids continue
-    /// after the largest.
+    /// Replaces the whole content of these layers, keeping ids, versions and times, makes the
+    /// layers made from files exactly `defs` (their data among `layers`), and sets these
+    /// metadata entries (`None` removes one) — all in one transaction. New ids continue after
+    /// the largest.
     async fn replace(
         &self,
+        defs: &[LayerDef],
         layers: &[(LayerDef, Vec<Record>)],
         meta: &[(String, Option<String>)],
     ) -> Result<(), StoreError>;

@@ -3,6 +3,7 @@
 //! that GDAL and QGIS open them too.
 
 use async_trait::async_trait;
+use sqlx::sqlite::SqliteConnection;
 
 use super::GpkgStore;
 use crate::catalog::LayerDef;
@@ -20,6 +21,41 @@ mod sql {
 }
 
 impl GpkgStore {
+    /// Makes a layer within `tx`: its definition and its (new) table.
+    pub(super) async fn create_in(&self, tx: &mut SqliteConnection, def: &LayerDef) -> Result<(), StoreError> {
+        sqlx::query(sql::INSERT)
+            .bind(def.id.as_str())
+            .bind(to_json(def))
+            .bind(now())
+            .execute(&mut *tx)
+            .await
+            .map_err(StoreError::db(format!("making layer {}", def.id)))?;
+        self.make_table(tx, def, false).await
+    }
+
+    /// Removes a layer within `tx`, definition, table and registration; false if none.
+    pub(super) async fn drop_in(tx: &mut SqliteConnection, id: &str) -> Result<bool, StoreError> {
+        let what = || StoreError::db(format!("removing layer {id}"));
+        let gone = sqlx::query(sql::DELETE).bind(id).execute(&mut *tx).await.map_err(what())?;
+        if gone.rows_affected() == 0 {
+            return Ok(false);
+        }
+        // The id was validated when the layer was made: a safe table name.
+        sqlx::query(catalog_sql(format!("DROP TABLE \"{id}\""))).execute(&mut *tx).await.map_err(what())?;
+        for statement in sql::UNREGISTER.split(';') {
+            sqlx::query(statement).bind(id).execute(&mut *tx).await.map_err(what())?;
+        }
+        Ok(true)
+    }
+
+    /// Every stored layer's id, within `tx`.
+    pub(super) async fn def_ids(tx: &mut SqliteConnection) -> Result<Vec<String>, StoreError> {
+        sqlx::query_scalar("SELECT id FROM machizu_layer_defs")
+            .fetch_all(&mut *tx)
+            .await
+            .map_err(StoreError::db("reading the layers made from files"))
+    }
+
     async fn select_defs(&self, id: Option<&str>) -> Result<Vec<LayerDef>, StoreError> {
         let rows: Vec<(String, String)> = sqlx::query_as(sql::SELECT)
             .bind(id)
@@ -44,14 +80,7 @@ impl LayerStore for GpkgStore {
         let rows = new_rows(def, features)?;
         let what = format!("making layer {}", def.id);
         let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await.map_err(StoreError::db(&what))?;
-        sqlx::query(sql::INSERT)
-            .bind(def.id.as_str())
-            .bind(to_json(def))
-            .bind(now())
-            .execute(&mut *tx)
-            .await
-            .map_err(StoreError::db(&what))?;
-        self.make_table(&mut tx, def, false).await?;
+        self.create_in(&mut tx, def).await?;
         let ids = self.write_rows(&mut tx, def, &rows).await?;
         tx.commit().await.map_err(StoreError::db(what))?;
         Ok(ids)
@@ -99,19 +128,8 @@ impl LayerStore for GpkgStore {
     async fn drop_layer(&self, id: &str) -> Result<bool, StoreError> {
         let what = format!("removing layer {id}");
         let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await.map_err(StoreError::db(&what))?;
-        let gone = sqlx::query(sql::DELETE).bind(id).execute(&mut *tx).await.map_err(StoreError::db(&what))?;
-        if gone.rows_affected() == 0 {
-            return Ok(false);
-        }
-        // The id was validated when the layer was made: a safe table name.
-        sqlx::query(catalog_sql(format!("DROP TABLE \"{id}\"")))
-            .execute(&mut *tx)
-            .await
-            .map_err(StoreError::db(&what))?;
-        for statement in sql::UNREGISTER.split(';') {
-            sqlx::query(statement).bind(id).execute(&mut *tx).await.map_err(StoreError::db(&what))?;
-        }
+        let gone = Self::drop_in(&mut tx, id).await?;
         tx.commit().await.map_err(StoreError::db(what))?;
-        Ok(true)
+        Ok(gone)
     }
 }

@@ -3,6 +3,7 @@
 //! table per layer with the change triggers of every layer.
 
 use async_trait::async_trait;
+use sqlx::postgres::PgConnection;
 
 use super::PostgisStore;
 use crate::catalog::LayerDef;
@@ -18,6 +19,38 @@ mod sql {
 }
 
 impl PostgisStore {
+    /// Makes a layer within `tx`: its definition (whose notification reaches other processes
+    /// before its features') and its (new) table.
+    pub(super) async fn create_in(&self, tx: &mut PgConnection, def: &LayerDef) -> Result<(), StoreError> {
+        sqlx::query(sql::INSERT)
+            .bind(def.id.as_str())
+            .bind(to_json(def))
+            .execute(&mut *tx)
+            .await
+            .map_err(StoreError::db(format!("making layer {}", def.id)))?;
+        self.make_table(tx, def, false).await
+    }
+
+    /// Removes a layer within `tx`, definition and table; false if none.
+    pub(super) async fn drop_in(tx: &mut PgConnection, id: &str) -> Result<bool, StoreError> {
+        let what = || StoreError::db(format!("removing layer {id}"));
+        let gone = sqlx::query(sql::DELETE).bind(id).execute(&mut *tx).await.map_err(what())?;
+        if gone.rows_affected() == 0 {
+            return Ok(false);
+        }
+        // The id was validated when the layer was made: a safe table name.
+        sqlx::query(catalog_sql(format!("DROP TABLE \"{id}\""))).execute(&mut *tx).await.map_err(what())?;
+        Ok(true)
+    }
+
+    /// Every stored layer's id, within `tx`.
+    pub(super) async fn def_ids(tx: &mut PgConnection) -> Result<Vec<String>, StoreError> {
+        sqlx::query_scalar("SELECT id FROM machizu_layer_defs")
+            .fetch_all(&mut *tx)
+            .await
+            .map_err(StoreError::db("reading the layers made from files"))
+    }
+
     async fn select_defs(&self, id: Option<&str>) -> Result<Vec<LayerDef>, StoreError> {
         let rows: Vec<(String, String)> = sqlx::query_as(sql::SELECT)
             .bind(id)
@@ -42,14 +75,7 @@ impl LayerStore for PostgisStore {
         let rows = new_rows(def, features)?;
         let what = format!("making layer {}", def.id);
         let mut tx = self.pool.begin().await.map_err(StoreError::db(&what))?;
-        // The definition first: its notification reaches other processes before the features'.
-        sqlx::query(sql::INSERT)
-            .bind(def.id.as_str())
-            .bind(to_json(def))
-            .execute(&mut *tx)
-            .await
-            .map_err(StoreError::db(&what))?;
-        self.make_table(&mut tx, def, false).await?;
+        self.create_in(&mut tx, def).await?;
         let ids = self.write_rows(&mut tx, def, &rows).await?;
         tx.commit().await.map_err(StoreError::db(what))?;
         Ok(ids)
@@ -96,16 +122,8 @@ impl LayerStore for PostgisStore {
     async fn drop_layer(&self, id: &str) -> Result<bool, StoreError> {
         let what = format!("removing layer {id}");
         let mut tx = self.pool.begin().await.map_err(StoreError::db(&what))?;
-        let gone = sqlx::query(sql::DELETE).bind(id).execute(&mut *tx).await.map_err(StoreError::db(&what))?;
-        if gone.rows_affected() == 0 {
-            return Ok(false);
-        }
-        // The id was validated when the layer was made: a safe table name.
-        sqlx::query(catalog_sql(format!("DROP TABLE \"{id}\"")))
-            .execute(&mut *tx)
-            .await
-            .map_err(StoreError::db(&what))?;
+        let gone = Self::drop_in(&mut tx, id).await?;
         tx.commit().await.map_err(StoreError::db(what))?;
-        Ok(true)
+        Ok(gone)
     }
 }

@@ -465,10 +465,18 @@ impl Store for PostgisStore {
 
     async fn replace(
         &self,
+        defs: &[LayerDef],
         layers: &[(LayerDef, Vec<Record>)],
         meta: &[(String, Option<String>)],
     ) -> Result<(), StoreError> {
         let mut tx = self.pool.begin().await.map_err(StoreError::db("starting a transaction"))?;
+        // The layers made from files: the target's go, the source's come (their data below).
+        for id in Self::def_ids(&mut tx).await? {
+            Self::drop_in(&mut tx, &id).await?;
+        }
+        for def in defs {
+            self.create_in(&mut tx, def).await?;
+        }
         for (layer, records) in layers {
             let t = layer.id.as_str();
             let rows = kept_rows(layer, records)?;
