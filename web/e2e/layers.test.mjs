@@ -2,7 +2,8 @@
 // and one of its Shapefiles (zipped) in the staff map; a file without coordinates changes
 // nothing and says why; the new layers are listed and drawn, their Japanese field names kept,
 // counts and values as in the files; the public sees the public layer with only the field made
-// public — in tiles, features and search — and never the staff-only layer; removal takes it off.
+// public — in tiles, features and search — and never the staff-only layer; replacing the data
+// swaps it whole; removal takes the layer off.
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
 import { execFileSync } from "node:child_process";
@@ -163,6 +164,16 @@ test("an admin makes layers from Yaizu's hydrant CSV and a zipped Shapefile; the
   assert.ok((await pub.textContent(".maplibregl-ctrl-attrib")).includes(attribution), "the layer's 出典, as text");
   await pub.screenshot({ path: join(artifacts, "public-layer-from-file-360.png") });
   assert.deepEqual(publicErrors, []);
+
+  // Replaced by ten of them, in one go: the report, and ten drawn where there were more.
+  const ten = [readFileSync(HYDRANTS, "utf8").split("\n")[0], ...rows.slice(0, 10).map((r) => r.join(","))].join("\n");
+  await page.click('button[aria-label="設定: 消防水利"]');
+  await page.locator('#layer-form input[name="replace"]').setInputFiles({ name: "hydrants-10.csv", mimeType: "text/csv", buffer: Buffer.from(ten) });
+  await page.click('#layer-form fieldset button');
+  await page.waitForFunction((n) => document.querySelector("#layer-form [role=status]")?.textContent.includes(`${n} 件を 10 件に`), rows.length);
+  const count = await page.evaluate(async () => (await (await fetch("/staff/api/ogc/collections/hydrants/items?limit=1000")).json()).features.length);
+  assert.equal(count, 10);
+  await page.keyboard.press("Escape");
 
   // Removed: off the map and the list.
   await page.click('button[aria-label="設定: 浸水履歴（平成13年）"]');
