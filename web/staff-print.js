@@ -3,7 +3,8 @@
 // and at which zoom the scale is true at the map's centre (GET /print/layout); the map is drawn
 // again off screen at that size and zoom, at print resolution, with the layers and labels now
 // showing, and sent back with the sheet (POST /print), which returns the PDF.
-import { catalogLayerOf, maplibregl, valueLabel } from "/web/common.js";
+import { maplibregl } from "/web/common.js";
+import { legendGroups } from "/web/staff-tools.js";
 
 const $ = (id) => document.getElementById(id);
 const SCALES = [500, 1000, 2500, 5000, 10000];
@@ -14,24 +15,6 @@ function viewScale(map) {
   const scale = metresPerPx / (0.0254 / 96);
   const pow = 10 ** (Math.floor(Math.log10(scale)) - 1);
   return Math.round(scale / pow) * pow;
-}
-
-/** The legend of the layers showing: each layer's title and its entries. */
-function legendGroups(ctx) {
-  const lang = ctx.lang();
-  const groups = new Map();
-  for (const layer of ctx.map.getStyle().layers) {
-    const id = catalogLayerOf(layer);
-    const entries = layer.metadata?.["machizu:legend"] ?? [];
-    if (!id || !entries.length || ctx.map.getLayoutProperty(layer.id, "visibility") === "none") continue;
-    const plowed = layer.metadata?.["machizu:legend-title"] === "plowed";
-    const title = plowed ? ctx.t().plowed : (ctx.byId.get(id)?.title[lang] ?? id);
-    const group = groups.get(title) ?? groups.set(title, []).get(title);
-    for (const [colour, value] of entries) {
-      group.push({ colour, label: plowed ? ctx.t().plowedClass[value] : valueLabel(lang, value) });
-    }
-  }
-  return [...groups].map(([title, entries]) => ({ title, entries }));
 }
 
 /** Draws the current map off screen at `layout`'s size and zoom; resolves to a PNG. */

@@ -172,19 +172,29 @@ export function setupPlayback(ctx) {
   });
 }
 
-/** The legend of what is drawn now: [colour, text] per visible style layer's entries. */
-function visibleLegend(ctx) {
+/** The legend of the layers showing: each layer's title and its entries. */
+export function legendGroups(ctx) {
   const lang = ctx.lang();
-  const entries = [];
+  const groups = new Map();
   for (const layer of ctx.map.getStyle().layers) {
     const id = catalogLayerOf(layer);
-    if (!id || ctx.map.getLayoutProperty(layer.id, "visibility") === "none") continue;
+    const entries = layer.metadata?.["machizu:legend"] ?? [];
+    if (!id || !entries.length || ctx.map.getLayoutProperty(layer.id, "visibility") === "none") continue;
     const plowed = layer.metadata?.["machizu:legend-title"] === "plowed";
-    for (const [colour, value] of layer.metadata?.["machizu:legend"] ?? []) {
-      entries.push([colour, plowed ? `${ctx.t().plowed}: ${ctx.t().plowedClass[value]}` : valueLabel(lang, value)]);
+    const title = plowed ? ctx.t().plowed : (ctx.byId.get(id)?.title[lang] ?? id);
+    const group = groups.get(title) ?? groups.set(title, []).get(title);
+    for (const [colour, value] of entries) {
+      group.push({ colour, label: plowed ? ctx.t().plowedClass[value] : valueLabel(lang, value) });
     }
   }
-  return entries;
+  return [...groups].map(([title, entries]) => ({ title, entries }));
+}
+
+/** The legend of what is drawn now, as [colour, text] (plowed classes named as such). */
+function visibleLegend(ctx) {
+  const plowed = ctx.t().plowed;
+  return legendGroups(ctx).flatMap(({ title, entries }) =>
+    entries.map(({ colour, label }) => [colour, title === plowed ? `${plowed}: ${label}` : label]));
 }
 
 /** The attributions of the visible sources, as text. */

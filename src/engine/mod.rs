@@ -7,6 +7,8 @@
 //! layer are dropped. Later changes go through [`Engine::apply_changes`], which makes the next
 //! version of the layer from the changed features alone and drops only the cached tiles they
 //! touch. [`Engine::tile`] serves a tile from the cache or renders it ([`render::render_tile`]).
+//! The catalog can change while serving: [`Engine::put_layer`] and [`Engine::remove_layer`] add,
+//! redefine and remove layers made from files, swapping in a new catalog that readers never wait for.
 //!
 //! The engine knows nothing of HTTP or SQL.
 
@@ -94,23 +96,23 @@ impl Engine {
     /// Adds a layer with its features (in the store CRS), or replaces the definition and
     /// features of the layer with its id; its cached tiles are dropped.
     pub fn put_layer(&self, def: LayerDef, features: Vec<Feature>) -> Result<(), EngineError> {
-        let data = LayerData::build(def.clone(), features, self.store_crs)?;
         let id = def.id.to_string();
+        let data = LayerData::build(def.clone(), features, self.store_crs)?;
         let _catalog = self.catalog_write.lock().unwrap_or_else(|e| e.into_inner());
-        let slot = match self.layers.load().get(&id) {
-            Some(slot) => slot.clone(),
-            None => {
-                let slot = Arc::new(LayerSlot::new(LayerData::build(def.clone(), Vec::new(), self.store_crs)?));
-                let mut layers = HashMap::clone(&self.layers.load());
-                layers.insert(id.clone(), slot.clone());
-                self.layers.store(Arc::new(layers));
-                slot
+        match self.layers.load().get(&id).cloned() {
+            Some(slot) => {
+                let _write = slot.write.lock().unwrap_or_else(|e| e.into_inner());
+                slot.data.store(Arc::new(data));
+                slot.edits.fetch_add(1, Ordering::SeqCst);
             }
-        };
+            None => {
+                let mut layers = HashMap::clone(&self.layers.load());
+                layers.insert(id.clone(), Arc::new(LayerSlot::new(data)));
+                self.layers.store(Arc::new(layers));
+            }
+        }
+        // The data first: whoever finds the layer in the catalog finds its data.
         self.catalog.store(Arc::new(self.catalog.load().with(def)));
-        let _write = slot.write.lock().unwrap_or_else(|e| e.into_inner());
-        slot.data.store(Arc::new(data));
-        slot.edits.fetch_add(1, Ordering::SeqCst);
         self.epoch.fetch_add(1, Ordering::SeqCst);
         self.cache.invalidate_layer(&id);
         Ok(())

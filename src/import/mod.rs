@@ -110,6 +110,23 @@ pub struct Batch {
     pub notes: Vec<String>,
 }
 
+impl Batch {
+    /// The report of writing this batch: `imported` features written, `replaced` gone.
+    pub fn report(self, imported: usize, replaced: u64, elapsed: Duration) -> ImportReport {
+        ImportReport {
+            documents: self.documents,
+            read: self.read,
+            imported,
+            replaced,
+            repaired: self.repaired,
+            split: self.split,
+            skipped: self.skipped,
+            notes: self.notes,
+            elapsed,
+        }
+    }
+}
+
 pub use crate::catalog::SOURCE_ATTRIBUTE;
 
 /// Told how an import goes, for a progress display. Every method does nothing by default.
@@ -360,17 +377,7 @@ pub async fn import(
         let (ids, replaced) = store.insert_keyed(layer, &batch.features, &key).await?;
         (ids.len(), replaced)
     };
-    Ok(ImportReport {
-        documents: batch.documents,
-        read: batch.read,
-        imported,
-        replaced,
-        repaired: batch.repaired,
-        split: batch.split,
-        skipped: batch.skipped,
-        notes: batch.notes,
-        elapsed: started.elapsed(),
-    })
+    Ok(batch.report(imported, replaced, started.elapsed()))
 }
 
 /// An XML document's name (the file, or `archive.zip!entry.xml`) and bytes.

@@ -132,7 +132,7 @@ pub async fn add(
         return Err(nothing_read(&batch.skipped));
     }
     let ids = store.create_layer(&def, &batch.features).await?;
-    Ok(Made { layer: def, report: report(batch, ids.len(), 0, started) })
+    Ok(Made { layer: def, report: batch.report(ids.len(), 0, started.elapsed()) })
 }
 
 /// Replaces every feature of a layer made from a file with those of `path`, read the way the
@@ -154,7 +154,7 @@ pub async fn replace(store: &dyn Store, id: &str, path: &Path, options: OgrOptio
         return Err(nothing_read(&batch.skipped));
     }
     let (ids, replaced) = store.replace_layer(&def, &batch.features).await?;
-    Ok(Made { layer: def, report: report(batch, ids.len(), replaced, started) })
+    Ok(Made { layer: def, report: batch.report(ids.len(), replaced, started.elapsed()) })
 }
 
 /// Changes titles and visibility of a layer made from a file; returns it as stored now.
@@ -219,20 +219,6 @@ fn nothing_read(skipped: &[String]) -> LayerError {
         "no feature in the file could be read: {}",
         if why.is_empty() { "it is empty".into() } else { why.join("; ") }
     ))
-}
-
-fn report(batch: import::Batch, imported: usize, replaced: u64, started: std::time::Instant) -> ImportReport {
-    ImportReport {
-        documents: batch.documents,
-        read: batch.read,
-        imported,
-        replaced,
-        repaired: batch.repaired,
-        split: batch.split,
-        skipped: batch.skipped,
-        notes: batch.notes,
-        elapsed: started.elapsed(),
-    }
 }
 
 /// A layer's schema as inferred from a file.
