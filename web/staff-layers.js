@@ -27,10 +27,11 @@ function reportOf(t, summary, report) {
   return box;
 }
 
+/**
+ * Sets up the admin's panel; returns `show`, which shows it to admins (with their layers) and
+ * hides it from everyone else, as whoever is signed in now.
+ */
 export function setupLayerAdmin(ctx) {
-  const admin = $("layer-admin");
-  admin.hidden = ctx.role() !== "admin";
-  if (admin.hidden) return;
   const t = () => ctx.t();
   const lang = () => ctx.lang();
   const form = $("layer-add");
@@ -138,7 +139,7 @@ export function setupLayerAdmin(ctx) {
       el("fieldset", {}, el("legend", { textContent: tt.replaceData }), labelled(tt.replaceFile, replaceFile), replace),
       el("div", { className: "buttons" }, remove),
     );
-    const show = (text, isError) => {
+    const say = (text, isError) => {
       message.hidden = !isError;
       message.textContent = isError ? text : "";
       status.replaceChildren(isError ? "" : text);
@@ -147,7 +148,7 @@ export function setupLayerAdmin(ctx) {
     f.onsubmit = async (e) => {
       e.preventDefault();
       const ja = f.elements.title_ja.value.trim();
-      if (!ja) return show(`${tt.layerTitleJa}: ${f.elements.title_ja.validationMessage || "—"}`, true);
+      if (!ja) return say(`${tt.layerTitleJa}: ${f.elements.title_ja.validationMessage || "—"}`, true);
       const attributes = Object.fromEntries(
         layer.attributes.map((a) => [a.name, { visibility: f.elements[`public:${a.name}`].checked ? "public" : "staff" }]),
       );
@@ -158,22 +159,22 @@ export function setupLayerAdmin(ctx) {
         attributes,
       };
       const response = await ctx.api(`/admin/layers/${layer.id}`, { method: "PATCH", body });
-      if (!response.ok) return show(await failure(response), true);
+      if (!response.ok) return say(await failure(response), true);
       layer = (await response.json()).layer;
-      show(tt.layerSaved(layer.title[lang()] || layer.title.ja));
+      say(tt.layerSaved(layer.title[lang()] || layer.title.ja));
       await refresh(layer.id);
     };
     replace.onclick = async () => {
       const file = replaceFile.files[0];
-      if (!file) return show(`${tt.replaceFile}: ${replaceFile.validationMessage || tt.replaceFile}`, true);
+      if (!file) return say(`${tt.replaceFile}: ${replaceFile.validationMessage || tt.replaceFile}`, true);
       const body = new FormData();
       body.append("file", file);
       replace.disabled = true;
       try {
         const response = await ctx.api(`/admin/layers/${layer.id}/data`, { method: "PUT", body });
-        if (!response.ok) return show(`${tt.layerReplaceFailed} ${await failure(response)}`, true);
+        if (!response.ok) return say(`${tt.layerReplaceFailed} ${await failure(response)}`, true);
         const { report } = await response.json();
-        show(reportOf(tt, tt.layerReplaced(title, report.imported, report.replaced), report));
+        say(reportOf(tt, tt.layerReplaced(title, report.imported, report.replaced), report));
         await refresh(layer.id);
       } finally {
         replace.disabled = false;
@@ -182,7 +183,7 @@ export function setupLayerAdmin(ctx) {
     remove.onclick = async () => {
       if (!confirm(tt.removeConfirm(title))) return;
       const response = await ctx.api(`/admin/layers/${layer.id}`, { method: "DELETE" });
-      if (!response.ok) return show(await failure(response), true);
+      if (!response.ok) return say(await failure(response), true);
       dialog.close();
       ctx.status(tt.layerRemoved(title));
       await refresh(layer.id, true);
@@ -192,5 +193,10 @@ export function setupLayerAdmin(ctx) {
     f.elements.title_ja.focus();
   }
 
-  list();
+  function show() {
+    $("layer-admin").hidden = ctx.role() !== "admin";
+    if (ctx.role() === "admin") list();
+  }
+  show();
+  return { show };
 }

@@ -90,6 +90,7 @@ for (const button of document.querySelectorAll(".lang")) {
       setLabelLang(ctx.map, lang);
     }
     ctx.notices?.draw();
+    ctx.layerAdmin?.show();
   });
 }
 
@@ -113,6 +114,7 @@ async function start(body) {
   $("app").hidden = false;
   translate();
   if (ctx.map) {
+    ctx.layerAdmin?.show();
     ctx.stopLive = followVehicles(ctx.map, `${API}/live/stream`);
     return;
   }
@@ -154,7 +156,9 @@ async function start(body) {
   setupPrint(ctx);
   setupScalePrint(ctx);
   ctx.notices = setupNotices(ctx);
-  map.once("load", () => setupLayerAdmin(ctx));
+  map.once("load", () => {
+    ctx.layerAdmin = setupLayerAdmin(ctx);
+  });
   $("new-road-event").addEventListener("click", async () => {
     const line = await drawLine(ctx);
     if (line) openEditor(ctx, "road_events", null, line);
