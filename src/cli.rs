@@ -51,6 +51,28 @@ pub enum Command {
     /// titles and who sees what, remove it. Built-in layers keep their config.
     #[command(subcommand)]
     Layers(LayersCommand),
+    /// Write a consistent copy of the embedded GeoPackage store (and the camera images it names,
+    /// to camera-images/ beside it) while the server runs and writes. For PostGIS use pg_dump
+    /// (docs/operations.md).
+    Backup {
+        /// The backup file to write (it must not exist), e.g. /backup/machizu-20261204.gpkg.
+        #[arg(long)]
+        output: PathBuf,
+        #[command(flatten)]
+        store: StoreArgs,
+    },
+    /// Put a backup in place as the embedded store of --data (stop the server first). The backup
+    /// is checked before anything is replaced.
+    Restore {
+        /// The backup file (from `machizu backup`).
+        #[arg(long)]
+        from: PathBuf,
+        /// Overwrite the store that is there.
+        #[arg(long)]
+        replace: bool,
+        #[command(flatten)]
+        store: StoreArgs,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -473,6 +495,8 @@ pub fn main() -> ExitCode {
         Command::Sensors(command) => sensors(command),
         Command::Users(command) => users(command),
         Command::Layers(command) => layers(command),
+        Command::Backup { output, store } => backup(&output, &store),
+        Command::Restore { from, replace, store } => restore(&from, replace, &store),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -778,6 +802,43 @@ fn import(args: ImportArgs) -> anyhow::Result<()> {
         .await;
         progress.bar.finish_and_clear();
         print_report(layer.id.as_str(), &report?, args.dry_run);
+        Ok(())
+    })
+}
+
+fn backup(output: &std::path::Path, args: &StoreArgs) -> anyhow::Result<()> {
+    let config = store_config(args)?;
+    anyhow::ensure!(
+        config.database_url.is_none(),
+        "machizu backup copies the embedded GeoPackage; for PostGIS use pg_dump (docs/operations.md)"
+    );
+    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
+    runtime.block_on(async {
+        let started = std::time::Instant::now();
+        let store = GpkgStore::open_in(&config.data_dir, config.city.crs).await?;
+        let copied = store.backup(output).await?;
+        store.close().await;
+        println!(
+            "backed up {} ({} bytes, {} camera images) in {:.1} s",
+            copied.path.display(),
+            copied.bytes,
+            copied.images,
+            started.elapsed().as_secs_f64()
+        );
+        Ok(())
+    })
+}
+
+fn restore(from: &std::path::Path, replace: bool, args: &StoreArgs) -> anyhow::Result<()> {
+    let config = store_config(args)?;
+    anyhow::ensure!(
+        config.database_url.is_none(),
+        "machizu restore fills the embedded GeoPackage; for PostGIS use pg_restore"
+    );
+    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
+    runtime.block_on(async {
+        let copied = GpkgStore::restore(from, &config.data_dir, config.city.crs, replace).await?;
+        println!("restored {} ({} bytes, {} camera images)", copied.path.display(), copied.bytes, copied.images);
         Ok(())
     })
 }

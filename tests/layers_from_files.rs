@@ -402,42 +402,19 @@ async fn an_upload_that_cannot_be_read_changes_nothing_and_says_why() {
     assert!(s.app.store.layer_defs().await.unwrap().is_empty());
 }
 
-/// A `machizu serve` process on PostGIS, killed when dropped.
+/// A `machizu serve` process on PostGIS, with its own data directory.
 struct Process {
-    child: std::process::Child,
+    _serving: support::Serving,
     base: String,
     _dir: tempfile::TempDir,
 }
 
 impl Process {
     fn start(url: &str) -> Self {
-        use std::io::{BufRead, BufReader};
         let dir = tempfile::tempdir().unwrap();
-        let mut child = Command::new(env!("CARGO_BIN_EXE_machizu"))
-            .args(["serve", "--listen", "127.0.0.1:0", "--no-demo", "--database-url", url])
-            .arg("--data")
-            .arg(dir.path())
-            .env("NO_COLOR", "1")
-            .env("RUST_LOG", "machizu=info")
-            .stdout(Stdio::piped())
-            .spawn()
-            .unwrap();
-        let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
-        let addr = loop {
-            let line = lines.next().expect("machizu exited before serving").unwrap();
-            if let Some(rest) = line.split("address=").nth(1) {
-                break rest.trim().to_owned();
-            }
-        };
-        std::thread::spawn(move || lines.for_each(drop));
-        Self { child, base: format!("http://{addr}"), _dir: dir }
-    }
-}
-
-impl Drop for Process {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
+        let serving =
+            support::Serving::start(&["--no-demo", "--database-url", url, "--data", dir.path().to_str().unwrap()]);
+        Self { base: serving.base(), _serving: serving, _dir: dir }
     }
 }
 

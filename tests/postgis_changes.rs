@@ -5,9 +5,9 @@
 
 mod support;
 
-use std::io::{BufRead, BufReader, Read, Write};
+use std::io::{Read, Write};
 use std::net::TcpStream;
-use std::process::{Child, Command, Stdio};
+use std::process::Command;
 use std::time::{Duration, Instant};
 
 use machizu::app::App;
@@ -15,9 +15,9 @@ use machizu::config::{Config, Secret};
 use machizu::tile::TileCoord;
 use support::vector_tile::{decode, value_string};
 
-/// A `machizu serve` process on a free port, killed when dropped.
+/// A `machizu serve` process on the database, with its own data directory.
 struct Server {
-    child: Child,
+    _serving: support::Serving,
     addr: String,
     _dir: tempfile::TempDir,
 }
@@ -25,25 +25,9 @@ struct Server {
 impl Server {
     fn start(url: &str) -> Self {
         let dir = tempfile::tempdir().unwrap();
-        let mut child = Command::new(env!("CARGO_BIN_EXE_machizu"))
-            .args(["serve", "--listen", "127.0.0.1:0", "--no-demo", "--database-url", url])
-            .arg("--data")
-            .arg(dir.path())
-            .env("NO_COLOR", "1")
-            .env("RUST_LOG", "machizu=info")
-            .stdout(Stdio::piped())
-            .spawn()
-            .unwrap();
-        let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
-        let addr = loop {
-            let line = lines.next().expect("machizu exited before serving").unwrap();
-            if let Some(rest) = line.split("address=").nth(1) {
-                break rest.trim().to_owned();
-            }
-        };
-        // Keep draining the log so the server never blocks on a full pipe.
-        std::thread::spawn(move || lines.for_each(drop));
-        Self { child, addr, _dir: dir }
+        let serving =
+            support::Serving::start(&["--no-demo", "--database-url", url, "--data", dir.path().to_str().unwrap()]);
+        Self { addr: serving.addr.clone(), _serving: serving, _dir: dir }
     }
 
     /// GETs a tile of `roads`; returns the `X-Cache` header and the body.
@@ -71,13 +55,6 @@ impl Server {
         let f = layer.features.iter().find(|f| f.id == Some(fid as u64))?;
         let name = layer.keys.iter().position(|k| k == "name")? as u32;
         f.tags.chunks(2).find(|kv| kv[0] == name).map(|kv| value_string(&layer.values[kv[1] as usize]))
-    }
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
     }
 }
 

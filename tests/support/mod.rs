@@ -154,6 +154,48 @@ pub async fn body_json(r: Response<Body>) -> serde_json::Value {
     serde_json::from_slice(&body_bytes(r).await).unwrap()
 }
 
+/// A `machizu serve` process on a free loopback port (`args` after `serve --listen …`), killed
+/// when dropped. `addr` is `host:port`; its log is drained so it never blocks on a full pipe.
+pub struct Serving {
+    child: std::process::Child,
+    pub addr: String,
+}
+
+impl Serving {
+    pub fn start(args: &[&str]) -> Self {
+        use std::io::BufRead;
+        let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_machizu"))
+            .args(["serve", "--listen", "127.0.0.1:0"])
+            .args(args)
+            .env("NO_COLOR", "1")
+            .env("RUST_LOG", "machizu=info")
+            .stdout(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        let mut lines = std::io::BufReader::new(child.stdout.take().unwrap()).lines();
+        let addr = loop {
+            let line = lines.next().expect("machizu exited before serving").unwrap();
+            if let Some(rest) = line.split("address=").nth(1) {
+                break rest.trim().to_owned();
+            }
+        };
+        std::thread::spawn(move || lines.for_each(drop));
+        Self { child, addr }
+    }
+
+    /// `http://host:port`.
+    pub fn base(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+}
+
+impl Drop for Serving {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
 /// The z14 tile at the city centre (38.600 N, 140.406 E).
 pub const CENTRE_Z14: (u8, u32, u32) = (14, 14582, 6284);
 

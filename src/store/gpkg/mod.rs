@@ -35,6 +35,7 @@ use crate::catalog::{AttrType, Catalog, LayerDef};
 use crate::crs::Epsg;
 use crate::feature::{AttrValue, Feature, FeatureId, NewFeature, Record, union_rects};
 
+mod backup;
 mod cameras;
 mod fleet;
 mod layers;
@@ -45,6 +46,8 @@ mod users;
 
 /// The file name of the embedded store inside the data directory.
 pub const FILE_NAME: &str = "machizu.gpkg";
+
+pub use backup::Copied;
 
 /// A GeoPackage-backed [`Store`].
 pub struct GpkgStore {
