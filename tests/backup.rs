@@ -39,6 +39,26 @@ async fn a_backup_taken_while_writing_holds_every_acknowledged_write_and_restore
     let (data, restored) = (dir.path().join("data"), dir.path().join("restored"));
     let out = machizu(&["keys", "create", "--name", "writer", "--role", "staff", "--data", path(&data)]);
     let key = String::from_utf8(out.stdout).unwrap().trim().to_owned();
+    // A camera still: its file travels with the backup.
+    let still = b"\xff\xd8 a camera still \xff\xd9".to_vec();
+    let sha = "5ee0c0ffee0000000000000000000000000000000000000000000000000000ab";
+    {
+        use machizu::store::CameraStore;
+        use machizu::store::cameras::ImageRow;
+        let store = GpkgStore::open_in(&data, Epsg::JGD2011_ZONE_X).await.unwrap();
+        let row = ImageRow {
+            id: 0,
+            thing: 1,
+            taken_at: "2026-12-04T06:00:00.000Z".into(),
+            received_at: "2026-12-04T06:00:01.000Z".into(),
+            sha256: sha.into(),
+            bytes: still.len() as i64,
+            width: 1,
+            height: 1,
+        };
+        store.add_camera_image(&row, &still).await.unwrap();
+        store.close().await;
+    }
     let server = support::Serving::start(&["--no-demo", "--no-demo-plows", "--data", path(&data)]);
 
     // Writers: hazardous buildings, one after another, each acknowledged id with its time.
@@ -98,6 +118,8 @@ async fn a_backup_taken_while_writing_holds_every_acknowledged_write_and_restore
     let store = GpkgStore::open_in(&restored, Epsg::JGD2011_ZONE_X).await.unwrap();
     let kept = ids(&store).await;
     store.close().await;
+    assert_eq!(std::fs::read(restored.join(format!("camera-images/{sha}.jpg"))).unwrap(), still);
+    assert_eq!(std::fs::read(backup.parent().unwrap().join(format!("camera-images/{sha}.jpg"))).unwrap(), still);
     let missing: Vec<&i64> = before.iter().filter(|id| !kept.contains(id)).collect();
     assert!(missing.is_empty(), "lost {missing:?}");
     // GDAL opens it, and so does machizu.
