@@ -15,26 +15,15 @@ use machizu::config::{Config, Secret};
 use machizu::tile::TileCoord;
 use support::vector_tile::{decode, value_string};
 
-/// A `machizu serve` process on the database, with its own data directory.
-struct Server {
-    _serving: support::Serving,
-    addr: String,
-    _dir: tempfile::TempDir,
-}
+/// A `machizu serve` process on the database.
+struct Server(support::Serving);
 
 impl Server {
-    fn start(url: &str) -> Self {
-        let dir = tempfile::tempdir().unwrap();
-        let serving =
-            support::Serving::start(&["--no-demo", "--database-url", url, "--data", dir.path().to_str().unwrap()]);
-        Self { addr: serving.addr.clone(), _serving: serving, _dir: dir }
-    }
-
     /// GETs a tile of `roads`; returns the `X-Cache` header and the body.
     fn tile(&self, t: TileCoord) -> (String, Vec<u8>) {
-        let mut s = TcpStream::connect(&self.addr).unwrap();
+        let mut s = TcpStream::connect(&self.0.addr).unwrap();
         let path = format!("/tiles/roads/{}/{}/{}.mvt", t.z, t.x, t.y);
-        write!(s, "GET {path} HTTP/1.1\r\nHost: {}\r\nConnection: close\r\n\r\n", self.addr).unwrap();
+        write!(s, "GET {path} HTTP/1.1\r\nHost: {}\r\nConnection: close\r\n\r\n", self.0.addr).unwrap();
         let mut raw = Vec::new();
         s.read_to_end(&mut raw).unwrap();
         let split = raw.windows(4).position(|w| w == b"\r\n\r\n").expect("an HTTP response");
@@ -96,7 +85,7 @@ async fn psql_changes_reach_two_servers_within_a_second_and_only_touched_tiles_a
     let config = Config { database_url: Some(Secret(url.clone())), ..Config::defaults() };
     drop(App::open(config).await.unwrap());
 
-    let (a, b) = (Server::start(&url), Server::start(&url));
+    let (a, b) = (Server(support::Serving::postgis(&url)), Server(support::Serving::postgis(&url)));
     let servers = [&a, &b];
     let (renamed, t_renamed) = road_near(&url, 140.406, 38.600);
     let (moved, t_moved) = road_near(&url, 140.420, 38.590);
@@ -149,7 +138,7 @@ async fn psql_changes_reach_two_servers_within_a_second_and_only_touched_tiles_a
 
     // None of it touched the far tile: both servers still answer it from their cache.
     for s in servers {
-        assert_eq!(s.tile(far).0, "hit", "the far tile stayed cached on {}", s.addr);
+        assert_eq!(s.tile(far).0, "hit", "the far tile stayed cached on {}", s.0.addr);
     }
     // While the changed tile was rendered afresh after the change, then cached again.
     for s in servers {

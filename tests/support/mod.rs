@@ -159,6 +159,8 @@ pub async fn body_json(r: Response<Body>) -> serde_json::Value {
 pub struct Serving {
     child: std::process::Child,
     pub addr: String,
+    /// The data directory of [`Serving::postgis`], removed with it.
+    _data: Option<tempfile::TempDir>,
 }
 
 impl Serving {
@@ -180,7 +182,16 @@ impl Serving {
             }
         };
         std::thread::spawn(move || lines.for_each(drop));
-        Self { child, addr }
+        Self { child, addr, _data: None }
+    }
+
+    /// A process on the PostGIS database `url`, without the demo, with a data directory of its own.
+    pub fn postgis(url: &str) -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        let data = dir.path().to_str().unwrap().to_owned();
+        let mut serving = Self::start(&["--no-demo", "--database-url", url, "--data", &data]);
+        serving._data = Some(dir);
+        serving
     }
 
     /// `http://host:port`.
