@@ -34,6 +34,8 @@ pub enum AppError {
     Live(#[from] LiveError),
     #[error("while loading the SensorThings entities: {0}")]
     Sensors(#[from] SensorError),
+    #[error("while starting automatic notices: {0}")]
+    Notices(#[from] crate::notices::NoticeError),
 }
 
 /// A ready server state: configuration, store and loaded engine.
@@ -110,7 +112,7 @@ impl App {
             store: store.clone(),
             config: config.notices.auto.clone(),
         };
-        Arc::new(auto).start();
+        Arc::new(auto).start().await?;
         Ok(Self { config, store, engine, dataset_notice, follower, render_slots, live, sensors, notices, push })
     }
 }

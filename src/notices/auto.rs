@@ -84,10 +84,17 @@ pub struct AutoNotices {
 }
 
 impl AutoNotices {
-    /// Runs every few seconds (and at every gauge event) while the process lives.
-    pub fn start(self: Arc<Self>) {
+    /// Runs every few seconds (and at every gauge event) while the process lives. The first
+    /// start of a store sets the gauge-event cursor before it returns, so every event after it
+    /// is acted on and the history before it is not, however late the task first runs.
+    pub async fn start(self: Arc<Self>) -> Result<(), NoticeError> {
         if !self.config.river.enabled && !self.config.road.enabled && !self.config.plowed.enabled {
-            return;
+            return Ok(());
+        }
+        if self.config.river.enabled && self.store.meta(CURSOR_META).await?.is_none() {
+            let last =
+                self.sensors.events(Audience::Public, 0, u64::MAX).await.map_err(sensor)?.last().map_or(0, |e| e.id);
+            self.store.set_meta(CURSOR_META, &last.to_string()).await?;
         }
         let mut events = self.sensors.subscribe_events();
         tokio::spawn(async move {
@@ -102,6 +109,7 @@ impl AutoNotices {
                 }
             }
         });
+        Ok(())
     }
 
     /// One pass: gauge events since the cursor, then the road closures as they stand.
@@ -190,13 +198,7 @@ impl AutoNotices {
     }
 
     async fn rivers(&self) -> Result<(), NoticeError> {
-        let cursor = match self.store.meta(CURSOR_META).await?.and_then(|c| c.parse::<i64>().ok()) {
-            Some(c) => c,
-            // The first time: from now on, not the history.
-            None => {
-                self.sensors.events(Audience::Public, 0, u64::MAX).await.map_err(sensor)?.last().map_or(0, |e| e.id)
-            }
-        };
+        let cursor = self.store.meta(CURSOR_META).await?.and_then(|c| c.parse::<i64>().ok()).unwrap_or(0);
         // Every crossing since the cursor, in order, so a replayed or batched hydrograph is heard.
         let events = self.sensors.events(Audience::Public, cursor, 500).await.map_err(sensor)?;
         for e in &events {
@@ -208,9 +210,6 @@ impl AutoNotices {
                 self.notices.automatic(step).await?;
             }
             self.store.set_meta(CURSOR_META, &e.id.to_string()).await?;
-        }
-        if events.is_empty() && cursor == 0 {
-            self.store.set_meta(CURSOR_META, "0").await?;
         }
         // Then each current river notice against its gauge as it stands: a step held back by
         // the rate limit is taken once the limit allows.
