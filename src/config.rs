@@ -165,6 +165,16 @@ impl SensorsConfig {
     }
 }
 
+/// The `[metrics]` table: who may read `GET /metrics` besides admins.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct MetricsConfig {
+    /// Address ranges whose clients may read the metrics without a key, e.g.
+    /// `["127.0.0.1/32", "10.20.0.0/16"]` for the host and the monitoring network. Default none
+    /// (admins only). Behind a reverse proxy this is the proxy's address.
+    pub allow: Vec<ipnet::IpNet>,
+}
+
 /// The `[notices]` table: notices to residents (src/notices/).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
@@ -436,6 +446,8 @@ pub struct FileConfig {
     pub sensors: SensorsConfig,
     #[serde(default)]
     pub notices: NoticesConfig,
+    #[serde(default)]
+    pub metrics: MetricsConfig,
 }
 
 impl FileConfig {
@@ -468,6 +480,7 @@ pub struct Config {
     pub web: WebConfig,
     pub sensors: SensorsConfig,
     pub notices: NoticesConfig,
+    pub metrics: MetricsConfig,
 }
 
 /// A string that `Debug` does not print (database URLs carry passwords).
@@ -533,6 +546,7 @@ impl Config {
             },
             web: file.web,
             sensors: file.sensors,
+            metrics: file.metrics,
             notices: NoticesConfig {
                 sender: Some(file.notices.sender.unwrap_or_else(|| format!("machizu-{}", city.code))),
                 ..file.notices

@@ -49,7 +49,14 @@ pub fn spawn(store: Arc<dyn Store>, engine: Arc<Engine>, feed: Box<dyn ChangeFee
 async fn run(store: Arc<dyn Store>, engine: Arc<Engine>, mut feed: Box<dyn ChangeFeed>) {
     loop {
         let result = match feed.next().await {
-            Ok(changes) => apply(store.as_ref(), &engine, changes).await,
+            Ok(changes) => {
+                let started = Instant::now();
+                let applied = apply(store.as_ref(), &engine, changes).await;
+                let m = crate::metrics::global();
+                m.change_apply.observe(started.elapsed().as_secs_f64());
+                m.change_batches.inc();
+                applied
+            }
             Err(e) => Err(e.into()),
         };
         if let Err(e) = result {

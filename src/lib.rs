@@ -22,6 +22,7 @@ pub mod http;
 pub mod import;
 pub mod layers;
 pub mod live;
+pub mod metrics;
 pub mod mqtt;
 pub mod network;
 pub mod notices;

@@ -151,9 +151,12 @@ pub async fn stream(State(app): State<AppState>, caller: Caller) -> Sse<impl Str
     let audience = audience(&app, &caller);
     let first = Event::default().event("snapshot").data(app.live.snapshot(audience).to_string());
     let rx = app.live.subscribe();
-    let events = futures_util::stream::unfold((Some(first), rx, app), move |(first, mut rx, app)| async move {
+    // Counted as a client for as long as the stream (and so its state) lives.
+    let client = crate::metrics::global().stream_client("sse");
+    let state = (Some(first), rx, app, client);
+    let events = futures_util::stream::unfold(state, move |(first, mut rx, app, client)| async move {
         if let Some(first) = first {
-            return Some((Ok(first), (None, rx, app)));
+            return Some((Ok(first), (None, rx, app, client)));
         }
         loop {
             let event = match rx.recv().await {
@@ -167,7 +170,7 @@ pub async fn stream(State(app): State<AppState>, caller: Caller) -> Sse<impl Str
                 }
                 Err(RecvError::Closed) => return None,
             };
-            return Some((Ok(event), (None, rx, app)));
+            return Some((Ok(event), (None, rx, app, client)));
         }
     });
     Sse::new(events).keep_alive(KeepAlive::default())
@@ -183,6 +186,7 @@ pub async fn ws(State(app): State<AppState>, caller: Caller, upgrade: WebSocketU
 }
 
 async fn ws_session(app: AppState, audience: Audience, mut socket: WebSocket) {
+    let _client = crate::metrics::global().stream_client("websocket");
     let mut rx = app.live.subscribe();
     let text = |s: String| Message::Text(s.into());
     if socket.send(text(app.live.snapshot(audience).to_string())).await.is_err() {

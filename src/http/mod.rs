@@ -25,6 +25,7 @@
 //! | `POST`/`GET /notices`, `GET /notices.atom`, `GET`/`PATCH`/`DELETE /notices/{id}`, `GET /notices/{id}.cap` | notices to residents: written by staff; JSON Feed, Atom, CAP 1.2 ([`notices`]) |
 //! | `GET /push/vapid-public-key`, `POST`/`DELETE /push/subscriptions` | Web Push: a browser subscribes for its places, or removes everything ([`push`]) |
 //! | `GET /health` | liveness and store status ([`health`]) |
+//! | `GET /metrics` | Prometheus metrics, for admins and the `[metrics] allow` ranges ([`metrics`]) |
 //! | `GET /api` | the OpenAPI 3 document of all of the above, generated from the handlers' annotations |
 //! | `GET /`, `/map`, `/embed`, `/embed/snippet`, `/staff` | the public map, the embed and its snippet, the staff map ([`web`]) |
 //! | `GET /web/…`, `/vendor/maplibre-gl/…`, `/styles/…` | their scripts, MapLibre GL JS, styles with the basemap ([`web`]) |
@@ -43,6 +44,7 @@ pub mod error;
 pub mod health;
 pub mod layers;
 pub mod live;
+pub mod metrics;
 pub mod notices;
 pub mod ogc;
 pub mod print;
@@ -181,6 +183,7 @@ pub fn router(app: AppState) -> Router {
         .routes(routes!(push::vapid_public_key))
         .routes(routes!(push::subscribe, push::unsubscribe))
         .routes(routes!(health::health))
+        .routes(routes!(metrics::get))
         .routes(routes!(print::layout))
         // A map picture for an A3 sheet is larger than any other body.
         .merge(
@@ -221,6 +224,8 @@ pub fn router(app: AppState) -> Router {
         .fallback(web::not_found)
         .layer(axum::extract::DefaultBodyLimit::max(error::BODY_LIMIT))
         .layer(axum::middleware::from_fn(error::json_errors))
+        // Counted after errors became their JSON answers, before compression (see `metrics`).
+        .layer(axum::middleware::from_fn(metrics::record))
         // JSON, GeoJSON, GPX, pages and scripts go out gzip-compressed to clients that take it;
         // tiles are already (by the engine, once per cached tile) and event streams are not.
         .layer(CompressionLayer::new().gzip(true))
@@ -250,7 +255,9 @@ pub async fn serve(
         }
         None => None,
     };
-    let result = axum::serve(listener, router(app))
+    // The peer's address reaches the handlers (`GET /metrics` checks it).
+    let service = router(app).into_make_service_with_connect_info::<std::net::SocketAddr>();
+    let result = axum::serve(listener, service)
         .with_graceful_shutdown(async move {
             shutdown.await;
             let _ = stop.send(true);

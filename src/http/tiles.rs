@@ -53,12 +53,17 @@ pub async fn tile(
     let want_gzip = accepts_gzip(&headers);
     let cached = app.engine.cached(&ids, coord, audience);
     let hit = cached.is_some();
+    let metrics = crate::metrics::global();
+    let cache = if hit { "hit" } else { "miss" };
+    metrics.tiles.get_or_create(&crate::metrics::TileLabels { zoom: coord.z, cache }).inc();
     let tile = match cached {
         Some(tile) if !want_gzip || tile.is_empty() || tile.has_gzip() => tile,
         _ => {
             // Rendering and compressing are CPU work: keep them off the async workers, and
             // take turns for a render slot (see `App::render_slots`).
+            let waiting = std::time::Instant::now();
             let _slot = app.render_slots.acquire().await.expect("the semaphore is never closed");
+            metrics.render_slot_wait.observe(waiting.elapsed().as_secs_f64());
             let engine = app.engine.clone();
             tokio::task::spawn_blocking(move || {
                 let tile = engine.tile(&ids, coord, audience);

@@ -317,8 +317,12 @@ impl Live {
             return Ok(Ingested::default());
         }
         let (done, reply) = oneshot::channel();
+        let n = fixes.len() as u64;
         self.jobs.send(Job { fixes, done }).await.map_err(|_| LiveError::Write("the writer has stopped".into()))?;
-        reply.await.map_err(|_| LiveError::Write("the writer has stopped".into()))?.map_err(LiveError::Write)
+        let ingested =
+            reply.await.map_err(|_| LiveError::Write("the writer has stopped".into()))?.map_err(LiveError::Write)?;
+        crate::metrics::global().fixes.inc_by(n);
+        Ok(ingested)
     }
 
     /// Writes a group of jobs in one transaction and answers each.
