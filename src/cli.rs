@@ -6,6 +6,7 @@
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::process::ExitCode;
+use std::sync::Arc;
 
 use clap::{Parser, Subcommand};
 
@@ -335,14 +336,21 @@ fn parse_role(s: &str) -> Result<crate::auth::Role, String> {
 
 #[derive(Debug, clap::Args)]
 pub struct ExportArgs {
-    /// The layer to export (public layers only).
+    /// The layer to export (public layers only); for pmtiles, comma-separated layers [default:
+    /// every public layer that is not live].
     #[arg(long)]
-    pub layer: String,
+    pub layer: Option<String>,
     #[arg(long, value_enum)]
     pub format: crate::export::Format,
-    /// Output file [default: standard output; a GeoPackage needs a file].
+    /// Output file [default: standard output; a GeoPackage or PMTiles archive needs a file].
     #[arg(long, short)]
     pub output: Option<PathBuf>,
+    /// pmtiles: the lowest zoom written [default: the layers' lowest].
+    #[arg(long)]
+    pub minzoom: Option<u8>,
+    /// pmtiles: the highest zoom written [default: the layers' highest].
+    #[arg(long)]
+    pub maxzoom: Option<u8>,
     #[command(flatten)]
     pub store: StoreArgs,
 }
@@ -560,11 +568,15 @@ async fn open_store(config: &Config) -> anyhow::Result<Box<dyn Store>> {
 }
 
 fn export(args: ExportArgs) -> anyhow::Result<()> {
+    if args.format == crate::export::Format::Pmtiles {
+        return export_pmtiles(args);
+    }
     let config = store_config(&args.store)?;
+    let id = args.layer.clone().ok_or_else(|| anyhow::anyhow!("give the layer to export: --layer ID"))?;
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
     let (layer, features) = runtime.block_on(async {
         let store = open_store(&config).await?;
-        let layer = layer_in(&config, store.as_ref(), &args.layer).await?;
+        let layer = layer_in(&config, store.as_ref(), &id).await?;
         let features = store.load(&layer).await?;
         anyhow::Ok((layer, features))
     })?;
@@ -583,6 +595,75 @@ fn export(args: ExportArgs) -> anyhow::Result<()> {
         (None, _) => write(&mut std::io::stdout().lock(), None)?,
     }
     eprintln!("{}: exported {} features", layer.id, features.len());
+    Ok(())
+}
+
+/// `machizu export --format pmtiles`: the layers loaded into an engine as the server would,
+/// then every public tile over their bounds written to one archive, with progress.
+fn export_pmtiles(args: ExportArgs) -> anyhow::Result<()> {
+    use crate::catalog::Audience;
+    let config = store_config(&args.store)?;
+    let path = args.output.clone().ok_or(crate::export::ExportError::NeedsFile)?;
+    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
+    let engine = Arc::new(crate::engine::Engine::new(Arc::new(config.catalog.tiled()), config.city.crs, 0)?);
+    let dataset = runtime.block_on(async {
+        let store = open_store(&config).await?;
+        crate::follow::sync_definitions(store.as_ref(), &engine).await?;
+        let catalog = engine.catalog();
+        let ids: Vec<String> = match &args.layer {
+            Some(list) => list.split(',').map(|l| l.trim().to_owned()).collect(),
+            None => catalog
+                .layers()
+                .iter()
+                .filter(|l| l.visible_to(Audience::Public) && !l.live)
+                .map(|l| l.id.to_string())
+                .collect(),
+        };
+        for id in &ids {
+            let layer = catalog.get(id).ok_or_else(|| anyhow::anyhow!("no layer {id:?} in the catalog"))?;
+            anyhow::ensure!(layer.visible_to(Audience::Public), crate::export::ExportError::NotPublic(id.clone()));
+            anyhow::ensure!(!layer.live, "layer {id} is live: the map takes it from the server, not an archive");
+            crate::follow::reload(store.as_ref(), &engine, id).await?;
+        }
+        anyhow::Ok((ids, store.meta(crate::demo::META_KEY).await?))
+    });
+    let (ids, dataset) = dataset?;
+    let catalog = engine.catalog();
+    let defs: Vec<_> = ids.iter().filter_map(|id| catalog.get(id)).collect();
+    let minzoom = args.minzoom.unwrap_or_else(|| defs.iter().map(|d| d.minzoom).min().unwrap_or(0));
+    let maxzoom = args.maxzoom.unwrap_or_else(|| defs.iter().map(|d| d.maxzoom).max().unwrap_or(0));
+    anyhow::ensure!(
+        minzoom <= maxzoom && maxzoom <= crate::catalog::MAX_ZOOM,
+        "zooms {minzoom}–{maxzoom} are not a range of 0–{}",
+        crate::catalog::MAX_ZOOM
+    );
+    let bounds = ids
+        .iter()
+        .filter_map(|id| engine.layer(id)?.bounds)
+        .reduce(|a, b| [a[0].min(b[0]), a[1].min(b[1]), a[2].max(b[2]), a[3].max(b[3])])
+        .ok_or_else(|| anyhow::anyhow!("the layers {} hold no features", ids.join(",")))?;
+    let metadata = crate::export::pmtiles::metadata(&config, &defs, dataset.as_deref());
+    // Written beside the target and renamed over it when whole: an interrupted export leaves
+    // no half archive where a web server would serve it.
+    let part = path.with_extension("pmtiles.part");
+    let file = std::io::BufWriter::new(std::fs::File::create(&part)?);
+    let started = std::time::Instant::now();
+    let written =
+        crate::export::pmtiles::write(&engine, &ids, minzoom..=maxzoom, bounds, &metadata, file, |z, done, total| {
+            eprint!("\rz{z}: {done}/{total} tiles");
+            if done == total {
+                eprintln!();
+            }
+        })?;
+    std::fs::rename(&part, &path)?;
+    eprintln!(
+        "{}: {} tiles ({} distinct) of {} at z{minzoom}–{maxzoom} in {:.1} s",
+        path.display(),
+        written.tiles,
+        written.distinct,
+        ids.join(","),
+        started.elapsed().as_secs_f64()
+    );
     Ok(())
 }
 

@@ -7,7 +7,9 @@
 //! check digit), ID and 地方公共団体名, `name` as 名称 and `address` as 所在地_連結表記, and the
 //! position as 緯度/経度 in JGD2011 degrees (a point inside a line or polygon, whose shape is
 //! also given as WKT). GeoJSON is RFC 7946 (WGS84 longitude/latitude); the GeoPackage keeps the
-//! store's CRS.
+//! store's CRS. [`pmtiles`] writes the public layers' tiles as one PMTiles archive.
+
+pub mod pmtiles;
 
 use std::io::Write;
 use std::path::Path;
@@ -25,6 +27,9 @@ pub enum Format {
     Geojson,
     Csv,
     Gpkg,
+    /// The public layers' tiles (`--layer a,b,…`, default every public layer that is not live)
+    /// as one PMTiles v3 archive.
+    Pmtiles,
 }
 
 /// Errors of an export.
@@ -34,8 +39,10 @@ pub enum ExportError {
     NotPublic(String),
     #[error("layer {0} is not georeferenced (任意座標系): it has no place on the earth to export")]
     Unreferenced(String),
-    #[error("a GeoPackage is a file: give --output FILE")]
+    #[error("a GeoPackage or PMTiles archive is a file: give --output FILE")]
     NeedsFile,
+    #[error("a PMTiles archive holds the tiles of several layers: see export::pmtiles::write")]
+    Tiles,
     #[error(transparent)]
     Crs(#[from] CrsError),
     #[error("writing: {0}")]
@@ -44,6 +51,8 @@ pub enum ExportError {
     Csv(#[from] csv::Error),
     #[error("writing the GeoPackage: {0}")]
     Gdal(#[from] gdal::errors::GdalError),
+    #[error("writing the PMTiles archive: {0}")]
+    Pmtiles(#[from] ::pmtiles::PmtError),
 }
 
 /// The municipality the data is from, for the standard CSV's first columns.
@@ -93,6 +102,7 @@ pub fn export(
         Format::Geojson => geojson(layer, features, crs, out),
         Format::Csv => standard_csv(layer, features, crs, municipality, out),
         Format::Gpkg => gpkg(layer, features, crs, path.ok_or(ExportError::NeedsFile)?),
+        Format::Pmtiles => Err(ExportError::Tiles),
     }
 }
 
