@@ -99,6 +99,8 @@ test("an admin makes layers from Yaizu's hydrant CSV and a zipped Shapefile; the
   const [, skipped] = report.match(/取り込めなかった地物 (\d+) 件/);
   assert.equal(Number(imported) + Number(skipped), flood.count, report);
   assert.match(report, /its geometry is empty/);
+  // The layer list is redrawn after the report: wait for the new entry, as for the hydrants.
+  await page.locator('#layers div[data-layer="flood_2001"]').waitFor();
   assert.match(await page.textContent("#layers"), /消防水利[\s\S]*浸水履歴（平成13年）/);
 
   // Counts and values as in the file, by ID.
