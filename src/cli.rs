@@ -608,6 +608,8 @@ fn export_pmtiles(args: ExportArgs) -> anyhow::Result<()> {
     let engine = Arc::new(crate::engine::Engine::new(Arc::new(config.catalog.tiled()), config.city.crs, 0)?);
     let dataset = runtime.block_on(async {
         let store = open_store(&config).await?;
+        // Layers made from files come into the catalog with their features; configured ones
+        // are loaded below only if exported.
         crate::follow::sync_definitions(store.as_ref(), &engine).await?;
         let catalog = engine.catalog();
         let ids: Vec<String> = match &args.layer {
@@ -623,7 +625,9 @@ fn export_pmtiles(args: ExportArgs) -> anyhow::Result<()> {
             let layer = catalog.get(id).ok_or_else(|| anyhow::anyhow!("no layer {id:?} in the catalog"))?;
             anyhow::ensure!(layer.visible_to(Audience::Public), crate::export::ExportError::NotPublic(id.clone()));
             anyhow::ensure!(!layer.live, "layer {id} is live: the map takes it from the server, not an archive");
-            crate::follow::reload(store.as_ref(), &engine, id).await?;
+            if layer.file.is_none() {
+                crate::follow::reload(store.as_ref(), &engine, id).await?;
+            }
         }
         anyhow::Ok((ids, store.meta(crate::demo::META_KEY).await?))
     });
@@ -657,10 +661,9 @@ fn export_pmtiles(args: ExportArgs) -> anyhow::Result<()> {
         })?;
     std::fs::rename(&part, &path)?;
     eprintln!(
-        "{}: {} tiles ({} distinct) of {} at z{minzoom}–{maxzoom} in {:.1} s",
+        "{}: {} tiles of {} at z{minzoom}–{maxzoom} in {:.1} s",
         path.display(),
-        written.tiles,
-        written.distinct,
+        written,
         ids.join(","),
         started.elapsed().as_secs_f64()
     );

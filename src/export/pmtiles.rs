@@ -19,14 +19,6 @@ use crate::catalog::{AttrType, Audience, LayerDef};
 use crate::engine::Engine;
 use crate::tile::TileCoord;
 
-/// What was written.
-#[derive(Debug, Default, Clone, PartialEq, Eq)]
-pub struct Written {
-    /// Tiles with data, and how many distinct ones were stored.
-    pub tiles: u64,
-    pub distinct: u64,
-}
-
 /// The archive's metadata (TileJSON 3.0 fields, as the PMTiles specification asks): its name,
 /// the attribution (the dataset notice first: synthetic demo data says so), and each vector
 /// layer with its public attributes — the polygon layers' label layers too.
@@ -74,7 +66,8 @@ const BATCH: usize = 4096;
 
 /// Writes `layers` (ids of public layers loaded in `engine`) at `zooms` over `bounds`
 /// (`[west, south, east, north]` in degrees) to `out`, with `metadata` (a TileJSON-like object).
-/// `progress(z, done, total)` is called as each batch of a zoom is written.
+/// `progress(z, done, total)` is called as each batch of a zoom is written. Returns how many
+/// tiles hold data (the writer stores identical ones once).
 pub fn write<W: Write + Seek>(
     engine: &Engine,
     layers: &[String],
@@ -83,7 +76,7 @@ pub fn write<W: Write + Seek>(
     metadata: &serde_json::Value,
     out: W,
     mut progress: impl FnMut(u8, usize, usize),
-) -> Result<Written, ExportError> {
+) -> Result<u64, ExportError> {
     let [west, south, east, north] = bounds;
     let centre_z = (*zooms.start()).max((*zooms.end()).min(14));
     let mut writer = PmTilesWriter::new(TileType::Mvt)
@@ -94,8 +87,7 @@ pub fn write<W: Write + Seek>(
         .center_zoom(centre_z)
         .metadata(metadata.to_string())
         .create(out)?;
-    let mut written = Written::default();
-    let mut contents = std::collections::HashSet::new();
+    let mut written = 0;
     for z in zooms {
         // Every tile of the zoom that meets the bounds, and the ring around them (whose buffer
         // may hold a feature's edge), in tile-id order.
@@ -118,14 +110,12 @@ pub fn write<W: Write + Seek>(
                 if raw.is_empty() {
                     continue;
                 }
-                written.tiles += 1;
-                contents.insert(xxhash_rust::xxh3::xxh3_128(&raw));
+                written += 1;
                 writer.add_tile(PmCoord::new(t.z, t.x, t.y)?, &raw)?;
             }
             progress(z, (i * BATCH + chunk.len()).min(total), total);
         }
     }
     writer.finalize()?;
-    written.distinct = contents.len() as u64;
     Ok(written)
 }

@@ -13,6 +13,11 @@ fn io(path: &Path) -> impl FnOnce(std::io::Error) -> StoreError + '_ {
     move |source| StoreError::Io { path: path.display().to_string(), source }
 }
 
+/// The camera images folder beside the GeoPackage file `gpkg`.
+fn images_beside(gpkg: &Path) -> PathBuf {
+    gpkg.parent().unwrap_or(Path::new(".")).join(cameras::DIR)
+}
+
 /// Copies the camera images that the store at `gpkg` names from `from` (a folder of images) to
 /// the images folder beside `gpkg`; returns how many.
 async fn copy_images(gpkg: &GpkgStore, from: &Path) -> Result<usize, StoreError> {
@@ -20,7 +25,7 @@ async fn copy_images(gpkg: &GpkgStore, from: &Path) -> Result<usize, StoreError>
         .fetch_all(&gpkg.pool)
         .await
         .map_err(StoreError::db("reading the camera images of the backup"))?;
-    let to = gpkg.path.parent().unwrap_or(Path::new(".")).join(cameras::DIR);
+    let to = images_beside(&gpkg.path);
     if !hashes.is_empty() {
         std::fs::create_dir_all(&to).map_err(io(&to))?;
     }
@@ -83,7 +88,7 @@ impl GpkgStore {
             .await
             .map_err(StoreError::db(format!("writing the backup {}", output.display())))?;
         let copy = GpkgStore::open(output, self.crs).await?;
-        let images = copy_images(&copy, &self.path.parent().unwrap_or(Path::new(".")).join(cameras::DIR)).await;
+        let images = copy_images(&copy, &images_beside(&self.path)).await;
         copy.close().await;
         let bytes = std::fs::metadata(output).map_err(io(output))?.len();
         Ok(Copied { path: output.to_owned(), bytes, images: images? })
@@ -112,7 +117,7 @@ impl GpkgStore {
         }
         std::fs::rename(&tmp, &target).map_err(io(&target))?;
         let store = GpkgStore::open(&target, crs).await?;
-        let images = copy_images(&store, &from.parent().unwrap_or(Path::new(".")).join(cameras::DIR)).await;
+        let images = copy_images(&store, &images_beside(from)).await;
         store.close().await;
         let bytes = std::fs::metadata(&target).map_err(io(&target))?.len();
         Ok(Copied { path: target, bytes, images: images? })
