@@ -14,6 +14,9 @@ use crate::feature::AttrValue;
 /// source replaces exactly those features.
 pub const SOURCE_ATTRIBUTE: &str = "source";
 
+/// The attribute in which the server keeps when a road was last plowed (src/live/plowed.rs).
+pub const PLOWED_AT_ATTRIBUTE: &str = "last_plowed_at";
+
 /// The deepest zoom level served.
 pub const MAX_ZOOM: u8 = 18;
 
@@ -315,6 +318,13 @@ pub struct LayerDef {
 impl LayerDef {
     pub fn visible_to(&self, audience: Audience) -> bool {
         self.visibility.visible_to(audience)
+    }
+
+    /// Whether the server itself changes the layer's features while it runs: a live layer, or
+    /// roads whose plowed times it derives from the snowplows. A copy of such a layer (a
+    /// PMTiles archive) is stale within minutes in a storm.
+    pub fn changes_while_serving(&self) -> bool {
+        self.live || self.attribute_index(PLOWED_AT_ATTRIBUTE).is_some()
     }
 
     /// The layer with the staff-only `source` attribute that imports fill (see
@@ -728,7 +738,7 @@ impl Catalog {
                         a("width_m", Real, "幅員(m)", "Width (m)", P),
                         a("snow_priority", Integer, "除雪優先順位", "Snow-removal priority", P),
                         a("oneway", Text, "一方通行", "One-way (yes, -1)", P),
-                        a("last_plowed_at", DateTime, "最終除雪時刻", "Last plowed at", P),
+                        a(PLOWED_AT_ATTRIBUTE, DateTime, "最終除雪時刻", "Last plowed at", P),
                         a("plowed_class", Text, "除雪経過区分", "Plowed (time class)", P),
                         a("plowed_coverage", Real, "除雪済み割合", "Share plowed", S),
                         a("internal_note", Text, "内部メモ", "Internal note", S),

@@ -337,7 +337,8 @@ fn parse_role(s: &str) -> Result<crate::auth::Role, String> {
 #[derive(Debug, clap::Args)]
 pub struct ExportArgs {
     /// The layer to export (public layers only); for pmtiles, comma-separated layers [default:
-    /// every public layer that is not live].
+    /// every public layer the server does not change itself: not live, not the roads' plowed
+    /// times].
     #[arg(long)]
     pub layer: Option<String>,
     #[arg(long, value_enum)]
@@ -617,7 +618,7 @@ fn export_pmtiles(args: ExportArgs) -> anyhow::Result<()> {
             None => catalog
                 .layers()
                 .iter()
-                .filter(|l| l.visible_to(Audience::Public) && !l.live)
+                .filter(|l| l.visible_to(Audience::Public) && !l.changes_while_serving())
                 .map(|l| l.id.to_string())
                 .collect(),
         };
@@ -625,6 +626,9 @@ fn export_pmtiles(args: ExportArgs) -> anyhow::Result<()> {
             let layer = catalog.get(id).ok_or_else(|| anyhow::anyhow!("no layer {id:?} in the catalog"))?;
             anyhow::ensure!(layer.visible_to(Audience::Public), crate::export::ExportError::NotPublic(id.clone()));
             anyhow::ensure!(!layer.live, "layer {id} is live: the map takes it from the server, not an archive");
+            if layer.changes_while_serving() {
+                eprintln!("note: the server updates layer {id} while it runs; the archive's copy will lag behind it");
+            }
             if layer.file.is_none() {
                 crate::follow::reload(store.as_ref(), &engine, id).await?;
             }

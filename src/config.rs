@@ -31,6 +31,8 @@ pub enum ConfigError {
     NoRenderSlots,
     #[error("[notices] {0}")]
     Notices(String),
+    #[error("[web] {0}")]
+    Web(String),
 }
 
 /// The city the server is set up for.
@@ -380,6 +382,12 @@ pub struct WebConfig {
     pub basemap_attribution: String,
     /// The basemap's highest zoom with tiles; default 18.
     pub basemap_maxzoom: u8,
+    /// A PMTiles archive of the public layers (`machizu export --format pmtiles`) on the city's
+    /// web server or CDN, as an absolute URL; empty (the default) for none. The public map and
+    /// the embed then draw the layers it holds from it, and the rest (roads' plowed times,
+    /// live layers) from this server. The archive's server must allow this site's origin
+    /// (CORS) and range requests.
+    pub tiles_archive: String,
     /// The font printed sheets set their text in (it must cover Japanese), and which face of a
     /// collection; default Noto Sans CJK JP from Debian's fonts-noto-cjk.
     pub print_font: PathBuf,
@@ -393,6 +401,7 @@ impl Default for WebConfig {
             basemap_url: "https://cyberjapandata.gsi.go.jp/xyz/pale/{z}/{x}/{y}.png".into(),
             basemap_attribution: "<a href=\"https://maps.gsi.go.jp/development/ichiran.html\" target=\"_blank\" rel=\"noopener\">出典：国土地理院</a>".into(),
             basemap_maxzoom: 18,
+            tiles_archive: String::new(),
             print_font: "/usr/share/fonts/opentype/noto/NotoSansCJK-Regular.ttc".into(),
             print_font_index: 0,
         }
@@ -527,6 +536,11 @@ impl Config {
             return Err(ConfigError::Notices(format!(
                 "sender {s:?} must be non-empty, without spaces, commas, < or & (CAP 1.2)"
             )));
+        }
+        let archive = &file.web.tiles_archive;
+        if !archive.is_empty() && reqwest::Url::parse(archive).map_or(true, |u| !matches!(u.scheme(), "http" | "https"))
+        {
+            return Err(ConfigError::Web(format!("tiles_archive {archive:?} must be an absolute http(s) URL")));
         }
         Ok(Self {
             listen: o.listen.or(s.listen).unwrap_or_else(|| SocketAddr::from(([127, 0, 0, 1], 8080))),
@@ -692,6 +706,9 @@ mod tests {
     fn unknown_keys_and_incomplete_layers_are_errors() {
         assert!(matches!(parse("[server]\nlisten_port = 1"), Err(ConfigError::Parse { .. })));
         assert!(matches!(parse("[layers.x]\ngeometry = \"point\""), Err(ConfigError::Layer { .. })));
+        assert!(matches!(parse("[web]\ntiles_archive = \"/city.pmtiles\""), Err(ConfigError::Web(_))));
+        assert!(matches!(parse("[web]\ntiles_archive = \"file:///city.pmtiles\""), Err(ConfigError::Web(_))));
+        assert!(parse("[web]\ntiles_archive = \"https://cdn.example.jp/city.pmtiles\"").is_ok());
         assert!(parse("[layers.roads]\nminzoom = 30").is_err());
     }
 

@@ -39,12 +39,14 @@ async fn the_archive_holds_exactly_the_public_tiles_machizu_serves() {
     assert_eq!(header["clustered"], true);
     assert_eq!((header["min_zoom"].as_u64(), header["max_zoom"].as_u64()), (Some(10), Some(16)));
 
-    // The layers: every public layer that is not live, in catalog order; nothing staff-only.
+    // The layers: every public layer the server does not change itself (live layers, the
+    // roads' plowed times), in catalog order; nothing staff-only.
     let catalog = s.app.engine.catalog();
+    assert!(catalog.get("roads").is_some_and(|l| l.changes_while_serving()));
     let public: Vec<String> = catalog
         .layers()
         .iter()
-        .filter(|l| l.visible_to(Audience::Public) && !l.live)
+        .filter(|l| l.visible_to(Audience::Public) && !l.changes_while_serving())
         .map(|l| l.id.to_string())
         .collect();
     let metadata = &read["metadata"];

@@ -126,6 +126,22 @@ async fn styles_carry_the_configured_basemap_or_none() {
     let style = body_json(none.get("/styles/public.json").await).await;
     assert!(style["sources"].get("basemap").is_none());
     assert!(style["layers"].as_array().unwrap().iter().all(|l| l["source"] != "basemap"));
+    assert!(style["metadata"].get("machizu:archive").is_none());
+}
+
+#[tokio::test]
+async fn a_tiles_archive_is_named_to_the_public_map_only() {
+    let url = "https://cdn.example.jp/machizu/city.pmtiles";
+    let s = TestServer::demo_with(|c| c.web.tiles_archive = url.into()).await;
+    let public = body_json(s.get("/styles/public.json").await).await;
+    assert_eq!(public["metadata"]["machizu:archive"], url);
+    // Staff see staff attributes, which no archive holds.
+    let staff = body_json(s.get("/styles/staff.json").await).await;
+    assert!(staff["metadata"].get("machizu:archive").is_none());
+    // The reader the public map loads for it.
+    let r = s.get("/vendor/pmtiles/pmtiles.js").await;
+    assert_eq!(r.status(), 200);
+    assert!(String::from_utf8(body_bytes(r).await).unwrap().contains("PMTiles"));
 }
 
 #[tokio::test]

@@ -5,6 +5,7 @@ import {
   attributeTable, buildLayerList, createMap, featureAt, followVehicles, initialLang, keepPopupInView, loadStyle,
   maplibregl, refreshTiles, rememberLang, strings, styleLayersOf,
 } from "/web/common.js";
+import { useArchive } from "/web/archive.js";
 import { addFileLayers } from "/web/file-layers.js";
 import { addLabels, setLabelLang } from "/web/labels.js";
 import { noticeBanner } from "/web/notices.js";
@@ -25,6 +26,9 @@ const [style, catalog] = await Promise.all([
 ]);
 const byId = new Map(catalog.layers.map((l) => [l.id, l]));
 addFileLayers(style, catalog);
+// Layers from the city's tiles archive, when it has one, before labels follow their sources.
+const archive = style.metadata?.["machizu:archive"];
+window.machizuArchived = archive ? await useArchive(style, archive) : [];
 addLabels(style, catalog, { lang });
 
 // Embed: only the layers asked for (and the basemap and the boundary that frame them).
@@ -135,5 +139,5 @@ map.on("load", () => {
   if (styleLayersOf(style, "snowplows").length) followVehicles(map, "/live/stream");
   // Plowed times and trails change all night: the tiles are fetched again every minute (as
   // long as their cache allows), for residents who keep the map open through a storm.
-  setInterval(() => refreshTiles(map), 60_000);
+  if (style.sources.machizu) setInterval(() => refreshTiles(map), 60_000);
 });

@@ -1,7 +1,7 @@
 //! The map clients and their assets, served from the working tree: the public map (`/`, `/map`)
 //! and the embed (`/embed`, `/embed/snippet`) from `web/public.html`, the staff map (`/staff`)
 //! from `web/staff.html`, our scripts under `/web`, MapLibre GL JS as npm installed it from the
-//! lockfile under `/vendor/maplibre-gl`, the service worker that shows pushed notices (`/sw.js`),
+//! lockfile under `/vendor/maplibre-gl` (and the PMTiles reader under `/vendor/pmtiles`), the service worker that shows pushed notices (`/sw.js`),
 //! and the MapLibre styles of `styles/` with the configured
 //! basemap put in. Unknown paths get a JSON 404.
 //!
@@ -62,6 +62,7 @@ pub fn routes(config: &Config) -> Router<AppState> {
             "/vendor/maplibre-gl",
             ServeDir::new(web.join("node_modules/maplibre-gl/dist")).precompressed_gzip(),
         )
+        .nest_service("/vendor/pmtiles", ServeDir::new(web.join("node_modules/pmtiles/dist")))
 }
 
 /// `GET /styles/{name}.json`: a style of `styles/`, with the configured basemap (or without
@@ -89,6 +90,10 @@ async fn style(State(app): State<AppState>, Path(name): Path<String>) -> Result<
             "maxzoom": web.basemap_maxzoom,
             "attribution": web.basemap_attribution,
         });
+    }
+    // The public map reads the layers an archive holds from it (web/archive.js).
+    if stem == Some("public") && !web.tiles_archive.is_empty() {
+        style["metadata"]["machizu:archive"] = json!(web.tiles_archive);
     }
     Ok(axum::Json(style).into_response())
 }

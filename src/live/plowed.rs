@@ -6,6 +6,7 @@
 use chrono::{DateTime, Utc};
 
 use super::{Live, LiveError, ROADS, iso_ms, parse_ms};
+use crate::catalog::PLOWED_AT_ATTRIBUTE;
 use crate::feature::{AttrValue, FeatureId};
 
 /// The plowed-status class of a road last plowed `age` ago.
@@ -62,7 +63,8 @@ impl Live {
             return Ok(());
         };
         let def = &roads.def.clone();
-        let (Some(at), Some(share)) = (def.attribute_index("last_plowed_at"), def.attribute_index("plowed_coverage"))
+        let (Some(at), Some(share)) =
+            (def.attribute_index(PLOWED_AT_ATTRIBUTE), def.attribute_index("plowed_coverage"))
         else {
             return Ok(());
         };
@@ -90,7 +92,7 @@ impl Live {
                 .collect()
         };
         drop(roads);
-        self.set_plowed(def, &["last_plowed_at", "plowed_class", "plowed_coverage"], rows).await.inspect_err(|_| {
+        self.set_plowed(def, &[PLOWED_AT_ATTRIBUTE, "plowed_class", "plowed_coverage"], rows).await.inspect_err(|_| {
             self.touched.lock().expect("not poisoned").extend(pending);
         })
     }
@@ -127,7 +129,7 @@ impl Live {
             return Ok(());
         };
         let def = &roads.def.clone();
-        let (Some(at), Some(class)) = (def.attribute_index("last_plowed_at"), def.attribute_index("plowed_class"))
+        let (Some(at), Some(class)) = (def.attribute_index(PLOWED_AT_ATTRIBUTE), def.attribute_index("plowed_class"))
         else {
             return Ok(());
         };
@@ -143,7 +145,7 @@ impl Live {
             })
             .collect();
         drop(roads);
-        self.set_plowed(def, &["last_plowed_at", "plowed_class"], rows).await
+        self.set_plowed(def, &[PLOWED_AT_ATTRIBUTE, "plowed_class"], rows).await
     }
 }
 

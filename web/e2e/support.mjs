@@ -3,6 +3,7 @@
 // from a stand-in (tests do not depend on the network), and helpers to wait for the map.
 import assert from "node:assert/strict";
 import { spawn, execFileSync } from "node:child_process";
+import { createServer, request as httpRequest } from "node:http";
 import { mkdtempSync, mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
@@ -161,4 +162,75 @@ export async function axeViolations(page, include) {
     return result.violations.map((v) => `${v.id} (${v.impact}): ${v.nodes.map((n) => n.target.join(" ")).join(", ")}`);
   }, include);
   return violations;
+}
+
+/** Listens on a free loopback port; resolves to the base URL. */
+async function listen(server) {
+  await new Promise((resolveListen) => server.listen(0, "127.0.0.1", resolveListen));
+  return `http://127.0.0.1:${server.address().port}`;
+}
+
+/**
+ * Serves the file at `path` as `/{name}` the way a city's web server or CDN serves a PMTiles
+ * archive: range requests (206) and CORS for another site's map. Resolves to { url, ranges
+ * (each range asked for), close }.
+ */
+export async function serveArchive(path, name) {
+  const ranges = [];
+  const cors = {
+    "access-control-allow-origin": "*",
+    "access-control-allow-headers": "range, if-match",
+    "access-control-expose-headers": "etag, content-range",
+  };
+  const server = createServer((req, res) => {
+    if (req.method === "OPTIONS") return res.writeHead(204, cors).end();
+    let body;
+    try {
+      body = req.url === `/${name}` ? readFileSync(path) : undefined;
+    } catch {}
+    if (!body) return res.writeHead(404, cors).end();
+    const headers = { ...cors, etag: `"${body.length}"`, "accept-ranges": "bytes", "content-type": "application/octet-stream" };
+    const m = /^bytes=(\d+)-(\d*)$/.exec(req.headers.range ?? "");
+    if (!m) return res.writeHead(200, headers).end(body);
+    const [start, end] = [Number(m[1]), Math.min(m[2] ? Number(m[2]) : Infinity, body.length - 1)];
+    ranges.push(`${start}-${end}`);
+    res.writeHead(206, { ...headers, "content-range": `bytes ${start}-${end}/${body.length}` }).end(body.subarray(start, end + 1));
+  });
+  const base = await listen(server);
+  return { url: `${base}/${name}`, ranges, close: () => server.close() };
+}
+
+/**
+ * A pull-through cache in front of machizu at `upstream`, as a CDN or nginx with
+ * `proxy_cache_use_stale error` is: every request goes to machizu while it answers, and the GET
+ * answers it gave (not live streams) are kept; when machizu cannot be reached, a kept answer
+ * is served again (`x-cache: STALE`) and anything else gets 502. Resolves to { base, stale
+ * (the paths served stale), close }.
+ */
+export async function cachingProxy(upstream) {
+  const kept = new Map();
+  const stale = [];
+  const server = createServer((req, res) => {
+    const key = req.url;
+    // The Host header goes through, so machizu's links (TileJSON tile URLs) point at the cache.
+    const up = httpRequest(`${upstream}${key}`, { method: req.method, headers: req.headers }, (answer) => {
+      if (req.method === "GET" && answer.statusCode === 200 && !key.startsWith("/live/")) {
+        const chunks = [];
+        answer.on("data", (c) => chunks.push(c));
+        answer.on("end", () => kept.set(key, { headers: answer.headers, body: Buffer.concat(chunks) }));
+      }
+      res.writeHead(answer.statusCode, answer.headers);
+      answer.pipe(res);
+    });
+    up.on("error", () => {
+      const hit = req.method === "GET" && kept.get(key);
+      if (!hit) return res.writeHead(502, { "content-type": "application/json" }).end('{"error":"machizu cannot be reached"}');
+      stale.push(key);
+      res.writeHead(200, { ...hit.headers, "x-cache": "STALE" }).end(hit.body);
+    });
+    req.pipe(up);
+    res.on("close", () => up.destroy()); // a visitor gone (a live stream) ends the upstream request
+  });
+  const base = await listen(server);
+  return { base, stale, close: () => { server.closeAllConnections(); server.close(); } };
 }
