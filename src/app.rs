@@ -87,8 +87,9 @@ impl App {
         for layer in engine.catalog().layers() {
             let t = Instant::now();
             follow::reload(store.as_ref(), &engine, layer.id.as_str()).await?;
-            let n = engine.layer(layer.id.as_str()).map_or(0, |l| l.len());
-            tracing::info!(layer = %layer.id, features = n, ms = t.elapsed().as_millis() as u64, "layer loaded");
+            let (n, bytes) = engine.layer(layer.id.as_str()).map_or((0, 0), |l| (l.len(), l.footprint().total()));
+            let ms = t.elapsed().as_millis() as u64;
+            tracing::info!(layer = %layer.id, features = n, bytes, ms, "layer loaded");
         }
         follow::sync_definitions(store.as_ref(), &engine).await?;
         let follower = feed.map(|feed| follow::spawn(store.clone(), engine.clone(), feed));

@@ -147,9 +147,13 @@ pub async fn reload(store: &dyn Store, engine: &Arc<Engine>, id: &str) -> Result
     let def = catalog.get(id).ok_or_else(|| EngineError::UnknownLayer(id.to_owned()))?;
     let features = store.load(def).await?;
     let (engine, id) = (engine.clone(), id.to_owned());
-    tokio::task::spawn_blocking(move || engine.load_layer(&id, features))
-        .await
-        .expect("layer loading does not panic")?;
+    tokio::task::spawn_blocking(move || {
+        engine.load_layer(&id, features)?;
+        crate::engine::footprint::return_freed_memory();
+        Ok::<_, EngineError>(())
+    })
+    .await
+    .expect("layer loading does not panic")?;
     Ok(())
 }
 

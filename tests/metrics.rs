@@ -97,6 +97,19 @@ async fn admins_read_metrics_that_move_with_requests_and_the_public_get_403() {
     assert_eq!(after["machizu_build"]["type"], "info");
     assert_eq!(sample(&after, "machizu_build", "machizu_build_info", &[("version", env!("CARGO_PKG_VERSION"))]), 1.0);
     assert_eq!(after["machizu_http_request_duration_seconds"]["type"], "histogram");
+
+    // The engine's memory by layer and structure: every structure of the parcels holds
+    // something, and the parts add up to more than the features' bare records.
+    let family = "machizu_engine_layer_bytes";
+    let parcels = s.app.engine.layer("parcels").unwrap();
+    let mut total = 0.0;
+    for part in ["features", "index", "values", "levels", "tiles"] {
+        let bytes = sample(&after, family, family, &[("layer", "parcels"), ("part", part)]);
+        assert!(bytes > 0.0, "{part}: {bytes}");
+        total += bytes;
+    }
+    assert_eq!(total as u64, parcels.footprint().total());
+    assert!(total > (parcels.len() * std::mem::size_of::<machizu::feature::Feature>()) as f64, "{total}");
 }
 
 /// A Prometheus server in an allowed range reads the metrics without a key; the same client

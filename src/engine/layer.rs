@@ -22,6 +22,7 @@ use rstar::{AABB, RTree};
 use serde_json::value::RawValue;
 
 use super::EngineError;
+use super::footprint::Footprint;
 use super::level::{Level, LevelInput};
 use crate::catalog::LayerDef;
 use crate::crs::{Epsg, Transformer};
@@ -120,6 +121,9 @@ impl Segment {
             }
             tag_offsets.push(tags.len() as u32);
         }
+        value_bytes.shrink_to_fit();
+        value_offsets.shrink_to_fit();
+        value_ids.shrink_to_fit();
         let mercator_bounds: Vec<Option<Rect<f64>>> = mercator.iter().map(|g| g.bounding_rect()).collect();
         let extent = union_rects(mercator_bounds.iter().flatten().copied());
         let rtree = RTree::bulk_load(
@@ -177,6 +181,30 @@ impl Segment {
 
     pub fn level(&self, z: u8) -> Option<&Level> {
         self.levels.get(usize::from(z)).and_then(Option::as_ref)
+    }
+
+    /// Bytes held, by structure.
+    fn footprint(&self) -> Footprint {
+        use super::footprint::{features_bytes, map_bytes, vec_bytes};
+        // An R-tree holds each entry in a node slot, plus about one parent per eight entries.
+        let rtree = (self.rtree.size() * std::mem::size_of::<rstar::RTreeNode<BoxEntry>>() * 9 / 8) as u64;
+        let crs84 = vec_bytes(&self.crs84)
+            + self.crs84.iter().filter_map(|c| c.get()).map(|j| j.get().len() as u64).sum::<u64>();
+        let mut footprint = Footprint {
+            features: features_bytes(&self.features) + crs84,
+            index: vec_bytes(&self.mercator_bounds) + rtree + vec_bytes(&self.ids),
+            values: vec_bytes(&self.value_bytes)
+                + vec_bytes(&self.value_offsets)
+                + map_bytes(&self.value_ids)
+                + self.value_ids.keys().map(|k| k.capacity() as u64).sum::<u64>(),
+            ..Default::default()
+        };
+        for level in self.levels.iter().flatten() {
+            let (geometry, tiles) = level.footprint();
+            footprint.levels += geometry;
+            footprint.tiles += tiles;
+        }
+        footprint
     }
 
     /// Number of distinct attribute values the segment adds.
@@ -441,6 +469,17 @@ impl LayerData {
             (Some(_), _) => base.next(),
             (None, _) => delta.next(),
         })
+    }
+
+    /// Bytes this version of the layer holds, by structure (a base shared with the previous
+    /// version is counted in full).
+    pub fn footprint(&self) -> Footprint {
+        use super::footprint::{map_bytes, vec_bytes};
+        let mut footprint = self.base.footprint();
+        footprint += self.delta.footprint();
+        footprint.index +=
+            map_bytes(&self.base_index) + vec_bytes(&self.removed) + self.by_id.get().map_or(0, vec_bytes);
+        footprint
     }
 
     /// Number of features changed since the base was built (for metrics and tests).

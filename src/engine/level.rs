@@ -130,7 +130,11 @@ impl TileIndex {
                 start = i + 1;
             }
         }
-        Self { ranges, entries: pairs.into_iter().map(|(_, i)| i).collect() }
+        // Not collected in place: that would keep the pairs' buffer, four times the entries'.
+        let mut entries = Vec::with_capacity(pairs.len());
+        entries.extend(pairs.iter().map(|&(_, i)| i));
+        ranges.shrink_to_fit();
+        Self { ranges, entries }
     }
 
     /// Every tile's list of features.
@@ -189,6 +193,13 @@ impl Level {
         if b.level.thin_to_budget(LEVEL_TILE_BUDGET) {
             b.level.tiles = TileIndex::build(&b.level);
         }
+        // The arrays grew by doubling: up to half of each would be slack, kept for good.
+        let l = &mut b.level;
+        l.features.shrink_to_fit();
+        l.parts.shrink_to_fit();
+        l.coords.shrink_to_fit();
+        l.tags.shrink_to_fit();
+        l.encoded.shrink_to_fit();
         b.level
     }
 
@@ -253,6 +264,17 @@ impl Level {
         self.min_size = min_size;
         (self.features, self.parts, self.coords, self.tags, self.encoded) = (features, parts, coords, tags, encoded);
         true
+    }
+
+    /// Bytes held: (geometry, commands and attributes; the tile index).
+    pub fn footprint(&self) -> (u64, u64) {
+        use super::footprint::{map_bytes, vec_bytes};
+        let level = vec_bytes(&self.features)
+            + vec_bytes(&self.parts)
+            + vec_bytes(&self.coords)
+            + vec_bytes(&self.tags)
+            + vec_bytes(&self.encoded);
+        (level, map_bytes(&self.tiles.ranges) + vec_bytes(&self.tiles.entries))
     }
 
     pub fn parts_of(&self, f: &LevelFeature) -> &[Part] {

@@ -13,6 +13,7 @@
 //! The engine knows nothing of HTTP or SQL.
 
 pub mod cache;
+pub mod footprint;
 pub mod layer;
 pub mod level;
 pub mod render;

@@ -34,6 +34,14 @@ pub async fn get(
     }
     let m = metrics::global();
     m.store_up.set(i64::from(app.store.health().await.ok));
+    m.engine_bytes.clear(); // layers made from files come and go
+    for layer in app.engine.catalog().layers() {
+        let Some(data) = app.engine.layer(layer.id.as_str()) else { continue };
+        for (part, bytes) in data.footprint().parts() {
+            let labels = metrics::EngineLabels { layer: layer.id.to_string(), part };
+            m.engine_bytes.get_or_create(&labels).set(bytes as i64);
+        }
+    }
     let mut response = m.encode().into_response();
     response.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static(metrics::CONTENT_TYPE));
     Ok(response)

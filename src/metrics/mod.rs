@@ -10,7 +10,8 @@
 //! - tiles by zoom and whether the tile cache had them; the wait for a render slot;
 //! - live positions taken, and the clients of the SSE and WebSocket streams;
 //! - the time from a change batch arriving on the store's change feed to its tiles being
-//!   dropped; whether the store answers (at each scrape); the build.
+//!   dropped; whether the store answers (at each scrape); the build;
+//! - the memory each layer holds in the engine, by structure (at each scrape).
 //!
 //! Names follow the Prometheus conventions: a `machizu_` prefix, base units (seconds, bytes),
 //! `_total` on counters.
@@ -55,6 +56,14 @@ pub struct StreamLabels {
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct EngineLabels {
+    pub layer: String,
+    /// A part of [`crate::engine::footprint::Footprint`]: `features`, `index`, `values`,
+    /// `levels` or `tiles`.
+    pub part: &'static str,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct BuildLabels {
     version: &'static str,
 }
@@ -81,6 +90,7 @@ pub struct Metrics {
     pub change_apply: Histogram,
     pub change_batches: Counter,
     pub store_up: Gauge,
+    pub engine_bytes: Family<EngineLabels, Gauge>,
 }
 
 /// The metrics of this process.
@@ -103,6 +113,7 @@ impl Metrics {
             change_apply: latency(),
             change_batches: Counter::default(),
             store_up: Gauge::default(),
+            engine_bytes: Family::default(),
         };
         let r = &mut m.registry;
         r.register("http_requests", "HTTP requests answered, by method, route pattern and status", m.requests.clone());
@@ -143,6 +154,12 @@ impl Metrics {
             m.change_batches.clone(),
         );
         r.register("store_up", "Whether the store answered at the last scrape (1) or not (0)", m.store_up.clone());
+        r.register_with_unit(
+            "engine_layer",
+            "Memory each layer holds in the engine, by structure (from the structures' sizes, at each scrape)",
+            Unit::Bytes,
+            m.engine_bytes.clone(),
+        );
         r.register("build", "The running build", Info::new(BuildLabels { version: env!("CARGO_PKG_VERSION") }));
         m
     }
