@@ -23,7 +23,7 @@ use serde_json::value::RawValue;
 
 use super::EngineError;
 use super::footprint::Footprint;
-use super::level::{Level, LevelInput};
+use super::level::{Level, LevelInput, SharedTags};
 use crate::catalog::LayerDef;
 use crate::crs::{Epsg, Transformer};
 use crate::feature::{Feature, FeatureId, union_rects};
@@ -65,6 +65,9 @@ pub struct Segment {
     first_value: u32,
     /// Value id by encoded value.
     value_ids: HashMap<Vec<u8>, u32>,
+    /// Every feature's attributes as (attribute index, value id), in feature order, when some
+    /// level reads them rather than a copy of its own ([`SharedTags`]).
+    tags: Option<Arc<[(u16, u32)]>>,
     /// `levels[z]`, `None` outside the layer's zoom range.
     pub levels: Vec<Option<Level>>,
     /// Bounds of all features in Web Mercator.
@@ -136,6 +139,7 @@ impl Segment {
                 })
                 .collect(),
         );
+        let tags: Arc<[(u16, u32)]> = tags.into();
         let inputs = || {
             mercator.iter().enumerate().map(|(i, geometry)| LevelInput {
                 geometry,
@@ -143,12 +147,17 @@ impl Segment {
                 tags: &tags[tag_offsets[i] as usize..tag_offsets[i + 1] as usize],
             })
         };
-        let levels = (0..=def.maxzoom)
+        let levels: Vec<Option<Level>> = (0..=def.maxzoom)
             .into_par_iter()
             .map(|z| {
-                (z >= def.minzoom).then(|| Level::build(inputs(), z, z < def.maxzoom, def.label_points_at(z).is_some()))
+                (z >= def.minzoom).then(|| {
+                    let shared = SharedTags { tags: &tags, offsets: &tag_offsets };
+                    Level::build(inputs(), z, z < def.maxzoom, def.label_points_at(z).is_some(), Some(shared))
+                })
             })
             .collect();
+        // Kept for the footprint only when some level reads it.
+        let tags = levels.iter().flatten().any(|l| l.tags_shared).then_some(tags);
         Ok(Self {
             features,
             mercator_bounds,
@@ -160,6 +169,7 @@ impl Segment {
             value_offsets,
             first_value,
             value_ids,
+            tags,
             levels,
             extent,
         })
@@ -199,6 +209,7 @@ impl Segment {
                 + self.value_ids.keys().map(|k| k.capacity() as u64).sum::<u64>(),
             ..Default::default()
         };
+        footprint.levels += self.tags.as_ref().map_or(0, |t| std::mem::size_of_val(&**t) as u64);
         for level in self.levels.iter().flatten() {
             let (geometry, tiles) = level.footprint();
             footprint.levels += geometry;

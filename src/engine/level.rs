@@ -12,6 +12,7 @@
 //! features crossing the tile edge are clipped and encoded afresh.
 
 use std::collections::HashMap;
+use std::sync::Arc;
 
 use geo::{BoundingRect, Simplify};
 use geo_types::{Coord, Geometry, LineString};
@@ -64,7 +65,7 @@ pub struct LevelFeature {
     pub feature: u32,
     pub parts_start: u32,
     pub parts_len: u32,
-    /// Its attributes: a run of the level's `tags`.
+    /// Its attributes: a run of the level's `tags` (its own, or the segment's when shared).
     tags_start: u32,
     tags_len: u32,
     /// Its whole geometry encoded: a run of the level's `encoded`.
@@ -83,6 +84,20 @@ pub struct LevelInput<'a> {
     pub tags: &'a [(u16, u32)],
 }
 
+/// A segment's attributes, all features' in feature order, that levels keeping (nearly) every
+/// feature read instead of a copy of their own: feature `i`'s are
+/// `tags[offsets[i]..offsets[i + 1]]`.
+pub struct SharedTags<'a> {
+    pub tags: &'a Arc<[(u16, u32)]>,
+    pub offsets: &'a [u32],
+}
+
+/// A level shares its segment's tags when it keeps at least this share of the features: then
+/// its features are (nearly) the segment's, in the same order, and a tile reads the shared
+/// array as one forward run, as it would its own. A thinned level, whose features lie far apart
+/// in the segment, keeps a compact copy.
+const SHARE_TAGS_ABOVE: f64 = 0.9;
+
 /// All features of a layer kept at zoom `z`.
 #[derive(Debug)]
 pub struct Level {
@@ -93,7 +108,9 @@ pub struct Level {
     pub features: Vec<LevelFeature>,
     pub parts: Vec<Part>,
     pub coords: Vec<[i32; 2]>,
-    tags: Vec<(u16, u32)>,
+    tags: Arc<[(u16, u32)]>,
+    /// Whether `tags` is the segment's ([`SharedTags`]) rather than the level's own.
+    pub tags_shared: bool,
     /// MVT geometry commands of each feature, whole, in world extent space (from origin 0, 0).
     encoded: Vec<u8>,
     /// Per tile, the features it must draw.
@@ -166,8 +183,15 @@ fn covered_tiles(f: &LevelFeature, z: u8) -> (std::ops::RangeInclusive<u32>, std
 impl Level {
     /// Generalises `geometries` (Web Mercator metres, indexed by feature) for zoom `z`.
     /// `simplify` is false at a layer's highest zoom, where clients overzoom and want every
-    /// vertex. With `labels`, each polygon also gets a label point ([`PartKind::Label`]).
-    pub fn build<'a>(features: impl IntoIterator<Item = LevelInput<'a>>, z: u8, simplify: bool, labels: bool) -> Self {
+    /// vertex. With `labels`, each polygon also gets a label point ([`PartKind::Label`]). With
+    /// `shared`, a level that keeps nearly every feature reads the segment's tags.
+    pub fn build<'a>(
+        features: impl IntoIterator<Item = LevelInput<'a>>,
+        z: u8,
+        simplify: bool,
+        labels: bool,
+        shared: Option<SharedTags>,
+    ) -> Self {
         let mut b = LevelBuilder {
             level: Level {
                 z,
@@ -175,10 +199,12 @@ impl Level {
                 features: Vec::new(),
                 parts: Vec::new(),
                 coords: Vec::new(),
-                tags: Vec::new(),
+                tags: Arc::new([]),
+                tags_shared: false,
                 encoded: Vec::new(),
                 tiles: TileIndex::default(),
             },
+            tags: Vec::new(),
             scale: world_scale(z),
             tolerance: if simplify { SIMPLIFY_TOLERANCE } else { 0.0 },
             labels,
@@ -186,21 +212,32 @@ impl Level {
             encoder: LayerBuilder::new(),
             clip: ClipBuffers::default(),
         };
+        let mut inputs = 0;
         for (i, input) in features.into_iter().enumerate() {
             b.add(i as u32, &input);
+            inputs += 1;
         }
-        b.level.tiles = TileIndex::build(&b.level);
-        if b.level.thin_to_budget(LEVEL_TILE_BUDGET) {
-            b.level.tiles = TileIndex::build(&b.level);
+        let (mut level, own_tags) = (b.level, b.tags);
+        level.tags = own_tags.into();
+        level.tiles = TileIndex::build(&level);
+        if level.thin_to_budget(LEVEL_TILE_BUDGET) {
+            level.tiles = TileIndex::build(&level);
+        }
+        if let Some(shared) = shared
+            && level.features.len() as f64 >= SHARE_TAGS_ABOVE * f64::from(inputs)
+        {
+            for f in &mut level.features {
+                f.tags_start = shared.offsets[f.feature as usize];
+            }
+            level.tags = shared.tags.clone();
+            level.tags_shared = true;
         }
         // The arrays grew by doubling: up to half of each would be slack, kept for good.
-        let l = &mut b.level;
-        l.features.shrink_to_fit();
-        l.parts.shrink_to_fit();
-        l.coords.shrink_to_fit();
-        l.tags.shrink_to_fit();
-        l.encoded.shrink_to_fit();
-        b.level
+        level.features.shrink_to_fit();
+        level.parts.shrink_to_fit();
+        level.coords.shrink_to_fit();
+        level.encoded.shrink_to_fit();
+        level
     }
 
     /// Drops the smallest lines and polygons of the whole level until no tile holds more than
@@ -262,7 +299,8 @@ impl Level {
             features.push(LevelFeature { parts_start, tags_start, geom_start, ..*f });
         }
         self.min_size = min_size;
-        (self.features, self.parts, self.coords, self.tags, self.encoded) = (features, parts, coords, tags, encoded);
+        (self.features, self.parts, self.coords, self.encoded) = (features, parts, coords, encoded);
+        self.tags = tags.into();
         true
     }
 
@@ -272,7 +310,7 @@ impl Level {
         let level = vec_bytes(&self.features)
             + vec_bytes(&self.parts)
             + vec_bytes(&self.coords)
-            + vec_bytes(&self.tags)
+            + if self.tags_shared { 0 } else { std::mem::size_of_val(&*self.tags) as u64 }
             + vec_bytes(&self.encoded);
         (level, map_bytes(&self.tiles.ranges) + vec_bytes(&self.tiles.entries))
     }
@@ -312,6 +350,8 @@ fn feature_size(f: &LevelFeature) -> u32 {
 
 struct LevelBuilder {
     level: Level,
+    /// The level's own copy of its features' tags, until [`Level::build`] decides.
+    tags: Vec<(u16, u32)>,
     scale: f64,
     tolerance: f64,
     labels: bool,
@@ -373,8 +413,8 @@ impl LevelBuilder {
         }
         let parts_len = self.level.parts.len() as u32 - parts_start;
         let level = &mut self.level;
-        let (tags_start, geom_start) = (level.tags.len() as u32, level.encoded.len() as u32);
-        level.tags.extend_from_slice(input.tags);
+        let (tags_start, geom_start) = (self.tags.len() as u32, level.encoded.len() as u32);
+        self.tags.extend_from_slice(input.tags);
         level.encoded.extend_from_slice(self.encoder.geometry());
         level.features.push(LevelFeature {
             id: input.id,
@@ -487,7 +527,7 @@ impl LevelBuilder {
 #[cfg(test)]
 fn build(geometries: &[Geometry<f64>], z: u8, simplify: bool) -> Level {
     let inputs = geometries.iter().zip(1..).map(|(geometry, id)| LevelInput { geometry, id, tags: &[] });
-    Level::build(inputs, z, simplify, false)
+    Level::build(inputs, z, simplify, false, None)
 }
 
 #[cfg(test)]
@@ -540,6 +580,59 @@ mod tests {
         assert!(l.tiles.get(x + 5, y + 5).is_empty());
         let far = &l.features[1];
         assert_eq!(l.tiles.get(far.min[0] as u32 / 4096, far.min[1] as u32 / 4096), &[1]);
+    }
+}
+
+#[cfg(test)]
+mod shared_tags_tests {
+    use super::*;
+    use geo_types::polygon;
+
+    /// `n` 20 m squares 30 m apart in a row, feature `i` tagged (0, i) and (1, 7).
+    type Tags = Vec<(u16, u32)>;
+
+    fn squares(n: usize) -> (Vec<Geometry<f64>>, Tags, Vec<u32>) {
+        let (x0, y0) = (15_630_000.0, 4_665_000.0);
+        let g = (0..n)
+            .map(|i| {
+                let x = x0 + 30.0 * i as f64;
+                Geometry::Polygon(polygon![(x: x, y: y0), (x: x + 20.0, y: y0), (x: x + 20.0, y: y0 + 20.0), (x: x, y: y0 + 20.0), (x: x, y: y0)])
+            })
+            .collect();
+        let tags = (0..n as u32).flat_map(|i| [(0, i), (1, 7)]).collect();
+        let offsets = (0..=n as u32).map(|i| 2 * i).collect();
+        (g, tags, offsets)
+    }
+
+    fn level(g: &[Geometry<f64>], tags: &Arc<[(u16, u32)]>, offsets: &[u32], z: u8) -> Level {
+        let inputs = g.iter().enumerate().map(|(i, geometry)| LevelInput {
+            geometry,
+            id: i as u64,
+            tags: &tags[offsets[i] as usize..offsets[i + 1] as usize],
+        });
+        Level::build(inputs, z, true, false, Some(SharedTags { tags, offsets }))
+    }
+
+    #[test]
+    fn a_level_keeping_every_feature_reads_the_segments_tags_and_a_thinned_one_its_own() {
+        let (g, tags, offsets) = squares(1000);
+        let tags: Arc<[(u16, u32)]> = tags.into();
+        let full = level(&g, &tags, &offsets, 16);
+        assert_eq!(full.features.len(), 1000);
+        assert!(full.tags_shared && Arc::ptr_eq(&full.tags, &tags));
+        for f in &full.features {
+            assert_eq!(full.tags_of(f), &[(0, f.feature), (1, 7)]);
+        }
+        // At z10 a 20 m square is under a pixel: they go, and the one left keeps a compact copy.
+        let mut g = g;
+        g.push(Geometry::Polygon(polygon![(x: 15_600_000.0, y: 4_600_000.0), (x: 15_602_000.0, y: 4_600_000.0), (x: 15_602_000.0, y: 4_602_000.0), (x: 15_600_000.0, y: 4_600_000.0)]));
+        let (_, tags, offsets) = squares(1001);
+        let tags: Arc<[(u16, u32)]> = tags.into();
+        let thinned = level(&g, &tags, &offsets, 10);
+        assert_eq!(thinned.features.len(), 1);
+        assert!(!thinned.tags_shared);
+        assert_eq!(thinned.tags.len(), 2);
+        assert_eq!(thinned.tags_of(&thinned.features[0]), &[(0, 1000), (1, 7)]);
     }
 }
 
