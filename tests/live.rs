@@ -528,7 +528,7 @@ async fn night_of_plow_runs(s: &TestServer) {
 
     // Five roads far apart (A, B, C, D, E), each met by at least two roads at more than 60°.
     let roads = s.app.engine.layer("roads").unwrap();
-    let mut all: Vec<(i64, Vec<(f64, f64)>)> = roads.features().map(|f| (f.id, coords(f))).collect();
+    let mut all: Vec<(i64, Vec<(f64, f64)>)> = roads.features().map(|f| (f.id, coords(&f))).collect();
     all.sort_by(|a, b| length(&b.1).total_cmp(&length(&a.1)).then(a.0.cmp(&b.0)));
     let far = |a: &[(f64, f64)], b: &[(f64, f64)]| {
         use geo::{Distance, Euclidean};
@@ -792,8 +792,11 @@ async fn staff_get_the_daily_report_gpx_and_gtfs_realtime() {
     let device = register(&s, &admin, "plow-r", "plow", true).await;
     let hidden = register(&s, &admin, "plow-h", "plow", false).await;
     let roads = s.app.engine.layer("roads").unwrap();
-    let line =
-        roads.features().map(coords).find(|l| (300.0..3000.0).contains(&length(l))).expect("a road of 300 m to 3 km");
+    let line = roads
+        .features()
+        .map(|f| coords(&f))
+        .find(|l| (300.0..3000.0).contains(&length(l)))
+        .expect("a road of 300 m to 3 km");
     drop(roads);
     // Half an hour ago: along the road with the blade down for the first half.
     let start = Utc::now().timestamp() - 1800;

@@ -7,20 +7,18 @@
 
 use std::collections::HashMap;
 
-use geo_types::Geometry;
-
-use crate::feature::{AttrValue, Feature};
-
 /// Bytes held by one layer (or a part of it), by structure.
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
 pub struct Footprint {
-    /// The features in the store's CRS: geometry and attribute values.
+    /// The features in the store's CRS: geometry (WKB), attributes (value ids) and the cache of
+    /// their GeoJSON in CRS84.
     pub features: u64,
-    /// The R-tree, Web Mercator bounds, ids and the id index.
+    /// The R-tree, ids and the id order.
     pub index: u64,
     /// The distinct attribute values, encoded for MVT.
     pub values: u64,
-    /// Every zoom level's generalised geometry, encoded commands and attributes.
+    /// Every zoom level's generalised geometry (counted once where levels share it), encoded
+    /// commands and own attributes.
     pub levels: u64,
     /// Every zoom level's per-tile feature lists.
     pub tiles: u64,
@@ -61,34 +59,6 @@ pub fn vec_bytes<T>(v: &Vec<T>) -> u64 {
 /// The heap bytes of a hash map's table (entries and one control byte each).
 pub fn map_bytes<K, V>(m: &HashMap<K, V>) -> u64 {
     (m.capacity() * (std::mem::size_of::<(K, V)>() + 1)) as u64
-}
-
-/// The bytes of a vector of features, with what each holds on the heap.
-pub fn features_bytes(features: &Vec<Feature>) -> u64 {
-    vec_bytes(features)
-        + features.iter().map(|f| geometry_heap(&f.geometry) + attributes_heap(&f.attributes)).sum::<u64>()
-}
-
-fn attributes_heap(a: &Vec<AttrValue>) -> u64 {
-    let text = |v: &AttrValue| if let AttrValue::Text(s) = v { s.capacity() as u64 } else { 0 };
-    vec_bytes(a) + a.iter().map(text).sum::<u64>()
-}
-
-fn geometry_heap(g: &Geometry<f64>) -> u64 {
-    use geo_types::{LineString, Polygon};
-    let line = |l: &LineString<f64>| vec_bytes(&l.0);
-    let polygon = |p: &Polygon<f64>| {
-        line(p.exterior()) + std::mem::size_of_val(p.interiors()) as u64 + p.interiors().iter().map(line).sum::<u64>()
-    };
-    match g {
-        Geometry::LineString(l) => line(l),
-        Geometry::Polygon(p) => polygon(p),
-        Geometry::MultiPoint(mp) => vec_bytes(&mp.0),
-        Geometry::MultiLineString(ml) => vec_bytes(&ml.0) + ml.0.iter().map(line).sum::<u64>(),
-        Geometry::MultiPolygon(mp) => vec_bytes(&mp.0) + mp.0.iter().map(polygon).sum::<u64>(),
-        Geometry::GeometryCollection(gc) => vec_bytes(&gc.0) + gc.0.iter().map(geometry_heap).sum::<u64>(),
-        Geometry::Point(_) | Geometry::Line(_) | Geometry::Rect(_) | Geometry::Triangle(_) => 0,
-    }
 }
 
 /// Gives the memory freed since the last call back to the operating system. Building a layer

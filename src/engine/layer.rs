@@ -5,7 +5,10 @@
 //! order, attribute values are interned into one table of ready-encoded MVT values (each
 //! distinct value encoded once, however many features share it), the zoom levels are
 //! generalised in parallel from a Web Mercator copy, and an R-tree of the features' bounding
-//! boxes in the store's CRS (metres on the ground) answers spatial queries ([`crate::query`]). [`LayerData::apply`] makes the next version of a layer from a batch
+//! boxes in the store's CRS (metres on the ground) answers spatial queries ([`crate::query`]).
+//! The features themselves are not kept as objects: their geometries are one WKB arena and their
+//! attributes value ids, so a query decodes a [`Feature`] when it needs one (a [`Slot`] says
+//! where it is). [`LayerData::apply`] makes the next version of a layer from a batch
 //! of changes: base features that were replaced or deleted are masked out, and the delta is
 //! rebuilt from its (few) features; when the delta grows past a fraction of the base, both are
 //! merged into a new base. Versions are immutable: readers keep rendering the one they hold.
@@ -29,7 +32,7 @@ use crate::crs::{Epsg, Transformer};
 use crate::feature::{Feature, FeatureId, union_rects};
 use crate::text::TextIndex;
 use crate::tile::coord::mercator_to_lonlat;
-use crate::tile::mvt::{GeomType, encode_value};
+use crate::tile::mvt::{GeomType, decode_value, encode_value};
 
 /// The delta is merged into the base when it holds more than this many features and more than
 /// [`COMPACT_FRACTION`] of the base.
@@ -40,22 +43,28 @@ const COMPACT_FRACTION: usize = 16;
 pub type BoxEntry = GeomWithData<Rectangle<[f64; 2]>, u32>;
 
 /// Features generalised and indexed for rendering and for spatial queries, built in one go.
+///
+/// Everything is held in a few flat arrays rather than as objects per feature: a city's
+/// million parcels are a handful of allocations, and a feature is decoded ([`Feature`]) only
+/// when a query asks for it.
 #[derive(Debug)]
 pub struct Segment {
-    /// The features in the store's CRS, in Hilbert order: feature index `i` below. Kept for
-    /// queries and so that a later version of the layer can be rebuilt without the store.
-    pub features: Vec<Feature>,
-    /// Web Mercator bounds by feature index (which tiles a change touches).
-    mercator_bounds: Vec<Option<Rect<f64>>>,
+    /// Feature ids, by feature index (the features are in Hilbert order).
+    pub ids: Vec<u64>,
+    /// Each feature's geometry in the store's CRS as WKB: feature `i`'s is
+    /// `wkb[wkb_offsets[i]..wkb_offsets[i + 1]]`. Kept for queries and so that a later version
+    /// of the layer can be rebuilt without the store.
+    wkb: Vec<u8>,
+    wkb_offsets: Vec<u64>,
+    /// Every feature's attributes as (attribute index, value id), in feature order: feature
+    /// `i`'s are `tags[tag_offsets[i]..tag_offsets[i + 1]]`. Levels that keep nearly every
+    /// feature read this array too ([`SharedTags`]).
+    tags: Arc<[(u16, u32)]>,
+    tag_offsets: Vec<u32>,
     /// The features' bounding boxes in the store's CRS.
     pub rtree: RTree<BoxEntry>,
     /// Searchable text, made on the first search.
     text: std::sync::OnceLock<TextIndex>,
-    /// Each feature's geometry as GeoJSON in CRS84, made when first asked for (query answers
-    /// show the same city boundary or parcel again and again).
-    crs84: Vec<std::sync::OnceLock<Box<RawValue>>>,
-    /// Feature ids, by feature index.
-    pub ids: Vec<u64>,
     /// Distinct attribute values, each encoded as an MVT `Value` body, in one arena: value
     /// `first_value + v` is `value_bytes[value_offsets[v]..value_offsets[v + 1]]`. A delta
     /// segment numbers its values after the base's and reuses the base's for values they share,
@@ -63,11 +72,9 @@ pub struct Segment {
     value_bytes: Vec<u8>,
     value_offsets: Vec<u32>,
     first_value: u32,
-    /// Value id by encoded value.
-    value_ids: HashMap<Vec<u8>, u32>,
-    /// Every feature's attributes as (attribute index, value id), in feature order, when some
-    /// level reads them rather than a copy of its own ([`SharedTags`]).
-    tags: Option<Arc<[(u16, u32)]>>,
+    /// Value id by a hash of its encoding. Two distinct values whose hashes collide are both
+    /// kept, the second under an id of its own (correct, merely not shared).
+    value_ids: HashMap<u64, u32>,
     /// `levels[z]`, `None` outside the layer's zoom range.
     pub levels: Vec<Option<Level>>,
     /// Bounds of all features in Web Mercator.
@@ -98,37 +105,26 @@ impl Segment {
         });
         let (features, mercator): (Vec<Feature>, Vec<geo_types::Geometry<f64>>) = pairs.into_iter().unzip();
         let mut ids = Vec::with_capacity(features.len());
-        // `tags[tag_offsets[i]..tag_offsets[i + 1]]` are feature `i`'s (attribute index, value
-        // id); each level keeps its own copy, in its order.
         let mut tag_offsets = Vec::with_capacity(features.len() + 1);
         let mut tags = Vec::new();
-        let mut value_bytes = Vec::new();
-        let mut value_offsets = vec![0u32];
-        let mut value_ids: HashMap<Vec<u8>, u32> = HashMap::new();
-        let first_value = base.map_or(0, |b| b.first_value + b.value_count() as u32);
+        let mut wkb = Vec::new();
+        let mut wkb_offsets = Vec::with_capacity(features.len() + 1);
+        let mut values = ValueTable::new(base);
         tag_offsets.push(0);
+        wkb_offsets.push(0);
         for f in &features {
             ids.push(f.id as u64);
             for (k, v) in f.attributes.iter().enumerate().take(def.attributes.len()) {
-                let Some(enc) = encode_value(v) else { continue };
-                if let Some(&id) = base.and_then(|b| b.value_ids.get(&enc)) {
-                    tags.push((k as u16, id));
-                    continue;
+                if let Some(enc) = encode_value(v) {
+                    tags.push((k as u16, values.id(enc)));
                 }
-                let id = *value_ids.entry(enc).or_insert_with_key(|enc| {
-                    value_bytes.extend_from_slice(enc);
-                    value_offsets.push(value_bytes.len() as u32);
-                    first_value + (value_offsets.len() - 2) as u32
-                });
-                tags.push((k as u16, id));
             }
             tag_offsets.push(tags.len() as u32);
+            write_wkb(&f.geometry, &mut wkb)?;
+            wkb_offsets.push(wkb.len() as u64);
         }
-        value_bytes.shrink_to_fit();
-        value_offsets.shrink_to_fit();
-        value_ids.shrink_to_fit();
-        let mercator_bounds: Vec<Option<Rect<f64>>> = mercator.iter().map(|g| g.bounding_rect()).collect();
-        let extent = union_rects(mercator_bounds.iter().flatten().copied());
+        wkb.shrink_to_fit();
+        tags.shrink_to_fit();
         let rtree = RTree::bulk_load(
             features
                 .iter()
@@ -139,6 +135,9 @@ impl Segment {
                 })
                 .collect(),
         );
+        // From here on the flat arrays are the features.
+        drop(features);
+        let extent = union_rects(mercator.iter().filter_map(|g| g.bounding_rect()));
         let tags: Arc<[(u16, u32)]> = tags.into();
         let inputs = || {
             mercator.iter().enumerate().map(|(i, geometry)| LevelInput {
@@ -156,20 +155,19 @@ impl Segment {
                 })
             })
             .collect();
-        // Kept for the footprint only when some level reads it.
-        let tags = levels.iter().flatten().any(|l| l.tags_shared).then_some(tags);
+        let ValueTable { bytes: value_bytes, offsets: value_offsets, first: first_value, ids: value_ids, .. } = values;
         Ok(Self {
-            features,
-            mercator_bounds,
+            ids,
+            wkb,
+            wkb_offsets,
+            tags,
+            tag_offsets,
             rtree,
             text: Default::default(),
-            crs84: (0..ids.len()).map(|_| Default::default()).collect(),
-            ids,
             value_bytes,
             value_offsets,
             first_value,
             value_ids,
-            tags,
             levels,
             extent,
         })
@@ -193,23 +191,33 @@ impl Segment {
         self.levels.get(usize::from(z)).and_then(Option::as_ref)
     }
 
+    /// Feature `i`'s geometry in the store's CRS.
+    pub fn geometry(&self, i: u32) -> geo_types::Geometry<f64> {
+        use geozero::wkb::FromWkb;
+        let bytes = &self.wkb[self.wkb_offsets[i as usize] as usize..self.wkb_offsets[i as usize + 1] as usize];
+        geo_types::Geometry::from_wkb(&mut &*bytes, geozero::wkb::WkbDialect::Wkb)
+            .expect("the segment wrote this WKB itself")
+    }
+
+    /// Feature `i`'s attributes as (attribute index, value id).
+    #[inline]
+    pub fn tags_of(&self, i: u32) -> &[(u16, u32)] {
+        &self.tags[self.tag_offsets[i as usize] as usize..self.tag_offsets[i as usize + 1] as usize]
+    }
+
     /// Bytes held, by structure.
     fn footprint(&self) -> Footprint {
-        use super::footprint::{features_bytes, map_bytes, vec_bytes};
+        use super::footprint::{map_bytes, vec_bytes};
         // An R-tree holds each entry in a node slot, plus about one parent per eight entries.
         let rtree = (self.rtree.size() * std::mem::size_of::<rstar::RTreeNode<BoxEntry>>() * 9 / 8) as u64;
-        let crs84 = vec_bytes(&self.crs84)
-            + self.crs84.iter().filter_map(|c| c.get()).map(|j| j.get().len() as u64).sum::<u64>();
         let mut footprint = Footprint {
-            features: features_bytes(&self.features) + crs84,
-            index: vec_bytes(&self.mercator_bounds) + rtree + vec_bytes(&self.ids),
-            values: vec_bytes(&self.value_bytes)
-                + vec_bytes(&self.value_offsets)
-                + map_bytes(&self.value_ids)
-                + self.value_ids.keys().map(|k| k.capacity() as u64).sum::<u64>(),
+            features: vec_bytes(&self.wkb) + vec_bytes(&self.wkb_offsets),
+            index: rtree + vec_bytes(&self.ids),
+            values: vec_bytes(&self.value_bytes) + vec_bytes(&self.value_offsets) + map_bytes(&self.value_ids),
             ..Default::default()
         };
-        footprint.levels += self.tags.as_ref().map_or(0, |t| std::mem::size_of_val(&**t) as u64);
+        // The attributes are the features' too, read by the levels that share them.
+        footprint.features += std::mem::size_of_val(&*self.tags) as u64 + vec_bytes(&self.tag_offsets);
         for level in self.levels.iter().flatten() {
             let (geometry, tiles) = level.footprint();
             footprint.levels += geometry;
@@ -231,23 +239,85 @@ impl Segment {
     }
 }
 
+/// Appends `g` to `out` as WKB (2D).
+fn write_wkb(g: &geo_types::Geometry<f64>, out: &mut Vec<u8>) -> Result<(), EngineError> {
+    use geozero::GeozeroGeometry;
+    let mut writer = geozero::wkb::WkbWriter::new(out, geozero::wkb::WkbDialect::Wkb);
+    g.process_geom(&mut writer).map_err(|e| EngineError::Geometry(e.to_string()))
+}
+
+/// A segment's distinct attribute values as they are interned.
+struct ValueTable<'a> {
+    base: Option<&'a Segment>,
+    bytes: Vec<u8>,
+    offsets: Vec<u32>,
+    first: u32,
+    ids: HashMap<u64, u32>,
+}
+
+impl<'a> ValueTable<'a> {
+    fn new(base: Option<&'a Segment>) -> Self {
+        let first = base.map_or(0, |b| b.first_value + b.value_count() as u32);
+        Self { base, bytes: Vec::new(), offsets: vec![0], first, ids: HashMap::new() }
+    }
+
+    /// The id of the value encoded as `enc`: the base's, an earlier one's, or a new one.
+    fn id(&mut self, enc: Vec<u8>) -> u32 {
+        let hash = xxhash_rust::xxh3::xxh3_64(&enc);
+        if let Some(b) = self.base
+            && let Some(&id) = b.value_ids.get(&hash)
+            && b.value(id) == enc
+        {
+            return id;
+        }
+        if let Some(&id) = self.ids.get(&hash)
+            && self.value(id) == enc
+        {
+            return id;
+        }
+        self.bytes.extend_from_slice(&enc);
+        self.offsets.push(self.bytes.len() as u32);
+        let id = self.first + (self.offsets.len() - 2) as u32;
+        self.ids.entry(hash).or_insert(id);
+        id
+    }
+
+    fn value(&self, v: u32) -> &[u8] {
+        let i = (v - self.first) as usize;
+        &self.bytes[self.offsets[i] as usize..self.offsets[i + 1] as usize]
+    }
+}
+
+/// Where a feature is: in the delta segment or the base, at this index.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Slot {
+    pub delta: bool,
+    pub index: u32,
+}
+
 /// One version of a layer's features, ready for tile rendering.
 #[derive(Debug)]
 pub struct LayerData {
     pub def: LayerDef,
     pub geom_type: GeomType,
     base: Arc<Segment>,
-    /// Base feature index by id.
-    base_index: Arc<HashMap<u64, u32>>,
+    /// Base feature indices in order of id (for lookups by id, by binary search).
+    base_by_id: Arc<[u32]>,
     /// Bit `i` is set when base feature `i` has been replaced or deleted.
     removed: Vec<u64>,
     removed_count: usize,
     delta: Segment,
     /// Bounds of all features as `[west, south, east, north]` in degrees.
     pub bounds: Option<[f64; 4]>,
-    /// Every live feature as (in delta, index), by ascending id: made on first use (paging).
-    by_id: std::sync::OnceLock<Vec<(bool, u32)>>,
+    /// Every live feature, by ascending id: made on first use (paging).
+    by_id: std::sync::OnceLock<Vec<Slot>>,
+    /// Features' geometries as GeoJSON in CRS84, made when asked for and kept within a bound
+    /// (query answers show the same city boundary or parcel again and again).
+    crs84: std::sync::OnceLock<moka::sync::Cache<FeatureId, Arc<RawValue>>>,
 }
+
+/// The most bytes of CRS84 GeoJSON a version of a layer keeps ([`LayerData::crs84_json`]).
+const CRS84_CACHE_BYTES: u64 = 16 << 20;
 
 /// What [`LayerData::apply`] made: the next version and where on the map it differs.
 pub struct Applied {
@@ -265,7 +335,8 @@ impl LayerData {
     }
 
     fn from_base(def: LayerDef, base: Segment, to_mercator: &Transformer) -> Result<Self, EngineError> {
-        let base_index = base.ids.iter().enumerate().map(|(i, &id)| (id, i as u32)).collect();
+        let mut base_by_id: Vec<u32> = (0..base.len() as u32).collect();
+        base_by_id.sort_unstable_by_key(|&i| base.ids[i as usize]);
         let geom_type = match def.geometry.family() {
             "point" => GeomType::Point,
             "line" => GeomType::LineString,
@@ -278,12 +349,13 @@ impl LayerData {
             def,
             geom_type,
             base: Arc::new(base),
-            base_index: Arc::new(base_index),
+            base_by_id: base_by_id.into(),
             removed,
             removed_count: 0,
             delta,
             bounds,
             by_id: Default::default(),
+            crs84: Default::default(),
         })
     }
 
@@ -300,68 +372,65 @@ impl LayerData {
         deletes: &[FeatureId],
         to_mercator: &Transformer,
     ) -> Result<Applied, EngineError> {
+        let mercator_rect = |g: &geo_types::Geometry<f64>| -> Result<Option<Rect<f64>>, EngineError> {
+            let mut g = g.clone();
+            to_mercator.geometry(&mut g)?;
+            Ok(g.bounding_rect())
+        };
         let mut changed = Vec::new();
         let mut removed = self.removed.clone();
         let mut removed_count = self.removed_count;
-        // The delta's features by id, with their Web Mercator bounds.
-        let mut delta: IndexMap<u64, (Feature, Option<Rect<f64>>)> = (self.delta.features.iter())
-            .zip(&self.delta.mercator_bounds)
-            .map(|(f, b)| (f.id as u64, (f.clone(), *b)))
-            .collect();
+        let mut delta: IndexMap<u64, Feature> =
+            (0..self.delta.len() as u32).map(|i| (self.delta.ids[i as usize], self.decode(&self.delta, i))).collect();
         for id in deletes.iter().chain(upserts.iter().map(|f| &f.id)).map(|&id| id as u64) {
-            if let Some(&i) = self.base_index.get(&id) {
+            if let Some(i) = self.base_index(id) {
                 let (word, bit) = (i as usize / 64, 1u64 << (i % 64));
                 if removed[word] & bit == 0 {
                     removed[word] |= bit;
                     removed_count += 1;
-                    changed.extend(self.base.mercator_bounds[i as usize]);
+                    changed.extend(mercator_rect(&self.base.geometry(i))?);
                 }
             }
-            if let Some((_, old)) = delta.shift_remove(&id) {
-                changed.extend(old);
+            if let Some(old) = delta.shift_remove(&id) {
+                changed.extend(mercator_rect(&old.geometry)?);
             }
         }
         for f in upserts {
-            let mut g = f.geometry.clone();
-            to_mercator.geometry(&mut g)?;
-            let b = g.bounding_rect();
-            changed.extend(b);
-            delta.insert(f.id as u64, (f, b));
+            changed.extend(mercator_rect(&f.geometry)?);
+            delta.insert(f.id as u64, f);
         }
         let data = if delta.len() > COMPACT_MIN.max(self.base.len() / COMPACT_FRACTION) {
             // Merge: every live base feature plus the delta becomes the new base.
             let mut all: Vec<Feature> = Vec::with_capacity(self.base.len() - removed_count + delta.len());
             all.extend(
-                self.base
-                    .features
-                    .iter()
-                    .enumerate()
-                    .filter(|(i, _)| removed[i / 64] & (1 << (i % 64)) == 0)
-                    .map(|(_, f)| f.clone()),
+                (0..self.base.len() as u32).filter(|&i| !is_masked(&removed, i)).map(|i| self.decode(&self.base, i)),
             );
-            all.extend(delta.into_values().map(|(f, _)| f));
+            all.extend(delta.into_values());
             Self::from_base(self.def.clone(), Segment::build(&self.def, all, to_mercator, None)?, to_mercator)?
         } else {
-            let delta = Segment::build(
-                &self.def,
-                delta.into_values().map(|(f, _)| f).collect(),
-                to_mercator,
-                Some(&self.base),
-            )?;
+            let delta = Segment::build(&self.def, delta.into_values().collect(), to_mercator, Some(&self.base))?;
             let bounds = union_rects(self.base.extent.into_iter().chain(delta.extent)).map(lonlat_bounds);
             Self {
                 def: self.def.clone(),
                 geom_type: self.geom_type,
                 base: self.base.clone(),
-                base_index: self.base_index.clone(),
+                base_by_id: self.base_by_id.clone(),
                 removed,
                 removed_count,
                 delta,
                 bounds,
                 by_id: Default::default(),
+                crs84: Default::default(),
             }
         };
         Ok(Applied { data, changed })
+    }
+
+    /// The base feature index of `id`, replaced or not.
+    fn base_index(&self, id: u64) -> Option<u32> {
+        let ids = &self.base.ids;
+        let k = self.base_by_id.partition_point(|&i| ids[i as usize] < id);
+        self.base_by_id.get(k).copied().filter(|&i| ids[i as usize] == id)
     }
 
     /// Number of features.
@@ -396,85 +465,151 @@ impl LayerData {
         if v < self.delta.first_value { self.base.value(v) } else { self.delta.value(v) }
     }
 
-    /// Every feature in the store's CRS: the base's that were not replaced, then the delta's.
-    pub fn features(&self) -> impl Iterator<Item = &Feature> {
-        let base = self.base.features.iter().enumerate().filter(|(i, _)| !is_masked(&self.removed, *i as u32));
-        base.map(|(_, f)| f).chain(&self.delta.features)
-    }
-
-    /// Every feature, by ascending id (the order is made once per version of the layer).
-    pub fn features_by_id(&self) -> impl Iterator<Item = &Feature> {
-        let order = self.by_id.get_or_init(|| {
-            let base = (0..self.base.len() as u32).filter(|&i| !is_masked(&self.removed, i)).map(|i| (false, i));
-            let mut order: Vec<(bool, u32)> = base.chain((0..self.delta.len() as u32).map(|i| (true, i))).collect();
-            order.sort_unstable_by_key(|&(delta, i)| self.segment(delta).features[i as usize].id);
-            order
-        });
-        order.iter().map(|&(delta, i)| &self.segment(delta).features[i as usize])
-    }
-
-    /// `f`'s geometry as GeoJSON in CRS84, made by `make` the first time this version of the
-    /// layer is asked for it (a failure is not kept). `f` must be one of this layer's features.
-    pub fn crs84_json<E>(&self, f: &Feature, make: impl FnOnce() -> Result<Box<RawValue>, E>) -> Result<&RawValue, E> {
-        let at = f as *const Feature;
-        let (segment, i) = self
-            .segments()
-            .into_iter()
-            .find_map(|(s, _)| {
-                let range = s.features.as_ptr_range();
-                range.contains(&at).then(|| (s, (at as usize - range.start as usize) / std::mem::size_of::<Feature>()))
-            })
-            .unwrap_or_else(|| panic!("feature {} is not one of layer {}'s", f.id, self.def.id));
-        let cell = &segment.crs84[i];
-        if let Some(json) = cell.get() {
-            return Ok(json);
-        }
-        let json = make()?;
-        Ok(cell.get_or_init(|| json))
-    }
-
-    /// Each segment's text index (made on first use), features and mask of removed features.
-    pub fn text_indexes(&self) -> [TextSegment<'_>; 2] {
-        self.segments().map(|(s, mask)| {
-            (s.text.get_or_init(|| TextIndex::build(&self.def, &s.features)), s.features.as_slice(), mask)
-        })
-    }
-
     fn segment(&self, delta: bool) -> &Segment {
         if delta { &self.delta } else { &self.base }
     }
 
-    /// The feature with this id.
-    pub fn get(&self, id: FeatureId) -> Option<&Feature> {
-        match self.base_index.get(&(id as u64)) {
-            Some(&i) if !is_masked(&self.removed, i) => Some(&self.base.features[i as usize]),
-            _ => self.delta.features.iter().find(|f| f.id == id),
+    /// The feature in `slot`, decoded.
+    pub fn feature(&self, slot: Slot) -> Feature {
+        self.decode(self.segment(slot.delta), slot.index)
+    }
+
+    /// Feature `i` of `segment` (this layer's), decoded.
+    fn decode(&self, segment: &Segment, i: u32) -> Feature {
+        Feature {
+            id: segment.ids[i as usize] as FeatureId,
+            geometry: segment.geometry(i),
+            attributes: self.attributes(segment, i),
         }
     }
 
-    /// The features whose bounding box meets `area` (in the store's CRS), by R-tree.
-    pub fn in_box(&self, area: Rect<f64>) -> impl Iterator<Item = &Feature> {
+    /// Feature `i`'s attribute values of `segment` (this layer's), in schema order.
+    fn attributes(&self, segment: &Segment, i: u32) -> Vec<crate::feature::AttrValue> {
+        let mut values = vec![crate::feature::AttrValue::Null; self.def.attributes.len()];
+        for &(k, v) in segment.tags_of(i) {
+            values[usize::from(k)] = decode_value(self.value(v));
+        }
+        values
+    }
+
+    /// The text of attribute `attr` of the feature in `slot`, read in place ("" when it is
+    /// not text).
+    pub fn text(&self, slot: Slot, attr: usize) -> &str {
+        let segment = self.segment(slot.delta);
+        let tag = segment.tags_of(slot.index).iter().find(|&&(k, _)| usize::from(k) == attr);
+        tag.and_then(|&(_, v)| text_value(self.value(v))).unwrap_or("")
+    }
+
+    /// Every live feature's text in attribute `attr`, read in place (features where it is not
+    /// text are left out).
+    pub fn texts(&self, attr: usize) -> impl Iterator<Item = &str> + '_ {
+        self.slots().map(move |s| self.text(s, attr)).filter(|t| !t.is_empty())
+    }
+
+    /// The id of the feature in `slot`.
+    pub fn id(&self, slot: Slot) -> FeatureId {
+        self.segment(slot.delta).ids[slot.index as usize] as FeatureId
+    }
+
+    /// Every live feature's slot: the base's that were not replaced, then the delta's.
+    fn slots(&self) -> impl Iterator<Item = Slot> + '_ {
+        let base = (0..self.base.len() as u32).filter(|&i| !is_masked(&self.removed, i));
+        let base = base.map(|index| Slot { delta: false, index });
+        base.chain((0..self.delta.len() as u32).map(|index| Slot { delta: true, index }))
+    }
+
+    /// Every feature in the store's CRS, decoded as it is reached.
+    pub fn features(&self) -> impl Iterator<Item = Feature> + '_ {
+        self.slots().map(|s| self.feature(s))
+    }
+
+    /// Every feature's slot, by ascending id (the order is made once per version of the layer).
+    pub fn slots_by_id(&self) -> &[Slot] {
+        self.by_id.get_or_init(|| {
+            let mut order: Vec<Slot> = self.slots().collect();
+            order.sort_unstable_by_key(|&s| self.id(s));
+            order
+        })
+    }
+
+    /// Every feature by ascending id, decoded as it is reached.
+    pub fn features_by_id(&self) -> impl Iterator<Item = Feature> + '_ {
+        self.slots_by_id().iter().map(|&s| self.feature(s))
+    }
+
+    /// `f`'s geometry as GeoJSON in CRS84, made by `make` the first time this version of the
+    /// layer is asked for it and kept while the cache has room (a failure is not kept). `f`
+    /// must be one of this layer's features.
+    pub fn crs84_json<E>(
+        &self,
+        f: &Feature,
+        make: impl FnOnce() -> Result<Box<RawValue>, E>,
+    ) -> Result<Arc<RawValue>, E> {
+        let cache = self.crs84.get_or_init(|| {
+            moka::sync::Cache::builder()
+                .max_capacity(CRS84_CACHE_BYTES)
+                .weigher(|_, json: &Arc<RawValue>| json.get().len().try_into().unwrap_or(u32::MAX))
+                .build()
+        });
+        if let Some(json) = cache.get(&f.id) {
+            return Ok(json);
+        }
+        let json: Arc<RawValue> = make()?.into();
+        cache.insert(f.id, json.clone());
+        Ok(json)
+    }
+
+    /// Each segment's text index (made on first use), whether it is the delta, and the mask of
+    /// its removed features.
+    pub fn text_indexes(&self) -> [TextSegment<'_>; 2] {
+        [(false, &*self.base), (true, &self.delta)].map(|(delta, s)| {
+            let index =
+                s.text.get_or_init(|| TextIndex::build(&self.def, (0..s.len() as u32).map(|i| self.attributes(s, i))));
+            let mask = (!delta && self.removed_count > 0).then_some(self.removed.as_slice());
+            (index, delta, mask)
+        })
+    }
+
+    /// The feature with this id.
+    pub fn get(&self, id: FeatureId) -> Option<Feature> {
+        self.slot_of(id).map(|s| self.feature(s))
+    }
+
+    /// Where the feature with this id is.
+    pub fn slot_of(&self, id: FeatureId) -> Option<Slot> {
+        match self.base_index(id as u64) {
+            Some(index) if !is_masked(&self.removed, index) => Some(Slot { delta: false, index }),
+            _ => {
+                let index = self.delta.ids.iter().position(|&d| d == id as u64)?;
+                Some(Slot { delta: true, index: index as u32 })
+            }
+        }
+    }
+
+    /// The slots of the features whose bounding box meets `area` (in the store's CRS), by R-tree.
+    pub fn in_box(&self, area: Rect<f64>) -> impl Iterator<Item = Slot> + '_ {
         let base = self.base.in_box(area).filter(|&i| !is_masked(&self.removed, i));
-        let base = base.map(|i| &self.base.features[i as usize]);
-        base.chain(self.delta.in_box(area).map(|i| &self.delta.features[i as usize]))
+        let base = base.map(|index| Slot { delta: false, index });
+        base.chain(self.delta.in_box(area).map(|index| Slot { delta: true, index }))
     }
 
     /// The features in order of their bounding box's distance from `p` (in the store's CRS),
     /// with that distance: a lower bound of the distance to the feature itself.
-    pub fn by_box_distance(&self, p: [f64; 2]) -> impl Iterator<Item = (&Feature, f64)> {
+    pub fn by_box_distance(&self, p: [f64; 2]) -> impl Iterator<Item = (Slot, f64)> + '_ {
         fn segment<'a>(
             s: &'a Segment,
+            delta: bool,
             mask: Option<&'a [u64]>,
             p: [f64; 2],
-        ) -> std::iter::Peekable<impl Iterator<Item = (&'a Feature, f64)>> {
+        ) -> std::iter::Peekable<impl Iterator<Item = (Slot, f64)> + 'a> {
             s.rtree
                 .nearest_neighbor_iter_with_distance_2(&p)
                 .filter(move |(e, _)| mask.is_none_or(|m| !is_masked(m, e.data)))
-                .map(move |(e, d2)| (&s.features[e.data as usize], d2.sqrt()))
+                .map(move |(e, d2)| (Slot { delta, index: e.data }, d2.sqrt()))
                 .peekable()
         }
         let mask = (self.removed_count > 0).then_some(self.removed.as_slice());
-        let (mut base, mut delta) = (segment(&self.base, mask, p), segment(&self.delta, None, p));
+        let (mut base, mut delta) = (segment(&self.base, false, mask, p), segment(&self.delta, true, None, p));
         std::iter::from_fn(move || match (base.peek(), delta.peek()) {
             (Some(a), Some(b)) if b.1 < a.1 => delta.next(),
             (Some(_), _) => base.next(),
@@ -485,11 +620,13 @@ impl LayerData {
     /// Bytes this version of the layer holds, by structure (a base shared with the previous
     /// version is counted in full).
     pub fn footprint(&self) -> Footprint {
-        use super::footprint::{map_bytes, vec_bytes};
+        use super::footprint::vec_bytes;
         let mut footprint = self.base.footprint();
         footprint += self.delta.footprint();
-        footprint.index +=
-            map_bytes(&self.base_index) + vec_bytes(&self.removed) + self.by_id.get().map_or(0, vec_bytes);
+        footprint.index += (std::mem::size_of_val(&*self.base_by_id) as u64)
+            + vec_bytes(&self.removed)
+            + self.by_id.get().map_or(0, vec_bytes);
+        footprint.features += self.crs84.get().map_or(0, |c| c.weighted_size());
         footprint
     }
 
@@ -499,8 +636,16 @@ impl LayerData {
     }
 }
 
-/// A segment's text index, its features, and the mask of its removed features.
-pub type TextSegment<'a> = (&'a TextIndex, &'a [Feature], Option<&'a [u64]>);
+/// The text an encoded MVT `Value` body holds, when it is a string.
+fn text_value(body: &[u8]) -> Option<&str> {
+    // Field 1, length-delimited (0x0a), then the length as a varint.
+    let rest = body.strip_prefix(&[0x0a])?;
+    let n = rest.iter().position(|&b| b < 0x80)? + 1;
+    std::str::from_utf8(&rest[n..]).ok()
+}
+
+/// A segment's text index, whether it is the delta, and the mask of its removed features.
+pub type TextSegment<'a> = (&'a TextIndex, bool, Option<&'a [u64]>);
 
 /// Whether bit `i` of `mask` is set.
 #[inline]
@@ -536,4 +681,77 @@ fn lonlat_bounds(r: Rect<f64>) -> [f64; 4] {
     let (w, s) = mercator_to_lonlat(r.min().x, r.min().y);
     let (e, n) = mercator_to_lonlat(r.max().x, r.max().y);
     [w, s, e, n]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::catalog::Catalog;
+    use crate::feature::AttrValue;
+    use geo_types::{Geometry, MultiPolygon, Polygon, line_string, polygon};
+
+    fn parcels() -> LayerDef {
+        Catalog::builtin().get("parcels").unwrap().clone()
+    }
+
+    /// Feature `id`: a square at `x` (a multipolygon with a holed part for odd ids), with a
+    /// 地番, a shared 地目, an area, and nulls elsewhere.
+    fn parcel(def: &LayerDef, id: i64, x: f64) -> Feature {
+        let square = |x: f64, side: f64| -> Polygon<f64> {
+            polygon![(x: x, y: 0.0), (x: x + side, y: 0.0), (x: x + side, y: side), (x: x, y: side), (x: x, y: 0.0)]
+        };
+        let geometry = if id % 2 == 0 {
+            Geometry::Polygon(square(x, 20.0))
+        } else {
+            let holed = Polygon::new(
+                square(x, 20.0).exterior().clone(),
+                vec![
+                    line_string![(x: x + 5.0, y: 5.0), (x: x + 6.0, y: 5.0), (x: x + 6.0, y: 6.0), (x: x + 5.0, y: 5.0)],
+                ],
+            );
+            Geometry::MultiPolygon(MultiPolygon(vec![holed, square(x + 0.123_456_789, 1.5)]))
+        };
+        let mut attributes = vec![AttrValue::Null; def.attributes.len()];
+        let at = |name| def.attribute_index(name).unwrap();
+        attributes[at("chiban")] = AttrValue::text(format!("{id}-1"));
+        attributes[at("chimoku")] = AttrValue::text(if id % 3 == 0 { "宅地" } else { "田" });
+        attributes[at("area_m2")] = AttrValue::Real(id as f64 * 1.25);
+        Feature { id, geometry, attributes }
+    }
+
+    #[test]
+    fn features_come_back_exactly_as_they_went_in_through_base_delta_and_merge() {
+        let def = parcels();
+        let features: Vec<Feature> = (1..=40).map(|i| parcel(&def, i, i as f64 * 30.0)).collect();
+        let layer = LayerData::build(def.clone(), features.clone(), Epsg::JGD2011_ZONE_X).unwrap();
+        let mut by_id: Vec<Feature> = layer.features_by_id().collect();
+        assert_eq!(by_id, features);
+        // Each distinct value is kept once: 40 地番, 2 地目, 40 areas.
+        assert_eq!(layer.value_count(), 82);
+        let chimoku = def.attribute_index("chimoku").unwrap();
+        let slot = layer.slot_of(9).unwrap();
+        assert_eq!((layer.id(slot), layer.text(slot, chimoku)), (9, "宅地"));
+
+        // A change lands in the delta, which reuses the base's values.
+        let mut moved = parcel(&def, 7, 5_000.0);
+        moved.attributes[chimoku] = AttrValue::text("宅地");
+        let added = parcel(&def, 100, 9_000.0);
+        let next = layer.apply(vec![moved.clone(), added.clone()], &[3], Epsg::JGD2011_ZONE_X).unwrap().data;
+        assert_eq!(next.delta_len(), 2);
+        assert_eq!(next.value_count(), 82 + 2, "100's 地番 and area are new; 7's values are all the base's");
+        by_id.retain(|f| f.id != 3 && f.id != 7);
+        by_id.extend([moved.clone(), added]);
+        by_id.sort_by_key(|f| f.id);
+        assert_eq!(next.features_by_id().collect::<Vec<_>>(), by_id);
+        assert_eq!(next.get(7), Some(moved));
+        assert_eq!(next.get(3), None);
+
+        // Enough changes merge the delta into a new base with the same features.
+        let many: Vec<Feature> =
+            (1000..1000 + COMPACT_MIN as i64 + 1).map(|i| parcel(&def, i, i as f64 * 30.0)).collect();
+        let merged = next.apply(many.clone(), &[], Epsg::JGD2011_ZONE_X).unwrap().data;
+        assert_eq!(merged.delta_len(), 0);
+        by_id.extend(many);
+        assert_eq!(merged.features_by_id().collect::<Vec<_>>(), by_id);
+    }
 }

@@ -39,6 +39,8 @@ pub enum EngineError {
     Crs(#[from] CrsError),
     #[error("layer {0:?} is not in the catalog")]
     UnknownLayer(String),
+    #[error("a geometry could not be kept: {0}")]
+    Geometry(String),
 }
 
 /// The current version of a layer, and a lock that makes changes to it one at a time

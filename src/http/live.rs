@@ -308,9 +308,9 @@ pub async fn report(
     let fixes = app.live.fixes_between(None, &crate::live::iso(from), &crate::live::iso(to), MAX_EXPORT).await?;
     let vehicles = app.store.vehicles().await?.into_iter().map(|v| (v.id.clone(), v)).collect();
     let roads = app.engine.layer(ROADS);
-    let length = |id| match roads.as_ref().and_then(|r| r.get(id)).map(|f| &f.geometry) {
-        Some(geo_types::Geometry::LineString(l)) => Euclidean.length(l),
-        Some(geo_types::Geometry::MultiLineString(m)) => Euclidean.length(m),
+    let length = |id| match roads.as_ref().and_then(|r| r.get(id)).map(|f| f.geometry) {
+        Some(geo_types::Geometry::LineString(l)) => Euclidean.length(&l),
+        Some(geo_types::Geometry::MultiLineString(m)) => Euclidean.length(&m),
         _ => 0.0,
     };
     let days = report::daily(&fixes, &vehicles, length);

@@ -122,10 +122,8 @@ fn collection_doc(app: &AppState, layer: &LayerDef, audience: Audience, base: &s
     let bbox = data.as_ref().and_then(|d| d.bounds).unwrap_or(app.config.city.bounds);
     let mut extent = json!({"spatial": {"bbox": [bbox], "crs": CRS84}});
     if let (Some(i), Some(d)) = (items::temporal_attribute(layer, audience), &data) {
-        let times = d
-            .features()
-            .filter_map(|f| if let crate::feature::AttrValue::Text(t) = &f.attributes[i] { Some(t) } else { None });
-        let (min, max) = times.fold((None, None), |(lo, hi): (Option<&String>, Option<&String>), t| {
+        let times = d.texts(i);
+        let (min, max) = times.fold((None, None), |(lo, hi): (Option<&str>, Option<&str>), t| {
             (Some(lo.map_or(t, |l| l.min(t))), Some(hi.map_or(t, |h| h.max(t))))
         });
         extent["temporal"] =

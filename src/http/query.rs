@@ -105,14 +105,19 @@ fn radius(name: &str, r: f64) -> Result<f64, ApiError> {
 
 /// A feature of a query answer, its geometry already GeoJSON text.
 #[derive(serde::Serialize)]
-struct Out<'a> {
+struct Out {
     #[serde(rename = "type")]
     kind: &'static str,
     id: i64,
-    geometry: &'a serde_json::value::RawValue,
+    #[serde(serialize_with = "raw_json")]
+    geometry: std::sync::Arc<serde_json::value::RawValue>,
     properties: serde_json::Map<String, Value>,
     #[serde(flatten)]
     members: serde_json::Map<String, Value>,
+}
+
+fn raw_json<S: serde::Serializer>(json: &std::sync::Arc<serde_json::value::RawValue>, s: S) -> Result<S::Ok, S::Error> {
+    serde::Serialize::serialize(&**json, s)
 }
 
 /// Features as a GeoJSON feature collection in WGS 84, each with its `layer` and the given
@@ -142,14 +147,14 @@ pub(super) fn collection<'a>(
         features.push(Out { kind: "Feature", id: feature.id, geometry, properties, members });
     }
     #[derive(serde::Serialize)]
-    struct Collection<'a> {
+    struct Collection {
         #[serde(rename = "type")]
         kind: &'static str,
         #[serde(rename = "numberReturned")]
         returned: usize,
         #[serde(flatten)]
         extra: serde_json::Map<String, Value>,
-        features: Vec<Out<'a>>,
+        features: Vec<Out>,
     }
     let extra = if let Value::Object(m) = extra { m } else { Default::default() };
     let body = Collection { kind: "FeatureCollection", returned: features.len(), extra, features };
@@ -158,8 +163,8 @@ pub(super) fn collection<'a>(
 }
 
 /// Hits as a feature collection, with their distances.
-fn hits(app: &AppState, hits: &[(&LayerData, Audience, Hit<'_>)]) -> Result<Response, ApiError> {
-    let found = hits.iter().map(|(l, a, h)| (*l, *a, h.feature, vec![("distance_m", json!(round_cm(h.distance_m)))]));
+fn hits(app: &AppState, hits: &[(&LayerData, Audience, Hit)]) -> Result<Response, ApiError> {
+    let found = hits.iter().map(|(l, a, h)| (*l, *a, &h.feature, vec![("distance_m", json!(round_cm(h.distance_m)))]));
     collection(app, found, Value::Null)
 }
 

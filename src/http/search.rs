@@ -46,7 +46,7 @@ pub async fn search(
     let audience = |id: &str| layers.iter().find(|(l, _)| l.def.id.as_str() == id).map(|(_, a)| *a);
     let page = found.page.iter().filter_map(|f| {
         let members = vec![("score", json!(f.score)), ("matched", json!(f.attribute))];
-        Some((f.layer, audience(f.layer.def.id.as_str())?, f.feature, members))
+        Some((f.layer, audience(f.layer.def.id.as_str())?, &f.feature, members))
     });
     collection(&app, page, json!({"q": p.q, "numberMatched": found.matched}))
 }

@@ -172,9 +172,10 @@ fn project(p: Coord<f64>, a: Coord<f64>, b: Coord<f64>) -> (f64, f64) {
 impl RoadNetwork {
     /// Builds the network from road features (lines and multi-lines; other geometries are
     /// ignored), reading the direction rule from attribute `oneway` when given.
-    pub fn build<'a>(roads: impl IntoIterator<Item = &'a Feature>, oneway: Option<usize>) -> Self {
+    pub fn build<F: std::borrow::Borrow<Feature>>(roads: impl IntoIterator<Item = F>, oneway: Option<usize>) -> Self {
         let mut parts = Vec::new();
         for f in roads {
+            let f = f.borrow();
             let rule = oneway.map_or(OneWay::Both, |i| f.attributes.get(i).map_or(OneWay::Both, OneWay::parse));
             let lines: Vec<&geo_types::LineString<f64>> = match &f.geometry {
                 Geometry::LineString(l) => vec![l],

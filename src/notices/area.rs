@@ -138,7 +138,7 @@ fn district(name: &str, ctx: &Context<'_>) -> Result<(MultiPolygon<f64>, String,
         |f: &crate::feature::Feature, key: &str| index(key).and_then(|i| text(f.attributes.get(i))).map(str::to_owned);
     let found = layer.features_by_id().find(|f| DISTRICT_KEYS.iter().any(|k| value(f, k).as_deref() == Some(name)));
     let Some(f) = found else {
-        let names: Vec<String> = layer.features_by_id().filter_map(|f| value(f, "name")).take(30).collect();
+        let names: Vec<String> = layer.features_by_id().filter_map(|f| value(&f, "name")).take(30).collect();
         return Err(err(format!("no district {name:?}; the districts are {}", names.join(", "))));
     };
     let mut g = f.geometry.clone();
@@ -148,9 +148,9 @@ fn district(name: &str, ctx: &Context<'_>) -> Result<(MultiPolygon<f64>, String,
         Geometry::MultiPolygon(mp) => mp,
         _ => return Err(err(format!("district {name:?} is not a polygon"))),
     };
-    let ja = value(f, "name").unwrap_or_else(|| name.to_owned());
-    let en = value(f, "name_en").unwrap_or_else(|| ja.clone());
-    let code = value(f, "code").unwrap_or_else(|| ja.clone());
+    let ja = value(&f, "name").unwrap_or_else(|| name.to_owned());
+    let en = value(&f, "name_en").unwrap_or_else(|| ja.clone());
+    let code = value(&f, "code").unwrap_or_else(|| ja.clone());
     Ok((mp, ja, en, code))
 }
 

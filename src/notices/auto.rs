@@ -149,7 +149,7 @@ impl AutoNotices {
         for d in districts.features_by_id() {
             let Some(bounds) = d.geometry.bounding_rect() else { continue };
             let (mut total, mut plowed) = (0.0, 0.0);
-            for r in roads.in_box(bounds) {
+            for r in roads.in_box(bounds).map(|s| roads.feature(s)) {
                 if !r.geometry.interior_point().is_some_and(|p| d.geometry.contains(&p)) {
                     continue;
                 }
@@ -159,17 +159,17 @@ impl AutoNotices {
                     _ => continue,
                 };
                 total += length;
-                if text("roads", r, "last_plowed_at").is_some_and(|t| crate::store::normal_time(t) >= since) {
+                if text("roads", &r, "last_plowed_at").is_some_and(|t| crate::store::normal_time(t) >= since) {
                     plowed += length;
                 }
             }
             if total == 0.0 || plowed / total < c.share {
                 continue;
             }
-            let name = text("districts", d, "name").unwrap_or_default();
+            let name = text("districts", &d, "name").unwrap_or_default();
             let values = [
                 ("district", name.clone()),
-                ("district_en", text("districts", d, "name_en").unwrap_or_else(|| name.clone())),
+                ("district_en", text("districts", &d, "name_en").unwrap_or_else(|| name.clone())),
                 ("share", format!("{:.0}", plowed / total * 100.0)),
                 ("time", jst(&crate::store::now())),
             ];
@@ -312,16 +312,16 @@ impl AutoNotices {
                 _ => None,
             };
             for f in layer.features_by_id() {
-                let ends = at(f, "ends_at");
+                let ends = at(&f, "ends_at");
                 let ended = ends
                     .as_deref()
                     .and_then(|e| chrono::DateTime::parse_from_rfc3339(e).ok())
                     .is_some_and(|e| e.to_utc() <= Utc::now());
-                if at(f, "kind").as_deref() == Some("通行止め") && !ended {
+                if at(&f, "kind").as_deref() == Some("通行止め") && !ended {
                     let values = [
-                        ("reason", at(f, "reason").unwrap_or_default()),
-                        ("detour", at(f, "detour").unwrap_or_else(|| "—".into())),
-                        ("from", at(f, "starts_at").as_deref().map(jst).unwrap_or_default()),
+                        ("reason", at(&f, "reason").unwrap_or_default()),
+                        ("detour", at(&f, "detour").unwrap_or_else(|| "—".into())),
+                        ("from", at(&f, "starts_at").as_deref().map(jst).unwrap_or_default()),
                         ("until", ends.as_deref().map(jst).unwrap_or_else(|| "未定".into())),
                     ];
                     active.insert(f.id, (values, ends));

@@ -16,7 +16,8 @@ use super::filter::{self, Context, Filter, Lang, Literal};
 use crate::catalog::{AttrType, Audience, LayerDef};
 use crate::crs::Epsg;
 use crate::engine::LayerData;
-use crate::feature::{AttrValue, Feature};
+use crate::engine::layer::Slot;
+use crate::feature::{AttrValue, Feature, FeatureId};
 
 /// `limit` when none is given, and the most allowed.
 pub const DEFAULT_LIMIT: usize = 100;
@@ -140,13 +141,25 @@ impl ItemsQuery {
 }
 
 /// One page of matching features.
-pub struct Page<'a> {
+pub struct Page {
     pub matched: usize,
-    pub features: Vec<&'a Feature>,
+    pub features: Vec<Feature>,
+}
+
+impl ItemsQuery {
+    /// Whether the query keeps every feature (only pages them).
+    fn keeps_all(&self) -> bool {
+        self.bbox.is_none() && self.equals.is_empty() && self.datetime.is_none() && self.filter.is_none()
+    }
 }
 
 /// The page of `layer` that `q` asks for.
-pub fn select<'a>(layer: &'a LayerData, q: &ItemsQuery, audience: Audience) -> Page<'a> {
+pub fn select(layer: &LayerData, q: &ItemsQuery, audience: Audience) -> Page {
+    if q.keeps_all() {
+        // Nothing to test: the page is decoded, not the layer.
+        let slots = layer.slots_by_id().iter().skip(q.offset).take(q.limit);
+        return Page { matched: layer.len(), features: slots.map(|&s| layer.feature(s)).collect() };
+    }
     let time_attr = temporal_attribute(&layer.def, audience);
     let bounds = [q.bbox.as_ref().and_then(|b| b.bounding_rect()), q.filter.as_ref().and_then(Filter::bounds)]
         .into_iter()
@@ -154,8 +167,8 @@ pub fn select<'a>(layer: &'a LayerData, q: &ItemsQuery, audience: Audience) -> P
         .reduce(filter::intersection);
     let mut matched = 0;
     let mut features = Vec::with_capacity(q.limit.min(1024));
-    let mut take = |f: &'a Feature| {
-        if q.matches(f, time_attr) {
+    let mut take = |f: Feature| {
+        if q.matches(&f, time_attr) {
             if matched >= q.offset && features.len() < q.limit {
                 features.push(f);
             }
@@ -164,11 +177,11 @@ pub fn select<'a>(layer: &'a LayerData, q: &ItemsQuery, audience: Audience) -> P
     };
     match bounds {
         Some(area) => {
-            let mut candidates: Vec<&Feature> = layer.in_box(area).collect();
-            candidates.sort_unstable_by_key(|f| f.id);
-            candidates.into_iter().for_each(&mut take);
+            let mut candidates: Vec<(FeatureId, Slot)> = layer.in_box(area).map(|s| (layer.id(s), s)).collect();
+            candidates.sort_unstable_by_key(|&(id, _)| id);
+            candidates.into_iter().for_each(|(_, s)| take(layer.feature(s)));
         }
-        None => layer.features_by_id().for_each(&mut take),
+        None => layer.slots_by_id().iter().for_each(|&s| take(layer.feature(s))),
     }
     Page { matched, features }
 }

@@ -19,9 +19,9 @@ pub const LINE_RADIUS_M: f64 = 30.0;
 pub const POINT_RADIUS_M: f64 = 50.0;
 
 /// A feature found, with its distance from the question's geometry (0 when they meet).
-#[derive(Debug, Clone, Copy)]
-pub struct Hit<'a> {
-    pub feature: &'a Feature,
+#[derive(Debug, Clone)]
+pub struct Hit {
+    pub feature: Feature,
     pub distance_m: f64,
 }
 
@@ -30,7 +30,7 @@ fn distance(a: &Geometry<f64>, b: &Geometry<f64>) -> f64 {
 }
 
 /// Sorts hits nearest first, then by id.
-fn sort(hits: &mut [Hit<'_>]) {
+fn sort(hits: &mut [Hit]) {
     hits.sort_by(|a, b| a.distance_m.total_cmp(&b.distance_m).then(a.feature.id.cmp(&b.feature.id)));
 }
 
@@ -42,11 +42,14 @@ fn widened(g: &Geometry<f64>, by: f64) -> Option<Rect<f64>> {
 }
 
 /// Every feature within `radius` metres of `g`, nearest first.
-pub fn within<'a>(layer: &'a LayerData, g: &Geometry<f64>, radius: f64) -> Vec<Hit<'a>> {
+pub fn within(layer: &LayerData, g: &Geometry<f64>, radius: f64) -> Vec<Hit> {
     let Some(area) = widened(g, radius) else { return Vec::new() };
-    let mut hits: Vec<Hit<'a>> = layer
+    let mut hits: Vec<Hit> = layer
         .in_box(area)
-        .map(|feature| Hit { feature, distance_m: distance(&feature.geometry, g) })
+        .map(|slot| {
+            let feature = layer.feature(slot);
+            Hit { distance_m: distance(&feature.geometry, g), feature }
+        })
         .filter(|h| h.distance_m <= radius)
         .collect();
     sort(&mut hits);
@@ -54,10 +57,11 @@ pub fn within<'a>(layer: &'a LayerData, g: &Geometry<f64>, radius: f64) -> Vec<H
 }
 
 /// Every feature that meets `g` (shares at least one point with it), by id.
-pub fn intersecting<'a>(layer: &'a LayerData, g: &Geometry<f64>) -> Vec<Hit<'a>> {
+pub fn intersecting(layer: &LayerData, g: &Geometry<f64>) -> Vec<Hit> {
     let Some(area) = widened(g, 0.0) else { return Vec::new() };
-    let mut hits: Vec<Hit<'a>> = layer
+    let mut hits: Vec<Hit> = layer
         .in_box(area)
+        .map(|slot| layer.feature(slot))
         .filter(|f| f.geometry.intersects(g))
         .map(|feature| Hit { feature, distance_m: 0.0 })
         .collect();
@@ -69,14 +73,15 @@ pub fn intersecting<'a>(layer: &'a LayerData, g: &Geometry<f64>) -> Vec<Hit<'a>>
 ///
 /// Walks the R-trees in order of bounding-box distance (a lower bound of the true distance)
 /// and stops once that bound passes the `k`th best true distance found.
-pub fn nearest<'a>(layer: &'a LayerData, p: Point<f64>, k: usize, max: f64) -> Vec<Hit<'a>> {
+pub fn nearest(layer: &LayerData, p: Point<f64>, k: usize, max: f64) -> Vec<Hit> {
     let target = Geometry::Point(p);
-    let mut best: Vec<Hit<'a>> = Vec::with_capacity(k + 1);
-    for (feature, lower_bound) in layer.by_box_distance([p.x(), p.y()]) {
+    let mut best: Vec<Hit> = Vec::with_capacity(k + 1);
+    for (slot, lower_bound) in layer.by_box_distance([p.x(), p.y()]) {
         let kth = if best.len() == k { best[k - 1].distance_m } else { max };
         if k == 0 || lower_bound > kth {
             break;
         }
+        let feature = layer.feature(slot);
         let d = distance(&feature.geometry, &target);
         if d <= kth {
             best.push(Hit { feature, distance_m: d });
@@ -90,7 +95,7 @@ pub fn nearest<'a>(layer: &'a LayerData, p: Point<f64>, k: usize, max: f64) -> V
 /// What a city map shows about a point, for one layer: the polygons that hold it, the nearest
 /// line within [`LINE_RADIUS_M`] (or `radius`), the points within [`POINT_RADIUS_M`] (or
 /// `radius`).
-pub fn at_point<'a>(layer: &'a LayerData, p: Point<f64>, radius: Option<f64>) -> Vec<Hit<'a>> {
+pub fn at_point(layer: &LayerData, p: Point<f64>, radius: Option<f64>) -> Vec<Hit> {
     match layer.def.geometry {
         GeometryKind::Polygon | GeometryKind::MultiPolygon => intersecting(layer, &Geometry::Point(p)),
         GeometryKind::LineString | GeometryKind::MultiLineString => {

@@ -13,19 +13,32 @@
 
 use crate::catalog::Audience;
 use crate::engine::LayerData;
-use crate::engine::layer::is_masked;
-use crate::feature::{AttrValue, Feature};
+use crate::engine::layer::{Slot, is_masked};
+use crate::feature::Feature;
 pub use crate::text::{CHIBAN, NAME_ATTRIBUTES, TextIndex, chiban};
 use chiban::{ChibanQuery, fold};
 
 /// A feature found, with its score.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone)]
 pub struct Found<'a> {
     pub layer: &'a LayerData,
-    pub feature: &'a Feature,
+    pub feature: Feature,
     pub score: u32,
     /// The attribute that matched.
     pub attribute: &'a str,
+}
+
+/// A feature found, before the page is chosen: where it is, not yet decoded.
+struct Candidate<'a> {
+    layer: &'a LayerData,
+    slot: Slot,
+    id: i64,
+    score: u32,
+    attribute: &'a str,
+    /// The layer's place in the order asked for.
+    rank: usize,
+    /// The matched value, for the order.
+    key: &'a str,
 }
 
 /// What a search found: how many features in all, and the page asked for.
@@ -47,18 +60,21 @@ pub fn search<'a>(
     if folded.is_empty() {
         return Results { matched: 0, page: Vec::new() };
     }
-    let mut found: Vec<(Found<'a>, usize, &'a str)> = Vec::new();
+    let mut found: Vec<Candidate<'a>> = Vec::new();
     let q = ChibanQuery::parse(text);
     for (rank, (layer, audience)) in layers.iter().enumerate() {
         let (layer, def) = (layer.as_ref(), &layer.def);
         let visible = |name: &str| def.visible_attributes(*audience).find(|(_, a)| a.name == name).map(|(i, _)| i);
-        for (index, features, mask) in layer.text_indexes() {
-            let live = |i: u32| mask.is_none_or(|m| !is_masked(m, i)).then(|| &features[i as usize]);
+        for (index, delta, mask) in layer.text_indexes() {
+            let live = |index: u32| mask.is_none_or(|m| !is_masked(m, index)).then_some(Slot { delta, index });
+            let mut push = |slot: Slot, score, attribute, a| {
+                let (id, key) = (layer.id(slot), layer.text(slot, a));
+                found.push(Candidate { layer, slot, id, score, attribute, rank, key });
+            };
             if let Some(c) = visible(CHIBAN) {
                 index.chiban(c, &q, &mut |i, score| {
-                    if let Some(f) = live(i) {
-                        let key = chiban_text(f, c);
-                        found.push((Found { layer, feature: f, score, attribute: CHIBAN }, rank, key));
+                    if let Some(slot) = live(i) {
+                        push(slot, score, CHIBAN, c);
                     }
                 });
             }
@@ -74,19 +90,19 @@ pub fn search<'a>(
                     } else {
                         continue;
                     };
-                    if let Some(f) = live(e.feature) {
-                        found.push((Found { layer, feature: f, score, attribute: name }, rank, chiban_text(f, a)));
+                    if let Some(slot) = live(e.feature) {
+                        push(slot, score, name, a);
                     }
                 }
             }
         }
     }
     // A feature found by two attributes counts once, at its best.
-    found.sort_unstable_by(|(a, ra, _), (b, rb, _)| (ra, a.feature.id, b.score).cmp(&(rb, b.feature.id, a.score)));
-    found.dedup_by_key(|(f, r, _)| (*r, f.feature.id));
+    found.sort_unstable_by(|a, b| (a.rank, a.id, b.score).cmp(&(b.rank, b.id, a.score)));
+    found.dedup_by_key(|c| (c.rank, c.id));
     let matched = found.len();
-    let order = |(a, ra, ka): &(Found<'a>, usize, &str), (b, rb, kb): &(Found<'a>, usize, &str)| {
-        b.score.cmp(&a.score).then(ra.cmp(rb)).then_with(|| natural(ka, kb)).then(a.feature.id.cmp(&b.feature.id))
+    let order = |a: &Candidate, b: &Candidate| {
+        b.score.cmp(&a.score).then(a.rank.cmp(&b.rank)).then_with(|| natural(a.key, b.key)).then(a.id.cmp(&b.id))
     };
     let end = (offset + limit).min(matched);
     if end < matched {
@@ -94,12 +110,12 @@ pub fn search<'a>(
         found.truncate(end);
     }
     found.sort_unstable_by(order);
-    let page = found.into_iter().skip(offset).map(|(f, _, _)| f).collect();
+    let page = found
+        .into_iter()
+        .skip(offset)
+        .map(|c| Found { layer: c.layer, feature: c.layer.feature(c.slot), score: c.score, attribute: c.attribute })
+        .collect();
     Results { matched, page }
-}
-
-fn chiban_text(f: &Feature, attr: usize) -> &str {
-    if let AttrValue::Text(t) = &f.attributes[attr] { t } else { "" }
 }
 
 /// Compares two strings with runs of digits as numbers: `2-1` < `10`, `123-4` < `123-10`.

@@ -8,7 +8,7 @@ pub mod chiban;
 use std::collections::HashMap;
 
 use crate::catalog::LayerDef;
-use crate::feature::{AttrValue, Feature};
+use crate::feature::AttrValue;
 use chiban::{ChibanQuery, fold};
 
 /// Attributes searched by name, when a layer has them.
@@ -38,32 +38,35 @@ pub struct TextIndex {
 }
 
 impl TextIndex {
-    /// Indexes `features` of `layer`.
-    pub fn build(layer: &LayerDef, features: &[Feature]) -> Self {
+    /// Indexes the features of `layer` whose attribute values `attributes` gives, in feature
+    /// order.
+    pub fn build(layer: &LayerDef, attributes: impl Iterator<Item = Vec<AttrValue>>) -> Self {
         let attrs: Vec<usize> = std::iter::once(CHIBAN)
             .chain(NAME_ATTRIBUTES.iter().copied())
             .filter_map(|n| layer.attribute_index(n))
             .collect();
+        let place = match (layer.attribute_index(CHIBAN), layer.attribute_index(OAZA), layer.attribute_index(AZA)) {
+            (Some(_), Some(o), Some(z)) => Some((o, z)),
+            _ => None,
+        };
         let mut entries = Vec::new();
-        for (i, f) in features.iter().enumerate() {
+        let mut places: HashMap<(String, String), Vec<u32>> = HashMap::new();
+        let mut count = 0;
+        for (i, values) in attributes.enumerate() {
+            count += 1;
             for &a in &attrs {
-                if let AttrValue::Text(t) = &f.attributes[a] {
+                if let AttrValue::Text(t) = &values[a] {
                     entries.push(Entry { key: fold(t).into(), attr: a as u16, feature: i as u32 });
                 }
             }
-        }
-        entries.sort_unstable_by(|a, b| (a.attr, &a.key).cmp(&(b.attr, &b.key)));
-        let mut places: HashMap<(String, String), Vec<u32>> = HashMap::new();
-        if let (Some(_), Some(o), Some(z)) =
-            (layer.attribute_index(CHIBAN), layer.attribute_index(OAZA), layer.attribute_index(AZA))
-        {
-            for (i, f) in features.iter().enumerate() {
-                let text = |k: usize| if let AttrValue::Text(t) = &f.attributes[k] { fold(t) } else { String::new() };
+            if let Some((o, z)) = place {
+                let text = |k: usize| if let AttrValue::Text(t) = &values[k] { fold(t) } else { String::new() };
                 places.entry((text(o), text(z))).or_default().push(i as u32);
             }
         }
+        entries.sort_unstable_by(|a, b| (a.attr, &a.key).cmp(&(b.attr, &b.key)));
         let places: Vec<_> = places.into_iter().map(|((o, z), fs)| (o, z, fs)).collect();
-        let mut place_of = vec![0; if places.is_empty() { 0 } else { features.len() }];
+        let mut place_of = vec![0; if places.is_empty() { 0 } else { count }];
         for (p, (_, _, fs)) in places.iter().enumerate() {
             fs.iter().for_each(|&f| place_of[f as usize] = p as u32);
         }

@@ -136,6 +136,36 @@ pub fn encode_value(value: &crate::feature::AttrValue) -> Option<Vec<u8>> {
     Some(buf)
 }
 
+/// The attribute value an [`encode_value`] body holds (the engine keeps each distinct value
+/// once, encoded, and reads it back for queries). `body` must be one `encode_value` made.
+///
+/// ```
+/// use machizu::tile::mvt::{decode_value, encode_value};
+/// use machizu::feature::AttrValue;
+/// for v in [AttrValue::text("大字尾花沢"), AttrValue::Int(-3), AttrValue::Int(7), AttrValue::Real(0.5), AttrValue::Bool(true)] {
+///     assert_eq!(decode_value(&encode_value(&v).unwrap()), v);
+/// }
+/// ```
+pub fn decode_value(body: &[u8]) -> crate::feature::AttrValue {
+    use crate::feature::AttrValue;
+    let (key, n) = read_varint(body);
+    let rest = &body[n..];
+    match key >> 3 {
+        1 => {
+            let (len, n) = read_varint(rest);
+            AttrValue::Text(String::from_utf8_lossy(&rest[n..n + len as usize]).into_owned())
+        }
+        3 => AttrValue::Real(f64::from_le_bytes(rest[..8].try_into().expect("8 bytes of a double"))),
+        5 => AttrValue::Int(read_varint(rest).0 as i64),
+        6 => {
+            let v = read_varint(rest).0;
+            AttrValue::Int(((v >> 1) as i64) ^ -((v & 1) as i64))
+        }
+        7 => AttrValue::Bool(read_varint(rest).0 != 0),
+        field => panic!("not a value encode_value writes (field {field})"),
+    }
+}
+
 /// Builds one MVT layer. Reuse it across tiles with [`LayerBuilder::reset`] to keep its buffers.
 ///
 /// Geometry commands and tags are varint-encoded as they are added, so finishing a feature is

@@ -263,7 +263,7 @@ fn point_match(roads: &LayerData, at: Coord<f64>, heading_deg: f64) -> Option<Fe
     const RADIUS: f64 = 20.0;
     let area = Rect::new(Coord { x: at.x - RADIUS, y: at.y - RADIUS }, Coord { x: at.x + RADIUS, y: at.y + RADIUS });
     let mut best: Option<(f64, FeatureId)> = None;
-    for f in roads.in_box(area) {
+    for f in roads.in_box(area).map(|s| roads.feature(s)) {
         let lines: Vec<geo::Line<f64>> = match &f.geometry {
             geo_types::Geometry::LineString(l) => l.lines().collect(),
             geo_types::Geometry::MultiLineString(m) => m.0.iter().flat_map(|l| l.lines()).collect(),
