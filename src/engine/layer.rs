@@ -146,7 +146,7 @@ impl Segment {
                 tags: &tags[tag_offsets[i] as usize..tag_offsets[i + 1] as usize],
             })
         };
-        let levels: Vec<Option<Level>> = (0..=def.maxzoom)
+        let mut levels: Vec<Option<Level>> = (0..=def.maxzoom)
             .into_par_iter()
             .map(|z| {
                 (z >= def.minzoom).then(|| {
@@ -155,6 +155,17 @@ impl Segment {
                 })
             })
             .collect();
+        // From the highest zoom down, a level reads the coordinates of the nearest finer one
+        // that keeps its own when its own would be nearly the same.
+        let mut owner: Option<usize> = None;
+        for z in (0..levels.len()).rev() {
+            let (lower, upper) = levels.split_at_mut(z + 1);
+            let Some(level) = lower[z].as_mut() else { continue };
+            let finer = owner.and_then(|o| upper[o - z - 1].as_ref());
+            if !finer.is_some_and(|finer| level.share_geometry(finer)) {
+                owner = Some(z);
+            }
+        }
         let ValueTable { bytes: value_bytes, offsets: value_offsets, first: first_value, ids: value_ids, .. } = values;
         Ok(Self {
             ids,

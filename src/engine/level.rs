@@ -10,6 +10,10 @@
 //! thinned level keeps features far apart in the layer's arrays). A tile request then only
 //! moves the first point of a feature wholly inside it to the tile origin and copies the rest;
 //! features crossing the tile edge are clipped and encoded afresh.
+//!
+//! Where generalising for a zoom would change almost nothing (parcels and buildings between
+//! z14 and z18), a level reads the coordinates of the next finer level instead of keeping its
+//! own, halved to its zoom as they are read ([`Level::share_geometry`]).
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -98,6 +102,19 @@ pub struct SharedTags<'a> {
 /// in the segment, keeps a compact copy.
 const SHARE_TAGS_ABOVE: f64 = 0.9;
 
+/// Generalised coordinates in world extent space, in runs ([`Part`]).
+#[derive(Debug, Default)]
+pub struct LevelGeometry {
+    pub parts: Vec<Part>,
+    pub coords: Vec<[i32; 2]>,
+}
+
+/// A level reads the coordinates of the next finer level that has its own instead of keeping
+/// its own when generalising for its zoom keeps at least this share of them: simplifying
+/// parcels or buildings for one zoom less changes almost nothing, and each copy would cost the
+/// coordinates again.
+const SHARE_GEOMETRY_ABOVE: f64 = 0.9;
+
 /// All features of a layer kept at zoom `z`.
 #[derive(Debug)]
 pub struct Level {
@@ -106,8 +123,12 @@ pub struct Level {
     /// [`LEVEL_TILE_BUDGET`] (0: none beyond [`MIN_FEATURE_SIZE`]).
     pub min_size: u32,
     pub features: Vec<LevelFeature>,
-    pub parts: Vec<Part>,
-    pub coords: Vec<[i32; 2]>,
+    /// The coordinate runs the features' parts index: the level's own, or those of the finer
+    /// level it reads ([`Level::share_geometry`]).
+    geometry: Arc<LevelGeometry>,
+    /// How many zooms finer `geometry` is (0 when it is the level's own): its coordinates are
+    /// halved this many times, rounded, as they are read ([`Level::parts_at`]).
+    pub shift: u8,
     tags: Arc<[(u16, u32)]>,
     /// Whether `tags` is the segment's ([`SharedTags`]) rather than the level's own.
     pub tags_shared: bool,
@@ -197,13 +218,14 @@ impl Level {
                 z,
                 min_size: 0,
                 features: Vec::new(),
-                parts: Vec::new(),
-                coords: Vec::new(),
+                geometry: Default::default(),
+                shift: 0,
                 tags: Arc::new([]),
                 tags_shared: false,
                 encoded: Vec::new(),
                 tiles: TileIndex::default(),
             },
+            geometry: LevelGeometry::default(),
             tags: Vec::new(),
             scale: world_scale(z),
             tolerance: if simplify { SIMPLIFY_TOLERANCE } else { 0.0 },
@@ -217,7 +239,11 @@ impl Level {
             b.add(i as u32, &input);
             inputs += 1;
         }
-        let (mut level, own_tags) = (b.level, b.tags);
+        let (mut level, mut geometry, own_tags) = (b.level, b.geometry, b.tags);
+        // The arrays grew by doubling: up to half of each would be slack, kept for good.
+        geometry.parts.shrink_to_fit();
+        geometry.coords.shrink_to_fit();
+        level.geometry = Arc::new(geometry);
         level.tags = own_tags.into();
         level.tiles = TileIndex::build(&level);
         if level.thin_to_budget(LEVEL_TILE_BUDGET) {
@@ -232,10 +258,7 @@ impl Level {
             level.tags = shared.tags.clone();
             level.tags_shared = true;
         }
-        // The arrays grew by doubling: up to half of each would be slack, kept for good.
         level.features.shrink_to_fit();
-        level.parts.shrink_to_fit();
-        level.coords.shrink_to_fit();
         level.encoded.shrink_to_fit();
         level
     }
@@ -281,17 +304,17 @@ impl Level {
             return false;
         }
         // Keep what survives, compacting the arenas.
-        let (mut features, mut parts, mut coords, mut tags, mut encoded) =
-            (Vec::new(), Vec::new(), Vec::new(), Vec::new(), Vec::new());
+        let (mut features, mut geometry, mut tags, mut encoded) =
+            (Vec::new(), LevelGeometry::default(), Vec::new(), Vec::new());
         for f in &self.features {
             let size = feature_size(f);
             if size != 0 && size < min_size {
                 continue;
             }
-            let parts_start = parts.len() as u32;
+            let parts_start = geometry.parts.len() as u32;
             for p in self.parts_of(f) {
-                parts.push(Part { start: coords.len() as u32, len: p.len, kind: p.kind });
-                coords.extend_from_slice(self.coords_of(p));
+                geometry.parts.push(Part { start: geometry.coords.len() as u32, len: p.len, kind: p.kind });
+                geometry.coords.extend_from_slice(self.own_coords(p));
             }
             let (tags_start, geom_start) = (tags.len() as u32, encoded.len() as u32);
             tags.extend_from_slice(self.tags_of(f));
@@ -299,34 +322,131 @@ impl Level {
             features.push(LevelFeature { parts_start, tags_start, geom_start, ..*f });
         }
         self.min_size = min_size;
-        (self.features, self.parts, self.coords, self.encoded) = (features, parts, coords, encoded);
+        (self.features, self.encoded) = (features, encoded);
+        self.geometry = Arc::new(geometry);
         self.tags = tags.into();
         true
     }
 
-    /// Bytes held: (geometry, commands and attributes; the tile index).
+    /// Bytes held: (geometry, commands and attributes; the tile index). Coordinates read from
+    /// a finer level are counted there.
     pub fn footprint(&self) -> (u64, u64) {
         use super::footprint::{map_bytes, vec_bytes};
+        let geometry = &self.geometry;
         let level = vec_bytes(&self.features)
-            + vec_bytes(&self.parts)
-            + vec_bytes(&self.coords)
+            + if self.shift > 0 { 0 } else { vec_bytes(&geometry.parts) + vec_bytes(&geometry.coords) }
             + if self.tags_shared { 0 } else { std::mem::size_of_val(&*self.tags) as u64 }
             + vec_bytes(&self.encoded);
         (level, map_bytes(&self.tiles.ranges) + vec_bytes(&self.tiles.entries))
     }
 
     pub fn parts_of(&self, f: &LevelFeature) -> &[Part] {
-        &self.parts[f.parts_start as usize..(f.parts_start + f.parts_len) as usize]
+        &self.geometry.parts[f.parts_start as usize..(f.parts_start + f.parts_len) as usize]
     }
 
-    pub fn coords_of(&self, p: &Part) -> &[[i32; 2]] {
-        &self.coords[p.start as usize..(p.start + p.len) as usize]
+    /// A part's coordinates as stored, at `z + shift` ([`shifted`] brings them to `z`).
+    pub fn own_coords(&self, p: &Part) -> &[[i32; 2]] {
+        &self.geometry.coords[p.start as usize..(p.start + p.len) as usize]
+    }
+
+    /// The feature's parts with their coordinates at this level's zoom: borrowed when they
+    /// are the level's own, halved into `buffers` when they are a finer level's.
+    #[inline]
+    pub fn parts_at<'a>(
+        &'a self,
+        f: &LevelFeature,
+        buffers: &'a mut Vec<Vec<[i32; 2]>>,
+    ) -> impl Iterator<Item = (PartKind, &'a [[i32; 2]])> {
+        self.parts_shifted(f, self.shift, buffers)
+    }
+
+    /// The feature's parts with their stored coordinates halved `shift` times (see
+    /// [`Level::parts_at`]).
+    fn parts_shifted<'a>(
+        &'a self,
+        f: &LevelFeature,
+        shift: u8,
+        buffers: &'a mut Vec<Vec<[i32; 2]>>,
+    ) -> impl Iterator<Item = (PartKind, &'a [[i32; 2]])> {
+        let parts = self.parts_of(f);
+        if shift > 0 {
+            if buffers.len() < parts.len() {
+                buffers.resize_with(parts.len(), Vec::new);
+            }
+            for (p, buf) in parts.iter().zip(buffers.iter_mut()) {
+                buf.clear();
+                buf.extend(self.own_coords(p).iter().map(|&c| shifted(c, shift)));
+            }
+        }
+        let buffers: &'a Vec<Vec<[i32; 2]>> = buffers;
+        parts.iter().enumerate().map(move |(k, p)| (p.kind, if shift == 0 { self.own_coords(p) } else { &buffers[k] }))
     }
 
     /// Where the feature's label goes, in world extent space (polygons of a labelled layer).
     #[inline]
     pub fn label_of(&self, f: &LevelFeature) -> Option<[i32; 2]> {
-        self.parts_of(f).last().filter(|p| p.kind == PartKind::Label).map(|p| self.coords[p.start as usize])
+        let label = self.parts_of(f).last().filter(|p| p.kind == PartKind::Label)?;
+        Some(shifted(self.geometry.coords[label.start as usize], self.shift))
+    }
+
+    /// Makes this level read `finer`'s coordinates (a level of the same segment that keeps its
+    /// own, at a higher zoom), halved to this zoom, instead of its own, when its own keep at
+    /// least [`SHARE_GEOMETRY_ABOVE`] of what `finer` has for the same features and `finer`
+    /// has every feature this level keeps. Each feature is encoded again from the coordinates
+    /// it now reads, so that a tile holding it whole and a tile clipping it draw the same.
+    /// Returns whether it did.
+    pub fn share_geometry(&mut self, finer: &Level) -> bool {
+        if finer.shift != 0 || finer.z <= self.z || self.shift != 0 {
+            return false;
+        }
+        // Both list features in segment order: walk them together.
+        let mut pairs = Vec::with_capacity(self.features.len());
+        let (mut own, mut theirs, mut j) = (0u64, 0u64, 0);
+        let count = |l: &Level, f: &LevelFeature| l.parts_of(f).iter().map(|p| u64::from(p.len)).sum::<u64>();
+        for (i, f) in self.features.iter().enumerate() {
+            while finer.features.get(j).is_some_and(|g| g.feature < f.feature) {
+                j += 1;
+            }
+            let Some(g) = finer.features.get(j).filter(|g| g.feature == f.feature) else { return false };
+            own += count(self, f);
+            theirs += count(finer, g);
+            pairs.push((i, j));
+        }
+        if (own as f64) < SHARE_GEOMETRY_ABOVE * theirs as f64 {
+            return false;
+        }
+        let shift = finer.z - self.z;
+        let (mut encoder, mut clip) = (LayerBuilder::new(), ClipBuffers::default());
+        let (mut features, mut encoded) = (Vec::with_capacity(pairs.len()), Vec::new());
+        let mut buffers = Vec::new();
+        for (i, j) in pairs {
+            let (f, g) = (&self.features[i], &finer.features[j]);
+            encoder.clear_feature();
+            write_parts(&mut encoder, &mut clip, finer.parts_shifted(g, shift, &mut buffers), None);
+            if !encoder.has_geometry() {
+                continue;
+            }
+            let drawn = finer.parts_shifted(g, shift, &mut buffers).filter(|&(kind, _)| kind != PartKind::Label);
+            let (min, max) = bounds(drawn.flat_map(|(_, pts)| pts.iter().copied()));
+            let geom_start = encoded.len() as u32;
+            encoded.extend_from_slice(encoder.geometry());
+            features.push(LevelFeature {
+                parts_start: g.parts_start,
+                parts_len: g.parts_len,
+                geom_start,
+                geom_len: encoded.len() as u32 - geom_start,
+                min,
+                max,
+                ..*f
+            });
+        }
+        features.shrink_to_fit();
+        encoded.shrink_to_fit();
+        (self.features, self.encoded) = (features, encoded);
+        self.geometry = finer.geometry.clone();
+        self.shift = shift;
+        self.tiles = TileIndex::build(self);
+        true
     }
 
     /// The feature's attributes as (attribute index, value id).
@@ -343,6 +463,27 @@ impl Level {
     }
 }
 
+/// The bounding box of points, as (min, max) corners.
+fn bounds(points: impl IntoIterator<Item = [i32; 2]>) -> ([i32; 2], [i32; 2]) {
+    let mut min = [i32::MAX; 2];
+    let mut max = [i32::MIN; 2];
+    for p in points {
+        min = [min[0].min(p[0]), min[1].min(p[1])];
+        max = [max[0].max(p[0]), max[1].max(p[1])];
+    }
+    (min, max)
+}
+
+/// `c` at `shift` zooms coarser: halved that many times, rounded.
+#[inline]
+pub fn shifted(c: [i32; 2], shift: u8) -> [i32; 2] {
+    if shift == 0 {
+        return c;
+    }
+    let half = 1 << (shift - 1);
+    [(c[0] + half) >> shift, (c[1] + half) >> shift]
+}
+
 /// The larger side of a feature's bounding box in extent units (0 for a point).
 fn feature_size(f: &LevelFeature) -> u32 {
     (f.max[0] - f.min[0]).max(f.max[1] - f.min[1]) as u32
@@ -350,6 +491,7 @@ fn feature_size(f: &LevelFeature) -> u32 {
 
 struct LevelBuilder {
     level: Level,
+    geometry: LevelGeometry,
     /// The level's own copy of its features' tags, until [`Level::build`] decides.
     tags: Vec<(u16, u32)>,
     scale: f64,
@@ -375,43 +517,38 @@ impl LevelBuilder {
         if !is_point && size < MIN_FEATURE_SIZE {
             return;
         }
-        let parts_start = self.level.parts.len() as u32;
+        let parts_start = self.geometry.parts.len() as u32;
         self.geometry(g);
-        let parts_len = self.level.parts.len() as u32 - parts_start;
+        let parts_len = self.geometry.parts.len() as u32 - parts_start;
         if parts_len == 0 {
             return;
         }
-        let level = &mut self.level;
-        let first = level.parts[parts_start as usize].start as usize;
+        let geometry = &mut self.geometry;
+        let first = geometry.parts[parts_start as usize].start as usize;
         // Encoded whole, as a tile that holds all of it writes it (rings that collapse dropped,
         // winding set); a feature with nothing left to draw is not kept.
-        let parts = &level.parts[parts_start as usize..];
+        let parts = &geometry.parts[parts_start as usize..];
         self.encoder.clear_feature();
         write_parts(
             &mut self.encoder,
             &mut self.clip,
-            parts.iter().map(|p| (p.kind, &level.coords[p.start as usize..][..p.len as usize])),
+            parts.iter().map(|p| (p.kind, &geometry.coords[p.start as usize..][..p.len as usize])),
             None,
         );
         if !self.encoder.has_geometry() {
-            level.parts.truncate(parts_start as usize);
-            level.coords.truncate(first);
+            geometry.parts.truncate(parts_start as usize);
+            geometry.coords.truncate(first);
             return;
         }
-        let mut min = [i32::MAX; 2];
-        let mut max = [i32::MIN; 2];
-        for p in &level.coords[first..] {
-            min = [min[0].min(p[0]), min[1].min(p[1])];
-            max = [max[0].max(p[0]), max[1].max(p[1])];
-        }
+        let (min, max) = bounds(geometry.coords[first..].iter().copied());
         if self.labels
             && let Some(at) = self.label_point(g)
         {
-            let start = self.level.coords.len();
-            self.level.coords.push(at);
+            let start = self.geometry.coords.len();
+            self.geometry.coords.push(at);
             self.push_part(start, PartKind::Label, 1);
         }
-        let parts_len = self.level.parts.len() as u32 - parts_start;
+        let parts_len = self.geometry.parts.len() as u32 - parts_start;
         let level = &mut self.level;
         let (tags_start, geom_start) = (self.tags.len() as u32, level.encoded.len() as u32);
         self.tags.extend_from_slice(input.tags);
@@ -462,18 +599,18 @@ impl LevelBuilder {
     }
 
     fn points(&mut self, pts: impl Iterator<Item = Coord<f64>>) {
-        let start = self.level.coords.len();
+        let start = self.geometry.coords.len();
         for c in pts {
             let w = self.world(c);
-            self.level.coords.push([w.x.round() as i32, w.y.round() as i32]);
+            self.geometry.coords.push([w.x.round() as i32, w.y.round() as i32]);
         }
         self.push_part(start, PartKind::Points, 1);
     }
 
     fn polygon(&mut self, p: &geo_types::Polygon<f64>) {
-        let before = self.level.parts.len();
+        let before = self.geometry.parts.len();
         self.line(p.exterior(), PartKind::Exterior);
-        if self.level.parts.len() == before {
+        if self.geometry.parts.len() == before {
             return; // the exterior collapsed: drop the holes too
         }
         for hole in p.interiors() {
@@ -501,11 +638,11 @@ impl LevelBuilder {
         } else {
             &scratch
         };
-        let start = self.level.coords.len();
+        let start = self.geometry.coords.len();
         for c in coords {
             let p = [c.x.round() as i32, c.y.round() as i32];
-            if self.level.coords.len() == start || self.level.coords.last() != Some(&p) {
-                self.level.coords.push(p);
+            if self.geometry.coords.len() == start || self.geometry.coords.last() != Some(&p) {
+                self.geometry.coords.push(p);
             }
         }
         let min_len = if is_ring { 4 } else { 2 };
@@ -514,12 +651,12 @@ impl LevelBuilder {
     }
 
     fn push_part(&mut self, start: usize, kind: PartKind, min_len: usize) {
-        let len = self.level.coords.len() - start;
+        let len = self.geometry.coords.len() - start;
         if len < min_len {
-            self.level.coords.truncate(start);
+            self.geometry.coords.truncate(start);
             return;
         }
-        self.level.parts.push(Part { start: start as u32, len: len as u32, kind });
+        self.geometry.parts.push(Part { start: start as u32, len: len as u32, kind });
     }
 }
 
@@ -550,7 +687,7 @@ mod tests {
         assert_eq!(l14.features.len(), 1);
         let f = l14.features[0];
         assert_eq!(l14.parts_of(&f).len(), 1);
-        assert_eq!(l14.coords_of(&l14.parts_of(&f)[0]).len(), 5);
+        assert_eq!(l14.own_coords(&l14.parts_of(&f)[0]).len(), 5);
     }
 
     #[test]
@@ -561,9 +698,9 @@ mod tests {
             (x: 15_631_000.0, y: 4_665_000.0),
         ])];
         let coarse = build(&g, 12, true);
-        assert_eq!(coarse.coords.len(), 2);
+        assert_eq!(coarse.geometry.coords.len(), 2);
         let full = build(&g, 18, false);
-        assert_eq!(full.coords.len(), 3);
+        assert_eq!(full.geometry.coords.len(), 3);
     }
 
     #[test]
@@ -665,5 +802,60 @@ mod thinning_tests {
         assert!(bytes <= LEVEL_TILE_BUDGET * 4, "within budget over the few tiles: {bytes}");
         // The same data at z18 (about 200 px per short line) is not thinned.
         assert_eq!(build(&g[..2_000], 18, false).min_size, 0);
+    }
+}
+
+#[cfg(test)]
+mod shared_geometry_tests {
+    use super::*;
+    use geo_types::{LineString, polygon};
+
+    fn squares() -> Vec<Geometry<f64>> {
+        let (x0, y0) = (15_630_000.0, 4_665_000.0);
+        (0..200)
+            .map(|i| {
+                let (x, y) = (x0 + f64::from(i % 20) * 30.0, y0 + f64::from(i / 20) * 30.0);
+                Geometry::Polygon(polygon![(x: x, y: y), (x: x + 20.0, y: y), (x: x + 20.0, y: y + 25.0), (x: x, y: y + 25.0), (x: x, y: y)])
+            })
+            .collect()
+    }
+
+    #[test]
+    fn a_level_that_simplifies_almost_nothing_reads_the_finer_levels_coordinates_halved() {
+        let g = squares();
+        let z18 = build(&g, 18, false);
+        let mut z16 = build(&g, 16, true);
+        let own: Vec<Vec<u8>> = z16.features.iter().map(|f| z16.encoded_of(f).to_vec()).collect();
+        assert!(z16.share_geometry(&z18));
+        assert_eq!((z16.shift, z16.features.len()), (2, 200));
+        assert!(Arc::ptr_eq(&z16.geometry, &z18.geometry));
+        let mut buffers = Vec::new();
+        for (f, own) in z16.features.iter().zip(&own) {
+            // What a tile clipping it reads is what a tile holding it whole copies.
+            let mut encoder = LayerBuilder::new();
+            write_parts(&mut encoder, &mut ClipBuffers::default(), z16.parts_at(f, &mut buffers), None);
+            assert_eq!(encoder.geometry(), z16.encoded_of(f));
+            // The squares' corners lie on whole z16 units or near: halving twice rounds them to
+            // within a unit of where generalising at z16 put them, so the commands are the
+            // same length.
+            assert_eq!(z16.encoded_of(f).len(), own.len());
+            let (min, max) = bounds(z16.parts_at(f, &mut buffers).flat_map(|(_, p)| p.iter().copied()));
+            assert_eq!((f.min, f.max), (min, max));
+        }
+        let (x, y) = (z16.features[0].min[0] as u32 / 4096, z16.features[0].min[1] as u32 / 4096);
+        assert!(z16.tiles.get(x, y).contains(&0));
+    }
+
+    #[test]
+    fn a_level_that_simplification_thins_keeps_its_own_coordinates() {
+        // A wiggly line: 400 vertices 1 m apart, 0.3 m off the axis in turn.
+        let (x0, y0) = (15_630_000.0, 4_665_000.0);
+        let line: LineString<f64> = (0..400).map(|i| (x0 + f64::from(i), y0 + 0.3 * f64::from(i % 2))).collect();
+        let g = vec![Geometry::LineString(line)];
+        let z18 = build(&g, 18, false);
+        let mut z14 = build(&g, 14, true);
+        assert!(!z14.share_geometry(&z18));
+        assert_eq!(z14.shift, 0);
+        assert!(z14.geometry.coords.len() < 10, "{} vertices", z14.geometry.coords.len());
     }
 }

@@ -38,6 +38,8 @@ struct Scratch {
     value_slots: Vec<(u32, u32)>,
     visible: Vec<bool>,
     clip: ClipBuffers,
+    /// Coordinates of a level that reads a finer level's, at its zoom.
+    shifted: Vec<Vec<[i32; 2]>>,
 }
 
 thread_local! {
@@ -178,7 +180,7 @@ fn render_level(
         // Wholly inside: the level's encoding, moved to the tile (written with the tags below).
         let inside = rect.contains_bbox(f.min, f.max);
         if !inside {
-            let parts = level.parts_of(f).iter().map(|p| (p.kind, level.coords_of(p)));
+            let parts = level.parts_at(f, &mut s.shifted);
             write_parts(&mut s.layer, &mut s.clip, parts, Some(rect));
             if !s.layer.has_geometry() {
                 s.layer.clear_feature();
