@@ -2,13 +2,14 @@
 //! into the engine. What `machizu serve` runs before it starts listening, and what tests and
 //! benchmarks use to get a ready server state.
 
+use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Instant;
 
 use crate::catalog::Catalog;
 use crate::config::Config;
 use crate::engine::{Engine, EngineError};
-use crate::follow::{self, Follower};
+use crate::follow::{self, Follower, Loaded, Task};
 use crate::live::{Live, LiveError};
 use crate::notices::Notices;
 use crate::notices::auto::AutoNotices;
@@ -45,8 +46,12 @@ pub struct App {
     pub engine: Arc<Engine>,
     /// Set when the store holds the synthetic demo city (shown as attribution).
     pub dataset_notice: Option<String>,
+    /// How each layer was loaded at start: from its snapshot or from the store.
+    pub loaded: Vec<(String, Loaded)>,
     /// Applies changes made to the store by anyone, while the app lives (PostGIS only).
     pub follower: Option<Follower>,
+    /// Rebuilds the snapshots of layers that changed ([`follow::refresh_snapshots`]).
+    pub snapshot_refresh: Option<Task>,
     /// Permits to render a tile (`render_slots`, default two per core): requests queue for a
     /// permit in arrival order instead of all rendering at once, so each waits about as long
     /// as any other (a low p99) and no core is shared among dozens of renders; two per core,
@@ -84,15 +89,22 @@ impl App {
         let engine = Arc::new(Engine::new(Arc::new(config.catalog.tiled()), store.crs(), config.tile_cache_bytes)?);
         // Listen before loading, so that no change falls between the two.
         let feed = store.watch().await?;
+        let snapshots = config.snapshot_dir();
+        let (mut loaded, mut stamps) = (Vec::new(), HashMap::new());
         for layer in engine.catalog().layers() {
             let t = Instant::now();
-            follow::reload(store.as_ref(), &engine, layer.id.as_str()).await?;
+            let (from, stamp) =
+                follow::load_at_start(store.as_ref(), &engine, layer.id.as_str(), snapshots.as_deref()).await?;
+            stamps.extend(stamp.map(|s| (layer.id.to_string(), s.store_version)));
             let (n, bytes) = engine.layer(layer.id.as_str()).map_or((0, 0), |l| (l.len(), l.footprint().total()));
             let ms = t.elapsed().as_millis() as u64;
-            tracing::info!(layer = %layer.id, features = n, bytes, ms, "layer loaded");
+            tracing::info!(layer = %layer.id, features = n, bytes, ms, ?from, "layer loaded");
+            loaded.push((layer.id.to_string(), from));
         }
         follow::sync_definitions(store.as_ref(), &engine).await?;
         let follower = feed.map(|feed| follow::spawn(store.clone(), engine.clone(), feed));
+        let snapshot_refresh = snapshots
+            .map(|dir| follow::refresh_snapshots(store.clone(), engine.clone(), dir, stamps, config.snapshot_refresh));
         let dataset_notice = store.meta(demo::META_KEY).await?;
         let render_slots = tokio::sync::Semaphore::new(config.render_slots);
         let live = Live::start(store.clone(), engine.clone(), config.live.clone(), config.city.bounds).await?;
@@ -114,7 +126,20 @@ impl App {
             config: config.notices.auto.clone(),
         };
         Arc::new(auto).start().await?;
-        Ok(Self { config, store, engine, dataset_notice, follower, render_slots, live, sensors, notices, push })
+        Ok(Self {
+            config,
+            store,
+            engine,
+            dataset_notice,
+            loaded,
+            follower,
+            snapshot_refresh,
+            render_slots,
+            live,
+            sensors,
+            notices,
+            push,
+        })
     }
 }
 

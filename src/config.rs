@@ -88,6 +88,12 @@ pub struct ServerSection {
     pub styles_dir: Option<PathBuf>,
     /// Default `true`.
     pub demo: Option<bool>,
+    /// Keep a snapshot of each layer as built under `data_dir/snapshots`, so that a restart
+    /// serves at once (src/engine/snapshot.rs); default `true`.
+    pub snapshots: Option<bool>,
+    /// How often (seconds) snapshots are checked against the store and rebuilt, for layers
+    /// that changed and then stayed unchanged for as long; default 600.
+    pub snapshot_refresh_s: Option<u64>,
     /// PostgreSQL/PostGIS URL; default none (the embedded GeoPackage store).
     pub database_url: Option<String>,
 }
@@ -481,6 +487,10 @@ pub struct Config {
     pub styles_dir: PathBuf,
     /// Generate the demo city into an empty store.
     pub demo: bool,
+    /// Keep layer snapshots under `data_dir/snapshots` ([`Config::snapshot_dir`]).
+    pub snapshots: bool,
+    /// How often snapshots are checked against the store ([`crate::follow::refresh_snapshots`]).
+    pub snapshot_refresh: std::time::Duration,
     /// PostGIS store URL; `None` means the embedded GeoPackage in `data_dir`.
     pub database_url: Option<Secret>,
     pub city: City,
@@ -545,6 +555,8 @@ impl Config {
         Ok(Self {
             listen: o.listen.or(s.listen).unwrap_or_else(|| SocketAddr::from(([127, 0, 0, 1], 8080))),
             data_dir: o.data_dir.or(s.data_dir).unwrap_or_else(|| PathBuf::from("./var")),
+            snapshots: s.snapshots.unwrap_or(true),
+            snapshot_refresh: std::time::Duration::from_secs(s.snapshot_refresh_s.unwrap_or(600).max(1)),
             tile_cache_bytes: o.tile_cache_mb.or(s.tile_cache_mb).unwrap_or(256) * 1024 * 1024,
             render_slots,
             web_dir: s.web_dir.unwrap_or_else(|| PathBuf::from("web")),
@@ -570,6 +582,11 @@ impl Config {
     }
 
     /// Defaults only (what tests and the benchmark use).
+    /// Where layer snapshots are kept, if they are.
+    pub fn snapshot_dir(&self) -> Option<PathBuf> {
+        self.snapshots.then(|| self.data_dir.join("snapshots"))
+    }
+
     pub fn defaults() -> Self {
         Self::resolve(FileConfig::default(), Overrides::default()).expect("built-in defaults are valid")
     }

@@ -12,11 +12,13 @@
 //! being served from memory meanwhile.
 
 use std::collections::{BTreeSet, HashMap};
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use crate::catalog::LayerDef;
-use crate::engine::{Engine, EngineError};
+use crate::engine::snapshot::{self, SnapshotError, Stamp};
+use crate::engine::{Engine, EngineError, LayerData};
 use crate::feature::FeatureId;
 use crate::store::{Change, ChangeFeed, Store, StoreError};
 
@@ -145,16 +147,152 @@ async fn put(store: &dyn Store, engine: &Arc<Engine>, def: LayerDef) -> Result<(
 pub async fn reload(store: &dyn Store, engine: &Arc<Engine>, id: &str) -> Result<(), FollowError> {
     let catalog = engine.catalog();
     let def = catalog.get(id).ok_or_else(|| EngineError::UnknownLayer(id.to_owned()))?;
+    load(store, engine, def).await?;
+    Ok(())
+}
+
+async fn load(store: &dyn Store, engine: &Arc<Engine>, def: &LayerDef) -> Result<Arc<LayerData>, FollowError> {
     let features = store.load(def).await?;
-    let (engine, id) = (engine.clone(), id.to_owned());
+    let (engine, id) = (engine.clone(), def.id.to_string());
+    let data = tokio::task::spawn_blocking(move || {
+        let data = engine.load_layer(&id, features);
+        crate::engine::footprint::return_freed_memory();
+        data
+    })
+    .await
+    .expect("layer loading does not panic")?;
+    Ok(data)
+}
+
+/// A task stopped when dropped.
+pub struct Task(tokio::task::JoinHandle<()>);
+
+impl Drop for Task {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
+}
+
+/// How a layer was loaded at start.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Loaded {
+    /// From its snapshot.
+    Snapshot,
+    /// From the store (there was no snapshot, or it was discarded).
+    Store,
+}
+
+/// Loads a layer at start: from its snapshot under `snapshots` when that was built from the
+/// store's current version of the layer and is whole ([`snapshot::read`]), else from the
+/// store — a snapshot that is stale, damaged or from another build is discarded, with the
+/// reason logged — writing a new snapshot on another thread while the layer is served.
+pub async fn load_at_start(
+    store: &dyn Store,
+    engine: &Arc<Engine>,
+    id: &str,
+    snapshots: Option<&Path>,
+) -> Result<(Loaded, Option<Stamp>), FollowError> {
+    let catalog = engine.catalog();
+    let def = catalog.get(id).ok_or_else(|| EngineError::UnknownLayer(id.to_owned()))?;
+    let Some(dir) = snapshots else {
+        load(store, engine, def).await?;
+        return Ok((Loaded::Store, None));
+    };
+    // The version first: a change committed while the features are read makes the snapshot
+    // look stale next time (a needless rebuild), never current.
+    let stamp = Stamp { store_version: store.layer_version(def).await?, crs: engine.store_crs() };
+    let path = snapshot::path(dir, id);
+    let read = {
+        let (path, def) = (path.clone(), def.clone());
+        tokio::task::spawn_blocking(move || snapshot::read(&path, &def, stamp)).await.expect("reading does not panic")
+    };
+    match read {
+        Ok(data) => {
+            let data = engine.set_layer(id, data)?;
+            // The R-tree is not in the file: made behind, so that the first spatial query of
+            // a large layer does not wait for it.
+            std::thread::spawn(move || data.index());
+            return Ok((Loaded::Snapshot, Some(stamp)));
+        }
+        Err(SnapshotError::Missing) => {}
+        Err(e) => {
+            tracing::warn!(layer = id, path = %path.display(), "discarding the layer's snapshot: {e}");
+            if let Err(e) = std::fs::remove_file(&path) {
+                tracing::warn!(layer = id, "could not remove the snapshot: {e}");
+            }
+        }
+    }
+    let data = load(store, engine, def).await?;
+    let id = id.to_owned();
+    std::thread::spawn(move || write_snapshot(&path, &id, &data, stamp));
+    Ok((Loaded::Store, Some(stamp)))
+}
+
+fn write_snapshot(path: &Path, id: &str, data: &LayerData, stamp: Stamp) {
+    match snapshot::write(path, data, stamp) {
+        Ok(()) => tracing::info!(layer = id, path = %path.display(), "wrote the layer's snapshot"),
+        Err(e) => tracing::warn!(layer = id, "could not write the layer's snapshot: {e}"),
+    }
+}
+
+/// Keeps the snapshots under `dir` in step with the store while the process runs, so that
+/// the next start finds them current. Every `every`, a layer whose store version moved since
+/// its snapshot (`written`: layer id → the version it holds) and then stayed the same for a
+/// whole period — so that a layer being edited is not rebuilt again and again — is read from
+/// the store and built again on a blocking thread, its snapshot rewritten. The engine keeps
+/// serving the version it has meanwhile; the rebuilt one is only written, never swapped in
+/// (the follower may already have applied later changes).
+pub fn refresh_snapshots(
+    store: Arc<dyn Store>,
+    engine: Arc<Engine>,
+    dir: PathBuf,
+    written: HashMap<String, u64>,
+    every: Duration,
+) -> Task {
+    Task(tokio::spawn(async move {
+        // Per layer: the version its snapshot holds, and the version seen at the last check.
+        let mut state: HashMap<String, (u64, u64)> = written.into_iter().map(|(id, v)| (id, (v, v))).collect();
+        let mut tick = tokio::time::interval(every);
+        tick.tick().await;
+        loop {
+            tick.tick().await;
+            for (id, (held, seen)) in &mut state {
+                let Some(def) = engine.catalog().get(id).cloned() else { continue };
+                match refresh_one(store.as_ref(), &engine, &dir, &def, *held, *seen).await {
+                    Ok((h, s)) => (*held, *seen) = (h, s),
+                    Err(e) => tracing::warn!(layer = %id, "could not refresh the layer's snapshot: {e}"),
+                }
+            }
+        }
+    }))
+}
+
+/// One layer's turn of [`refresh_snapshots`]: the versions (held, seen) after it.
+async fn refresh_one(
+    store: &dyn Store,
+    engine: &Engine,
+    dir: &Path,
+    def: &LayerDef,
+    held: u64,
+    seen: u64,
+) -> Result<(u64, u64), FollowError> {
+    let now = store.layer_version(def).await?;
+    if now == held || now != seen {
+        return Ok((held, now));
+    }
+    let stamp = Stamp { store_version: now, crs: engine.store_crs() };
+    let features = store.load(def).await?;
+    let (def, path) = (def.clone(), snapshot::path(dir, def.id.as_str()));
     tokio::task::spawn_blocking(move || {
-        engine.load_layer(&id, features)?;
+        let data = LayerData::build(def.clone(), features, stamp.crs)?;
+        write_snapshot(&path, def.id.as_str(), &data, stamp);
+        drop(data);
         crate::engine::footprint::return_freed_memory();
         Ok::<_, EngineError>(())
     })
     .await
-    .expect("layer loading does not panic")?;
-    Ok(())
+    .expect("building does not panic")?;
+    Ok((now, now))
 }
 
 /// Applies one batch of changes, layer by layer.

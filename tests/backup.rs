@@ -163,7 +163,12 @@ async fn pg_dump_and_pg_restore_carry_the_postgis_store() {
     };
     run("pg_dump", &["--format=custom", "--no-owner", "--file", path(&dump), &from]);
     run("pg_restore", &["--no-owner", "--exit-on-error", "--dbname", &to, path(&dump)]);
-    let config = Config { database_url: Some(machizu::config::Secret(to.clone())), demo: false, ..Config::defaults() };
+    let config = Config {
+        database_url: Some(machizu::config::Secret(to.clone())),
+        demo: false,
+        snapshots: false,
+        ..Config::defaults()
+    };
     let app = App::open(config).await.unwrap();
     let source = machizu::store::postgis::PostgisStore::connect(&from, Epsg::JGD2011_ZONE_X).await.unwrap();
     let def = source.layer_def("hydrants").await.unwrap().unwrap();

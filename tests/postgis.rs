@@ -19,7 +19,7 @@ use support::{CENTRE_Z14, TestServer};
 #[tokio::test]
 async fn demo_city_round_trips_and_serves_the_same_tiles_as_the_geopackage() {
     let url = support::fresh_database().await;
-    let config = Config { database_url: Some(Secret(url.clone())), ..Config::defaults() };
+    let config = Config { database_url: Some(Secret(url.clone())), snapshots: false, ..Config::defaults() };
     let pg = App::open(config).await.unwrap();
     assert_eq!(pg.store.kind(), "postgis");
     assert!(pg.dataset_notice.as_deref().unwrap().contains("Synthetic"));

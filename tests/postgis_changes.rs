@@ -82,7 +82,7 @@ fn within_a_second(servers: &[&Server], what: &str, done: impl Fn(&Server) -> bo
 async fn psql_changes_reach_two_servers_within_a_second_and_only_touched_tiles_are_dropped() {
     let url = support::fresh_database().await;
     // Fill the database with the demo city, then let go of it.
-    let config = Config { database_url: Some(Secret(url.clone())), ..Config::defaults() };
+    let config = Config { database_url: Some(Secret(url.clone())), snapshots: false, ..Config::defaults() };
     drop(App::open(config).await.unwrap());
 
     let (a, b) = (Server(support::Serving::postgis(&url)), Server(support::Serving::postgis(&url)));

@@ -50,7 +50,7 @@ async fn tiles_survive_a_database_outage_and_health_recovers() {
     let pgdir = dir.path().join("pg");
     let url = cluster("start", &pgdir);
     let _stop = StopOnDrop(pgdir.clone());
-    let config = Config { database_url: Some(Secret(url.clone())), ..Config::defaults() };
+    let config = Config { database_url: Some(Secret(url.clone())), snapshots: false, ..Config::defaults() };
     let app = Arc::new(App::open(config).await.unwrap());
     let router = machizu::http::router(app.clone());
     let get = |uri: String| {

@@ -272,3 +272,11 @@ CREATE TABLE IF NOT EXISTS machizu_layer_defs (
 );
 INSERT OR IGNORE INTO gpkg_contents (table_name, data_type, identifier, description) VALUES
   ('machizu_layer_defs', 'attributes', 'machizu_layer_defs', 'machizu definitions of layers made from files');
+
+-- A version per layer table, moved by triggers on every row change whoever makes it
+-- (src/store/gpkg/sql/layer_version_triggers.sql): an engine snapshot (src/engine/snapshot) is
+-- used at start only while its layer's version is the one it was built from.
+CREATE TABLE IF NOT EXISTS machizu_layer_versions (
+  layer TEXT PRIMARY KEY NOT NULL,
+  version INTEGER NOT NULL
+);

@@ -14,7 +14,8 @@
 //! merged into a new base. Versions are immutable: readers keep rendering the one they hold.
 
 use std::collections::HashMap;
-use std::sync::Arc;
+use std::io::{Read, Write};
+use std::sync::{Arc, OnceLock};
 
 use geo::BoundingRect;
 use geo_types::Rect;
@@ -27,6 +28,7 @@ use serde_json::value::RawValue;
 use super::EngineError;
 use super::footprint::Footprint;
 use super::level::{Level, LevelInput, SharedTags};
+use super::snapshot::{Reader, SnapshotError, Writer, pack_tags, unpack_tags};
 use crate::catalog::LayerDef;
 use crate::crs::{Epsg, Transformer};
 use crate::feature::{Feature, FeatureId, union_rects};
@@ -61,8 +63,9 @@ pub struct Segment {
     /// feature read this array too ([`SharedTags`]).
     tags: Arc<[(u16, u32)]>,
     tag_offsets: Vec<u32>,
-    /// The features' bounding boxes in the store's CRS.
-    pub rtree: RTree<BoxEntry>,
+    /// The features' bounding boxes in the store's CRS: made with the segment, or from the WKB
+    /// on first use when the segment came from a snapshot ([`Segment::rtree`]).
+    rtree: OnceLock<RTree<BoxEntry>>,
     /// Searchable text, made on the first search.
     text: std::sync::OnceLock<TextIndex>,
     /// Distinct attribute values, each encoded as an MVT `Value` body, in one arena: value
@@ -73,8 +76,9 @@ pub struct Segment {
     value_offsets: Vec<u32>,
     first_value: u32,
     /// Value id by a hash of its encoding. Two distinct values whose hashes collide are both
-    /// kept, the second under an id of its own (correct, merely not shared).
-    value_ids: HashMap<u64, u32>,
+    /// kept, the second under an id of its own (correct, merely not shared). Made with the
+    /// segment, or on the first change when it came from a snapshot ([`Segment::value_ids`]).
+    value_ids: OnceLock<HashMap<u64, u32>>,
     /// `levels[z]`, `None` outside the layer's zoom range.
     pub levels: Vec<Option<Level>>,
     /// Bounds of all features in Web Mercator.
@@ -125,16 +129,7 @@ impl Segment {
         }
         wkb.shrink_to_fit();
         tags.shrink_to_fit();
-        let rtree = RTree::bulk_load(
-            features
-                .iter()
-                .enumerate()
-                .filter_map(|(i, f)| {
-                    let r = f.geometry.bounding_rect()?;
-                    Some(BoxEntry::new(Rectangle::from_corners(r.min().into(), r.max().into()), i as u32))
-                })
-                .collect(),
-        );
+        let rtree = OnceLock::from(box_tree(features.iter().map(|f| f.geometry.bounding_rect())));
         // From here on the flat arrays are the features.
         drop(features);
         let extent = union_rects(mercator.iter().filter_map(|g| g.bounding_rect()));
@@ -142,7 +137,6 @@ impl Segment {
         let inputs = || {
             mercator.iter().enumerate().map(|(i, geometry)| LevelInput {
                 geometry,
-                id: ids[i],
                 tags: &tags[tag_offsets[i] as usize..tag_offsets[i + 1] as usize],
             })
         };
@@ -178,7 +172,7 @@ impl Segment {
             value_bytes,
             value_offsets,
             first_value,
-            value_ids,
+            value_ids: OnceLock::from(value_ids),
             levels,
             extent,
         })
@@ -187,7 +181,24 @@ impl Segment {
     /// Indices of the features whose bounding box meets `area` (in the store's CRS).
     pub fn in_box(&self, area: Rect<f64>) -> impl Iterator<Item = u32> + '_ {
         let envelope = AABB::from_corners(area.min().into(), area.max().into());
-        self.rtree.locate_in_envelope_intersecting(&envelope).map(|e| e.data)
+        self.rtree().locate_in_envelope_intersecting(&envelope).map(|e| e.data)
+    }
+
+    /// The R-tree of the features' bounding boxes (made now if the segment came from a
+    /// snapshot and none has asked before).
+    pub fn rtree(&self) -> &RTree<BoxEntry> {
+        self.rtree.get_or_init(|| box_tree((0..self.len() as u32).map(|i| self.geometry(i).bounding_rect())))
+    }
+
+    /// Value id by the hash of its encoding (see the field).
+    fn value_ids(&self) -> &HashMap<u64, u32> {
+        self.value_ids.get_or_init(|| {
+            let mut ids = HashMap::with_capacity(self.value_count());
+            for id in self.first_value..self.first_value + self.value_count() as u32 {
+                ids.entry(xxhash_rust::xxh3::xxh3_64(self.value(id))).or_insert(id);
+            }
+            ids
+        })
     }
 
     pub fn len(&self) -> usize {
@@ -220,11 +231,14 @@ impl Segment {
     fn footprint(&self) -> Footprint {
         use super::footprint::{map_bytes, vec_bytes};
         // An R-tree holds each entry in a node slot, plus about one parent per eight entries.
-        let rtree = (self.rtree.size() * std::mem::size_of::<rstar::RTreeNode<BoxEntry>>() * 9 / 8) as u64;
+        let rtree =
+            self.rtree.get().map_or(0, |t| t.size() * std::mem::size_of::<rstar::RTreeNode<BoxEntry>>() * 9 / 8);
         let mut footprint = Footprint {
             features: vec_bytes(&self.wkb) + vec_bytes(&self.wkb_offsets),
-            index: rtree + vec_bytes(&self.ids),
-            values: vec_bytes(&self.value_bytes) + vec_bytes(&self.value_offsets) + map_bytes(&self.value_ids),
+            index: rtree as u64 + vec_bytes(&self.ids),
+            values: vec_bytes(&self.value_bytes)
+                + vec_bytes(&self.value_offsets)
+                + self.value_ids.get().map_or(0, map_bytes),
             ..Default::default()
         };
         // The attributes are the features' too, read by the levels that share them.
@@ -235,6 +249,72 @@ impl Segment {
             footprint.tiles += tiles;
         }
         footprint
+    }
+
+    /// Writes the segment's arrays to a snapshot ([`super::snapshot`]); [`Segment::restore`]
+    /// reads them back.
+    pub(super) fn save<W: Write>(&self, w: &mut Writer<W>) -> Result<(), SnapshotError> {
+        w.array(&self.ids)?;
+        w.array(&self.wkb)?;
+        w.array(&self.wkb_offsets)?;
+        w.array(&pack_tags(&self.tags))?;
+        w.array(&self.tag_offsets)?;
+        w.array(&self.value_bytes)?;
+        w.array(&self.value_offsets)?;
+        w.u64(u64::from(self.first_value))?;
+        let extent = self.extent.map(|r| [r.min().x, r.min().y, r.max().x, r.max().y]);
+        w.array(extent.as_ref().map_or(&[][..], |e| &e[..]))?;
+        w.u64(self.levels.len() as u64)?;
+        for level in &self.levels {
+            w.u64(u64::from(level.is_some()))?;
+            if let Some(level) = level {
+                level.save(w)?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Reads what [`Segment::save`] wrote. Reads plain arrays only, so that damaged bytes fail
+    /// here or at the checksum, never in use.
+    pub(super) fn restore<R: Read>(r: &mut Reader<R>) -> Result<Self, SnapshotError> {
+        let (ids, wkb, wkb_offsets) = (r.array()?, r.array()?, r.array()?);
+        let tags = unpack_tags(r.array()?)?;
+        let tag_offsets = r.array()?;
+        let (value_bytes, value_offsets) = (r.array()?, r.array()?);
+        let first_value = r.u32()?;
+        let extent = match *r.array::<f64>()? {
+            [] => None,
+            [x0, y0, x1, y1] => Some(Rect::new((x0, y0), (x1, y1))),
+            _ => return Err(SnapshotError::Corrupt("an extent is not four numbers".into())),
+        };
+        let count = r.u32()?;
+        if count > u32::from(crate::tile::MAX_ZOOM) + 1 {
+            return Err(SnapshotError::Corrupt(format!("{count} zoom levels")));
+        }
+        let mut levels = Vec::with_capacity(count as usize);
+        for z in 0..count {
+            levels.push(match r.u64()? {
+                0 => None,
+                1 => Some(Level::restore(r, z as u8, &tags)?),
+                _ => return Err(SnapshotError::Corrupt("a level is neither there nor absent".into())),
+            });
+        }
+        Level::link(&mut levels)?;
+        Ok(Self {
+            ids,
+            wkb,
+            wkb_offsets,
+            tags,
+            tag_offsets,
+            rtree: OnceLock::new(),
+            text: Default::default(),
+            value_bytes,
+            value_offsets,
+            first_value,
+            value_ids: OnceLock::new(),
+            levels,
+            extent,
+        })
     }
 
     /// Number of distinct attribute values the segment adds.
@@ -248,6 +328,15 @@ impl Segment {
         let i = (v - self.first_value) as usize;
         &self.value_bytes[self.value_offsets[i] as usize..self.value_offsets[i + 1] as usize]
     }
+}
+
+/// An R-tree of bounding boxes, each with the index of its feature (`None`: an empty geometry).
+fn box_tree(rects: impl Iterator<Item = Option<Rect<f64>>>) -> RTree<BoxEntry> {
+    let entries = rects
+        .enumerate()
+        .filter_map(|(i, r)| Some(BoxEntry::new(Rectangle::from_corners(r?.min().into(), r?.max().into()), i as u32)))
+        .collect();
+    RTree::bulk_load(entries)
 }
 
 /// Appends `g` to `out` as WKB (2D).
@@ -276,7 +365,7 @@ impl<'a> ValueTable<'a> {
     fn id(&mut self, enc: Vec<u8>) -> u32 {
         let hash = xxhash_rust::xxh3::xxh3_64(&enc);
         if let Some(b) = self.base
-            && let Some(&id) = b.value_ids.get(&hash)
+            && let Some(&id) = b.value_ids().get(&hash)
             && b.value(id) == enc
         {
             return id;
@@ -343,6 +432,25 @@ impl LayerData {
         let to_mercator = Transformer::new(store_crs, Epsg::WEB_MERCATOR)?;
         let base = Segment::build(&def, features, &to_mercator, None)?;
         Self::from_base(def, base, &to_mercator)
+    }
+
+    /// Makes the spatial index now if it is not there yet (a layer read from a snapshot).
+    pub fn index(&self) {
+        self.base.rtree();
+    }
+
+    /// The layer from a segment a snapshot held ([`super::snapshot::read`]).
+    pub(super) fn from_snapshot(def: LayerDef, base: Segment, store_crs: Epsg) -> Result<Self, EngineError> {
+        Self::from_base(def, base, &Transformer::new(store_crs, Epsg::WEB_MERCATOR)?)
+    }
+
+    /// Writes the layer to a snapshot: only as built, with no changes applied since (those
+    /// would need the mask and the delta, and a snapshot is of a store version anyway).
+    pub(super) fn save<W: Write>(&self, w: &mut Writer<W>) -> Result<(), SnapshotError> {
+        if self.removed_count > 0 || !self.delta.is_empty() {
+            return Err(SnapshotError::Changed);
+        }
+        self.base.save(w)
     }
 
     fn from_base(def: LayerDef, base: Segment, to_mercator: &Transformer) -> Result<Self, EngineError> {
@@ -613,7 +721,7 @@ impl LayerData {
             mask: Option<&'a [u64]>,
             p: [f64; 2],
         ) -> std::iter::Peekable<impl Iterator<Item = (Slot, f64)> + 'a> {
-            s.rtree
+            s.rtree()
                 .nearest_neighbor_iter_with_distance_2(&p)
                 .filter(move |(e, _)| mask.is_none_or(|m| !is_masked(m, e.data)))
                 .map(move |(e, d2)| (Slot { delta, index: e.data }, d2.sqrt()))

@@ -16,12 +16,14 @@
 //! own, halved to its zoom as they are read ([`Level::share_geometry`]).
 
 use std::collections::HashMap;
+use std::io::{Read, Write};
 use std::sync::Arc;
 
 use geo::{BoundingRect, Simplify};
 use geo_types::{Coord, Geometry, LineString};
 
 use super::render::{ClipBuffers, write_parts};
+use super::snapshot::{Reader, SnapshotError, Writer, pack_tags, unpack_tags};
 use crate::tile::coord::MERCATOR_HALF;
 use crate::tile::coord::world_scale;
 use crate::tile::mvt::LayerBuilder;
@@ -61,11 +63,10 @@ pub struct Part {
 }
 
 /// A feature as kept at one zoom level.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone, Copy, bytemuck::Pod, bytemuck::Zeroable)]
+#[repr(C)]
 pub struct LevelFeature {
-    /// The feature's id.
-    pub id: u64,
-    /// Index of the feature in its segment.
+    /// Index of the feature in its segment (whose `ids` hold its id).
     pub feature: u32,
     pub parts_start: u32,
     pub parts_len: u32,
@@ -80,11 +81,10 @@ pub struct LevelFeature {
     pub max: [i32; 2],
 }
 
-/// What a level is built from, per feature: geometry in Web Mercator, id, and attributes as
+/// What a level is built from, per feature: geometry in Web Mercator and attributes as
 /// (attribute index, value id).
 pub struct LevelInput<'a> {
     pub geometry: &'a Geometry<f64>,
-    pub id: u64,
     pub tags: &'a [(u16, u32)],
 }
 
@@ -449,6 +449,83 @@ impl Level {
         true
     }
 
+    /// Writes the level to a snapshot ([`super::snapshot`]): coordinates only if they are its
+    /// own, attributes only if they are not the segment's.
+    pub(super) fn save<W: Write>(&self, w: &mut Writer<W>) -> Result<(), SnapshotError> {
+        for v in [u32::from(self.shift), self.min_size, u32::from(self.tags_shared)] {
+            w.u64(u64::from(v))?;
+        }
+        w.array(&self.features)?;
+        if self.shift == 0 {
+            let parts: Vec<[u32; 3]> = self.geometry.parts.iter().map(|p| [p.start, p.len, p.kind as u32]).collect();
+            w.array(&parts)?;
+            w.array(&self.geometry.coords)?;
+        }
+        if !self.tags_shared {
+            w.array(&pack_tags(&self.tags))?;
+        }
+        w.array(&self.encoded)?;
+        // In tile order, so that the same level always makes the same bytes.
+        let mut ranges: Vec<[u64; 2]> =
+            self.tiles.ranges.iter().map(|(&k, &(a, b))| [k, (u64::from(a) << 32) | u64::from(b)]).collect();
+        ranges.sort_unstable();
+        w.array(&ranges)?;
+        w.array(&self.tiles.entries)
+    }
+
+    /// Reads what [`Level::save`] wrote for zoom `z`; a level that reads a finer one's
+    /// coordinates gets them from [`Level::link`].
+    pub(super) fn restore<R: Read>(
+        r: &mut Reader<R>,
+        z: u8,
+        segment_tags: &Arc<[(u16, u32)]>,
+    ) -> Result<Self, SnapshotError> {
+        let shift = u8::try_from(r.u32()?).map_err(|_| SnapshotError::Corrupt("a level's shift".into()))?;
+        let (min_size, tags_shared) = (r.u32()?, r.u32()? != 0);
+        let features = r.array()?;
+        let mut geometry = LevelGeometry::default();
+        if shift == 0 {
+            let kinds = [PartKind::Exterior, PartKind::Interior, PartKind::Line, PartKind::Points, PartKind::Label];
+            geometry.parts = (r.array::<[u32; 3]>()?.into_iter())
+                .map(|[start, len, kind]| {
+                    let kind = *kinds.get(kind as usize).ok_or(SnapshotError::Corrupt("a part's kind".into()))?;
+                    Ok(Part { start, len, kind })
+                })
+                .collect::<Result<_, SnapshotError>>()?;
+            geometry.coords = r.array()?;
+        }
+        let tags = if tags_shared { segment_tags.clone() } else { unpack_tags(r.array()?)? };
+        let encoded = r.array()?;
+        let ranges = r.array::<[u64; 2]>()?.into_iter().map(|[k, ab]| (k, ((ab >> 32) as u32, ab as u32))).collect();
+        let entries = r.array()?;
+        Ok(Level {
+            z,
+            min_size,
+            features,
+            geometry: Arc::new(geometry),
+            shift,
+            tags,
+            tags_shared,
+            encoded,
+            tiles: TileIndex { ranges, entries },
+        })
+    }
+
+    /// Gives each restored level that reads a finer level's coordinates ([`Level::share_geometry`])
+    /// that level's.
+    pub(super) fn link(levels: &mut [Option<Level>]) -> Result<(), SnapshotError> {
+        for z in 0..levels.len() {
+            let Some(shift) = levels[z].as_ref().map(|l| usize::from(l.shift)).filter(|&s| s > 0) else { continue };
+            let finer = levels.get(z + shift).and_then(Option::as_ref).filter(|f| f.shift == 0);
+            let geometry =
+                finer.ok_or(SnapshotError::Corrupt("a level shares what is not there".into()))?.geometry.clone();
+            if let Some(level) = levels[z].as_mut() {
+                level.geometry = geometry;
+            }
+        }
+        Ok(())
+    }
+
     /// The feature's attributes as (attribute index, value id).
     #[inline]
     pub fn tags_of(&self, f: &LevelFeature) -> &[(u16, u32)] {
@@ -554,7 +631,6 @@ impl LevelBuilder {
         self.tags.extend_from_slice(input.tags);
         level.encoded.extend_from_slice(self.encoder.geometry());
         level.features.push(LevelFeature {
-            id: input.id,
             feature,
             parts_start,
             parts_len,
@@ -660,10 +736,10 @@ impl LevelBuilder {
     }
 }
 
-/// A level of bare geometries (ids 1, 2, …; no attributes), for tests.
+/// A level of bare geometries (no attributes), for tests.
 #[cfg(test)]
 fn build(geometries: &[Geometry<f64>], z: u8, simplify: bool) -> Level {
-    let inputs = geometries.iter().zip(1..).map(|(geometry, id)| LevelInput { geometry, id, tags: &[] });
+    let inputs = geometries.iter().map(|geometry| LevelInput { geometry, tags: &[] });
     Level::build(inputs, z, simplify, false, None)
 }
 
@@ -742,11 +818,10 @@ mod shared_tags_tests {
     }
 
     fn level(g: &[Geometry<f64>], tags: &Arc<[(u16, u32)]>, offsets: &[u32], z: u8) -> Level {
-        let inputs = g.iter().enumerate().map(|(i, geometry)| LevelInput {
-            geometry,
-            id: i as u64,
-            tags: &tags[offsets[i] as usize..offsets[i + 1] as usize],
-        });
+        let inputs = g
+            .iter()
+            .enumerate()
+            .map(|(i, geometry)| LevelInput { geometry, tags: &tags[offsets[i] as usize..offsets[i + 1] as usize] });
         Level::build(inputs, z, true, false, Some(SharedTags { tags, offsets }))
     }
 

@@ -17,6 +17,7 @@ pub mod footprint;
 pub mod layer;
 pub mod level;
 pub mod render;
+pub mod snapshot;
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -144,17 +145,29 @@ impl Engine {
         self.layers.load().get(id).cloned().ok_or_else(|| EngineError::UnknownLayer(id.to_owned()))
     }
 
-    /// Replaces a layer's features (in the store CRS) and drops its cached tiles.
-    pub fn load_layer(&self, id: &str, features: Vec<Feature>) -> Result<(), EngineError> {
+    /// Replaces a layer's features (in the store CRS) and drops its cached tiles. Returns the
+    /// version it made.
+    pub fn load_layer(&self, id: &str, features: Vec<Feature>) -> Result<Arc<LayerData>, EngineError> {
+        let def = self.slot(id)?.data.load().def.clone();
+        self.set_layer(id, LayerData::build(def, features, self.store_crs)?)
+    }
+
+    /// Replaces a layer's data with a version built elsewhere (read from a snapshot) and
+    /// drops its cached tiles.
+    pub fn set_layer(&self, id: &str, data: LayerData) -> Result<Arc<LayerData>, EngineError> {
         let slot = self.slot(id)?;
-        let def = slot.data.load().def.clone();
-        let data = LayerData::build(def, features, self.store_crs)?;
+        let data = Arc::new(data);
         let _write = slot.write.lock().unwrap_or_else(|e| e.into_inner());
-        slot.data.store(Arc::new(data));
+        slot.data.store(data.clone());
         slot.edits.fetch_add(1, Ordering::SeqCst);
         self.epoch.fetch_add(1, Ordering::SeqCst);
         self.cache.invalidate_layer(id);
-        Ok(())
+        Ok(data)
+    }
+
+    /// The CRS the layers' features are given in.
+    pub fn store_crs(&self) -> Epsg {
+        self.store_crs
     }
 
     /// Applies changed features to a layer: `upserts` (in the store CRS) are added or replace

@@ -18,7 +18,7 @@
 
 use std::cell::RefCell;
 
-use super::layer::{LayerData, is_masked};
+use super::layer::{LayerData, Segment, is_masked};
 use super::level::{Level, LevelFeature, PartKind};
 use crate::catalog::Audience;
 use crate::tile::clip::{Rect, clip_line, clip_ring};
@@ -58,7 +58,7 @@ impl Thinning {
 
     /// Whether a feature survives, by its world-space extent and id.
     #[inline]
-    fn keeps(self, f: &LevelFeature) -> bool {
+    fn keeps(self, f: &LevelFeature, id: u64) -> bool {
         if self.0 == 0 {
             return true;
         }
@@ -68,7 +68,7 @@ impl Thinning {
             i64::from(size) >= 8i64 << self.0
         } else {
             // Points: keep one in 2^step, by a hash of the id.
-            (f.id.wrapping_mul(0x9E37_79B9_7F4A_7C15) >> 40) & ((1u64 << self.0) - 1) == 0
+            (id.wrapping_mul(0x9E37_79B9_7F4A_7C15) >> 40) & ((1u64 << self.0) - 1) == 0
         }
     }
 }
@@ -109,7 +109,7 @@ fn render_with(layers: &[&LayerData], tile: TileCoord, audience: Audience, thinn
             start_layer(s, data, audience);
             for (segment, removed) in data.segments() {
                 if let Some(level) = segment.level(tile.z) {
-                    render_level(s, data, level, removed, tile, thinning);
+                    render_level(s, data, segment, level, removed, tile, thinning);
                 }
             }
             features += s.layer.feature_count();
@@ -146,6 +146,7 @@ fn start_layer(s: &mut Scratch, data: &LayerData, audience: Audience) {
 fn render_level(
     s: &mut Scratch,
     data: &LayerData,
+    segment: &Segment,
     level: &Level,
     removed: Option<&[u64]>,
     tile: TileCoord,
@@ -174,7 +175,8 @@ fn render_level(
         if removed.is_some_and(|m| is_masked(m, f.feature)) {
             continue;
         }
-        if !thinning.keeps(f) {
+        let id = segment.ids[f.feature as usize];
+        if !thinning.keeps(f, id) {
             continue;
         }
         // Wholly inside: the level's encoding, moved to the tile (written with the tags below).
@@ -189,9 +191,9 @@ fn render_level(
         }
         write_tags(s, data, level, f);
         if inside {
-            s.layer.finish_shifted(Some(f.id), data.geom_type, level.encoded_of(f));
+            s.layer.finish_shifted(Some(id), data.geom_type, level.encoded_of(f));
         } else {
-            s.layer.finish_feature(Some(f.id), data.geom_type);
+            s.layer.finish_feature(Some(id), data.geom_type);
         }
     }
 }
@@ -236,13 +238,14 @@ fn render_labels(s: &mut Scratch, data: &LayerData, tile: TileCoord, audience: A
         let Some(level) = segment.level(tile.z) else { continue };
         for &hit in level.tiles.get(tile.x, tile.y) {
             let f = &level.features[hit as usize];
-            if removed.is_some_and(|m| is_masked(m, f.feature)) || !thinning.keeps(f) {
+            let id = segment.ids[f.feature as usize];
+            if removed.is_some_and(|m| is_masked(m, f.feature)) || !thinning.keeps(f, id) {
                 continue;
             }
             let Some(at) = level.label_of(f).filter(|&p| own.contains(p)) else { continue };
             s.layer.points(&[at]);
             write_tags(s, data, level, f);
-            s.layer.finish_feature(Some(f.id), crate::tile::mvt::GeomType::Point);
+            s.layer.finish_feature(Some(id), crate::tile::mvt::GeomType::Point);
         }
     }
     s.tile.add_layer(&data.def.label_layer_name(), EXTENT, &s.layer);

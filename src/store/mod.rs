@@ -413,6 +413,10 @@ pub trait Store:
     /// The features with these ids, by ascending id; an id not returned is not in the layer.
     async fn load_ids(&self, layer: &LayerDef, ids: &[FeatureId]) -> Result<Vec<Feature>, StoreError>;
 
+    /// A number that moves whenever the layer's stored features change, by whatever program
+    /// changes them (triggers keep it): equal versions mean the same features.
+    async fn layer_version(&self, layer: &LayerDef) -> Result<u64, StoreError>;
+
     /// Starts following the changes anyone makes to the layers, if the backend can tell (PostGIS
     /// can, through LISTEN/NOTIFY; a GeoPackage file cannot). Every change committed after this
     /// returns is reported by the feed.

@@ -67,7 +67,7 @@ pub async fn demo_gpkg() -> PathBuf {
     if !path.exists() {
         let tmp = dir.join("building");
         let _ = std::fs::remove_dir_all(&tmp);
-        let config = Config { data_dir: tmp.clone(), ..Config::defaults() };
+        let config = Config { data_dir: tmp.clone(), snapshots: false, ..Config::defaults() };
         let app = App::open(config).await.unwrap();
         drop(app);
         let store = GpkgStore::open_in(&tmp, Epsg::JGD2011_ZONE_X).await.unwrap();
@@ -94,7 +94,8 @@ impl TestServer {
     pub async fn demo_with(tweak: impl FnOnce(&mut Config)) -> Self {
         let dir = tempfile::tempdir().unwrap();
         std::fs::copy(demo_gpkg().await, dir.path().join(FILE_NAME)).unwrap();
-        let mut config = Config { data_dir: dir.path().to_owned(), demo: false, ..Config::defaults() };
+        let mut config =
+            Config { data_dir: dir.path().to_owned(), demo: false, snapshots: false, ..Config::defaults() };
         tweak(&mut config);
         let app = Arc::new(App::open(config).await.unwrap());
         let router = machizu::http::router(app.clone());

@@ -172,7 +172,9 @@ impl GpkgStore {
     }
 
     async fn ensure_layer(&self, layer: &LayerDef) -> Result<(), StoreError> {
-        let mut tx = self.pool.begin().await.map_err(StoreError::db("starting a transaction"))?;
+        // IMMEDIATE: the schema is read and then written; a transaction that began reading could
+        // not take the write lock after another process (or an app closing) wrote meanwhile.
+        let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await.map_err(StoreError::db("starting a transaction"))?;
         self.make_table(&mut tx, layer, true).await?;
         tx.commit().await.map_err(StoreError::db(format!("committing the schema of {}", layer.id)))
     }
@@ -222,6 +224,12 @@ impl GpkgStore {
             .execute(&mut *tx)
             .await
             .map_err(StoreError::db(format!("registering {t} in gpkg_geometry_columns")))?;
+        for statement in include_str!("sql/layer_version_triggers.sql").split("\n\n") {
+            sqlx::query(catalog_sql(statement.replace("{t}", t)))
+                .execute(&mut *tx)
+                .await
+                .map_err(StoreError::db(format!("creating the version triggers of {t}")))?;
+        }
         Ok(())
     }
 }
@@ -547,6 +555,15 @@ impl Store for GpkgStore {
             q.execute(&mut *tx).await.map_err(StoreError::db("writing metadata"))?;
         }
         tx.commit().await.map_err(StoreError::db("committing the copy"))
+    }
+
+    async fn layer_version(&self, layer: &LayerDef) -> Result<u64, StoreError> {
+        let v: i64 = sqlx::query_scalar(include_str!("sql/layer_version.sql"))
+            .bind(layer.id.as_str())
+            .fetch_one(&self.pool)
+            .await
+            .map_err(StoreError::db(format!("reading the version of {}", layer.id)))?;
+        Ok(v as u64)
     }
 
     async fn meta(&self, key: &str) -> Result<Option<String>, StoreError> {

@@ -505,6 +505,15 @@ impl Store for PostgisStore {
         tx.commit().await.map_err(StoreError::db("committing the copy"))
     }
 
+    async fn layer_version(&self, layer: &LayerDef) -> Result<u64, StoreError> {
+        let v: i64 = sqlx::query_scalar(include_str!("sql/layer_version.sql"))
+            .bind(layer.id.as_str())
+            .fetch_one(&self.pool)
+            .await
+            .map_err(StoreError::db(format!("reading the version of {}", layer.id)))?;
+        Ok(v as u64)
+    }
+
     async fn meta(&self, key: &str) -> Result<Option<String>, StoreError> {
         sqlx::query_scalar(include_str!("sql/get_meta.sql"))
             .bind(key)

@@ -15,3 +15,6 @@ CREATE OR REPLACE TRIGGER "{t}_notify_delete" AFTER DELETE ON "{t}"
 
 CREATE OR REPLACE TRIGGER "{t}_notify_truncate" AFTER TRUNCATE ON "{t}"
   FOR EACH STATEMENT EXECUTE FUNCTION machizu_notify_changes();
+
+INSERT INTO machizu_layer_versions (layer, version) VALUES ('{t}', machizu_version_now())
+  ON CONFLICT (layer) DO NOTHING
