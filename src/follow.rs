@@ -226,23 +226,10 @@ pub async fn load_at_start(
     let id = id.to_owned();
     std::thread::spawn(move || {
         // Behind everything else: the first residents' requests come right after a start.
-        lower_priority();
+        crate::priority::lower(19, true);
         write_snapshot(&path, &id, &data, stamp)
     });
     Ok((Loaded::Store, Some(stamp)))
-}
-
-/// Puts the calling thread last in line for the CPU (nice 19) and the disk (the idle I/O
-/// class), where the system allows it; Linux only, and a hint: failures are ignored.
-fn lower_priority() {
-    #[cfg(target_os = "linux")]
-    // SAFETY: plain system calls on the calling thread's own id, with no pointers.
-    unsafe {
-        let tid = libc::gettid();
-        libc::setpriority(libc::PRIO_PROCESS, tid as libc::id_t, 19);
-        // ioprio_set(IOPRIO_WHO_PROCESS = 1, tid, IOPRIO_CLASS_IDLE << 13)
-        libc::syscall(libc::SYS_ioprio_set, 1, tid, 3 << 13);
-    }
 }
 
 fn write_snapshot(path: &Path, id: &str, data: &LayerData, stamp: Stamp) {

@@ -28,6 +28,7 @@ pub mod network;
 pub mod notices;
 pub mod ogc;
 pub mod print;
+pub mod priority;
 pub mod query;
 pub mod search;
 pub mod sensors;

@@ -68,13 +68,10 @@ pub struct Segment {
     rtree: OnceLock<RTree<BoxEntry>>,
     /// Searchable text, made on the first search.
     text: std::sync::OnceLock<TextIndex>,
-    /// Distinct attribute values, each encoded as an MVT `Value` body, in one arena: value
-    /// `first_value + v` is `value_bytes[value_offsets[v]..value_offsets[v + 1]]`. A delta
-    /// segment numbers its values after the base's and reuses the base's for values they share,
-    /// so a tile mixing both writes each distinct value once.
-    value_bytes: Vec<u8>,
-    value_offsets: Vec<u32>,
-    first_value: u32,
+    /// Distinct attribute values. A delta segment numbers its values after the base's and
+    /// reuses the base's for values they share, so a tile mixing both writes each distinct
+    /// value once.
+    values: Values,
     /// Value id by a hash of its encoding. Two distinct values whose hashes collide are both
     /// kept, the second under an id of its own (correct, merely not shared). Made with the
     /// segment, or on the first change when it came from a snapshot ([`Segment::value_ids`]).
@@ -160,7 +157,7 @@ impl Segment {
                 owner = Some(z);
             }
         }
-        let ValueTable { bytes: value_bytes, offsets: value_offsets, first: first_value, ids: value_ids, .. } = values;
+        let ValueTable { values, ids: value_ids, .. } = values;
         Ok(Self {
             ids,
             wkb,
@@ -169,9 +166,7 @@ impl Segment {
             tag_offsets,
             rtree,
             text: Default::default(),
-            value_bytes,
-            value_offsets,
-            first_value,
+            values,
             value_ids: OnceLock::from(value_ids),
             levels,
             extent,
@@ -193,9 +188,9 @@ impl Segment {
     /// Value id by the hash of its encoding (see the field).
     fn value_ids(&self) -> &HashMap<u64, u32> {
         self.value_ids.get_or_init(|| {
-            let mut ids = HashMap::with_capacity(self.value_count());
-            for id in self.first_value..self.first_value + self.value_count() as u32 {
-                ids.entry(xxhash_rust::xxh3::xxh3_64(self.value(id))).or_insert(id);
+            let mut ids = HashMap::with_capacity(self.values.len());
+            for id in self.values.first..self.values.end() {
+                ids.entry(xxhash_rust::xxh3::xxh3_64(self.values.get(id))).or_insert(id);
             }
             ids
         })
@@ -236,8 +231,8 @@ impl Segment {
         let mut footprint = Footprint {
             features: vec_bytes(&self.wkb) + vec_bytes(&self.wkb_offsets),
             index: rtree as u64 + vec_bytes(&self.ids),
-            values: vec_bytes(&self.value_bytes)
-                + vec_bytes(&self.value_offsets)
+            values: vec_bytes(&self.values.bytes)
+                + vec_bytes(&self.values.offsets)
                 + self.value_ids.get().map_or(0, map_bytes),
             ..Default::default()
         };
@@ -259,9 +254,9 @@ impl Segment {
         w.array(&self.wkb_offsets)?;
         w.array(&pack_tags(&self.tags))?;
         w.array(&self.tag_offsets)?;
-        w.array(&self.value_bytes)?;
-        w.array(&self.value_offsets)?;
-        w.u64(u64::from(self.first_value))?;
+        w.array(&self.values.bytes)?;
+        w.array(&self.values.offsets)?;
+        w.u64(u64::from(self.values.first))?;
         let extent = self.extent.map(|r| [r.min().x, r.min().y, r.max().x, r.max().y]);
         w.array(extent.as_ref().map_or(&[][..], |e| &e[..]))?;
         w.u64(self.levels.len() as u64)?;
@@ -280,8 +275,7 @@ impl Segment {
         let (ids, wkb, wkb_offsets) = (r.array()?, r.array()?, r.array()?);
         let tags = unpack_tags(r.array()?)?;
         let tag_offsets = r.array()?;
-        let (value_bytes, value_offsets) = (r.array()?, r.array()?);
-        let first_value = r.u32()?;
+        let values = Values { bytes: r.array()?, offsets: r.array()?, first: r.u32()? };
         let extent = match *r.array::<f64>()? {
             [] => None,
             [x0, y0, x1, y1] => Some(Rect::new((x0, y0), (x1, y1))),
@@ -308,25 +302,49 @@ impl Segment {
             tag_offsets,
             rtree: OnceLock::new(),
             text: Default::default(),
-            value_bytes,
-            value_offsets,
-            first_value,
+            values,
             value_ids: OnceLock::new(),
             levels,
             extent,
         })
     }
+}
 
-    /// Number of distinct attribute values the segment adds.
-    fn value_count(&self) -> usize {
-        self.value_offsets.len() - 1
+/// Attribute values, each encoded as an MVT `Value` body, in one arena, numbered from `first`:
+/// value `first + v` is `bytes[offsets[v]..offsets[v + 1]]`.
+#[derive(Debug)]
+struct Values {
+    bytes: Vec<u8>,
+    offsets: Vec<u32>,
+    first: u32,
+}
+
+impl Values {
+    fn starting_at(first: u32) -> Self {
+        Self { bytes: Vec::new(), offsets: vec![0], first }
     }
 
-    /// The encoded MVT `Value` body of value `v`, one of this segment's own.
+    fn len(&self) -> usize {
+        self.offsets.len() - 1
+    }
+
+    /// The number after the last value.
+    fn end(&self) -> u32 {
+        self.first + self.len() as u32
+    }
+
+    /// The encoded body of value `v`, one of these.
     #[inline]
-    fn value(&self, v: u32) -> &[u8] {
-        let i = (v - self.first_value) as usize;
-        &self.value_bytes[self.value_offsets[i] as usize..self.value_offsets[i + 1] as usize]
+    fn get(&self, v: u32) -> &[u8] {
+        let i = (v - self.first) as usize;
+        &self.bytes[self.offsets[i] as usize..self.offsets[i + 1] as usize]
+    }
+
+    /// Adds a value; its number.
+    fn push(&mut self, enc: &[u8]) -> u32 {
+        self.bytes.extend_from_slice(enc);
+        self.offsets.push(self.bytes.len() as u32);
+        self.end() - 1
     }
 }
 
@@ -349,16 +367,14 @@ fn write_wkb(g: &geo_types::Geometry<f64>, out: &mut Vec<u8>) -> Result<(), Engi
 /// A segment's distinct attribute values as they are interned.
 struct ValueTable<'a> {
     base: Option<&'a Segment>,
-    bytes: Vec<u8>,
-    offsets: Vec<u32>,
-    first: u32,
+    values: Values,
     ids: HashMap<u64, u32>,
 }
 
 impl<'a> ValueTable<'a> {
     fn new(base: Option<&'a Segment>) -> Self {
-        let first = base.map_or(0, |b| b.first_value + b.value_count() as u32);
-        Self { base, bytes: Vec::new(), offsets: vec![0], first, ids: HashMap::new() }
+        let first = base.map_or(0, |b| b.values.end());
+        Self { base, values: Values::starting_at(first), ids: HashMap::new() }
     }
 
     /// The id of the value encoded as `enc`: the base's, an earlier one's, or a new one.
@@ -366,25 +382,18 @@ impl<'a> ValueTable<'a> {
         let hash = xxhash_rust::xxh3::xxh3_64(&enc);
         if let Some(b) = self.base
             && let Some(&id) = b.value_ids().get(&hash)
-            && b.value(id) == enc
+            && b.values.get(id) == enc
         {
             return id;
         }
         if let Some(&id) = self.ids.get(&hash)
-            && self.value(id) == enc
+            && self.values.get(id) == enc
         {
             return id;
         }
-        self.bytes.extend_from_slice(&enc);
-        self.offsets.push(self.bytes.len() as u32);
-        let id = self.first + (self.offsets.len() - 2) as u32;
+        let id = self.values.push(&enc);
         self.ids.entry(hash).or_insert(id);
         id
-    }
-
-    fn value(&self, v: u32) -> &[u8] {
-        let i = (v - self.first) as usize;
-        &self.bytes[self.offsets[i] as usize..self.offsets[i + 1] as usize]
     }
 }
 
@@ -575,13 +584,13 @@ impl LayerData {
 
     /// Number of distinct attribute values, base and delta.
     pub fn value_count(&self) -> usize {
-        self.base.value_count() + self.delta.value_count()
+        self.base.values.len() + self.delta.values.len()
     }
 
     /// The encoded MVT `Value` body of value `v`.
     #[inline]
     pub fn value(&self, v: u32) -> &[u8] {
-        if v < self.delta.first_value { self.base.value(v) } else { self.delta.value(v) }
+        if v < self.delta.values.first { self.base.values.get(v) } else { self.delta.values.get(v) }
     }
 
     fn segment(&self, delta: bool) -> &Segment {
@@ -616,7 +625,7 @@ impl LayerData {
     pub fn text(&self, slot: Slot, attr: usize) -> &str {
         let segment = self.segment(slot.delta);
         let tag = segment.tags_of(slot.index).iter().find(|&&(k, _)| usize::from(k) == attr);
-        tag.and_then(|&(_, v)| text_value(self.value(v))).unwrap_or("")
+        tag.and_then(|&(_, v)| crate::tile::mvt::value_text(self.value(v))).unwrap_or("")
     }
 
     /// Every live feature's text in attribute `attr`, read in place (features where it is not
@@ -753,14 +762,6 @@ impl LayerData {
     pub fn delta_len(&self) -> usize {
         self.delta.len()
     }
-}
-
-/// The text an encoded MVT `Value` body holds, when it is a string.
-fn text_value(body: &[u8]) -> Option<&str> {
-    // Field 1, length-delimited (0x0a), then the length as a varint.
-    let rest = body.strip_prefix(&[0x0a])?;
-    let n = rest.iter().position(|&b| b < 0x80)? + 1;
-    std::str::from_utf8(&rest[n..]).ok()
 }
 
 /// A segment's text index, whether it is the delta, and the mask of its removed features.

@@ -227,6 +227,7 @@ impl Level {
             },
             geometry: LevelGeometry::default(),
             tags: Vec::new(),
+            copy_tags: shared.is_none(),
             scale: world_scale(z),
             tolerance: if simplify { SIMPLIFY_TOLERANCE } else { 0.0 },
             labels,
@@ -239,25 +240,35 @@ impl Level {
             b.add(i as u32, &input);
             inputs += 1;
         }
-        let (mut level, mut geometry, own_tags) = (b.level, b.geometry, b.tags);
+        let (mut level, mut geometry, mut own_tags) = (b.level, b.geometry, b.tags);
         // The arrays grew by doubling: up to half of each would be slack, kept for good.
         geometry.parts.shrink_to_fit();
         geometry.coords.shrink_to_fit();
         level.geometry = Arc::new(geometry);
-        level.tags = own_tags.into();
         level.tiles = TileIndex::build(&level);
         if level.thin_to_budget(LEVEL_TILE_BUDGET) {
             level.tiles = TileIndex::build(&level);
         }
-        if let Some(shared) = shared
-            && level.features.len() as f64 >= SHARE_TAGS_ABOVE * f64::from(inputs)
-        {
-            for f in &mut level.features {
-                f.tags_start = shared.offsets[f.feature as usize];
+        // With a shared array, the tags were not copied as features came: the level reads it,
+        // or copies the runs of the features it kept.
+        level.tags = match shared {
+            Some(shared) if level.features.len() as f64 >= SHARE_TAGS_ABOVE * f64::from(inputs) => {
+                for f in &mut level.features {
+                    f.tags_start = shared.offsets[f.feature as usize];
+                }
+                level.tags_shared = true;
+                shared.tags.clone()
             }
-            level.tags = shared.tags.clone();
-            level.tags_shared = true;
-        }
+            Some(shared) => {
+                for f in &mut level.features {
+                    let start = shared.offsets[f.feature as usize] as usize;
+                    f.tags_start = own_tags.len() as u32;
+                    own_tags.extend_from_slice(&shared.tags[start..][..f.tags_len as usize]);
+                }
+                own_tags.into()
+            }
+            None => own_tags.into(),
+        };
         level.features.shrink_to_fit();
         level.encoded.shrink_to_fit();
         level
@@ -421,12 +432,13 @@ impl Level {
         let mut buffers = Vec::new();
         for (i, j) in pairs {
             let (f, g) = (&self.features[i], &finer.features[j]);
+            let parts: Vec<_> = finer.parts_shifted(g, shift, &mut buffers).collect();
             encoder.clear_feature();
-            write_parts(&mut encoder, &mut clip, finer.parts_shifted(g, shift, &mut buffers), None);
+            write_parts(&mut encoder, &mut clip, parts.iter().copied(), None);
             if !encoder.has_geometry() {
                 continue;
             }
-            let drawn = finer.parts_shifted(g, shift, &mut buffers).filter(|&(kind, _)| kind != PartKind::Label);
+            let drawn = parts.iter().filter(|&&(kind, _)| kind != PartKind::Label);
             let (min, max) = bounds(drawn.flat_map(|(_, pts)| pts.iter().copied()));
             let geom_start = encoded.len() as u32;
             encoded.extend_from_slice(encoder.geometry());
@@ -569,8 +581,10 @@ fn feature_size(f: &LevelFeature) -> u32 {
 struct LevelBuilder {
     level: Level,
     geometry: LevelGeometry,
-    /// The level's own copy of its features' tags, until [`Level::build`] decides.
+    /// The level's own copy of its features' tags, made as they come when there is no shared
+    /// array to read them from later ([`Level::build`]).
     tags: Vec<(u16, u32)>,
+    copy_tags: bool,
     scale: f64,
     tolerance: f64,
     labels: bool,
@@ -628,7 +642,9 @@ impl LevelBuilder {
         let parts_len = self.geometry.parts.len() as u32 - parts_start;
         let level = &mut self.level;
         let (tags_start, geom_start) = (self.tags.len() as u32, level.encoded.len() as u32);
-        self.tags.extend_from_slice(input.tags);
+        if self.copy_tags {
+            self.tags.extend_from_slice(input.tags);
+        }
         level.encoded.extend_from_slice(self.encoder.geometry());
         level.features.push(LevelFeature {
             feature,

@@ -234,21 +234,14 @@ fn background() -> &'static rayon::ThreadPool {
         rayon::ThreadPoolBuilder::new()
             .num_threads(1)
             .thread_name(|_| "matcher".into())
-            .start_handler(|_| lower_priority())
+            .start_handler(|_| {
+                if !crate::priority::lower(10, false) {
+                    tracing::warn!("matching thread priority not lowered");
+                }
+            })
             // A panic drops the batch's answer (logged by the task) instead of aborting.
             .panic_handler(|_| tracing::error!("matching panicked"))
             .build()
             .expect("a thread can be started")
     })
-}
-
-/// Lowers the calling thread's scheduling priority (Linux: the nice value is per thread).
-fn lower_priority() {
-    #[cfg(target_os = "linux")]
-    // SAFETY: setpriority only reads its arguments; gettid names the calling thread.
-    unsafe {
-        if libc::setpriority(libc::PRIO_PROCESS, libc::gettid() as libc::id_t, 10) != 0 {
-            tracing::warn!("matching thread priority not lowered");
-        }
-    }
 }

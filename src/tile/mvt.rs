@@ -166,6 +166,20 @@ pub fn decode_value(body: &[u8]) -> crate::feature::AttrValue {
     }
 }
 
+/// The text an [`encode_value`] body holds, when it is a string, read in place.
+///
+/// ```
+/// use machizu::tile::mvt::{encode_value, value_text};
+/// use machizu::feature::AttrValue;
+/// assert_eq!(value_text(&encode_value(&AttrValue::text("大字尾花沢")).unwrap()), Some("大字尾花沢"));
+/// assert_eq!(value_text(&encode_value(&AttrValue::Int(7)).unwrap()), None);
+/// ```
+pub fn value_text(body: &[u8]) -> Option<&str> {
+    let rest = body.strip_prefix(&[(1 << 3) | WIRE_LEN])?;
+    let n = read_varint(rest).1;
+    std::str::from_utf8(&rest[n..]).ok()
+}
+
 /// Builds one MVT layer. Reuse it across tiles with [`LayerBuilder::reset`] to keep its buffers.
 ///
 /// Geometry commands and tags are varint-encoded as they are added, so finishing a feature is
