@@ -240,13 +240,14 @@ impl Level {
             b.add(i as u32, &input);
             inputs += 1;
         }
-        let (mut level, mut geometry, mut own_tags) = (b.level, b.geometry, b.tags);
+        let (mut level, mut geometry, own_tags) = (b.level, b.geometry, b.tags);
         // The arrays grew by doubling: up to half of each would be slack, kept for good.
         geometry.parts.shrink_to_fit();
         geometry.coords.shrink_to_fit();
         level.geometry = Arc::new(geometry);
         level.tiles = TileIndex::build(&level);
-        if level.thin_to_budget(LEVEL_TILE_BUDGET) {
+        let thinned = level.thin_to_budget(LEVEL_TILE_BUDGET);
+        if thinned {
             level.tiles = TileIndex::build(&level);
         }
         // With a shared array, the tags were not copied as features came: the level reads it,
@@ -259,14 +260,8 @@ impl Level {
                 level.tags_shared = true;
                 shared.tags.clone()
             }
-            Some(shared) => {
-                for f in &mut level.features {
-                    let start = shared.offsets[f.feature as usize] as usize;
-                    f.tags_start = own_tags.len() as u32;
-                    own_tags.extend_from_slice(&shared.tags[start..][..f.tags_len as usize]);
-                }
-                own_tags.into()
-            }
+            Some(shared) => gather_tags(&mut level.features, shared.tags, |f| shared.offsets[f.feature as usize]),
+            None if thinned => gather_tags(&mut level.features, &own_tags, |f| f.tags_start),
             None => own_tags.into(),
         };
         level.features.shrink_to_fit();
@@ -278,7 +273,8 @@ impl Level {
     /// `budget` bytes by estimate (3 bytes a coordinate, 3 a part, 12 a feature; clipping makes
     /// what crosses a tile edge smaller, so this errs on the safe side). The size limit is the
     /// largest any tile needs, applied to the whole level so that neighbouring tiles agree.
-    /// Reads the tile index; returns whether features were dropped (the index is then stale).
+    /// Reads the tile index; returns whether features were dropped (the index is then stale, and
+    /// the features' tags runs point where they were).
     fn thin_to_budget(&mut self, budget: u64) -> bool {
         let estimate = |f: &LevelFeature| 12 + self.parts_of(f).iter().map(|p| 3 + 3 * u64::from(p.len)).sum::<u64>();
         let bytes: Vec<u64> = self.features.iter().map(estimate).collect();
@@ -315,8 +311,7 @@ impl Level {
             return false;
         }
         // Keep what survives, compacting the arenas.
-        let (mut features, mut geometry, mut tags, mut encoded) =
-            (Vec::new(), LevelGeometry::default(), Vec::new(), Vec::new());
+        let (mut features, mut geometry, mut encoded) = (Vec::new(), LevelGeometry::default(), Vec::new());
         for f in &self.features {
             let size = feature_size(f);
             if size != 0 && size < min_size {
@@ -327,15 +322,13 @@ impl Level {
                 geometry.parts.push(Part { start: geometry.coords.len() as u32, len: p.len, kind: p.kind });
                 geometry.coords.extend_from_slice(self.own_coords(p));
             }
-            let (tags_start, geom_start) = (tags.len() as u32, encoded.len() as u32);
-            tags.extend_from_slice(self.tags_of(f));
+            let geom_start = encoded.len() as u32;
             encoded.extend_from_slice(self.encoded_of(f));
-            features.push(LevelFeature { parts_start, tags_start, geom_start, ..*f });
+            features.push(LevelFeature { parts_start, geom_start, ..*f });
         }
         self.min_size = min_size;
         (self.features, self.encoded) = (features, encoded);
         self.geometry = Arc::new(geometry);
-        self.tags = tags.into();
         true
     }
 
@@ -571,6 +564,22 @@ pub fn shifted(c: [i32; 2], shift: u8) -> [i32; 2] {
     }
     let half = 1 << (shift - 1);
     [(c[0] + half) >> shift, (c[1] + half) >> shift]
+}
+
+/// The tags runs of `features`, each read from `source` at `start`, copied into one array in
+/// their order; each feature's run is pointed there.
+fn gather_tags(
+    features: &mut [LevelFeature],
+    source: &[(u16, u32)],
+    start: impl Fn(&LevelFeature) -> u32,
+) -> Arc<[(u16, u32)]> {
+    let mut tags = Vec::with_capacity(features.iter().map(|f| f.tags_len as usize).sum());
+    for f in features {
+        let from = start(f) as usize;
+        f.tags_start = tags.len() as u32;
+        tags.extend_from_slice(&source[from..][..f.tags_len as usize]);
+    }
+    tags.into()
 }
 
 /// The larger side of a feature's bounding box in extent units (0 for a point).
@@ -893,6 +902,21 @@ mod thinning_tests {
         assert!(bytes <= LEVEL_TILE_BUDGET * 4, "within budget over the few tiles: {bytes}");
         // The same data at z18 (about 200 px per short line) is not thinned.
         assert_eq!(build(&g[..2_000], 18, false).min_size, 0);
+
+        // What is kept keeps its own tags, copied as features came or from a shared array.
+        let tags: Vec<(u16, u32)> = (0..g.len() as u32).flat_map(|i| [(0, i), (1, 7)]).collect();
+        let offsets: Vec<u32> = (0..=g.len() as u32).map(|i| 2 * i).collect();
+        let shared: Arc<[(u16, u32)]> = tags.clone().into();
+        let inputs = || (0..g.len()).map(|i| LevelInput { geometry: &g[i], tags: &tags[2 * i..2 * i + 2] });
+        let own = Level::build(inputs(), 12, true, false, None);
+        let read = Level::build(inputs(), 12, true, false, Some(SharedTags { tags: &shared, offsets: &offsets }));
+        for l in [own, read] {
+            assert!(l.min_size > 0 && !l.tags_shared);
+            assert_eq!(l.tags.len(), 2 * l.features.len(), "a compact copy");
+            for f in &l.features {
+                assert_eq!(l.tags_of(f), &[(0, f.feature), (1, 7)]);
+            }
+        }
     }
 }
 

@@ -102,6 +102,19 @@ export function watchRequests(page, base) {
 }
 
 /** Waits until the map in `frame` (a page or a frame) has drawn everything. */
+/**
+ * One cold load of the public map in a fresh context (nothing cached, no cookies): ms from
+ * navigation start to MapLibre's first idle (every tile of the view loaded and drawn).
+ */
+export async function coldFirstView(browser, base) {
+  const context = await newContext(browser, { viewport: { width: 1280, height: 800 } });
+  const page = await context.newPage();
+  await page.goto(`${base}/map`);
+  const ms = await page.evaluate(() => window.machizuFirstView);
+  await context.close();
+  return ms;
+}
+
 export async function idle(frame) {
   await frame.waitForFunction(() => window.machizuMap?.loaded() && window.machizuIdle === true, null, { timeout: 90_000 });
 }
