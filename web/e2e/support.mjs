@@ -101,7 +101,6 @@ export function watchRequests(page, base) {
   };
 }
 
-/** Waits until the map in `frame` (a page or a frame) has drawn everything. */
 /**
  * One cold load of the public map in a fresh context (nothing cached, no cookies): ms from
  * navigation start to MapLibre's first idle (every tile of the view loaded and drawn).
@@ -115,6 +114,7 @@ export async function coldFirstView(browser, base) {
   return ms;
 }
 
+/** Waits until the map in `frame` (a page or a frame) has drawn everything. */
 export async function idle(frame) {
   await frame.waitForFunction(() => window.machizuMap?.loaded() && window.machizuIdle === true, null, { timeout: 90_000 });
 }
