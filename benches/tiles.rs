@@ -28,11 +28,11 @@ fn demo_engine() -> Engine {
     let city = demo::generate(&catalog, Epsg::JGD2011_ZONE_X, demo::DEFAULT_SEED).unwrap();
     let engine = Engine::new(Arc::new(catalog), Epsg::JGD2011_ZONE_X, 0).unwrap();
     for (id, features) in city.layers {
-        let features = features
-            .into_iter()
-            .enumerate()
-            .map(|(i, f)| Feature { id: i as i64 + 1, geometry: f.geometry, attributes: f.attributes })
-            .collect();
+        let features = features.into_iter().enumerate().map(|(i, f)| Feature {
+            id: i as i64 + 1,
+            geometry: f.geometry,
+            attributes: f.attributes,
+        });
         engine.load_layer(&id, features).unwrap();
     }
     engine

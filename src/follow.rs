@@ -17,9 +17,10 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use crate::catalog::LayerDef;
+use crate::crs::Epsg;
 use crate::engine::snapshot::{self, SnapshotError, Stamp};
 use crate::engine::{Engine, EngineError, LayerData};
-use crate::feature::FeatureId;
+use crate::feature::{Feature, FeatureId};
 use crate::store::{Change, ChangeFeed, Store, StoreError};
 
 /// Why a batch of changes could not be applied.
@@ -135,11 +136,9 @@ async fn put(store: &dyn Store, engine: &Arc<Engine>, def: LayerDef) -> Result<(
         tracing::warn!(layer = %def.id, "a layer made from a file has the id of a configured layer; not served");
         return Ok(());
     }
-    let features = store.load(&def).await?;
+    let data = build(store, def, engine.store_crs()).await?;
     let engine = engine.clone();
-    tokio::task::spawn_blocking(move || engine.put_layer(def, features))
-        .await
-        .expect("layer loading does not panic")?;
+    tokio::task::spawn_blocking(move || engine.put_layer(data)).await.expect("putting a layer does not panic")?;
     Ok(())
 }
 
@@ -152,16 +151,46 @@ pub async fn reload(store: &dyn Store, engine: &Arc<Engine>, id: &str) -> Result
 }
 
 async fn load(store: &dyn Store, engine: &Arc<Engine>, def: &LayerDef) -> Result<Arc<LayerData>, FollowError> {
-    let features = store.load(def).await?;
-    let (engine, id) = (engine.clone(), def.id.to_string());
-    let data = tokio::task::spawn_blocking(move || {
-        let data = engine.load_layer(&id, features);
-        crate::engine::footprint::return_freed_memory();
-        data
-    })
-    .await
-    .expect("layer loading does not panic")?;
-    Ok(data)
+    let data = build(store, def.clone(), engine.store_crs()).await?;
+    Ok(engine.set_layer(def.id.as_str(), data)?)
+}
+
+/// Builds a layer from the store's features on a blocking thread as the store streams them,
+/// so that the rows are never all in memory beside the engine's form of them. Nothing is
+/// built when reading fails part way (the error is the store's).
+async fn build(store: &dyn Store, def: LayerDef, crs: Epsg) -> Result<LayerData, FollowError> {
+    use futures_util::StreamExt;
+    // A few thousand features in flight: enough to keep both sides busy.
+    let (tx, mut rx) = tokio::sync::mpsc::channel::<Vec<Feature>>(8);
+    let builder = {
+        let def = def.clone();
+        tokio::task::spawn_blocking(move || {
+            let features = std::iter::from_fn(|| rx.blocking_recv()).flatten();
+            let data = LayerData::build(def, features, crs);
+            crate::engine::footprint::return_freed_memory();
+            data
+        })
+    };
+    let mut rows = store.stream(&def).ready_chunks(512);
+    let mut read = Ok(());
+    while let Some(chunk) = rows.next().await {
+        match chunk.into_iter().collect::<Result<Vec<_>, _>>() {
+            Ok(features) => {
+                if tx.send(features).await.is_err() {
+                    // The builder stopped (it failed): its error is the answer.
+                    break;
+                }
+            }
+            Err(e) => {
+                read = Err(e);
+                break;
+            }
+        }
+    }
+    drop(tx);
+    let built = builder.await.expect("layer building does not panic");
+    read?;
+    Ok(built?)
 }
 
 /// A task stopped when dropped.
@@ -285,17 +314,15 @@ async fn refresh_one(
         return Ok((held, now));
     }
     let stamp = Stamp { store_version: now, crs: engine.store_crs() };
-    let features = store.load(def).await?;
-    let (def, path) = (def.clone(), snapshot::path(dir, def.id.as_str()));
+    let data = build(store, def.clone(), stamp.crs).await?;
+    let (id, path) = (def.id.to_string(), snapshot::path(dir, def.id.as_str()));
     tokio::task::spawn_blocking(move || {
-        let data = LayerData::build(def.clone(), features, stamp.crs)?;
-        write_snapshot(&path, def.id.as_str(), &data, stamp);
+        write_snapshot(&path, &id, &data, stamp);
         drop(data);
         crate::engine::footprint::return_freed_memory();
-        Ok::<_, EngineError>(())
     })
     .await
-    .expect("building does not panic")?;
+    .expect("writing does not panic");
     Ok((now, now))
 }
 

@@ -322,3 +322,33 @@ async fn a_layer_changed_while_serving_gets_a_current_snapshot_once_it_is_quiet(
     let feature = second.engine.layer("parcels").unwrap().get(fid).unwrap();
     assert_eq!(feature.attributes[i], machizu::feature::AttrValue::Text("走行中の変更".into()));
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_layer_whose_rows_fail_part_way_is_not_replaced_by_the_part_that_was_read() {
+    let dir = demo_dir().await;
+    let app = open(dir.path(), false).await;
+    let before = app.engine.layer("parcels").unwrap();
+    assert!(before.len() > 1000);
+
+    // A parcel in the middle of the table gets a geometry no reader can decode. The layer is
+    // built as the rows stream in, so its first half is built before the bad row comes.
+    let url = format!("sqlite://{}", dir.path().join(FILE_NAME).display());
+    let pool = sqlx::SqlitePool::connect(&url).await.unwrap();
+    let fid: i64 =
+        sqlx::query_scalar("SELECT fid FROM parcels ORDER BY fid LIMIT 1 OFFSET (SELECT count(*) / 2 FROM parcels)")
+            .fetch_one(&pool)
+            .await
+            .unwrap();
+    sqlx::query("UPDATE parcels SET geom = X'4750000100000000DEADBEEF' WHERE fid = ?1")
+        .bind(fid)
+        .execute(&pool)
+        .await
+        .unwrap();
+    pool.close().await;
+
+    let err = machizu::follow::reload(app.store.as_ref(), &app.engine, "parcels").await.unwrap_err();
+    assert!(err.to_string().contains(&fid.to_string()), "the error names the row: {err}");
+    let after = app.engine.layer("parcels").unwrap();
+    assert!(std::sync::Arc::ptr_eq(&before, &after), "the layer as it was is still served");
+    assert_eq!(after.len(), before.len());
+}

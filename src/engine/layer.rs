@@ -84,37 +84,26 @@ pub struct Segment {
 
 impl Segment {
     /// Builds a segment from features in the store's CRS, extending `base`'s values if given.
+    ///
+    /// The features are taken one at a time, as a store streams them, and each is turned
+    /// straight into the flat arrays and a Web Mercator copy for the levels; so a layer of
+    /// millions is never held as [`Feature`]s, whose allocations cost several times the arrays.
     fn build(
         def: &LayerDef,
-        features: Vec<Feature>,
+        features: impl IntoIterator<Item = Feature>,
         to_mercator: &Transformer,
         base: Option<&Segment>,
     ) -> Result<Self, EngineError> {
-        let mut pairs = features
-            .into_iter()
-            .map(|f| {
-                let mut g = f.geometry.clone();
-                to_mercator.geometry(&mut g).map(|()| (f, g))
-            })
-            .collect::<Result<Vec<_>, _>>()?;
-        // Features near each other on the map sit near each other in memory, so a tile reads
-        // a few runs of each array instead of jumping across the layer (the hot path is
-        // bound by memory, not arithmetic).
-        // Ties go by id, so the order depends on the features, not on how they came.
-        pairs.sort_by_cached_key(|(f, m)| {
-            (m.bounding_rect().map_or(0, |r| hilbert_key(r.center().x, r.center().y)), f.id)
-        });
-        let (features, mercator): (Vec<Feature>, Vec<geo_types::Geometry<f64>>) = pairs.into_iter().unzip();
-        let mut ids = Vec::with_capacity(features.len());
-        let mut tag_offsets = Vec::with_capacity(features.len() + 1);
-        let mut tags = Vec::new();
+        // In the order the features come; put in Hilbert order below.
+        let mut order_keys: Vec<(u64, FeatureId)> = Vec::new();
+        let mut mercator: Vec<geo_types::Geometry<f64>> = Vec::new();
+        let mut boxes: Vec<Option<Rect<f64>>> = Vec::new();
         let mut wkb = Vec::new();
-        let mut wkb_offsets = Vec::with_capacity(features.len() + 1);
+        let mut wkb_offsets: Vec<u64> = vec![0];
+        let mut tags = Vec::new();
+        let mut tag_offsets: Vec<u32> = vec![0];
         let mut values = ValueTable::new(base);
-        tag_offsets.push(0);
-        wkb_offsets.push(0);
-        for f in &features {
-            ids.push(f.id as u64);
+        for f in features {
             for (k, v) in f.attributes.iter().enumerate().take(def.attributes.len()) {
                 if let Some(enc) = encode_value(v) {
                     tags.push((k as u16, values.id(enc)));
@@ -123,12 +112,26 @@ impl Segment {
             tag_offsets.push(tags.len() as u32);
             write_wkb(&f.geometry, &mut wkb)?;
             wkb_offsets.push(wkb.len() as u64);
+            boxes.push(f.geometry.bounding_rect());
+            let mut g = f.geometry;
+            to_mercator.geometry(&mut g)?;
+            let key = g.bounding_rect().map_or(0, |r| hilbert_key(r.center().x, r.center().y));
+            order_keys.push((key, f.id));
+            mercator.push(g);
         }
-        wkb.shrink_to_fit();
-        tags.shrink_to_fit();
-        let rtree = OnceLock::from(box_tree(features.iter().map(|f| f.geometry.bounding_rect())));
-        // From here on the flat arrays are the features.
-        drop(features);
+        // Features near each other on the map sit near each other in memory, so a tile reads
+        // a few runs of each array instead of jumping across the layer (the hot path is
+        // bound by memory, not arithmetic).
+        // Ties go by id, so the order depends on the features, not on how they came.
+        let mut order: Vec<u32> = (0..order_keys.len() as u32).collect();
+        order.sort_unstable_by_key(|&i| order_keys[i as usize]);
+        let ids: Vec<u64> = order.iter().map(|&i| order_keys[i as usize].1 as u64).collect();
+        drop(order_keys);
+        let (wkb, wkb_offsets) = gather_runs(&wkb, &wkb_offsets, &order);
+        let (tags, tag_offsets) = gather_runs(&tags, &tag_offsets, &order);
+        permute(&mut mercator, &order);
+        permute(&mut boxes, &order);
+        let rtree = OnceLock::from(box_tree(boxes.into_iter()));
         let extent = union_rects(mercator.iter().filter_map(|g| g.bounding_rect()));
         let tags: Arc<[(u16, u32)]> = tags.into();
         let inputs = || {
@@ -357,6 +360,49 @@ fn box_tree(rects: impl Iterator<Item = Option<Rect<f64>>>) -> RTree<BoxEntry> {
     RTree::bulk_load(entries)
 }
 
+/// Item runs (item `i`'s are `items[offsets[i]..offsets[i + 1]]`) copied in `order`, into
+/// arrays of just their size.
+fn gather_runs<T: Copy, O: Copy + TryFrom<usize> + Into<u64>>(
+    items: &[T],
+    offsets: &[O],
+    order: &[u32],
+) -> (Vec<T>, Vec<O>)
+where
+    <O as TryFrom<usize>>::Error: std::fmt::Debug,
+{
+    let run = |i: u32| offsets[i as usize].into() as usize..offsets[i as usize + 1].into() as usize;
+    let mut out = Vec::with_capacity(items.len());
+    let mut out_offsets = Vec::with_capacity(offsets.len());
+    out_offsets.push(O::try_from(0).expect("zero fits"));
+    for &i in order {
+        out.extend_from_slice(&items[run(i)]);
+        out_offsets.push(O::try_from(out.len()).expect("the runs fit their offsets as they came"));
+    }
+    (out, out_offsets)
+}
+
+/// Puts `v` in `order` in place (`v[k]` becomes the old `v[order[k]]`), following each cycle
+/// of the permutation once: no second array of the elements.
+fn permute<T>(v: &mut [T], order: &[u32]) {
+    let mut done = vec![false; v.len()];
+    for start in 0..v.len() {
+        if done[start] {
+            continue;
+        }
+        // Along the cycle, each slot takes its element from the next, `order[k]`.
+        let mut k = start;
+        loop {
+            done[k] = true;
+            let from = order[k] as usize;
+            if from == start {
+                break;
+            }
+            v.swap(k, from);
+            k = from;
+        }
+    }
+}
+
 /// Appends `g` to `out` as WKB (2D).
 fn write_wkb(g: &geo_types::Geometry<f64>, out: &mut Vec<u8>) -> Result<(), EngineError> {
     use geozero::GeozeroGeometry;
@@ -437,7 +483,11 @@ pub struct Applied {
 
 impl LayerData {
     /// Builds the layer from features in `store_crs`.
-    pub fn build(def: LayerDef, features: Vec<Feature>, store_crs: Epsg) -> Result<Self, EngineError> {
+    pub fn build(
+        def: LayerDef,
+        features: impl IntoIterator<Item = Feature>,
+        store_crs: Epsg,
+    ) -> Result<Self, EngineError> {
         let to_mercator = Transformer::new(store_crs, Epsg::WEB_MERCATOR)?;
         let base = Segment::build(&def, features, &to_mercator, None)?;
         Self::from_base(def, base, &to_mercator)
@@ -529,14 +579,11 @@ impl LayerData {
         }
         let data = if delta.len() > COMPACT_MIN.max(self.base.len() / COMPACT_FRACTION) {
             // Merge: every live base feature plus the delta becomes the new base.
-            let mut all: Vec<Feature> = Vec::with_capacity(self.base.len() - removed_count + delta.len());
-            all.extend(
-                (0..self.base.len() as u32).filter(|&i| !is_masked(&removed, i)).map(|i| self.decode(&self.base, i)),
-            );
-            all.extend(delta.into_values());
+            let live = (0..self.base.len() as u32).filter(|&i| !is_masked(&removed, i));
+            let all = live.map(|i| self.decode(&self.base, i)).chain(delta.into_values());
             Self::from_base(self.def.clone(), Segment::build(&self.def, all, to_mercator, None)?, to_mercator)?
         } else {
-            let delta = Segment::build(&self.def, delta.into_values().collect(), to_mercator, Some(&self.base))?;
+            let delta = Segment::build(&self.def, delta.into_values(), to_mercator, Some(&self.base))?;
             let bounds = union_rects(self.base.extent.into_iter().chain(delta.extent)).map(lonlat_bounds);
             Self {
                 def: self.def.clone(),
@@ -840,10 +887,30 @@ mod tests {
     }
 
     #[test]
+    fn permuting_in_place_matches_gathering() {
+        // k ↦ 31k + 5 (mod 97): every element moves but one.
+        let order: Vec<u32> = (0..97u32).map(|k| (k * 31 + 5) % 97).collect();
+        let items: Vec<u32> = (0..97).map(|i| i * 10).collect();
+        let mut permuted = items.clone();
+        permute(&mut permuted, &order);
+        let gathered: Vec<u32> = order.iter().map(|&i| items[i as usize]).collect();
+        assert_eq!(permuted, gathered);
+        // Runs of different lengths keep their items, in the new order.
+        let offsets: Vec<u32> = (0..=97).map(|i| i * (i + 1) / 2).collect();
+        let runs: Vec<u32> = (0..97).flat_map(|i| std::iter::repeat_n(i, i as usize + 1)).collect();
+        let (out, out_offsets) = gather_runs(&runs, &offsets, &order);
+        for (k, &i) in order.iter().enumerate() {
+            let run = &out[out_offsets[k] as usize..out_offsets[k + 1] as usize];
+            assert_eq!(run, vec![i; i as usize + 1].as_slice());
+        }
+    }
+
+    #[test]
     fn features_come_back_exactly_as_they_went_in_through_base_delta_and_merge() {
         let def = parcels();
         let features: Vec<Feature> = (1..=40).map(|i| parcel(&def, i, i as f64 * 30.0)).collect();
-        let layer = LayerData::build(def.clone(), features.clone(), Epsg::JGD2011_ZONE_X).unwrap();
+        // Given backwards, so that putting them in order moves every one.
+        let layer = LayerData::build(def.clone(), features.iter().rev().cloned(), Epsg::JGD2011_ZONE_X).unwrap();
         let mut by_id: Vec<Feature> = layer.features_by_id().collect();
         assert_eq!(by_id, features);
         // Each distinct value is kept once: 40 地番, 2 地目, 40 areas.

@@ -1,10 +1,10 @@
 //! The spatial engine: every layer in memory, generalised per zoom and indexed, and the tile
 //! cache in front of it.
 //!
-//! Data flow: the server loads each layer's features from the [`crate::store::Store`] and hands
-//! them to [`Engine::load_layer`], which builds a [`LayerData`] (reproject → intern attributes
-//! → per-zoom [`level::Level`]s with a per-tile feature index) and swaps it in atomically; cached tiles naming the
-//! layer are dropped. Later changes go through [`Engine::apply_changes`], which makes the next
+//! Data flow: the server streams each layer's features from the [`crate::store::Store`] into
+//! [`LayerData::build`] (reproject → intern attributes → per-zoom [`level::Level`]s with a
+//! per-tile feature index), or reads the layer's [`snapshot`], and [`Engine::set_layer`] swaps
+//! it in atomically; cached tiles naming the layer are dropped. Later changes go through [`Engine::apply_changes`], which makes the next
 //! version of the layer from the changed features alone and drops only the cached tiles they
 //! touch. [`Engine::tile`] serves a tile from the cache or renders it ([`render::render_tile`]).
 //! The catalog can change while serving: [`Engine::put_layer`] and [`Engine::remove_layer`] add,
@@ -28,7 +28,7 @@ use arc_swap::ArcSwap;
 pub use cache::{EncodedTile, TileCache, TileKey};
 pub use layer::LayerData;
 
-use crate::catalog::{Audience, Catalog, LayerDef};
+use crate::catalog::{Audience, Catalog};
 use crate::crs::{CrsError, Epsg};
 use crate::feature::{Feature, FeatureId};
 use crate::tile::TileCoord;
@@ -97,11 +97,10 @@ impl Engine {
         self.catalog.load_full()
     }
 
-    /// Adds a layer with its features (in the store CRS), or replaces the definition and
-    /// features of the layer with its id; its cached tiles are dropped.
-    pub fn put_layer(&self, def: LayerDef, features: Vec<Feature>) -> Result<(), EngineError> {
-        let id = def.id.to_string();
-        let data = LayerData::build(def.clone(), features, self.store_crs)?;
+    /// Adds a layer ([`LayerData::build`]), or replaces the definition and features of the
+    /// layer with its id; its cached tiles are dropped.
+    pub fn put_layer(&self, data: LayerData) -> Result<(), EngineError> {
+        let (id, def) = (data.def.id.to_string(), data.def.clone());
         let _catalog = self.catalog_write.lock().unwrap_or_else(|e| e.into_inner());
         match self.layers.load().get(&id).cloned() {
             Some(slot) => {
@@ -147,12 +146,17 @@ impl Engine {
 
     /// Replaces a layer's features (in the store CRS) and drops its cached tiles. Returns the
     /// version it made.
-    pub fn load_layer(&self, id: &str, features: Vec<Feature>) -> Result<Arc<LayerData>, EngineError> {
+    pub fn load_layer(
+        &self,
+        id: &str,
+        features: impl IntoIterator<Item = Feature>,
+    ) -> Result<Arc<LayerData>, EngineError> {
         let def = self.slot(id)?.data.load().def.clone();
         self.set_layer(id, LayerData::build(def, features, self.store_crs)?)
     }
 
-    /// Replaces a layer's data with a version built elsewhere (read from a snapshot) and
+    /// Replaces a layer's data with a version built elsewhere (read from a snapshot, or built
+    /// as the store streamed it) and
     /// drops its cached tiles.
     pub fn set_layer(&self, id: &str, data: LayerData) -> Result<Arc<LayerData>, EngineError> {
         let slot = self.slot(id)?;

@@ -16,6 +16,8 @@ pub mod push;
 pub mod sensors;
 
 use async_trait::async_trait;
+use futures_util::TryStreamExt;
+use futures_util::stream::BoxStream;
 use serde::Serialize;
 
 use crate::auth::{ApiKey, NewKey, Role};
@@ -407,8 +409,14 @@ pub trait Store:
     /// How many features a layer holds.
     async fn count(&self, layer: &LayerDef) -> Result<u64, StoreError>;
 
+    /// Every feature of a layer, by ascending id, as the rows come: the engine builds a layer
+    /// of millions from this without ever holding the rows whole ([`crate::follow`]).
+    fn stream<'a>(&'a self, layer: &'a LayerDef) -> BoxStream<'a, Result<Feature, StoreError>>;
+
     /// Every feature of a layer, by ascending id.
-    async fn load(&self, layer: &LayerDef) -> Result<Vec<Feature>, StoreError>;
+    async fn load(&self, layer: &LayerDef) -> Result<Vec<Feature>, StoreError> {
+        self.stream(layer).try_collect().await
+    }
 
     /// The features with these ids, by ascending id; an id not returned is not in the layer.
     async fn load_ids(&self, layer: &LayerDef, ids: &[FeatureId]) -> Result<Vec<Feature>, StoreError>;

@@ -17,6 +17,8 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use async_trait::async_trait;
+use futures_util::stream::BoxStream;
+use futures_util::{StreamExt, TryStreamExt};
 use geo::BoundingRect;
 use geozero::wkb::GpkgWkb;
 use geozero::{CoordDimensions, ToGeo, ToWkb};
@@ -305,29 +307,30 @@ fn read_records(layer: &LayerDef, rows: &[SqliteRow]) -> Result<Vec<Record>, Sto
 }
 
 fn read_features(layer: &LayerDef, rows: &[SqliteRow]) -> Result<Vec<Feature>, StoreError> {
-    let mut out = Vec::with_capacity(rows.len());
-    for row in rows {
-        let id: i64 = row.try_get(0).map_err(StoreError::db(format!("reading a row of {}", layer.id)))?;
-        let Some(blob) = row.try_get::<Option<Vec<u8>>, _>(1).map_err(StoreError::db("reading a geometry"))? else {
-            tracing::warn!(layer = %layer.id, id, "feature without geometry is not served");
-            continue;
-        };
-        let geometry = GpkgWkb(blob).to_geo().map_err(|e| StoreError::Geometry {
-            layer: layer.id.to_string(),
-            id: id.to_string(),
-            message: e.to_string(),
-        })?;
-        let attributes = layer
-            .attributes
-            .iter()
-            .enumerate()
-            .map(|(i, a)| {
-                read_value(row, i + 2, a.kind).map_err(StoreError::db(format!("reading {}.{}", layer.id, a.name)))
-            })
-            .collect::<Result<_, _>>()?;
-        out.push(Feature { id, geometry, attributes });
-    }
-    Ok(out)
+    rows.iter().filter_map(|row| read_feature(layer, row).transpose()).collect()
+}
+
+/// The feature in a row, or `None` (logged) for a row without geometry, which is not served.
+fn read_feature(layer: &LayerDef, row: &SqliteRow) -> Result<Option<Feature>, StoreError> {
+    let id: i64 = row.try_get(0).map_err(StoreError::db(format!("reading a row of {}", layer.id)))?;
+    let Some(blob) = row.try_get::<Option<Vec<u8>>, _>(1).map_err(StoreError::db("reading a geometry"))? else {
+        tracing::warn!(layer = %layer.id, id, "feature without geometry is not served");
+        return Ok(None);
+    };
+    let geometry = GpkgWkb(blob).to_geo().map_err(|e| StoreError::Geometry {
+        layer: layer.id.to_string(),
+        id: id.to_string(),
+        message: e.to_string(),
+    })?;
+    let attributes = layer
+        .attributes
+        .iter()
+        .enumerate()
+        .map(|(i, a)| {
+            read_value(row, i + 2, a.kind).map_err(StoreError::db(format!("reading {}.{}", layer.id, a.name)))
+        })
+        .collect::<Result<_, _>>()?;
+    Ok(Some(Feature { id, geometry, attributes }))
 }
 
 fn read_value(row: &SqliteRow, i: usize, kind: AttrType) -> Result<AttrValue, sqlx::Error> {
@@ -386,12 +389,12 @@ impl Store for GpkgStore {
         Ok(n as u64)
     }
 
-    async fn load(&self, layer: &LayerDef) -> Result<Vec<Feature>, StoreError> {
-        let rows = sqlx::query(catalog_sql(select_sql(layer, Select::All)))
-            .fetch_all(&self.pool)
-            .await
-            .map_err(StoreError::db(format!("reading {}", layer.id)))?;
-        read_features(layer, &rows)
+    fn stream<'a>(&'a self, layer: &'a LayerDef) -> BoxStream<'a, Result<Feature, StoreError>> {
+        sqlx::query(catalog_sql(select_sql(layer, Select::All)))
+            .fetch(&self.pool)
+            .map_err(move |e| StoreError::db(format!("reading {}", layer.id))(e))
+            .try_filter_map(move |row| std::future::ready(read_feature(layer, &row)))
+            .boxed()
     }
 
     async fn load_ids(&self, layer: &LayerDef, ids: &[FeatureId]) -> Result<Vec<Feature>, StoreError> {

@@ -13,6 +13,8 @@
 use std::time::Duration;
 
 use async_trait::async_trait;
+use futures_util::stream::BoxStream;
+use futures_util::{StreamExt, TryStreamExt};
 use geozero::wkb::Ewkb;
 use geozero::{CoordDimensions, ToGeo, ToWkb};
 use sqlx::Row;
@@ -329,12 +331,12 @@ impl Store for PostgisStore {
         Ok(n as u64)
     }
 
-    async fn load(&self, layer: &LayerDef) -> Result<Vec<Feature>, StoreError> {
-        let rows = sqlx::query(catalog_sql(select_sql(layer, Select::All)))
-            .fetch_all(&self.pool)
-            .await
-            .map_err(StoreError::db(format!("reading {}", layer.id)))?;
-        rows.iter().map(|row| read_feature(layer, row)).collect()
+    fn stream<'a>(&'a self, layer: &'a LayerDef) -> BoxStream<'a, Result<Feature, StoreError>> {
+        sqlx::query(catalog_sql(select_sql(layer, Select::All)))
+            .fetch(&self.pool)
+            .map_err(move |e| StoreError::db(format!("reading {}", layer.id))(e))
+            .and_then(move |row| std::future::ready(read_feature(layer, &row)))
+            .boxed()
     }
 
     async fn load_ids(&self, layer: &LayerDef, ids: &[FeatureId]) -> Result<Vec<Feature>, StoreError> {
