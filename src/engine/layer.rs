@@ -72,9 +72,10 @@ pub struct Segment {
     /// reuses the base's for values they share, so a tile mixing both writes each distinct
     /// value once.
     values: Values,
-    /// Value id by a hash of its encoding. Two distinct values whose hashes collide are both
-    /// kept, the second under an id of its own (correct, merely not shared). Made with the
-    /// segment, or on the first change when it came from a snapshot ([`Segment::value_ids`]).
+    /// Value id by a hash of its encoding, for a delta to reuse the base's ids. Two distinct
+    /// values whose hashes collide are both kept, the second under an id of its own (correct,
+    /// merely not shared). Made on the layer's first change ([`Segment::value_ids`]): a layer
+    /// that is only read never holds it (at 1 M parcels, two distinct values each, 36 MB).
     value_ids: OnceLock<HashMap<u64, u32>>,
     /// `levels[z]`, `None` outside the layer's zoom range.
     pub levels: Vec<Option<Level>>,
@@ -160,7 +161,7 @@ impl Segment {
                 owner = Some(z);
             }
         }
-        let ValueTable { values, ids: value_ids, .. } = values;
+        let values = values.values;
         Ok(Self {
             ids,
             wkb,
@@ -170,7 +171,7 @@ impl Segment {
             rtree,
             text: Default::default(),
             values,
-            value_ids: OnceLock::from(value_ids),
+            value_ids: OnceLock::new(),
             levels,
             extent,
         })
