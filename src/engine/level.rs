@@ -73,12 +73,10 @@ pub struct LevelFeature {
     /// Its attributes: a run of the level's `tags` (its own, or the segment's when shared).
     tags_start: u32,
     tags_len: u32,
-    /// Its whole geometry encoded: a run of the level's `encoded`.
-    geom_start: u32,
-    geom_len: u32,
-    /// Bounding box in world extent space.
-    pub min: [i32; 2],
-    pub max: [i32; 2],
+    /// Bounding box in world extent space, at the zoom of the level that made the record
+    /// ([`Level::bounds`] gives it at the level's own).
+    min: [i32; 2],
+    max: [i32; 2],
 }
 
 /// What a level is built from, per feature: geometry in Web Mercator and attributes as
@@ -122,7 +120,12 @@ pub struct Level {
     /// Lines and polygons smaller than this (extent units) were dropped to keep within
     /// [`LEVEL_TILE_BUDGET`] (0: none beyond [`MIN_FEATURE_SIZE`]).
     pub min_size: u32,
-    pub features: Vec<LevelFeature>,
+    /// The features it keeps: its own records, or those of the finer level whose coordinates
+    /// it reads when it keeps exactly the same features (`features_shared`).
+    pub features: Arc<Vec<LevelFeature>>,
+    /// Whether `features` (and then `tags`) are the finer level's: their bounding boxes are
+    /// that level's, halved to this zoom as they are read ([`Level::bounds`]).
+    pub features_shared: bool,
     /// The coordinate runs the features' parts index: the level's own, or those of the finer
     /// level it reads ([`Level::share_geometry`]).
     geometry: Arc<LevelGeometry>,
@@ -132,8 +135,10 @@ pub struct Level {
     tags: Arc<[(u16, u32)]>,
     /// Whether `tags` is the segment's ([`SharedTags`]) rather than the level's own.
     pub tags_shared: bool,
-    /// MVT geometry commands of each feature, whole, in world extent space (from origin 0, 0).
+    /// MVT geometry commands of each feature, whole, in world extent space (from origin 0, 0):
+    /// feature `i`'s are `encoded[geom_offsets[i]..geom_offsets[i + 1]]`.
     encoded: Vec<u8>,
+    geom_offsets: Vec<u32>,
     /// Per tile, the features it must draw.
     pub tiles: TileIndex,
 }
@@ -152,7 +157,8 @@ impl TileIndex {
     fn build(level: &Level) -> Self {
         let mut pairs: Vec<(u64, u32)> = Vec::with_capacity(level.features.len() * 3 / 2);
         for (i, f) in level.features.iter().enumerate() {
-            let (xs, ys) = covered_tiles(f, level.z);
+            let (min, max) = level.bounds(f);
+            let (xs, ys) = covered_tiles(min, max, level.z);
             for x in xs {
                 for y in ys.clone() {
                     pairs.push(((u64::from(x) << 32) | u64::from(y), i as u32));
@@ -191,13 +197,17 @@ impl TileIndex {
 
 /// The tile columns and rows at zoom `z` whose squares, widened by the render buffer, a
 /// feature's bounding box meets.
-fn covered_tiles(f: &LevelFeature, z: u8) -> (std::ops::RangeInclusive<u32>, std::ops::RangeInclusive<u32>) {
+fn covered_tiles(
+    min: [i32; 2],
+    max: [i32; 2],
+    z: u8,
+) -> (std::ops::RangeInclusive<u32>, std::ops::RangeInclusive<u32>) {
     let margin = i64::from(super::render::BUFFER);
     let last = (1i64 << z) - 1;
     let tile = |v: i64| v.div_euclid(i64::from(crate::tile::EXTENT)).clamp(0, last) as u32;
     (
-        tile(i64::from(f.min[0]) - margin)..=tile(i64::from(f.max[0]) + margin),
-        tile(i64::from(f.min[1]) - margin)..=tile(i64::from(f.max[1]) + margin),
+        tile(i64::from(min[0]) - margin)..=tile(i64::from(max[0]) + margin),
+        tile(i64::from(min[1]) - margin)..=tile(i64::from(max[1]) + margin),
     )
 }
 
@@ -217,12 +227,14 @@ impl Level {
             level: Level {
                 z,
                 min_size: 0,
-                features: Vec::new(),
+                features: Default::default(),
+                features_shared: false,
                 geometry: Default::default(),
                 shift: 0,
                 tags: Arc::new([]),
                 tags_shared: false,
                 encoded: Vec::new(),
+                geom_offsets: vec![0],
                 tiles: TileIndex::default(),
             },
             geometry: LevelGeometry::default(),
@@ -254,18 +266,23 @@ impl Level {
         // or copies the runs of the features it kept.
         level.tags = match shared {
             Some(shared) if level.features.len() as f64 >= SHARE_TAGS_ABOVE * f64::from(inputs) => {
-                for f in &mut level.features {
+                for f in Arc::make_mut(&mut level.features) {
                     f.tags_start = shared.offsets[f.feature as usize];
                 }
                 level.tags_shared = true;
                 shared.tags.clone()
             }
-            Some(shared) => gather_tags(&mut level.features, shared.tags, |f| shared.offsets[f.feature as usize]),
-            None if thinned => gather_tags(&mut level.features, &own_tags, |f| f.tags_start),
+            Some(shared) => gather_tags(Arc::make_mut(&mut level.features).as_mut_slice(), shared.tags, |f| {
+                shared.offsets[f.feature as usize]
+            }),
+            None if thinned => {
+                gather_tags(Arc::make_mut(&mut level.features).as_mut_slice(), &own_tags, |f| f.tags_start)
+            }
             None => own_tags.into(),
         };
-        level.features.shrink_to_fit();
+        Arc::make_mut(&mut level.features).shrink_to_fit();
         level.encoded.shrink_to_fit();
+        level.geom_offsets.shrink_to_fit();
         level
     }
 
@@ -294,7 +311,7 @@ impl Level {
             list.extend(
                 entries
                     .iter()
-                    .map(|&i| (feature_size(&self.features[i as usize]), bytes[i as usize]))
+                    .map(|&i| (self.size(&self.features[i as usize]), bytes[i as usize]))
                     .filter(|&(s, _)| s > 0),
             );
             list.sort_unstable_by_key(|&(size, _)| std::cmp::Reverse(size));
@@ -311,9 +328,10 @@ impl Level {
             return false;
         }
         // Keep what survives, compacting the arenas.
-        let (mut features, mut geometry, mut encoded) = (Vec::new(), LevelGeometry::default(), Vec::new());
-        for f in &self.features {
-            let size = feature_size(f);
+        let (mut features, mut geometry) = (Vec::new(), LevelGeometry::default());
+        let (mut encoded, mut geom_offsets) = (Vec::new(), vec![0]);
+        for (i, f) in self.features.iter().enumerate() {
+            let size = self.size(f);
             if size != 0 && size < min_size {
                 continue;
             }
@@ -322,12 +340,12 @@ impl Level {
                 geometry.parts.push(Part { start: geometry.coords.len() as u32, len: p.len, kind: p.kind });
                 geometry.coords.extend_from_slice(self.own_coords(p));
             }
-            let geom_start = encoded.len() as u32;
-            encoded.extend_from_slice(self.encoded_of(f));
-            features.push(LevelFeature { parts_start, geom_start, ..*f });
+            encoded.extend_from_slice(self.encoded_of(i as u32));
+            geom_offsets.push(encoded.len() as u32);
+            features.push(LevelFeature { parts_start, ..*f });
         }
         self.min_size = min_size;
-        (self.features, self.encoded) = (features, encoded);
+        (self.features, self.encoded, self.geom_offsets) = (Arc::new(features), encoded, geom_offsets);
         self.geometry = Arc::new(geometry);
         true
     }
@@ -337,10 +355,11 @@ impl Level {
     pub fn footprint(&self) -> (u64, u64) {
         use super::footprint::{map_bytes, vec_bytes};
         let geometry = &self.geometry;
-        let level = vec_bytes(&self.features)
+        let level = if self.features_shared { 0 } else { vec_bytes(&self.features) }
             + if self.shift > 0 { 0 } else { vec_bytes(&geometry.parts) + vec_bytes(&geometry.coords) }
-            + if self.tags_shared { 0 } else { std::mem::size_of_val(&*self.tags) as u64 }
-            + vec_bytes(&self.encoded);
+            + if self.tags_shared || self.features_shared { 0 } else { std::mem::size_of_val(&*self.tags) as u64 }
+            + vec_bytes(&self.encoded)
+            + vec_bytes(&self.geom_offsets);
         (level, map_bytes(&self.tiles.ranges) + vec_bytes(&self.tiles.entries))
     }
 
@@ -398,7 +417,8 @@ impl Level {
     /// least [`SHARE_GEOMETRY_ABOVE`] of what `finer` has for the same features and `finer`
     /// has every feature this level keeps. Each feature is encoded again from the coordinates
     /// it now reads, so that a tile holding it whole and a tile clipping it draw the same.
-    /// Returns whether it did.
+    /// When it then keeps exactly `finer`'s features (parcels from z14 to z18), it reads
+    /// `finer`'s records too, and keeps only its encoded geometry.
     pub fn share_geometry(&mut self, finer: &Level) -> bool {
         if finer.shift != 0 || finer.z <= self.z || self.shift != 0 {
             return false;
@@ -421,7 +441,11 @@ impl Level {
         }
         let shift = finer.z - self.z;
         let (mut encoder, mut clip) = (LayerBuilder::new(), ClipBuffers::default());
-        let (mut features, mut encoded) = (Vec::with_capacity(pairs.len()), Vec::new());
+        let mut features = Vec::with_capacity(pairs.len());
+        let (mut encoded, mut geom_offsets) = (Vec::new(), Vec::with_capacity(pairs.len() + 1));
+        geom_offsets.push(0);
+        // Whether each of `finer`'s features is kept, with the bounds `finer`'s would give.
+        let mut same = pairs.len() == finer.features.len();
         let mut buffers = Vec::new();
         for (i, j) in pairs {
             let (f, g) = (&self.features[i], &finer.features[j]);
@@ -429,25 +453,27 @@ impl Level {
             encoder.clear_feature();
             write_parts(&mut encoder, &mut clip, parts.iter().copied(), None);
             if !encoder.has_geometry() {
+                same = false;
                 continue;
             }
             let drawn = parts.iter().filter(|&&(kind, _)| kind != PartKind::Label);
             let (min, max) = bounds(drawn.flat_map(|(_, pts)| pts.iter().copied()));
-            let geom_start = encoded.len() as u32;
+            // Halving is monotonic, so these are `finer`'s bounds halved; checked all the same.
+            same &= (min, max) == (shifted(g.min, shift), shifted(g.max, shift));
             encoded.extend_from_slice(encoder.geometry());
-            features.push(LevelFeature {
-                parts_start: g.parts_start,
-                parts_len: g.parts_len,
-                geom_start,
-                geom_len: encoded.len() as u32 - geom_start,
-                min,
-                max,
-                ..*f
-            });
+            geom_offsets.push(encoded.len() as u32);
+            features.push(LevelFeature { parts_start: g.parts_start, parts_len: g.parts_len, min, max, ..*f });
         }
-        features.shrink_to_fit();
         encoded.shrink_to_fit();
-        (self.features, self.encoded) = (features, encoded);
+        (self.encoded, self.geom_offsets) = (encoded, geom_offsets);
+        if same {
+            self.features = finer.features.clone();
+            self.tags = finer.tags.clone();
+            (self.features_shared, self.tags_shared) = (true, finer.tags_shared);
+        } else {
+            features.shrink_to_fit();
+            self.features = Arc::new(features);
+        }
         self.geometry = finer.geometry.clone();
         self.shift = shift;
         self.tiles = TileIndex::build(self);
@@ -457,19 +483,22 @@ impl Level {
     /// Writes the level to a snapshot ([`super::snapshot`]): coordinates only if they are its
     /// own, attributes only if they are not the segment's.
     pub(super) fn save<W: Write>(&self, w: &mut Writer<W>) -> Result<(), SnapshotError> {
-        for v in [u32::from(self.shift), self.min_size, u32::from(self.tags_shared)] {
+        for v in [u32::from(self.shift), self.min_size, u32::from(self.tags_shared), u32::from(self.features_shared)] {
             w.u64(u64::from(v))?;
         }
-        w.array(&self.features)?;
+        if !self.features_shared {
+            w.array(&self.features)?;
+        }
         if self.shift == 0 {
             let parts: Vec<[u32; 3]> = self.geometry.parts.iter().map(|p| [p.start, p.len, p.kind as u32]).collect();
             w.array(&parts)?;
             w.array(&self.geometry.coords)?;
         }
-        if !self.tags_shared {
+        if !self.tags_shared && !self.features_shared {
             w.array(&pack_tags(&self.tags))?;
         }
         w.array(&self.encoded)?;
+        w.array(&self.geom_offsets)?;
         // In tile order, so that the same level always makes the same bytes.
         let mut ranges: Vec<[u64; 2]> =
             self.tiles.ranges.iter().map(|(&k, &(a, b))| [k, (u64::from(a) << 32) | u64::from(b)]).collect();
@@ -486,8 +515,12 @@ impl Level {
         segment_tags: &Arc<[(u16, u32)]>,
     ) -> Result<Self, SnapshotError> {
         let shift = u8::try_from(r.u32()?).map_err(|_| SnapshotError::Corrupt("a level's shift".into()))?;
-        let (min_size, tags_shared) = (r.u32()?, r.u32()? != 0);
-        let features = r.array()?;
+        let (min_size, tags_shared, features_shared) = (r.u32()?, r.u32()? != 0, r.u32()? != 0);
+        if features_shared && shift == 0 {
+            return Err(SnapshotError::Corrupt("a level shares the features of none".into()));
+        }
+        // Shared features (and their tags) are the finer level's, given by [`Level::link`].
+        let features = if features_shared { Default::default() } else { Arc::new(r.array()?) };
         let mut geometry = LevelGeometry::default();
         if shift == 0 {
             let kinds = [PartKind::Exterior, PartKind::Interior, PartKind::Line, PartKind::Points, PartKind::Label];
@@ -499,19 +532,25 @@ impl Level {
                 .collect::<Result<_, SnapshotError>>()?;
             geometry.coords = r.array()?;
         }
-        let tags = if tags_shared { segment_tags.clone() } else { unpack_tags(r.array()?)? };
-        let encoded = r.array()?;
+        let tags = match (tags_shared, features_shared) {
+            (true, _) => segment_tags.clone(),
+            (false, true) => Arc::new([]),
+            (false, false) => unpack_tags(r.array()?)?,
+        };
+        let (encoded, geom_offsets) = (r.array()?, r.array()?);
         let ranges = r.array::<[u64; 2]>()?.into_iter().map(|[k, ab]| (k, ((ab >> 32) as u32, ab as u32))).collect();
         let entries = r.array()?;
         Ok(Level {
             z,
             min_size,
             features,
+            features_shared,
             geometry: Arc::new(geometry),
             shift,
             tags,
             tags_shared,
             encoded,
+            geom_offsets,
             tiles: TileIndex { ranges, entries },
         })
     }
@@ -520,12 +559,21 @@ impl Level {
     /// that level's.
     pub(super) fn link(levels: &mut [Option<Level>]) -> Result<(), SnapshotError> {
         for z in 0..levels.len() {
-            let Some(shift) = levels[z].as_ref().map(|l| usize::from(l.shift)).filter(|&s| s > 0) else { continue };
-            let finer = levels.get(z + shift).and_then(Option::as_ref).filter(|f| f.shift == 0);
-            let geometry =
-                finer.ok_or(SnapshotError::Corrupt("a level shares what is not there".into()))?.geometry.clone();
-            if let Some(level) = levels[z].as_mut() {
+            let shift = levels[z].as_ref().map_or(0, |l| usize::from(l.shift));
+            if shift > 0 {
+                let finer = levels.get(z + shift).and_then(Option::as_ref).filter(|f| f.shift == 0);
+                let finer = finer.ok_or(SnapshotError::Corrupt("a level shares what is not there".into()))?;
+                let (geometry, features, tags) = (finer.geometry.clone(), finer.features.clone(), finer.tags.clone());
+                let level = levels[z].as_mut().expect("looked at above");
                 level.geometry = geometry;
+                if level.features_shared {
+                    (level.features, level.tags) = (features, tags);
+                }
+            }
+            if let Some(level) = &levels[z]
+                && level.geom_offsets.len() != level.features.len() + 1
+            {
+                return Err(SnapshotError::Corrupt("a level's encoded features do not match its features".into()));
             }
         }
         Ok(())
@@ -540,8 +588,21 @@ impl Level {
     /// The feature's whole geometry as MVT commands from origin (0, 0), for
     /// [`LayerBuilder::finish_shifted`].
     #[inline]
-    pub fn encoded_of(&self, f: &LevelFeature) -> &[u8] {
-        &self.encoded[f.geom_start as usize..(f.geom_start + f.geom_len) as usize]
+    pub fn encoded_of(&self, i: u32) -> &[u8] {
+        &self.encoded[self.geom_offsets[i as usize] as usize..self.geom_offsets[i as usize + 1] as usize]
+    }
+
+    /// The feature's bounding box in world extent space at this level's zoom.
+    #[inline]
+    pub fn bounds(&self, f: &LevelFeature) -> ([i32; 2], [i32; 2]) {
+        if self.features_shared { (shifted(f.min, self.shift), shifted(f.max, self.shift)) } else { (f.min, f.max) }
+    }
+
+    /// The larger side of the feature's bounding box in extent units (0 for a point).
+    #[inline]
+    pub fn size(&self, f: &LevelFeature) -> u32 {
+        let (min, max) = self.bounds(f);
+        (max[0] - min[0]).max(max[1] - min[1]) as u32
     }
 }
 
@@ -580,11 +641,6 @@ fn gather_tags(
         tags.extend_from_slice(&source[from..][..f.tags_len as usize]);
     }
     tags.into()
-}
-
-/// The larger side of a feature's bounding box in extent units (0 for a point).
-fn feature_size(f: &LevelFeature) -> u32 {
-    (f.max[0] - f.min[0]).max(f.max[1] - f.min[1]) as u32
 }
 
 struct LevelBuilder {
@@ -650,19 +706,18 @@ impl LevelBuilder {
         }
         let parts_len = self.geometry.parts.len() as u32 - parts_start;
         let level = &mut self.level;
-        let (tags_start, geom_start) = (self.tags.len() as u32, level.encoded.len() as u32);
+        let tags_start = self.tags.len() as u32;
         if self.copy_tags {
             self.tags.extend_from_slice(input.tags);
         }
         level.encoded.extend_from_slice(self.encoder.geometry());
-        level.features.push(LevelFeature {
+        level.geom_offsets.push(level.encoded.len() as u32);
+        Arc::make_mut(&mut level.features).push(LevelFeature {
             feature,
             parts_start,
             parts_len,
             tags_start,
             tags_len: input.tags.len() as u32,
-            geom_start,
-            geom_len: level.encoded.len() as u32 - geom_start,
             min,
             max,
         });
@@ -857,7 +912,7 @@ mod shared_tags_tests {
         let full = level(&g, &tags, &offsets, 16);
         assert_eq!(full.features.len(), 1000);
         assert!(full.tags_shared && Arc::ptr_eq(&full.tags, &tags));
-        for f in &full.features {
+        for f in full.features.iter() {
             assert_eq!(full.tags_of(f), &[(0, f.feature), (1, 7)]);
         }
         // At z10 a 20 m square is under a pixel: they go, and the one left keeps a compact copy.
@@ -913,7 +968,7 @@ mod thinning_tests {
         for l in [own, read] {
             assert!(l.min_size > 0 && !l.tags_shared);
             assert_eq!(l.tags.len(), 2 * l.features.len(), "a compact copy");
-            for f in &l.features {
+            for f in l.features.iter() {
                 assert_eq!(l.tags_of(f), &[(0, f.feature), (1, 7)]);
             }
         }
@@ -940,25 +995,48 @@ mod shared_geometry_tests {
         let g = squares();
         let z18 = build(&g, 18, false);
         let mut z16 = build(&g, 16, true);
-        let own: Vec<Vec<u8>> = z16.features.iter().map(|f| z16.encoded_of(f).to_vec()).collect();
+        let own: Vec<Vec<u8>> = (0..z16.features.len() as u32).map(|i| z16.encoded_of(i).to_vec()).collect();
         assert!(z16.share_geometry(&z18));
         assert_eq!((z16.shift, z16.features.len()), (2, 200));
         assert!(Arc::ptr_eq(&z16.geometry, &z18.geometry));
+        // It keeps exactly z18's features, so it reads z18's records too.
+        assert!(z16.features_shared && Arc::ptr_eq(&z16.features, &z18.features));
         let mut buffers = Vec::new();
-        for (f, own) in z16.features.iter().zip(&own) {
+        for (i, (f, own)) in z16.features.iter().zip(&own).enumerate() {
             // What a tile clipping it reads is what a tile holding it whole copies.
             let mut encoder = LayerBuilder::new();
             write_parts(&mut encoder, &mut ClipBuffers::default(), z16.parts_at(f, &mut buffers), None);
-            assert_eq!(encoder.geometry(), z16.encoded_of(f));
+            assert_eq!(encoder.geometry(), z16.encoded_of(i as u32));
             // The squares' corners lie on whole z16 units or near: halving twice rounds them to
             // within a unit of where generalising at z16 put them, so the commands are the
             // same length.
-            assert_eq!(z16.encoded_of(f).len(), own.len());
+            assert_eq!(z16.encoded_of(i as u32).len(), own.len());
             let (min, max) = bounds(z16.parts_at(f, &mut buffers).flat_map(|(_, p)| p.iter().copied()));
-            assert_eq!((f.min, f.max), (min, max));
+            assert_eq!(z16.bounds(f), (min, max));
         }
-        let (x, y) = (z16.features[0].min[0] as u32 / 4096, z16.features[0].min[1] as u32 / 4096);
-        assert!(z16.tiles.get(x, y).contains(&0));
+        let (min, _) = z16.bounds(&z16.features[0]);
+        assert!(z16.tiles.get(min[0] as u32 / 4096, min[1] as u32 / 4096).contains(&0));
+    }
+
+    #[test]
+    fn a_level_that_drops_some_of_the_finer_levels_features_keeps_its_own_records() {
+        // A 0.5 m square is over a pixel at z18 and under one at z16.
+        let mut g = squares();
+        let (x, y) = (15_630_000.0 + 700.0, 4_665_000.0);
+        g.push(Geometry::Polygon(polygon![(x: x, y: y), (x: x + 0.5, y: y), (x: x + 0.5, y: y + 0.5), (x: x, y: y)]));
+        let z18 = build(&g, 18, false);
+        let mut z16 = build(&g, 16, true);
+        assert_eq!((z18.features.len(), z16.features.len()), (201, 200));
+        assert!(z16.share_geometry(&z18));
+        assert!(Arc::ptr_eq(&z16.geometry, &z18.geometry));
+        assert!(!z16.features_shared);
+        assert_eq!(z16.features.len(), 200);
+        let mut buffers = Vec::new();
+        for (i, f) in z16.features.iter().enumerate() {
+            let mut encoder = LayerBuilder::new();
+            write_parts(&mut encoder, &mut ClipBuffers::default(), z16.parts_at(f, &mut buffers), None);
+            assert_eq!(encoder.geometry(), z16.encoded_of(i as u32));
+        }
     }
 
     #[test]

@@ -58,11 +58,10 @@ impl Thinning {
 
     /// Whether a feature survives, by its world-space extent and id.
     #[inline]
-    fn keeps(self, f: &LevelFeature, id: u64) -> bool {
+    fn keeps(self, size: u32, id: u64) -> bool {
         if self.0 == 0 {
             return true;
         }
-        let size = (f.max[0] - f.min[0]).max(f.max[1] - f.min[1]);
         if size > 0 {
             // Lines and polygons: drop the ones under 2^step pixels (8 units each).
             i64::from(size) >= 8i64 << self.0
@@ -169,18 +168,19 @@ fn render_level(
             let g = &level.features[ahead as usize];
             prefetch(g);
             prefetch(level.tags_of(g).as_ptr());
-            prefetch(level.encoded_of(g).as_ptr());
+            prefetch(level.encoded_of(ahead).as_ptr());
         }
         let f = &level.features[hit as usize];
         if removed.is_some_and(|m| is_masked(m, f.feature)) {
             continue;
         }
         let id = segment.ids[f.feature as usize];
-        if !thinning.keeps(f, id) {
+        let (min, max) = level.bounds(f);
+        if !thinning.keeps((max[0] - min[0]).max(max[1] - min[1]) as u32, id) {
             continue;
         }
         // Wholly inside: the level's encoding, moved to the tile (written with the tags below).
-        let inside = rect.contains_bbox(f.min, f.max);
+        let inside = rect.contains_bbox(min, max);
         if !inside {
             let parts = level.parts_at(f, &mut s.shifted);
             write_parts(&mut s.layer, &mut s.clip, parts, Some(rect));
@@ -191,7 +191,7 @@ fn render_level(
         }
         write_tags(s, data, level, f);
         if inside {
-            s.layer.finish_shifted(Some(id), data.geom_type, level.encoded_of(f));
+            s.layer.finish_shifted(Some(id), data.geom_type, level.encoded_of(hit));
         } else {
             s.layer.finish_feature(Some(id), data.geom_type);
         }
@@ -239,7 +239,7 @@ fn render_labels(s: &mut Scratch, data: &LayerData, tile: TileCoord, audience: A
         for &hit in level.tiles.get(tile.x, tile.y) {
             let f = &level.features[hit as usize];
             let id = segment.ids[f.feature as usize];
-            if removed.is_some_and(|m| is_masked(m, f.feature)) || !thinning.keeps(f, id) {
+            if removed.is_some_and(|m| is_masked(m, f.feature)) || !thinning.keeps(level.size(f), id) {
                 continue;
             }
             let Some(at) = level.label_of(f).filter(|&p| own.contains(p)) else { continue };
