@@ -35,7 +35,11 @@ struct Scratch {
     layer: LayerBuilder,
     generation: u32,
     key_slots: Vec<(u32, u32)>,
-    value_slots: Vec<(u32, u32)>,
+    /// The current MVT layer's value index by the layer's value id. A map of what the tile
+    /// holds, not an array over all the layer's values: that would be 8 bytes a distinct value
+    /// (16 MB at 1 M parcels) on every thread that ever rendered, and its slots would be read
+    /// scattered across it.
+    values: rustc_hash::FxHashMap<u32, u32>,
     visible: Vec<bool>,
     clip: ClipBuffers,
     /// Coordinates of a level that reads a finer level's, at its zoom.
@@ -127,15 +131,12 @@ fn start_layer(s: &mut Scratch, data: &LayerData, audience: Audience) {
     if s.generation == 0 {
         // Wrapped: old stamps could collide, so start afresh.
         s.key_slots.iter_mut().for_each(|k| k.0 = 0);
-        s.value_slots.iter_mut().for_each(|v| v.0 = 0);
         s.generation = 1;
     }
     if s.key_slots.len() < data.def.attributes.len() {
         s.key_slots.resize(data.def.attributes.len(), (0, 0));
     }
-    if s.value_slots.len() < data.value_count() {
-        s.value_slots.resize(data.value_count(), (0, 0));
-    }
+    s.values.clear();
     s.visible.clear();
     s.visible.extend(data.def.attributes.iter().map(|a| a.visibility.visible_to(audience)));
 }
@@ -211,11 +212,7 @@ fn write_tags(s: &mut Scratch, data: &LayerData, level: &Level, f: &LevelFeature
             *ks = (generation, s.layer.push_key(&data.def.attributes[usize::from(k)].name));
         }
         let key = ks.1;
-        let vs = &mut s.value_slots[v as usize];
-        if vs.0 != generation {
-            *vs = (generation, s.layer.push_value(data.value(v)));
-        }
-        let value = vs.1;
+        let value = *s.values.entry(v).or_insert_with(|| s.layer.push_value(data.value(v)));
         s.layer.tag(key, value);
     }
 }
