@@ -485,6 +485,7 @@ pub struct ServeArgs {
 }
 
 pub fn main() -> ExitCode {
+    crate::engine::footprint::tune_allocator();
     let cli = Cli::parse();
     tracing_subscriber::fmt()
         .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stdout()))

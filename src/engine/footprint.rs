@@ -3,7 +3,8 @@
 //!
 //! Counted from the structures' capacities (what the allocator was asked for), not from the
 //! process's resident size, which also holds allocator slack and freed memory not yet returned:
-//! [`return_freed_memory`] gives that back after a layer is built.
+//! [`tune_allocator`] keeps large arrays out of the allocator's heaps, and
+//! [`return_freed_memory`] gives back what was freed after a layer is built.
 
 use std::collections::HashMap;
 
@@ -13,7 +14,7 @@ pub struct Footprint {
     /// The features in the store's CRS: geometry (WKB), attributes (value ids) and the cache of
     /// their GeoJSON in CRS84.
     pub features: u64,
-    /// The R-tree, ids and the id order.
+    /// The box index (a packed R-tree) and the ids.
     pub index: u64,
     /// The distinct attribute values, encoded for MVT.
     pub values: u64,
@@ -73,3 +74,22 @@ pub fn return_freed_memory() {
         libc::malloc_trim(0);
     }
 }
+
+/// Makes glibc give every allocation of [`MMAP_THRESHOLD`] or more a mapping of its own,
+/// returned to the system when freed. Called once at start, before any thread.
+///
+/// By default glibc raises that threshold (up to 32 MiB) each time such a block is freed, so
+/// after the first few the large arrays a layer is built in are carved from the heaps, between
+/// what lives on, and their pages stay resident after they are freed. Measured with 1 M parcels
+/// after load and 20 s of tiles: 633 MiB resident on a first start, 587 on a restart; fixed at
+/// 1 MiB, 558 and 560. Tiles (at most 480 KiB) and the render's buffers stay below it.
+pub fn tune_allocator() {
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    // SAFETY: mallopt only sets a parameter of the allocator; it is called before any thread.
+    unsafe {
+        libc::mallopt(libc::M_MMAP_THRESHOLD, MMAP_THRESHOLD as libc::c_int);
+    }
+}
+
+/// See [`tune_allocator`].
+pub const MMAP_THRESHOLD: usize = 1 << 20;

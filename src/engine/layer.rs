@@ -4,8 +4,9 @@
 //! A segment is built all at once from features in the store's CRS: features are put in Hilbert
 //! order, attribute values are interned into one table of ready-encoded MVT values (each
 //! distinct value encoded once, however many features share it), the zoom levels are
-//! generalised in parallel from a Web Mercator copy, and an R-tree of the features' bounding
-//! boxes in the store's CRS (metres on the ground) answers spatial queries ([`crate::query`]).
+//! generalised in parallel from a Web Mercator copy, and a packed R-tree of the features'
+//! bounding boxes in the store's CRS (metres on the ground; [`super::boxes`]) answers spatial
+//! queries ([`crate::query`]).
 //! The features themselves are not kept as objects: their geometries are one WKB arena and their
 //! attributes value ids, so a query decodes a [`Feature`] when it needs one (a [`Slot`] says
 //! where it is). [`LayerData::apply`] makes the next version of a layer from a batch
@@ -15,20 +16,20 @@
 
 use std::collections::HashMap;
 use std::io::{Read, Write};
+use std::ops::ControlFlow;
 use std::sync::{Arc, OnceLock};
 
 use geo::BoundingRect;
 use geo_types::Rect;
 use indexmap::IndexMap;
 use rayon::prelude::*;
-use rstar::primitives::{GeomWithData, Rectangle};
-use rstar::{AABB, RTree};
 use serde_json::value::RawValue;
 
 use super::EngineError;
+use super::boxes::BoxIndex;
 use super::footprint::Footprint;
 use super::level::{Level, LevelInput, SharedTags};
-use super::snapshot::{Reader, SnapshotError, Writer, pack_tags, unpack_tags};
+use super::snapshot::{Reader, SnapshotError, Writer, unpack_tags};
 use crate::catalog::LayerDef;
 use crate::crs::{Epsg, Transformer};
 use crate::feature::{Feature, FeatureId, union_rects};
@@ -40,9 +41,6 @@ use crate::tile::mvt::{GeomType, decode_value, encode_value};
 /// [`COMPACT_FRACTION`] of the base.
 const COMPACT_MIN: usize = 512;
 const COMPACT_FRACTION: usize = 16;
-
-/// A feature's bounding box in the store's CRS, with its index in the segment.
-pub type BoxEntry = GeomWithData<Rectangle<[f64; 2]>, u32>;
 
 /// Features generalised and indexed for rendering and for spatial queries, built in one go.
 ///
@@ -64,8 +62,8 @@ pub struct Segment {
     tags: Arc<[(u16, u32)]>,
     tag_offsets: Vec<u32>,
     /// The features' bounding boxes in the store's CRS: made with the segment, or from the WKB
-    /// on first use when the segment came from a snapshot ([`Segment::rtree`]).
-    rtree: OnceLock<RTree<BoxEntry>>,
+    /// on first use when the segment came from a snapshot ([`Segment::boxes`]).
+    boxes: OnceLock<BoxIndex>,
     /// Searchable text, made on the first search.
     text: std::sync::OnceLock<TextIndex>,
     /// Distinct attribute values. A delta segment numbers its values after the base's and
@@ -132,7 +130,7 @@ impl Segment {
         let (tags, tag_offsets) = gather_runs(&tags, &tag_offsets, &order);
         permute(&mut mercator, &order);
         permute(&mut boxes, &order);
-        let rtree = OnceLock::from(box_tree(boxes.into_iter()));
+        let boxes = OnceLock::from(BoxIndex::new(boxes.into_iter()));
         let extent = union_rects(mercator.iter().filter_map(|g| g.bounding_rect()));
         let tags: Arc<[(u16, u32)]> = tags.into();
         let inputs = || {
@@ -168,7 +166,7 @@ impl Segment {
             wkb_offsets,
             tags,
             tag_offsets,
-            rtree,
+            boxes,
             text: Default::default(),
             values,
             value_ids: OnceLock::new(),
@@ -179,14 +177,13 @@ impl Segment {
 
     /// Indices of the features whose bounding box meets `area` (in the store's CRS).
     pub fn in_box(&self, area: Rect<f64>) -> impl Iterator<Item = u32> + '_ {
-        let envelope = AABB::from_corners(area.min().into(), area.max().into());
-        self.rtree().locate_in_envelope_intersecting(&envelope).map(|e| e.data)
+        self.boxes().in_box(area)
     }
 
-    /// The R-tree of the features' bounding boxes (made now if the segment came from a
+    /// The index of the features' bounding boxes (made now if the segment came from a
     /// snapshot and none has asked before).
-    pub fn rtree(&self) -> &RTree<BoxEntry> {
-        self.rtree.get_or_init(|| box_tree((0..self.len() as u32).map(|i| self.geometry(i).bounding_rect())))
+    pub fn boxes(&self) -> &BoxIndex {
+        self.boxes.get_or_init(|| BoxIndex::new((0..self.len() as u32).map(|i| self.geometry(i).bounding_rect())))
     }
 
     /// Value id by the hash of its encoding (see the field).
@@ -229,12 +226,9 @@ impl Segment {
     /// Bytes held, by structure.
     fn footprint(&self) -> Footprint {
         use super::footprint::{map_bytes, vec_bytes};
-        // An R-tree holds each entry in a node slot, plus about one parent per eight entries.
-        let rtree =
-            self.rtree.get().map_or(0, |t| t.size() * std::mem::size_of::<rstar::RTreeNode<BoxEntry>>() * 9 / 8);
         let mut footprint = Footprint {
             features: vec_bytes(&self.wkb) + vec_bytes(&self.wkb_offsets),
-            index: rtree as u64 + vec_bytes(&self.ids),
+            index: self.boxes.get().map_or(0, BoxIndex::bytes) + vec_bytes(&self.ids),
             values: vec_bytes(&self.values.bytes)
                 + vec_bytes(&self.values.offsets)
                 + self.value_ids.get().map_or(0, map_bytes),
@@ -256,7 +250,7 @@ impl Segment {
         w.array(&self.ids)?;
         w.array(&self.wkb)?;
         w.array(&self.wkb_offsets)?;
-        w.array(&pack_tags(&self.tags))?;
+        w.tags(&self.tags)?;
         w.array(&self.tag_offsets)?;
         w.array(&self.values.bytes)?;
         w.array(&self.values.offsets)?;
@@ -304,7 +298,7 @@ impl Segment {
             wkb_offsets,
             tags,
             tag_offsets,
-            rtree: OnceLock::new(),
+            boxes: OnceLock::new(),
             text: Default::default(),
             values,
             value_ids: OnceLock::new(),
@@ -350,15 +344,6 @@ impl Values {
         self.offsets.push(self.bytes.len() as u32);
         self.end() - 1
     }
-}
-
-/// An R-tree of bounding boxes, each with the index of its feature (`None`: an empty geometry).
-fn box_tree(rects: impl Iterator<Item = Option<Rect<f64>>>) -> RTree<BoxEntry> {
-    let entries = rects
-        .enumerate()
-        .filter_map(|(i, r)| Some(BoxEntry::new(Rectangle::from_corners(r?.min().into(), r?.max().into()), i as u32)))
-        .collect();
-    RTree::bulk_load(entries)
 }
 
 /// Item runs (item `i`'s are `items[offsets[i]..offsets[i + 1]]`) copied in `order`, into
@@ -496,7 +481,7 @@ impl LayerData {
 
     /// Makes the spatial index now if it is not there yet (a layer read from a snapshot).
     pub fn index(&self) {
-        self.base.rtree();
+        self.base.boxes();
     }
 
     /// The layer from a segment a snapshot held ([`super::snapshot::read`]).
@@ -769,28 +754,18 @@ impl LayerData {
         base.chain(self.delta.in_box(area).map(|index| Slot { delta: true, index }))
     }
 
-    /// The features in order of their bounding box's distance from `p` (in the store's CRS),
-    /// with that distance: a lower bound of the distance to the feature itself.
-    pub fn by_box_distance(&self, p: [f64; 2]) -> impl Iterator<Item = (Slot, f64)> + '_ {
-        fn segment<'a>(
-            s: &'a Segment,
-            delta: bool,
-            mask: Option<&'a [u64]>,
-            p: [f64; 2],
-        ) -> std::iter::Peekable<impl Iterator<Item = (Slot, f64)> + 'a> {
-            s.rtree()
-                .nearest_neighbor_iter_with_distance_2(&p)
-                .filter(move |(e, _)| mask.is_none_or(|m| !is_masked(m, e.data)))
-                .map(move |(e, d2)| (Slot { delta, index: e.data }, d2.sqrt()))
-                .peekable()
-        }
-        let mask = (self.removed_count > 0).then_some(self.removed.as_slice());
-        let (mut base, mut delta) = (segment(&self.base, false, mask, p), segment(&self.delta, true, None, p));
-        std::iter::from_fn(move || match (base.peek(), delta.peek()) {
-            (Some(a), Some(b)) if b.1 < a.1 => delta.next(),
-            (Some(_), _) => base.next(),
-            (None, _) => delta.next(),
-        })
+    /// Visits the features in order of their bounding box's distance from `p` (in the store's
+    /// CRS), with that distance (a lower bound of the distance to the feature itself), until
+    /// `visit` breaks: the base's, then the delta's. So a search that stops once the bound
+    /// passes its worst answer so far is exact over both.
+    pub fn visit_by_box_distance(&self, p: [f64; 2], mut visit: impl FnMut(Slot, f64) -> ControlFlow<()>) {
+        self.base.boxes().visit_nearest(p, |index, d| {
+            if self.removed_count > 0 && is_masked(&self.removed, index) {
+                return ControlFlow::Continue(());
+            }
+            visit(Slot { delta: false, index }, d)
+        });
+        self.delta.boxes().visit_nearest(p, |index, d| visit(Slot { delta: true, index }, d));
     }
 
     /// Bytes this version of the layer holds, by structure (a base shared with the previous

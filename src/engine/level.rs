@@ -23,7 +23,7 @@ use geo::{BoundingRect, Simplify};
 use geo_types::{Coord, Geometry, LineString};
 
 use super::render::{ClipBuffers, write_parts};
-use super::snapshot::{Reader, SnapshotError, Writer, pack_tags, unpack_tags};
+use super::snapshot::{Reader, SnapshotError, Writer, unpack_tags};
 use crate::tile::coord::MERCATOR_HALF;
 use crate::tile::coord::world_scale;
 use crate::tile::mvt::LayerBuilder;
@@ -135,7 +135,8 @@ pub struct Level {
     tags: Arc<[(u16, u32)]>,
     /// Whether `tags` is the segment's ([`SharedTags`]) rather than the level's own.
     pub tags_shared: bool,
-    /// MVT geometry commands of each feature, whole, in world extent space (from origin 0, 0):
+    /// MVT geometry commands of each feature, whole, in world extent space, the first point
+    /// relative to the minimum corner of the feature's bounds ([`Level::encoded_of`]):
     /// feature `i`'s are `encoded[geom_offsets[i]..geom_offsets[i + 1]]`.
     encoded: Vec<u8>,
     geom_offsets: Vec<u32>,
@@ -450,14 +451,15 @@ impl Level {
         for (i, j) in pairs {
             let (f, g) = (&self.features[i], &finer.features[j]);
             let parts: Vec<_> = finer.parts_shifted(g, shift, &mut buffers).collect();
+            let drawn = parts.iter().filter(|&&(kind, _)| kind != PartKind::Label);
+            let (min, max) = bounds(drawn.flat_map(|(_, pts)| pts.iter().copied()));
             encoder.clear_feature();
+            encoder.set_origin(min);
             write_parts(&mut encoder, &mut clip, parts.iter().copied(), None);
             if !encoder.has_geometry() {
                 same = false;
                 continue;
             }
-            let drawn = parts.iter().filter(|&&(kind, _)| kind != PartKind::Label);
-            let (min, max) = bounds(drawn.flat_map(|(_, pts)| pts.iter().copied()));
             // Halving is monotonic, so these are `finer`'s bounds halved; checked all the same.
             same &= (min, max) == (shifted(g.min, shift), shifted(g.max, shift));
             encoded.extend_from_slice(encoder.geometry());
@@ -495,7 +497,7 @@ impl Level {
             w.array(&self.geometry.coords)?;
         }
         if !self.tags_shared && !self.features_shared {
-            w.array(&pack_tags(&self.tags))?;
+            w.tags(&self.tags)?;
         }
         w.array(&self.encoded)?;
         w.array(&self.geom_offsets)?;
@@ -585,8 +587,8 @@ impl Level {
         &self.tags[f.tags_start as usize..(f.tags_start + f.tags_len) as usize]
     }
 
-    /// The feature's whole geometry as MVT commands from origin (0, 0), for
-    /// [`LayerBuilder::finish_shifted`].
+    /// The feature's whole geometry as MVT commands, the first point relative to the minimum
+    /// corner of its bounds ([`Level::bounds`]), for [`LayerBuilder::finish_shifted`].
     #[inline]
     pub fn encoded_of(&self, i: u32) -> &[u8] {
         &self.encoded[self.geom_offsets[i as usize] as usize..self.geom_offsets[i as usize + 1] as usize]
@@ -684,7 +686,9 @@ impl LevelBuilder {
         // Encoded whole, as a tile that holds all of it writes it (rings that collapse dropped,
         // winding set); a feature with nothing left to draw is not kept.
         let parts = &geometry.parts[parts_start as usize..];
+        let (min, max) = bounds(geometry.coords[first..].iter().copied());
         self.encoder.clear_feature();
+        self.encoder.set_origin(min);
         write_parts(
             &mut self.encoder,
             &mut self.clip,
@@ -696,7 +700,6 @@ impl LevelBuilder {
             geometry.coords.truncate(first);
             return;
         }
-        let (min, max) = bounds(geometry.coords[first..].iter().copied());
         if self.labels
             && let Some(at) = self.label_point(g)
         {
@@ -1005,6 +1008,7 @@ mod shared_geometry_tests {
         for (i, (f, own)) in z16.features.iter().zip(&own).enumerate() {
             // What a tile clipping it reads is what a tile holding it whole copies.
             let mut encoder = LayerBuilder::new();
+            encoder.set_origin(z16.bounds(f).0);
             write_parts(&mut encoder, &mut ClipBuffers::default(), z16.parts_at(f, &mut buffers), None);
             assert_eq!(encoder.geometry(), z16.encoded_of(i as u32));
             // The squares' corners lie on whole z16 units or near: halving twice rounds them to
@@ -1034,6 +1038,7 @@ mod shared_geometry_tests {
         let mut buffers = Vec::new();
         for (i, f) in z16.features.iter().enumerate() {
             let mut encoder = LayerBuilder::new();
+            encoder.set_origin(z16.bounds(f).0);
             write_parts(&mut encoder, &mut ClipBuffers::default(), z16.parts_at(f, &mut buffers), None);
             assert_eq!(encoder.geometry(), z16.encoded_of(i as u32));
         }

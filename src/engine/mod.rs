@@ -12,6 +12,7 @@
 //!
 //! The engine knows nothing of HTTP or SQL.
 
+pub mod boxes;
 pub mod cache;
 pub mod footprint;
 pub mod layer;

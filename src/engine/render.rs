@@ -3,12 +3,13 @@
 //! For each requested layer at zoom `z`: take the layer's pre-generalised [`Level`] (in each
 //! segment: base and delta) and walk the features the level lists for this tile — in memory
 //! order, one forward run, prefetching a few ahead. A feature wholly inside the buffered tile is
-//! copied from the level's ready-made encoding with only its first point moved to the tile
-//! origin; one that crosses the edge is clipped and encoded afresh by the [`LayerBuilder`],
-//! which subtracts the tile origin. Attribute keys and values are remapped from the layer's
-//! global tables to per-tile tables through generation-stamped slots, so each distinct key and
-//! value is written once per tile without hashing. Attributes the audience may not see are
-//! never written. Scratch buffers live in a thread-local and are reused across tiles.
+//! copied from the level's ready-made encoding with only its first point moved (from the
+//! feature's minimum corner) to the tile origin; one that crosses the edge is clipped and
+//! encoded afresh by the [`LayerBuilder`], which subtracts the tile origin. Attribute keys are
+//! remapped from the layer's global table to the tile's through generation-stamped slots, and
+//! values through a small map of the values the tile holds, so each distinct key and value is
+//! written once per tile. Attributes the audience may not see are never written. Scratch
+//! buffers live in a thread-local and are reused across tiles.
 //!
 //! A tile never exceeds [`MAX_TILE_BYTES`], whatever the data's density: a tile that comes out
 //! larger is rendered again with [`Thinning`] one step stronger — lines and polygons smaller
@@ -192,7 +193,7 @@ fn render_level(
         }
         write_tags(s, data, level, f);
         if inside {
-            s.layer.finish_shifted(Some(id), data.geom_type, level.encoded_of(hit));
+            s.layer.finish_shifted(Some(id), data.geom_type, level.encoded_of(hit), min);
         } else {
             s.layer.finish_feature(Some(id), data.geom_type);
         }

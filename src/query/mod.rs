@@ -1,10 +1,12 @@
-//! Spatial questions, answered from the engine's in-memory R-trees ([`LayerData::in_box`],
-//! [`LayerData::by_box_distance`]) with exact geometry tests after the box filter.
+//! Spatial questions, answered from the engine's in-memory box indexes ([`LayerData::in_box`],
+//! [`LayerData::visit_by_box_distance`]) with exact geometry tests after the box filter.
 //!
 //! Everything here works in the store's CRS: for a Japanese city the plane rectangular zone,
 //! whose units are metres on the ground (the zone's scale factor differs from 1 by at most
 //! 0.01 % inside it), so a radius of 30 m is 30 m in the street, not 30 "mercator metres"
 //! (1.3 × too short at Yamagata's latitude) nor a fraction of a degree.
+
+use std::ops::ControlFlow;
 
 use geo::{Distance, Euclidean, Intersects};
 use geo_types::{Geometry, Point, Rect};
@@ -71,15 +73,15 @@ pub fn intersecting(layer: &LayerData, g: &Geometry<f64>) -> Vec<Hit> {
 
 /// The `k` features nearest to `p`, no farther than `max` metres, nearest first.
 ///
-/// Walks the R-trees in order of bounding-box distance (a lower bound of the true distance)
+/// Walks the box indexes in order of bounding-box distance (a lower bound of the true distance)
 /// and stops once that bound passes the `k`th best true distance found.
 pub fn nearest(layer: &LayerData, p: Point<f64>, k: usize, max: f64) -> Vec<Hit> {
     let target = Geometry::Point(p);
     let mut best: Vec<Hit> = Vec::with_capacity(k + 1);
-    for (slot, lower_bound) in layer.by_box_distance([p.x(), p.y()]) {
+    layer.visit_by_box_distance([p.x(), p.y()], |slot, lower_bound| {
         let kth = if best.len() == k { best[k - 1].distance_m } else { max };
         if k == 0 || lower_bound > kth {
-            break;
+            return ControlFlow::Break(());
         }
         let feature = layer.feature(slot);
         let d = distance(&feature.geometry, &target);
@@ -88,7 +90,8 @@ pub fn nearest(layer: &LayerData, p: Point<f64>, k: usize, max: f64) -> Vec<Hit>
             sort(&mut best);
             best.truncate(k);
         }
-    }
+        ControlFlow::Continue(())
+    });
     best
 }
 

@@ -357,17 +357,18 @@ impl LayerBuilder {
     }
 
     /// Writes the current feature (its tags so far) with geometry `encoded` into the layer:
-    /// commands this builder wrote (see [`LayerBuilder::geometry`]) for the same geometry with
-    /// origin (0, 0). Only the first point is absolute; it is moved by this builder's origin,
-    /// and the rest is copied as is.
-    pub fn finish_shifted(&mut self, id: Option<u64>, kind: GeomType, encoded: &[u8]) -> bool {
+    /// commands a builder wrote (see [`LayerBuilder::geometry`]) for the same geometry with
+    /// origin `anchor`. Only the first point is not relative to the one before; it is moved from
+    /// `anchor` to this builder's origin, and the rest is copied as is. (Anchored near the
+    /// feature, the first point takes a few bytes instead of the ten of world coordinates.)
+    pub fn finish_shifted(&mut self, id: Option<u64>, kind: GeomType, encoded: &[u8], anchor: [i32; 2]) -> bool {
         let (command, a) = read_varint(encoded);
         let (x, b) = read_varint(&encoded[a..]);
         let (y, c) = read_varint(&encoded[a + b..]);
         self.geom.clear();
         put_varint(&mut self.geom, command);
         self.cursor = (0, 0);
-        self.deltas(std::iter::once([unzigzag(x as u32), unzigzag(y as u32)]));
+        self.deltas(std::iter::once([unzigzag(x as u32) + anchor[0], unzigzag(y as u32) + anchor[1]]));
         self.write_feature(id, kind, &encoded[a + b + c..])
     }
 
@@ -511,7 +512,7 @@ mod tests {
     }
 
     #[test]
-    fn a_shifted_encoding_equals_encoding_at_the_new_origin() {
+    fn an_anchored_encoding_moved_to_a_tile_equals_encoding_at_the_tiles_origin() {
         // Two rings and a line far from the origin (world space at z14), in one feature.
         let ring: Vec<[i32; 2]> = vec![[60_000_100, 30_000_100], [60_000_400, 30_000_100], [60_000_250, 30_000_390]];
         let hole: Vec<[i32; 2]> = vec![[60_000_200, 30_000_150], [60_000_300, 30_000_150], [60_000_250, 30_000_250]];
@@ -523,7 +524,13 @@ mod tests {
         };
         let mut at_zero = LayerBuilder::new();
         write(&mut at_zero);
-        let encoded = at_zero.geometry().to_vec();
+        // Encoded from the feature's minimum corner, as the levels keep it.
+        let anchor = [59_999_000, 30_000_000];
+        let mut anchored = LayerBuilder::new();
+        anchored.set_origin(anchor);
+        write(&mut anchored);
+        let encoded = anchored.geometry().to_vec();
+        assert_eq!(encoded.len() + 4, at_zero.geometry().len(), "the first point in 4 bytes, not 8");
 
         let origin = [60_000_000 - 64, 29_999_900];
         let (mut direct, mut shifted) = (LayerBuilder::new(), LayerBuilder::new());
@@ -533,7 +540,7 @@ mod tests {
         }
         write(&mut direct);
         assert!(direct.finish_feature(Some(7), GeomType::Polygon));
-        assert!(shifted.finish_shifted(Some(7), GeomType::Polygon, &encoded));
+        assert!(shifted.finish_shifted(Some(7), GeomType::Polygon, &encoded, anchor));
         assert_eq!(shifted.features, direct.features);
     }
 
