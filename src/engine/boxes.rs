@@ -24,14 +24,19 @@ pub struct BoxIndex {
 impl BoxIndex {
     /// Indexes feature `i`'s box, the `i`th item (`None`: an empty geometry, never found).
     pub fn new(rects: impl Iterator<Item = Option<Rect<f64>>>) -> Self {
-        let (mut boxes, mut features, mut all) = (Vec::new(), Vec::new(), true);
+        let (mut boxes, mut features) = (Vec::new(), Vec::new());
         for (i, r) in rects.enumerate() {
+            // Numbered only once a feature has been skipped: until then box `i` is feature `i`.
+            let identity = features.is_empty() && boxes.len() == i;
             match r {
                 Some(r) => {
+                    if !identity {
+                        features.push(i as u32);
+                    }
                     boxes.push(outward(r));
-                    features.push(i as u32);
                 }
-                None => all = false,
+                None if identity => features.extend(0..i as u32),
+                None => {}
             }
         }
         let mut builder = StaticAABB2DIndexBuilder::new(boxes.len());
@@ -39,9 +44,6 @@ impl BoxIndex {
             builder.add(x0, y0, x1, y1);
         }
         let tree = builder.build().expect("as many boxes as were counted, and f32 casts to f64");
-        if all {
-            features = Vec::new();
-        }
         Self { tree, features }
     }
 
@@ -70,9 +72,11 @@ impl BoxIndex {
         });
     }
 
-    /// Bytes held: a box (16) and an item number (8) for each feature and each node.
+    /// Bytes held: a box and an item number for each feature and each node.
     pub fn bytes(&self) -> u64 {
-        (self.tree.all_boxes().len() * (16 + std::mem::size_of::<usize>()) + self.features.capacity() * 4) as u64
+        use std::mem::size_of;
+        (self.tree.all_boxes().len() * (size_of::<static_aabb2d_index::AABB<f32>>() + size_of::<usize>())
+            + self.features.capacity() * size_of::<u32>()) as u64
     }
 }
 
@@ -113,6 +117,12 @@ mod tests {
     }
 
     #[test]
+    fn features_after_empty_geometries_keep_their_numbers() {
+        let index = BoxIndex::new([None, None, Some(rect(0.0, 0.0, 1.0, 1.0)), None].into_iter());
+        assert_eq!(index.in_box(rect(0.5, 0.5, 2.0, 2.0)).collect::<Vec<_>>(), vec![2]);
+    }
+
+    #[test]
     fn nearest_first_skips_empty_geometries_and_bounds_the_distance_from_below() {
         let rects =
             [Some(rect(10.0, 0.0, 11.0, 1.0)), None, Some(rect(3.0, 0.0, 4.0, 1.0)), Some(rect(0.0, 5.0, 1.0, 6.0))];
@@ -124,8 +134,7 @@ mod tests {
         });
         let order: Vec<u32> = seen.iter().map(|&(f, _)| f).collect();
         assert_eq!(order, vec![2, 3, 0]);
-        for (f, d) in seen {
-            let exact = [3.0, (0.0f64 + 4.5f64 * 4.5).sqrt(), 10.0][[2, 3, 0].iter().position(|&x| x == f).unwrap()];
+        for ((f, d), exact) in seen.into_iter().zip([3.0, 4.5, 10.0]) {
             assert!(d <= exact && d > exact - 1e-5, "feature {f}: {d} against {exact}");
         }
         let mut first = None;

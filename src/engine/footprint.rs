@@ -92,4 +92,4 @@ pub fn tune_allocator() {
 }
 
 /// See [`tune_allocator`].
-pub const MMAP_THRESHOLD: usize = 1 << 20;
+const MMAP_THRESHOLD: usize = 1 << 20;
