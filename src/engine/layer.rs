@@ -127,7 +127,9 @@ impl Segment {
         let ids: Vec<u64> = order.iter().map(|&i| order_keys[i as usize].1 as u64).collect();
         drop(order_keys);
         let (wkb, wkb_offsets) = gather_runs(&wkb, &wkb_offsets, &order);
-        let (tags, tag_offsets) = gather_runs(&tags, &tag_offsets, &order);
+        let (mut tags, tag_offsets) = gather_runs(&tags, &tag_offsets, &order);
+        let mut values = values.values;
+        values.renumber_by_use(&mut tags);
         permute(&mut mercator, &order);
         permute(&mut boxes, &order);
         let boxes = OnceLock::from(BoxIndex::new(boxes.into_iter()));
@@ -159,7 +161,6 @@ impl Segment {
                 owner = Some(z);
             }
         }
-        let values = values.values;
         Ok(Self {
             ids,
             wkb,
@@ -343,6 +344,26 @@ impl Values {
         self.bytes.extend_from_slice(enc);
         self.offsets.push(self.bytes.len() as u32);
         self.end() - 1
+    }
+
+    /// Numbers these values afresh in the order `tags` first uses them, rewriting `tags` to
+    /// match: features near each other on the map (and so in a tile) then read values near
+    /// each other, where the order of interning would scatter a tile's reads of distinct
+    /// values (names, numbers) across the whole arena.
+    fn renumber_by_use(&mut self, tags: &mut [(u16, u32)]) {
+        let mut renumbered = Values::starting_at(self.first);
+        renumbered.bytes.reserve_exact(self.bytes.len());
+        renumbered.offsets.reserve_exact(self.offsets.len());
+        let mut new_id = vec![u32::MAX; self.len()];
+        for (_, v) in tags.iter_mut().filter(|(_, v)| *v >= self.first) {
+            let slot = &mut new_id[(*v - self.first) as usize];
+            if *slot == u32::MAX {
+                *slot = renumbered.push(self.get(*v));
+            }
+            *v = *slot;
+        }
+        debug_assert_eq!(renumbered.len(), self.len(), "every value is some feature's");
+        *self = renumbered;
     }
 }
 
@@ -862,6 +883,16 @@ mod tests {
         Feature { id, geometry, attributes }
     }
 
+    /// The segment's own values are numbered in the order its features first use them.
+    fn assert_numbered_by_use(segment: &Segment) {
+        let mut next = segment.values.first;
+        for &(_, v) in segment.tags.iter().filter(|(_, v)| *v >= segment.values.first) {
+            assert!(v <= next, "value {v} used before {next}");
+            next += u32::from(v == next);
+        }
+        assert_eq!(next, segment.values.end());
+    }
+
     #[test]
     fn permuting_in_place_matches_gathering() {
         // k ↦ 31k + 5 (mod 97): every element moves but one.
@@ -891,6 +922,7 @@ mod tests {
         assert_eq!(by_id, features);
         // Each distinct value is kept once: 40 地番, 2 地目, 40 areas.
         assert_eq!(layer.value_count(), 82);
+        assert_numbered_by_use(&layer.base);
         let chimoku = def.attribute_index("chimoku").unwrap();
         let slot = layer.slot_of(9).unwrap();
         assert_eq!((layer.id(slot), layer.text(slot, chimoku)), (9, "宅地"));
@@ -902,6 +934,7 @@ mod tests {
         let next = layer.apply(vec![moved.clone(), added.clone()], &[3], Epsg::JGD2011_ZONE_X).unwrap().data;
         assert_eq!(next.delta_len(), 2);
         assert_eq!(next.value_count(), 82 + 2, "100's 地番 and area are new; 7's values are all the base's");
+        assert_numbered_by_use(&next.delta);
         by_id.retain(|f| f.id != 3 && f.id != 7);
         by_id.extend([moved.clone(), added]);
         by_id.sort_by_key(|f| f.id);
