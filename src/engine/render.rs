@@ -165,10 +165,14 @@ fn render_level(
     let hits = level.tiles.get(tile.x, tile.y);
     for (i, &hit) in hits.iter().enumerate() {
         // The features a tile lists are scattered enough that the CPU does not fetch them
-        // ahead by itself; asking for the one 8 ahead makes the render 15–30 % faster.
+        // ahead by itself. In two stages: the record 16 ahead, then, once it has arrived,
+        // what the record 8 ahead points to (reading a record not yet fetched would wait).
+        if let Some(&far) = hits.get(i + 16) {
+            prefetch(&level.features[far as usize]);
+        }
         if let Some(&ahead) = hits.get(i + 8) {
             let g = &level.features[ahead as usize];
-            prefetch(g);
+            prefetch(&segment.ids[g.feature as usize]);
             prefetch(level.tags_of(g).as_ptr());
             prefetch(level.encoded_of(ahead).as_ptr());
         }
