@@ -148,7 +148,7 @@ fn main() {
     // STRESS_DEBUG=1: how far load-time thinning went, per layer and zoom.
     if std::env::var("STRESS_DEBUG").is_ok() {
         for l in &layers {
-            for (seg, _) in l.segments() {
+            for (seg, _, _) in l.segments() {
                 for z in ZOOMS {
                     if let Some(level) = seg.level(z) {
                         println!("{} z{z}: min size {} features {}", l.def.id, level.min_size, level.features.len());

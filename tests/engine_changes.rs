@@ -128,7 +128,12 @@ fn changes_render_like_a_fresh_build_and_drop_only_touched_tiles() {
     let renamed_new = Feature { geometry: expected[5].geometry.clone(), ..renamed_new };
     let renamed_shared =
         Feature { attributes: vec![AttrValue::text(KINDS[0]), AttrValue::Int(7)], ..expected[6].clone() };
-    let added = pipe(9001, cx - 1700.0, cy + 1200.0, "新設管");
+    // The added pipe lies beside pipe 10 and takes its number: a value the base used once.
+    let beside = geo::BoundingRect::bounding_rect(&expected[9].geometry).unwrap();
+    let added = Feature {
+        attributes: vec![AttrValue::text("新設管"), AttrValue::Int(10)],
+        ..pipe(9001, beside.min().x + 30.0, beside.max().y + 30.0, "")
+    };
     let deleted = expected[7].clone();
     let touched: Vec<_> = [&expected[4], &moved, &expected[5], &expected[6], &added, &deleted]
         .iter()

@@ -75,6 +75,9 @@ pub struct Segment {
     /// merely not shared). Made on the layer's first change ([`Segment::value_ids`]): a layer
     /// that is only read never holds it (at 1 M parcels, two distinct values each, 36 MB).
     value_ids: OnceLock<HashMap<u64, u32>>,
+    /// (A delta) whether its features use a value the base uses once; the base's
+    /// [`Values::single_from`] then no longer holds for the layer.
+    reuses_base_single: bool,
     /// `levels[z]`, `None` outside the layer's zoom range.
     pub levels: Vec<Option<Level>>,
     /// Bounds of all features in Web Mercator.
@@ -128,6 +131,7 @@ impl Segment {
         drop(order_keys);
         let (wkb, wkb_offsets) = gather_runs(&wkb, &wkb_offsets, &order);
         let (mut tags, tag_offsets) = gather_runs(&tags, &tag_offsets, &order);
+        let reuses_base_single = values.reuses_base_single;
         let mut values = values.values;
         values.renumber_by_use(&mut tags);
         permute(&mut mercator, &order);
@@ -171,6 +175,7 @@ impl Segment {
             text: Default::default(),
             values,
             value_ids: OnceLock::new(),
+            reuses_base_single,
             levels,
             extent,
         })
@@ -256,6 +261,7 @@ impl Segment {
         w.array(&self.values.bytes)?;
         w.array(&self.values.offsets)?;
         w.u64(u64::from(self.values.first))?;
+        w.u64(u64::from(self.values.single_from))?;
         let extent = self.extent.map(|r| [r.min().x, r.min().y, r.max().x, r.max().y]);
         w.array(extent.as_ref().map_or(&[][..], |e| &e[..]))?;
         w.u64(self.levels.len() as u64)?;
@@ -274,7 +280,7 @@ impl Segment {
         let (ids, wkb, wkb_offsets) = (r.array()?, r.array()?, r.array()?);
         let tags = unpack_tags(r.array()?)?;
         let tag_offsets = r.array()?;
-        let values = Values { bytes: r.array()?, offsets: r.array()?, first: r.u32()? };
+        let values = Values { bytes: r.array()?, offsets: r.array()?, first: r.u32()?, single_from: r.u32()? };
         let extent = match *r.array::<f64>()? {
             [] => None,
             [x0, y0, x1, y1] => Some(Rect::new((x0, y0), (x1, y1))),
@@ -303,6 +309,7 @@ impl Segment {
             text: Default::default(),
             values,
             value_ids: OnceLock::new(),
+            reuses_base_single: false,
             levels,
             extent,
         })
@@ -316,11 +323,14 @@ struct Values {
     bytes: Vec<u8>,
     offsets: Vec<u32>,
     first: u32,
+    /// Values from this id on are used once in the segment (by one attribute of one feature):
+    /// a tile writes each without looking for it among those it already holds.
+    single_from: u32,
 }
 
 impl Values {
     fn starting_at(first: u32) -> Self {
-        Self { bytes: Vec::new(), offsets: vec![0], first }
+        Self { bytes: Vec::new(), offsets: vec![0], first, single_from: u32::MAX }
     }
 
     fn len(&self) -> usize {
@@ -346,24 +356,38 @@ impl Values {
         self.end() - 1
     }
 
-    /// Numbers these values afresh in the order `tags` first uses them, rewriting `tags` to
-    /// match: features near each other on the map (and so in a tile) then read values near
-    /// each other, where the order of interning would scatter a tile's reads of distinct
-    /// values (names, numbers) across the whole arena.
+    /// Numbers these values afresh, rewriting `tags` to match: first those used more than
+    /// once, then those used once (from `single_from`), each in the order `tags` first uses
+    /// them. Features near each other on the map (and so in a tile) then read values near each
+    /// other, where the order of interning would scatter a tile's reads of distinct values
+    /// (names, numbers) across the whole arena.
     fn renumber_by_use(&mut self, tags: &mut [(u16, u32)]) {
-        let mut renumbered = Values::starting_at(self.first);
-        renumbered.bytes.reserve_exact(self.bytes.len());
-        renumbered.offsets.reserve_exact(self.offsets.len());
-        let mut new_id = vec![u32::MAX; self.len()];
-        for (_, v) in tags.iter_mut().filter(|(_, v)| *v >= self.first) {
-            let slot = &mut new_id[(*v - self.first) as usize];
-            if *slot == u32::MAX {
-                *slot = renumbered.push(self.get(*v));
-            }
-            *v = *slot;
+        let own = |v: &u32| *v >= self.first;
+        let mut uses = vec![0u8; self.len()];
+        for (_, v) in tags.iter().filter(|(_, v)| own(v)) {
+            let u = &mut uses[(v - self.first) as usize];
+            *u = u.saturating_add(1);
         }
-        debug_assert_eq!(renumbered.len(), self.len(), "every value is some feature's");
-        *self = renumbered;
+        let shared_count = uses.iter().filter(|&&u| u > 1).count() as u32;
+        let mut shared = Values::starting_at(self.first);
+        let mut single = Values::starting_at(self.first + shared_count);
+        shared.bytes.reserve_exact(self.bytes.len());
+        shared.offsets.reserve_exact(self.offsets.len());
+        let mut new_id = vec![u32::MAX; self.len()];
+        for (_, v) in tags.iter_mut().filter(|(_, v)| own(v)) {
+            let i = (*v - self.first) as usize;
+            if new_id[i] == u32::MAX {
+                let to = if uses[i] > 1 { &mut shared } else { &mut single };
+                new_id[i] = to.push(self.get(*v));
+            }
+            *v = new_id[i];
+        }
+        debug_assert_eq!(shared.len() + single.len(), self.len(), "every value is some feature's");
+        shared.single_from = shared.end();
+        let at = shared.bytes.len() as u32;
+        shared.bytes.extend_from_slice(&single.bytes);
+        shared.offsets.extend(single.offsets[1..].iter().map(|o| at + o));
+        *self = shared;
     }
 }
 
@@ -422,12 +446,14 @@ struct ValueTable<'a> {
     base: Option<&'a Segment>,
     values: Values,
     ids: HashMap<u64, u32>,
+    /// Whether a value the base uses once was taken again.
+    reuses_base_single: bool,
 }
 
 impl<'a> ValueTable<'a> {
     fn new(base: Option<&'a Segment>) -> Self {
         let first = base.map_or(0, |b| b.values.end());
-        Self { base, values: Values::starting_at(first), ids: HashMap::new() }
+        Self { base, values: Values::starting_at(first), ids: HashMap::new(), reuses_base_single: false }
     }
 
     /// The id of the value encoded as `enc`: the base's, an earlier one's, or a new one.
@@ -437,6 +463,7 @@ impl<'a> ValueTable<'a> {
             && let Some(&id) = b.value_ids().get(&hash)
             && b.values.get(id) == enc
         {
+            self.reuses_base_single |= id >= b.values.single_from;
             return id;
         }
         if let Some(&id) = self.ids.get(&hash)
@@ -630,10 +657,12 @@ impl LayerData {
     }
 
     /// The segments to render: the base with the mask of its removed features (`None` when
-    /// nothing was removed), then the delta.
-    pub fn segments(&self) -> [(&Segment, Option<&[u64]>); 2] {
+    /// nothing was removed), then the delta; each with the first of its value ids that only
+    /// one attribute of one feature of the layer uses (so a tile holds each at most once).
+    pub fn segments(&self) -> [(&Segment, Option<&[u64]>, u32); 2] {
         let mask = (self.removed_count > 0).then_some(self.removed.as_slice());
-        [(&self.base, mask), (&self.delta, None)]
+        let base_single = if self.delta.reuses_base_single { u32::MAX } else { self.base.values.single_from };
+        [(&self.base, mask, base_single), (&self.delta, None, self.delta.values.single_from)]
     }
 
     /// Number of distinct attribute values, base and delta.
@@ -883,14 +912,20 @@ mod tests {
         Feature { id, geometry, attributes }
     }
 
-    /// The segment's own values are numbered in the order its features first use them.
+    /// The segment's own values are numbered those used more than once first, then those used
+    /// once, each in the order its features first use them.
     fn assert_numbered_by_use(segment: &Segment) {
-        let mut next = segment.values.first;
-        for &(_, v) in segment.tags.iter().filter(|(_, v)| *v >= segment.values.first) {
-            assert!(v <= next, "value {v} used before {next}");
-            next += u32::from(v == next);
+        let values = &segment.values;
+        let own: Vec<u32> = segment.tags.iter().map(|t| t.1).filter(|&v| v >= values.first).collect();
+        let (mut next_shared, mut next_single) = (values.first, values.single_from);
+        for &v in &own {
+            let uses = own.iter().filter(|&&w| w == v).count();
+            let next = if v < values.single_from { &mut next_shared } else { &mut next_single };
+            assert_eq!(uses > 1, v < values.single_from, "value {v} is used {uses} times");
+            assert!(v <= *next, "value {v} used before {next}");
+            *next += u32::from(v == *next);
         }
-        assert_eq!(next, segment.values.end());
+        assert_eq!((next_shared, next_single), (values.single_from, values.end()));
     }
 
     #[test]

@@ -384,6 +384,12 @@ impl Level {
         self.parts_shifted(f, self.shift, buffers)
     }
 
+    /// The feature's parts with their coordinates as stored, at `z + shift`.
+    #[inline]
+    pub fn stored_parts(&self, f: &LevelFeature) -> impl Iterator<Item = (PartKind, &[[i32; 2]])> {
+        self.parts_of(f).iter().map(|p| (p.kind, self.own_coords(p)))
+    }
+
     /// The feature's parts with their stored coordinates halved `shift` times (see
     /// [`Level::parts_at`]).
     fn parts_shifted<'a>(

@@ -7,9 +7,10 @@
 //! feature's minimum corner) to the tile origin; one that crosses the edge is clipped and
 //! encoded afresh by the [`LayerBuilder`], which subtracts the tile origin. Attribute keys are
 //! remapped from the layer's global table to the tile's through generation-stamped slots, and
-//! values through a small map of the values the tile holds, so each distinct key and value is
-//! written once per tile. Attributes the audience may not see are never written. Scratch
-//! buffers live in a thread-local and are reused across tiles.
+//! values through a small map of the values the tile holds (a value only one feature of the
+//! layer uses is simply written), so each distinct key and value is written once per tile.
+//! Attributes the audience may not see are never written. Scratch buffers live in a
+//! thread-local and are reused across tiles.
 //!
 //! A tile never exceeds [`MAX_TILE_BYTES`], whatever the data's density: a tile that comes out
 //! larger is rendered again with [`Thinning`] one step stronger — lines and polygons smaller
@@ -20,7 +21,7 @@
 use std::cell::RefCell;
 
 use super::layer::{LayerData, Segment, is_masked};
-use super::level::{Level, LevelFeature, PartKind};
+use super::level::{Level, LevelFeature, PartKind, shifted};
 use crate::catalog::Audience;
 use crate::tile::clip::{Rect, clip_line, clip_ring};
 use crate::tile::mvt::{LayerBuilder, TileBuilder};
@@ -43,8 +44,6 @@ struct Scratch {
     values: rustc_hash::FxHashMap<u32, u32>,
     visible: Vec<bool>,
     clip: ClipBuffers,
-    /// Coordinates of a level that reads a finer level's, at its zoom.
-    shifted: Vec<Vec<[i32; 2]>>,
 }
 
 thread_local! {
@@ -111,9 +110,9 @@ fn render_with(layers: &[&LayerData], tile: TileCoord, audience: Audience, thinn
             }
             s.layer.reset();
             start_layer(s, data, audience);
-            for (segment, removed) in data.segments() {
+            for (segment, removed, single) in data.segments() {
                 if let Some(level) = segment.level(tile.z) {
-                    render_level(s, data, segment, level, removed, tile, thinning);
+                    render_level(s, data, (segment, removed, single), level, tile, thinning);
                 }
             }
             features += s.layer.feature_count();
@@ -147,9 +146,8 @@ fn start_layer(s: &mut Scratch, data: &LayerData, audience: Audience) {
 fn render_level(
     s: &mut Scratch,
     data: &LayerData,
-    segment: &Segment,
+    (segment, removed, single): (&Segment, Option<&[u64]>, u32),
     level: &Level,
-    removed: Option<&[u64]>,
     tile: TileCoord,
     thinning: Thinning,
 ) {
@@ -188,14 +186,14 @@ fn render_level(
         // Wholly inside: the level's encoding, moved to the tile (written with the tags below).
         let inside = rect.contains_bbox(min, max);
         if !inside {
-            let parts = level.parts_at(f, &mut s.shifted);
-            write_parts(&mut s.layer, &mut s.clip, parts, Some(rect));
+            let clip = Clip { rect, shift: level.shift };
+            write_parts(&mut s.layer, &mut s.clip, level.stored_parts(f), Some(clip));
             if !s.layer.has_geometry() {
                 s.layer.clear_feature();
                 continue;
             }
         }
-        write_tags(s, data, level, f);
+        write_tags(s, data, level, f, single);
         if inside {
             s.layer.finish_shifted(Some(id), data.geom_type, level.encoded_of(hit), min);
         } else {
@@ -204,9 +202,10 @@ fn render_level(
     }
 }
 
-/// Writes the attributes of `f` the current layer shows into its current feature.
+/// Writes the attributes of `f` the current layer shows into its current feature. Values
+/// numbered from `single` on are used by this feature alone, so are new to the tile.
 #[inline]
-fn write_tags(s: &mut Scratch, data: &LayerData, level: &Level, f: &LevelFeature) {
+fn write_tags(s: &mut Scratch, data: &LayerData, level: &Level, f: &LevelFeature, single: u32) {
     let generation = s.generation;
     for &(k, v) in level.tags_of(f) {
         if !s.visible[usize::from(k)] {
@@ -217,7 +216,11 @@ fn write_tags(s: &mut Scratch, data: &LayerData, level: &Level, f: &LevelFeature
             *ks = (generation, s.layer.push_key(&data.def.attributes[usize::from(k)].name));
         }
         let key = ks.1;
-        let value = *s.values.entry(v).or_insert_with(|| s.layer.push_value(data.value(v)));
+        let value = if v >= single {
+            s.layer.push_value(data.value(v))
+        } else {
+            *s.values.entry(v).or_insert_with(|| s.layer.push_value(data.value(v)))
+        };
         s.layer.tag(key, value);
     }
 }
@@ -236,7 +239,7 @@ fn render_labels(s: &mut Scratch, data: &LayerData, tile: TileCoord, audience: A
     let origin = [ox as i32, oy as i32];
     let own = Rect { min: origin, max: [origin[0] + EXTENT as i32 - 1, origin[1] + EXTENT as i32 - 1] };
     s.layer.set_origin(origin);
-    for (segment, removed) in data.segments() {
+    for (segment, removed, single) in data.segments() {
         let Some(level) = segment.level(tile.z) else { continue };
         for &hit in level.tiles.get(tile.x, tile.y) {
             let f = &level.features[hit as usize];
@@ -246,7 +249,7 @@ fn render_labels(s: &mut Scratch, data: &LayerData, tile: TileCoord, audience: A
             }
             let Some(at) = level.label_of(f).filter(|&p| own.contains(p)) else { continue };
             s.layer.points(&[at]);
-            write_tags(s, data, level, f);
+            write_tags(s, data, level, f, single);
             s.layer.finish_feature(Some(id), crate::tile::mvt::GeomType::Point);
         }
     }
@@ -278,14 +281,31 @@ pub(super) struct ClipBuffers {
     ends: Vec<usize>,
 }
 
-/// Writes a feature's parts into the builder's current feature, clipped to `clip` when given
+/// Where a feature is clipped: to `rect`, with the parts' coordinates `shift` zooms finer
+/// than the rectangle's (a level reading a finer level's). Clipping happens at the finer zoom
+/// against the rectangle scaled to it, and only what is kept is halved (rounded, as
+/// [`super::level::shifted`]): the whole feature is never copied at the coarser zoom.
+#[derive(Clone, Copy)]
+pub(super) struct Clip {
+    pub rect: Rect,
+    pub shift: u8,
+}
+
+/// Writes a feature's parts into the builder's current feature, clipped when `clip` is given
 /// and whole otherwise. A ring that collapses is dropped, and with an exterior its holes.
 pub(super) fn write_parts<'a>(
     layer: &mut LayerBuilder,
     b: &mut ClipBuffers,
     parts: impl Iterator<Item = (PartKind, &'a [[i32; 2]])>,
-    clip: Option<Rect>,
+    clip: Option<Clip>,
 ) {
+    let halve = |pts: &mut [[i32; 2]], shift: u8| {
+        if shift > 0 {
+            pts.iter_mut().for_each(|p| *p = shifted(*p, shift));
+        }
+    };
+    let shift = clip.map_or(0, |c| c.shift);
+    let clip = clip.map(|c| c.rect.finer(c.shift));
     let mut skip_holes = false;
     for (kind, pts) in parts {
         match (kind, clip) {
@@ -295,6 +315,7 @@ pub(super) fn write_parts<'a>(
             (PartKind::Points, Some(rect)) => {
                 b.pts.clear();
                 b.pts.extend(pts.iter().filter(|&&p| rect.contains(p)));
+                halve(&mut b.pts, shift);
                 layer.points(&b.pts);
             }
             (PartKind::Line, None) => {
@@ -304,6 +325,7 @@ pub(super) fn write_parts<'a>(
                 b.clipped.clear();
                 b.ends.clear();
                 clip_line(pts, rect, &mut b.clipped, &mut b.ends);
+                halve(&mut b.clipped, shift);
                 let mut start = 0;
                 for &end in &b.ends {
                     layer.line(&b.clipped[start..end]);
@@ -316,6 +338,7 @@ pub(super) fn write_parts<'a>(
                     None => layer.ring(pts, exterior),
                     Some(rect) => {
                         clip_ring(pts, rect, &mut b.clipped, &mut b.tmp);
+                        halve(&mut b.clipped, shift);
                         !b.clipped.is_empty() && layer.ring(&b.clipped, exterior)
                     }
                 };

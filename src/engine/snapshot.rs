@@ -36,7 +36,7 @@ use crate::crs::Epsg;
 const MAGIC: &[u8; 8] = b"MACHIZU\x1a";
 
 /// The layout of the arrays: bumped whenever what is written changes.
-pub const FORMAT: u32 = 3;
+pub const FORMAT: u32 = 4;
 
 /// Why a snapshot was not used (or not written).
 #[derive(Debug, thiserror::Error)]

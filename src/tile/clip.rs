@@ -31,6 +31,16 @@ impl Rect {
     pub fn contains(&self, p: [i32; 2]) -> bool {
         self.contains_bbox(p, p)
     }
+
+    /// This rectangle `shift` zooms finer: a point lies in the result exactly when the point
+    /// halved `shift` times and rounded to nearest (`(c + 2^(shift-1)) >> shift`) lies in this.
+    pub fn finer(self, shift: u8) -> Self {
+        if shift == 0 {
+            return self;
+        }
+        let half = 1 << (shift - 1);
+        Self { min: self.min.map(|c| (c << shift) - half), max: self.max.map(|c| (c << shift) + half - 1) }
+    }
 }
 
 #[derive(Clone, Copy)]
@@ -224,6 +234,20 @@ fn clip_segment(a: [i32; 2], b: [i32; 2], r: &Rect) -> Option<([i32; 2], [i32; 2
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn a_finer_rectangle_holds_exactly_the_points_that_halve_into_this_one() {
+        let rect = Rect { min: [-64, 100], max: [4160, 4196] };
+        for shift in 0..4u8 {
+            let finer = rect.finer(shift);
+            let half = if shift == 0 { 0 } else { 1 << (shift - 1) };
+            for c in (-70 << shift)..(4200 << shift) {
+                let p = [c, c + (30 << shift)];
+                let halved = p.map(|v| (v + half) >> shift);
+                assert_eq!(finer.contains(p), rect.contains(halved), "{p:?} at shift {shift}");
+            }
+        }
+    }
+
     use super::*;
 
     const R: Rect = Rect { min: [0, 0], max: [100, 100] };
