@@ -130,7 +130,7 @@ pub struct Level {
     /// level it reads ([`Level::share_geometry`]).
     geometry: Arc<LevelGeometry>,
     /// How many zooms finer `geometry` is (0 when it is the level's own): its coordinates are
-    /// halved this many times, rounded, as they are read ([`Level::parts_at`]).
+    /// halved this many times, rounded ([`shifted`]), where they are used.
     pub shift: u8,
     tags: Arc<[(u16, u32)]>,
     /// Whether `tags` is the segment's ([`SharedTags`]) rather than the level's own.
@@ -373,25 +373,14 @@ impl Level {
         &self.geometry.coords[p.start as usize..(p.start + p.len) as usize]
     }
 
-    /// The feature's parts with their coordinates at this level's zoom: borrowed when they
-    /// are the level's own, halved into `buffers` when they are a finer level's.
-    #[inline]
-    pub fn parts_at<'a>(
-        &'a self,
-        f: &LevelFeature,
-        buffers: &'a mut Vec<Vec<[i32; 2]>>,
-    ) -> impl Iterator<Item = (PartKind, &'a [[i32; 2]])> {
-        self.parts_shifted(f, self.shift, buffers)
-    }
-
     /// The feature's parts with their coordinates as stored, at `z + shift`.
     #[inline]
     pub fn stored_parts(&self, f: &LevelFeature) -> impl Iterator<Item = (PartKind, &[[i32; 2]])> {
         self.parts_of(f).iter().map(|p| (p.kind, self.own_coords(p)))
     }
 
-    /// The feature's parts with their stored coordinates halved `shift` times (see
-    /// [`Level::parts_at`]).
+    /// The feature's parts with their stored coordinates halved `shift` times: borrowed when
+    /// `shift` is 0, halved into `buffers` otherwise.
     fn parts_shifted<'a>(
         &'a self,
         f: &LevelFeature,
@@ -1012,16 +1001,16 @@ mod shared_geometry_tests {
         assert!(z16.features_shared && Arc::ptr_eq(&z16.features, &z18.features));
         let mut buffers = Vec::new();
         for (i, (f, own)) in z16.features.iter().zip(&own).enumerate() {
-            // What a tile clipping it reads is what a tile holding it whole copies.
+            // Its encoding is that of z18's coordinates halved, as a clipping tile halves them.
             let mut encoder = LayerBuilder::new();
             encoder.set_origin(z16.bounds(f).0);
-            write_parts(&mut encoder, &mut ClipBuffers::default(), z16.parts_at(f, &mut buffers), None);
+            write_parts(&mut encoder, &mut ClipBuffers::default(), z16.parts_shifted(f, z16.shift, &mut buffers), None);
             assert_eq!(encoder.geometry(), z16.encoded_of(i as u32));
             // The squares' corners lie on whole z16 units or near: halving twice rounds them to
             // within a unit of where generalising at z16 put them, so the commands are the
             // same length.
             assert_eq!(z16.encoded_of(i as u32).len(), own.len());
-            let (min, max) = bounds(z16.parts_at(f, &mut buffers).flat_map(|(_, p)| p.iter().copied()));
+            let (min, max) = bounds(z16.parts_shifted(f, z16.shift, &mut buffers).flat_map(|(_, p)| p.iter().copied()));
             assert_eq!(z16.bounds(f), (min, max));
         }
         let (min, _) = z16.bounds(&z16.features[0]);
@@ -1045,7 +1034,7 @@ mod shared_geometry_tests {
         for (i, f) in z16.features.iter().enumerate() {
             let mut encoder = LayerBuilder::new();
             encoder.set_origin(z16.bounds(f).0);
-            write_parts(&mut encoder, &mut ClipBuffers::default(), z16.parts_at(f, &mut buffers), None);
+            write_parts(&mut encoder, &mut ClipBuffers::default(), z16.parts_shifted(f, z16.shift, &mut buffers), None);
             assert_eq!(encoder.geometry(), z16.encoded_of(i as u32));
         }
     }

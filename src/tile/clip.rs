@@ -234,6 +234,10 @@ fn clip_segment(a: [i32; 2], b: [i32; 2], r: &Rect) -> Option<([i32; 2], [i32; 2
 
 #[cfg(test)]
 mod tests {
+    use super::*;
+
+    const R: Rect = Rect { min: [0, 0], max: [100, 100] };
+
     #[test]
     fn a_finer_rectangle_holds_exactly_the_points_that_halve_into_this_one() {
         let rect = Rect { min: [-64, 100], max: [4160, 4196] };
@@ -247,10 +251,6 @@ mod tests {
             }
         }
     }
-
-    use super::*;
-
-    const R: Rect = Rect { min: [0, 0], max: [100, 100] };
 
     #[test]
     fn ring_inside_is_unchanged() {
